@@ -1,0 +1,66 @@
+"""The ASGI application: `uvicorn bridge.app:app`. This module only assembles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from bridge import __version__
+from bridge.connection import redis_client, resolve_redis
+from bridge.errors import StorageUnavailable, WebhookRejected
+from bridge.ledger import InboundLedger
+from bridge.routes import health, webhooks
+from bridge.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The bridge's web app; `settings` default to the environment's."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url, embedded = resolve_redis(settings)
+        client = redis_client(url)
+        app.state.redis = client
+        app.state.ledger = InboundLedger(client, settings)
+        try:
+            yield
+        finally:
+            client.close()
+            if embedded is not None:
+                embedded.stop()
+
+    app = FastAPI(
+        title="bridge",
+        version=__version__,
+        summary="SMS and WhatsApp providers <-> Intercom conversations",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+
+    @app.exception_handler(WebhookRejected)
+    async def rejected(request: Request, exc: WebhookRejected) -> JSONResponse:
+        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+
+    @app.exception_handler(StorageUnavailable)
+    async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        # Never 2xx for a message that was not stored: the provider must retry.
+        log.error("webhook not stored: %s", exc)
+        return JSONResponse(
+            {"detail": "storage is unavailable; the message was not stored, retry later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,145 @@
+"""The `bridge` command. Each subcommand parses its options and calls one function elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from bridge.errors import BridgeError
+from bridge.logs import configure_logging
+from bridge.settings import Settings, get_settings
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every configured secret value, so the log filter can blank them out."""
+    values = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            values.append(value.get_secret_value())
+    return values
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """A missing setting or an unreachable service is a message and exit status 2, not a traceback."""
+    try:
+        yield
+    except BridgeError as exc:
+        click.echo(f"bridge: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """SMS and WhatsApp providers <-> Intercom conversations."""
+    configure_logging(level=logging.DEBUG if verbose else logging.INFO, secrets=_secrets(get_settings()))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface for the web server.")
+@click.option("--port", default=8000, show_default=True, help="Port for the web server.")
+@click.option("--workers", default=2, show_default=True, help="Worker processes.")
+@click.option("--sandbox", is_flag=True, help="Also start the Intercom sandbox and point the bridge at it.")
+@click.option("--sandbox-port", default=8001, show_default=True, help="Port for the sandbox.")
+def run(host: str, port: int, workers: int, sandbox: bool, sandbox_port: int) -> None:
+    """Run web server, workers and (without REDIS_URL) an embedded Redis, in one command."""
+    from bridge.runner import RunOptions
+    from bridge.runner import run as run_all
+
+    options = RunOptions(host=host, port=port, workers=workers, sandbox=sandbox, sandbox_port=sandbox_port)
+    with _friendly_errors():
+        sys.exit(run_all(get_settings(), options, say=click.echo))
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
+def worker(burst: bool) -> None:
+    """Run a worker for the bridge's queues."""
+    from bridge.connection import redis_client, resolve_redis
+    from workers.runner import run_worker
+
+    settings = get_settings()
+    with _friendly_errors():
+        settings.require("intercom_access_token")
+        url, embedded = resolve_redis(settings)
+        try:
+            run_worker(redis_client(url, timeout=30.0), burst=burst)
+        finally:
+            if embedded is not None:
+                embedded.stop()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True)
+@click.option("--token", default=None, help="Accept only this Bearer token (default: any).")
+def sandbox(host: str, port: int, token: str | None) -> None:
+    """Run the Intercom sandbox: an in-memory stand-in for Intercom's REST API."""
+    import uvicorn
+
+    from bridge.sandbox import Workspace, create_sandbox_app
+
+    click.echo(f"Intercom sandbox on http://{host}:{port} (open it in a browser to see the workspace)")
+    uvicorn.run(create_sandbox_app(Workspace(token=token)), host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.argument("provider")
+@click.option("--from", "sender", required=True, help="The customer's number, e.g. +14155550123.")
+@click.option("--to", "recipient", required=True, help="The business number the customer writes to.")
+@click.option("--text", default="", help="The message text.")
+@click.option("--media", multiple=True, help="A media URL (repeatable).")
+@click.option("--whatsapp", is_flag=True, help="Send as a WhatsApp message (where the provider has both).")
+@click.option("--profile-name", default=None, help="The WhatsApp profile name.")
+@click.option("--message-id", default=None, help="Reuse a provider message id (to try a redelivery).")
+@click.option(
+    "--url", default=None, help="The bridge's base URL (default BRIDGE_PUBLIC_URL or http://127.0.0.1:8000)."
+)
+def simulate(
+    provider: str,
+    sender: str,
+    recipient: str,
+    text: str,
+    media: tuple[str, ...],
+    whatsapp: bool,
+    profile_name: str | None,
+    message_id: str | None,
+    url: str | None,
+) -> None:
+    """Post a correctly signed inbound webhook to a running bridge, as PROVIDER would."""
+    import httpx
+
+    from bridge.sandbox.credentials import stored_sandbox_credentials
+    from bridge.simulators import SIMULATORS, SimulatedMessage
+
+    simulator = SIMULATORS.get(provider)
+    if simulator is None:
+        raise click.BadParameter(f"one of {', '.join(sorted(SIMULATORS))}", param_hint="PROVIDER")
+    # Secrets not in the environment come from the credentials `bridge run --sandbox` generated.
+    settings = get_settings()
+    settings = settings.filled_from(stored_sandbox_credentials(settings.data_dir))
+    message = SimulatedMessage(
+        sender=sender,
+        recipient=recipient,
+        text=text,
+        media=media,
+        whatsapp=whatsapp,
+        profile_name=profile_name,
+        message_id=message_id,
+    )
+    base_url = url or settings.public_url or "http://127.0.0.1:8000"
+    with _friendly_errors():
+        request = simulator(message, base_url, settings)
+        try:
+            response = request.send()
+        except httpx.TransportError as exc:
+            click.echo(f"bridge: could not reach {request.url}: {exc}", err=True)
+            sys.exit(2)
+    click.echo(f"{response.status_code} {response.text}")
+    sys.exit(0 if response.is_success else 1)

@@ -1,0 +1,128 @@
+"""The bridge's error taxonomy.
+
+Retryability is a type: a worker retries what is retryable (with `BRIDGE_RETRY_DELAYS`) and sends
+what is permanent straight to the failed registry, where ops can read the reason and replay after a
+fix. Messages name the setting, provider or id involved and never carry a secret or a full phone
+number.
+
+    BridgeError
+    ├── ConfigurationError        a setting a feature needs is missing or invalid (names the variable)
+    ├── RetryableError            may succeed later, as is
+    │   ├── IntercomUnavailable   Intercom answered 5xx / timed out / unreachable, attempts exhausted
+    │   ├── IntercomRateLimited   Intercom kept answering 429
+    │   ├── SenderBusy            another worker holds the sender's lock for too long
+    │   └── StorageUnavailable    Redis did not answer (webhooks answer 503 so providers retry)
+    └── PermanentError            will fail again until something changes (data, settings, code)
+        ├── IntercomRejected      any other 4xx, with Intercom's own error code and message
+        │   ├── IntercomNotFound  404
+        │   ├── IntercomGone      410 (a merged contact; `canonical_id` from the Link header)
+        │   └── IntercomConflict  409 naming an existing contact (`existing_id`)
+        ├── UnprocessableMessage  accepted and stored, but it cannot be delivered as it is
+        └── LedgerRecordMissing   the job's message is no longer in the ledger (retention)
+
+    WebhookRejected               raised while answering a provider; maps to an HTTP status
+    ├── ProviderDisabled          404: the provider's verifying secret is not configured
+    ├── SignatureInvalid          403: the request is not provably from the provider
+    ├── MalformedPayload          400: the body cannot be read as the provider's format
+    └── PayloadTooLarge           413
+"""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every error the bridge raises on purpose."""
+
+
+class ConfigurationError(BridgeError):
+    """A setting a feature needs is missing or invalid."""
+
+
+class RetryableError(BridgeError):
+    """The same work may succeed if tried again later."""
+
+
+class PermanentError(BridgeError):
+    """Trying again unchanged will fail again."""
+
+
+class IntercomUnavailable(RetryableError):
+    """Intercom could not be reached or answered 5xx until attempts ran out."""
+
+
+class IntercomRateLimited(RetryableError):
+    """Intercom kept answering 429 Too Many Requests."""
+
+
+class SenderBusy(RetryableError):
+    """Another worker held the sender's lock for longer than we are willing to wait."""
+
+
+class StorageUnavailable(RetryableError):
+    """Redis could not be reached or did not answer in time."""
+
+
+class IntercomRejected(PermanentError):
+    """Intercom refused the request with a 4xx other than 429."""
+
+    def __init__(self, *, method: str, path: str, status: int, code: str, message: str) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(f"Intercom answered {status} {code} to {method} {path}: {message}")
+
+
+class IntercomNotFound(IntercomRejected):
+    """404: the contact or conversation does not exist (or is not visible yet)."""
+
+
+class IntercomGone(IntercomRejected):
+    """410: the contact was merged away; `canonical_id` names the survivor when Intercom says."""
+
+    def __init__(self, *, canonical_id: str | None, **kwargs: object) -> None:
+        self.canonical_id = canonical_id
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class IntercomConflict(IntercomRejected):
+    """409: a contact matching those details already exists; `existing_id` names it."""
+
+    def __init__(self, *, existing_id: str | None, **kwargs: object) -> None:
+        self.existing_id = existing_id
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class UnprocessableMessage(PermanentError):
+    """The message was accepted and stored but cannot be delivered as it is."""
+
+
+class LedgerRecordMissing(PermanentError):
+    """The job refers to a message the ledger no longer holds."""
+
+
+class WebhookRejected(BridgeError):
+    """A webhook request the bridge refuses; `status` is the HTTP answer."""
+
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ProviderDisabled(WebhookRejected):
+    status = 404
+
+
+class SignatureInvalid(WebhookRejected):
+    status = 403
+
+
+class MalformedPayload(WebhookRejected):
+    status = 400
+
+
+class PayloadTooLarge(WebhookRejected):
+    status = 413

@@ -1,0 +1,255 @@
+"""Intercom's REST API, the calls the bridge makes, on an injected `httpx.Client`.
+
+Every request carries the Bearer token and a pinned `Intercom-Version` (2.16): without it the
+app's Developer Hub version applies and response shapes drift (research/intercom-api.md §1).
+
+Quick retries happen here, inside one job attempt: 429 waits until `X-RateLimit-Reset` (Intercom
+counts in 10-second windows), 5xx, 408 and transport errors back off exponentially with jitter.
+When those run out the call raises a `RetryableError` and RQ retries the job later
+(`BRIDGE_RETRY_DELAYS`). Any other 4xx is permanent and keeps Intercom's own code and message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from bridge.errors import (
+    IntercomConflict,
+    IntercomGone,
+    IntercomNotFound,
+    IntercomRateLimited,
+    IntercomRejected,
+    IntercomUnavailable,
+)
+from bridge.intercom.models import Contact, ContactRef
+from bridge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2.16"
+SEARCH_PAGE_SIZE = 50
+# A phone number held by more contacts than this is a data problem, not a match to make.
+SEARCH_MAX_PAGES = 20
+# Intercom accepts at most 10 attachment URLs per message.
+MAX_ATTACHMENT_URLS = 10
+
+_EXISTING_ID = re.compile(r"id=([A-Za-z0-9]+)")
+_CANONICAL_LINK = re.compile(r"</contacts/([^>]+)>\s*;\s*rel=\"?canonical\"?")
+
+
+class IntercomClient:
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        max_attempts: int = 4,
+        backoff: float = 0.5,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._http = http
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._clock = clock
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> IntercomClient:
+        http = httpx.Client(
+            base_url=settings.intercom_api_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {settings.secret('intercom_access_token')}",
+                "Intercom-Version": API_VERSION,
+                "Accept": "application/json",
+                "User-Agent": "bridge (+https://github.com/bridge)",
+            },
+            timeout=httpx.Timeout(15.0, connect=5.0),
+            transport=transport,
+        )
+        return cls(http, backoff=settings.http_backoff)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> IntercomClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- the calls the bridge makes ---
+
+    def me(self) -> dict[str, Any]:
+        return self.request("GET", "/me")
+
+    def get_contact(self, contact_id: str) -> Contact:
+        return Contact.from_json(self.request("GET", f"/contacts/{contact_id}"))
+
+    def search_contacts(self, query: dict[str, Any]) -> list[Contact]:
+        """Every contact matching `query`, across pages (the cursor goes in the body, not the URL)."""
+        contacts: list[Contact] = []
+        pagination: dict[str, Any] = {"per_page": SEARCH_PAGE_SIZE}
+        for _ in range(SEARCH_MAX_PAGES):
+            page = self.request(
+                "POST",
+                "/contacts/search",
+                json={
+                    "query": query,
+                    "pagination": pagination,
+                    "sort": {"field": "updated_at", "order": "descending"},
+                },
+            )
+            contacts.extend(Contact.from_json(item) for item in page.get("data", []))
+            cursor = ((page.get("pages") or {}).get("next") or {}).get("starting_after")
+            if not cursor:
+                break
+            pagination = {"per_page": SEARCH_PAGE_SIZE, "starting_after": cursor}
+        return contacts
+
+    def create_contact(self, fields: dict[str, Any]) -> Contact:
+        return Contact.from_json(self.request("POST", "/contacts", json=fields))
+
+    def create_conversation(self, *, contact: ContactRef, body: str, attachment_urls: Sequence[str]) -> str:
+        """Open a conversation from the contact; Intercom answers with a Message, not the conversation."""
+        payload: dict[str, Any] = {"from": {"type": contact.role, "id": contact.id}, "body": body}
+        if attachment_urls:
+            payload["attachment_urls"] = list(attachment_urls)[:MAX_ATTACHMENT_URLS]
+        message = self.request("POST", "/conversations", json=payload)
+        return str(message["conversation_id"])
+
+    def reply_as_contact(
+        self, conversation_id: str, *, contact_id: str, body: str, attachment_urls: Sequence[str]
+    ) -> dict[str, Any]:
+        """Add the customer's message to a conversation (this reopens it when closed)."""
+        payload: dict[str, Any] = {
+            "message_type": "comment",
+            "type": "user",
+            "intercom_user_id": contact_id,
+            "body": body,
+        }
+        if attachment_urls:
+            payload["attachment_urls"] = list(attachment_urls)[:MAX_ATTACHMENT_URLS]
+        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
+
+    # --- transport ---
+
+    def request(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+        """One API call with quick retries; the decoded JSON body on success."""
+        for attempt in range(1, self._max_attempts + 1):
+            last = attempt == self._max_attempts
+            try:
+                response = self._http.request(method, path, json=json)
+            except httpx.TransportError as exc:
+                if last:
+                    raise IntercomUnavailable(
+                        f"Intercom unreachable for {method} {path} after {attempt} attempts: "
+                        f"{type(exc).__name__}"
+                    ) from exc
+                log.warning("intercom %s %s: %s, retrying", method, path, type(exc).__name__)
+                self._sleep(self._backoff_delay(attempt))
+                continue
+            status = response.status_code
+            if status < 400:
+                return _json_object(response)
+            if status == 429:
+                if last:
+                    raise IntercomRateLimited(
+                        f"Intercom answered 429 to {method} {path} {attempt} times: {_error_text(response)}"
+                    )
+                wait = self._rate_limit_wait(response, attempt)
+                log.warning(
+                    "intercom %s %s: 429, waiting %.2fs for the rate-limit window", method, path, wait
+                )
+                self._sleep(wait)
+                continue
+            if status >= 500 or status == 408:
+                if last:
+                    raise IntercomUnavailable(
+                        f"Intercom answered {status} to {method} {path} after {attempt} attempts: "
+                        f"{_error_text(response)}"
+                    )
+                log.warning("intercom %s %s: %s, retrying", method, path, status)
+                self._sleep(self._backoff_delay(attempt))
+                continue
+            raise _rejection(method, path, response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _backoff_delay(self, attempt: int) -> float:
+        base: float = self._backoff * 2 ** (attempt - 1)
+        return base * (0.5 + random.random() / 2)
+
+    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
+        reset = response.headers.get("X-RateLimit-Reset")
+        retry_after = response.headers.get("Retry-After")
+        try:
+            if reset is not None:
+                wait = float(reset) - self._clock()
+            elif retry_after is not None:
+                wait = float(retry_after)
+            else:
+                wait = self._backoff_delay(attempt)
+        except ValueError:
+            wait = self._backoff_delay(attempt)
+        # A small floor keeps a reset that is "now" by our clock from spinning the window edge.
+        return min(max(wait, 0.05), self._max_wait)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise IntercomUnavailable(
+            f"Intercom answered {response.status_code} with a body that is not JSON"
+        ) from exc
+    if not isinstance(data, dict):
+        raise IntercomUnavailable(f"Intercom answered {response.status_code} with JSON that is not an object")
+    return data
+
+
+def _error_parts(response: httpx.Response) -> tuple[str, str]:
+    """Intercom's `error.list` envelope -> (code, message); falls back to the HTTP reason."""
+    try:
+        errors = response.json().get("errors") or []
+        first = errors[0]
+        return str(first.get("code") or "error"), str(first.get("message") or "")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return response.reason_phrase.lower().replace(" ", "_") or "error", ""
+
+
+def _error_text(response: httpx.Response) -> str:
+    code, message = _error_parts(response)
+    return f"{code} {message}".strip()
+
+
+def _rejection(method: str, path: str, response: httpx.Response) -> IntercomRejected:
+    code, message = _error_parts(response)
+    details = {
+        "method": method,
+        "path": path,
+        "status": response.status_code,
+        "code": code,
+        "message": message,
+    }
+    if response.status_code == 404:
+        return IntercomNotFound(**details)  # type: ignore[arg-type]
+    if response.status_code == 410:
+        link = _CANONICAL_LINK.search(response.headers.get("Link", ""))
+        return IntercomGone(canonical_id=link.group(1) if link else None, **details)
+    if response.status_code == 409:
+        existing = _EXISTING_ID.search(message)
+        return IntercomConflict(existing_id=existing.group(1) if existing else None, **details)
+    return IntercomRejected(**details)  # type: ignore[arg-type]

@@ -1,0 +1,47 @@
+"""The parts of Intercom's objects the bridge reads, as small typed values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """Enough of a contact to talk as it: Intercom needs the role to open a conversation from it."""
+
+    id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    role: str
+    updated_at: int
+    created_at: int
+    phone: str | None = None
+    name: str | None = None
+    email: str | None = None
+    external_id: str | None = None
+
+    @property
+    def ref(self) -> ContactRef:
+        return ContactRef(id=self.id, role=self.role)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Contact:
+        return cls(
+            id=str(data["id"]),
+            role=str(data.get("role") or "lead"),
+            updated_at=int(data.get("updated_at") or 0),
+            created_at=int(data.get("created_at") or 0),
+            phone=data.get("phone") or None,
+            name=data.get("name") or None,
+            email=data.get("email") or None,
+            external_id=data.get("external_id") or None,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What the ledger keeps about a candidate (for ops and the inbox app), no phone number."""
+        return {"id": self.id, "role": self.role, "name": self.name, "updated_at": self.updated_at}

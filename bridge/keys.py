@@ -1,0 +1,47 @@
+"""Every Redis key the bridge writes, in one place, under one prefix.
+
+RQ keeps its own keys (`rq:*`: queues, jobs, registries); the bridge's are below. Lifetimes:
+"retention" is `BRIDGE_RETENTION_DAYS` (default 14 days), longer than any provider's redelivery
+window (Meta retries for up to 7 days), so a redelivered message always meets its ledger entry.
+
+| key                                   | type   | lifetime   | what                                         |
+|---------------------------------------|--------|------------|----------------------------------------------|
+| bridge:inbound:{inbound_id}           | hash   | retention  | ledger: raw payload, message, recovery points|
+| bridge:inbound:seq                    | string | forever    | arrival counter (orders the ledger)          |
+| bridge:mailbox:{identity}             | list   | until empty| a sender's messages not yet delivered, FIFO  |
+| bridge:lock:sender:{identity}         | string | lock ttl   | serializes contact + conversation per sender |
+| bridge:identity:{identity}            | hash   | forever    | identity -> Intercom contact id and role     |
+| bridge:thread:{thread}                | hash   | forever    | a channel thread -> its Intercom conversation|
+| bridge:conversation:{conversation_id} | string | forever    | conversation -> thread key (for replies)     |
+"""
+
+from __future__ import annotations
+
+PREFIX = "bridge:"
+
+
+def inbound(inbound_id: str) -> str:
+    return f"{PREFIX}inbound:{inbound_id}"
+
+
+INBOUND_SEQUENCE = f"{PREFIX}inbound:seq"
+
+
+def mailbox(identity: str) -> str:
+    return f"{PREFIX}mailbox:{identity}"
+
+
+def sender_lock(identity: str) -> str:
+    return f"{PREFIX}lock:sender:{identity}"
+
+
+def identity(identity_key: str) -> str:
+    return f"{PREFIX}identity:{identity_key}"
+
+
+def thread(thread_key: str) -> str:
+    return f"{PREFIX}thread:{thread_key}"
+
+
+def conversation(conversation_id: str) -> str:
+    return f"{PREFIX}conversation:{conversation_id}"

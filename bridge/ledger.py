@@ -1,0 +1,157 @@
+"""The inbound ledger: every message the bridge accepted, stored before the provider hears "OK".
+
+`accept` is one Redis transaction that claims (provider, provider message id), stores the raw
+payload and the normalized message, appends the message to its sender's lane and enqueues its
+job. Either all of that happens or none of it: a provider's retry of a stored message meets the
+claim and creates nothing, and a message that was not stored is never acknowledged (the caller
+answers 503 on `StorageUnavailable` and the provider retries).
+
+The entry then carries the job's recovery points (`contact_id`, `conversation_id`), so a retried
+or replayed job resumes after the last step that reached Intercom instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+import redis
+from redis import Redis
+from redis.exceptions import WatchError
+
+from bridge import keys
+from bridge.errors import StorageUnavailable
+from bridge.messages import InboundMessage
+from bridge.queueing import enqueue_inbound, inbound_queue
+from bridge.settings import Settings
+
+# Claim inside the transaction: number the arrival, store the entry, join the sender's lane.
+# The WATCH on the entry key (below) already guarantees nobody else claimed it in between.
+_CLAIM = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('RPUSH', KEYS[3], ARGV[1])
+return seq
+"""
+
+# Recovery points go only to an entry that still exists: an expired entry must stay gone, not
+# come back as a hash without its message.
+_UPDATE_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """What the provider sent, kept for ops (never re-verified: it was verified on arrival)."""
+
+    content_type: str
+    body: str
+    path: str
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    inbound_id: str
+    message: InboundMessage
+    status: Status
+    seq: int
+    fields: dict[str, str]
+
+    def get(self, name: str) -> str | None:
+        return self.fields.get(name) or None
+
+
+def inbound_id(provider: str, provider_message_id: str) -> str:
+    """The ledger id of a provider's message: stable, and safe as an RQ job id.
+
+    RQ job ids allow only `[A-Za-z0-9_-]`, and WhatsApp's `wamid.HBgL…=` does not fit, so the
+    provider's id is hashed.
+    """
+    digest = hashlib.sha256(f"{provider}\0{provider_message_id}".encode()).hexdigest()[:32]
+    return f"{provider}-{digest}"
+
+
+class InboundLedger:
+    def __init__(self, redis_client: Redis, settings: Settings) -> None:
+        self._redis = redis_client
+        self._settings = settings
+        self._queue = inbound_queue(redis_client)
+        self._claim = redis_client.register_script(_CLAIM)
+        self._update = redis_client.register_script(_UPDATE_EXISTING)
+
+    def accept(self, message: InboundMessage, raw: RawPayload) -> Outcome:
+        """Store and queue `message` exactly once; a repeat of a stored message is a duplicate."""
+        entry_id = inbound_id(message.provider, message.provider_message_id)
+        key = keys.inbound(entry_id)
+        fields = {
+            "provider": message.provider,
+            "status": Status.QUEUED.value,
+            "received_at": f"{time.time():.6f}",
+            "message": message.model_dump_json(),
+            "raw": json.dumps(asdict(raw)),
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        try:
+            with self._redis.pipeline() as pipe:
+                while True:
+                    try:
+                        pipe.watch(key)
+                        if pipe.exists(key):
+                            return Outcome.DUPLICATE
+                        pipe.multi()
+                        self._claim(
+                            keys=[key, keys.INBOUND_SEQUENCE, keys.mailbox(message.sender.key)],
+                            args=[entry_id, self._settings.retention_days * 86400, *flat],
+                            client=pipe,
+                        )
+                        enqueue_inbound(self._queue, entry_id, settings=self._settings, pipeline=pipe)
+                        pipe.execute()
+                        return Outcome.ACCEPTED
+                    except WatchError:
+                        continue  # someone touched the entry meanwhile: look again
+        except redis.RedisError as exc:
+            raise StorageUnavailable(f"could not store the message: {type(exc).__name__}") from exc
+
+    def get(self, entry_id: str) -> LedgerEntry | None:
+        raw = self._redis.hgetall(keys.inbound(entry_id))
+        if not raw:
+            return None
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        return LedgerEntry(
+            inbound_id=entry_id,
+            message=InboundMessage.model_validate_json(fields["message"]),
+            status=Status(fields.get("status", Status.QUEUED.value)),
+            seq=int(fields.get("seq", "0")),
+            fields=fields,
+        )
+
+    def update(self, entry_id: str, **fields: Any) -> None:
+        """Record a recovery point or a status; values are stored as strings (JSON for objects)."""
+        encoded = {
+            name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in fields.items()
+            if value is not None
+        }
+        if encoded:
+            flat = [item for pair in encoded.items() for item in pair]
+            self._update(keys=[keys.inbound(entry_id)], args=flat)

@@ -1,0 +1,16 @@
+"""Provider adapters, by route name. A new provider is one module and one line here."""
+
+from __future__ import annotations
+
+from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookRequest
+from bridge.providers.twilio import TwilioAdapter
+
+ADAPTERS: dict[str, ProviderAdapter] = {adapter.name: adapter for adapter in (TwilioAdapter(),)}
+
+
+def get_adapter(name: str) -> ProviderAdapter | None:
+    """The adapter serving `/webhooks/{name}`, or None for an unknown provider."""
+    return ADAPTERS.get(name)
+
+
+__all__ = ["ADAPTERS", "Acknowledgement", "ProviderAdapter", "WebhookRequest", "get_adapter"]

@@ -1,0 +1,114 @@
+"""Twilio Programmable Messaging: SMS, MMS and WhatsApp through Twilio.
+
+Wire format (research/providers.md §1): a form-encoded POST signed with `X-Twilio-Signature`, an
+HMAC-SHA1 of the URL Twilio called plus the sorted form parameters, keyed by the Auth Token.
+Verification is twilio's own `RequestValidator` (it also tries the URL with and without the
+default port, since Twilio's signing is inconsistent about it). Twilio expects TwiML back; an
+empty `<Response/>` means "no automatic reply".
+"""
+
+from __future__ import annotations
+
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
+
+from bridge.errors import MalformedPayload, SignatureInvalid
+from bridge.identity import IdentityKind, SenderIdentity, classify_sender
+from bridge.messages import Channel, InboundMessage, Media
+from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookRequest
+from bridge.providers.payloads import FormData, decode_form_body, required
+from bridge.settings import Settings
+
+SIGNATURE_HEADER = "x-twilio-signature"
+WHATSAPP_PREFIX = "whatsapp:"
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
+# Twilio attaches at most 10 media to one message.
+MAX_MEDIA = 10
+
+
+class TwilioAdapter(ProviderAdapter):
+    name = "twilio"
+
+    def disabled_reason(self, settings: Settings) -> str | None:
+        if settings.twilio_auth_token is None:
+            return "Twilio is not configured: set TWILIO_AUTH_TOKEN to verify its webhooks"
+        return None
+
+    def verify(self, request: WebhookRequest, settings: Settings) -> None:
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            raise SignatureInvalid("X-Twilio-Signature is missing")
+        params = decode_form_body(request.body) if request.method == "POST" else {}
+        algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER.lower()))
+        validator = RequestValidator(settings.secret("twilio_auth_token"))
+        if not validator.validate(request.url, params, signature, algorithm=algorithm):
+            raise SignatureInvalid("X-Twilio-Signature does not match the request")
+
+    def parse(self, request: WebhookRequest, settings: Settings) -> list[InboundMessage]:
+        form = decode_form_body(request.body)
+        sender_raw = required(form, "From")
+        channel = Channel.WHATSAPP if sender_raw.startswith(WHATSAPP_PREFIX) else Channel.SMS
+        sender = _sender(form, sender_raw, channel, settings.default_region)
+        text = form.get("Body", "").replace("\x00", "")
+        return [
+            InboundMessage(
+                provider=self.name,
+                channel=channel,
+                provider_message_id=_message_sid(form),
+                sender=sender,
+                business_number=required(form, "To"),
+                text=text,
+                media=_media(form),
+                profile_name=form.get("ProfileName") or None,
+                received_at=request.received_at,
+                account=form.get("AccountSid") or None,
+                problem=_problem(sender),
+            )
+        ]
+
+    def acknowledge(self) -> Acknowledgement:
+        return Acknowledgement(media_type="text/xml", body=EMPTY_TWIML)
+
+
+def _message_sid(form: FormData) -> str:
+    # SmsSid and SmsMessageSid are deprecated duplicates of MessageSid, kept by older accounts.
+    for name in ("MessageSid", "SmsMessageSid", "SmsSid"):
+        if form.get(name):
+            return form[name]
+    raise MalformedPayload("MessageSid is missing")
+
+
+def _sender(form: FormData, raw: str, channel: Channel, default_region: str) -> SenderIdentity:
+    if channel is Channel.WHATSAPP:
+        address = raw.removeprefix(WHATSAPP_PREFIX)
+        # WaId is the WhatsApp id in international digits: more trustworthy than a reformatted From.
+        wa_id = form.get("WaId", "").strip()
+        if wa_id and not address.startswith("+") and wa_id.isdigit():
+            address = wa_id
+        return classify_sender(
+            raw, address=address, country_code_included=True, default_region=default_region
+        )
+    return classify_sender(raw, country_code_included=False, default_region=default_region)
+
+
+def _media(form: FormData) -> tuple[Media, ...]:
+    try:
+        count = int(form.get("NumMedia", "0") or "0")
+    except ValueError as exc:
+        raise MalformedPayload("NumMedia is not a number") from exc
+    if count < 0 or count > MAX_MEDIA:
+        raise MalformedPayload(f"NumMedia must be between 0 and {MAX_MEDIA}")
+    media = []
+    for index in range(count):
+        url = form.get(f"MediaUrl{index}")
+        if not url:
+            raise MalformedPayload(f"MediaUrl{index} is missing (NumMedia={count})")
+        media.append(Media(url=url, content_type=form.get(f"MediaContentType{index}") or None))
+    return tuple(media)
+
+
+def _problem(sender: SenderIdentity) -> str | None:
+    if sender.kind is IdentityKind.UNKNOWN:
+        return (
+            "the sender id is neither a phone number, a short code, an alphanumeric id nor a WhatsApp user id"
+        )
+    return None

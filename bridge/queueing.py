@@ -1,0 +1,61 @@
+"""RQ queues, job ids and retry policy: how work is handed from the web side to the workers.
+
+Jobs are enqueued by dotted name with the JSON serializer, so the web process never imports
+worker code and nothing is pickled. Job ids derive from the ledger id, so a job can always be
+found from its message and vice versa.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from redis import Redis
+from redis.client import Pipeline
+from rq import Callback, Queue, Retry
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from bridge.settings import Settings
+
+INBOUND_QUEUE = "bridge-inbound"
+QUEUES = (INBOUND_QUEUE,)
+
+PROCESS_INBOUND = "workers.inbound.process_inbound"
+RECORD_FAILURE = "workers.failures.record_failure"
+
+# One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
+JOB_TIMEOUT_SECONDS = 300
+RESULT_TTL_SECONDS = 3600
+
+
+def inbound_queue(redis: Redis) -> Queue:
+    return Queue(INBOUND_QUEUE, connection=redis, serializer=JSONSerializer)
+
+
+def retry_policy(delays: Sequence[int]) -> Retry | None:
+    """RQ's retry from `BRIDGE_RETRY_DELAYS`: one retry per delay, in that order."""
+    if not delays:
+        return None
+    return Retry(max=len(delays), interval=list(delays))
+
+
+def inbound_job_id(inbound_id: str) -> str:
+    return f"in-{inbound_id}"
+
+
+def enqueue_inbound(
+    queue: Queue, inbound_id: str, *, settings: Settings, pipeline: Pipeline | None = None
+) -> Job:
+    """Queue delivery of one ledger entry; with `pipeline`, inside the caller's transaction."""
+    return queue.enqueue_call(
+        PROCESS_INBOUND,
+        kwargs={"inbound_id": inbound_id},
+        job_id=inbound_job_id(inbound_id),
+        timeout=JOB_TIMEOUT_SECONDS,
+        result_ttl=RESULT_TTL_SECONDS,
+        failure_ttl=settings.retention_days * 86400,
+        retry=retry_policy(settings.retry_delays),
+        on_failure=Callback(RECORD_FAILURE),
+        description=f"deliver inbound {inbound_id}",
+        pipeline=pipeline,
+    )

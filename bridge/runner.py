@@ -1,0 +1,171 @@
+"""`bridge run`: everything on one machine in one command, stopped cleanly with Ctrl-C.
+
+Children run in their own sessions, so the terminal's Ctrl-C reaches only this supervisor,
+which then stops them in dependency order: the web server first (no new webhooks), then the
+workers (each finishes its current job), then the sandbox, then the embedded Redis. Each child
+also dies with the supervisor if it is killed outright.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from bridge.connection import resolve_redis
+from bridge.processes import die_with_parent
+from bridge.sandbox.credentials import sandbox_credentials
+from bridge.settings import Settings
+
+STOP_GRACE_SECONDS = 30.0
+READY_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    sandbox: bool = False
+    sandbox_port: int = 8001
+
+
+def run(settings: Settings, options: RunOptions, *, say: Callable[[str], None]) -> int:
+    """Start Redis (embedded unless `REDIS_URL`), web, workers and optionally the sandbox."""
+    if not options.sandbox:
+        settings.require("intercom_access_token")
+    env = os.environ.copy()
+    redis_url, embedded = resolve_redis(settings)
+    env["REDIS_URL"] = redis_url
+    children: list[Child] = []
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        sandbox_url = None
+        if options.sandbox:
+            credentials = sandbox_credentials(settings.data_dir)
+            sandbox_url = f"http://127.0.0.1:{options.sandbox_port}"
+            children.append(
+                _spawn(
+                    "sandbox",
+                    [
+                        "sandbox",
+                        "--port",
+                        str(options.sandbox_port),
+                        "--token",
+                        credentials["INTERCOM_ACCESS_TOKEN"],
+                    ],
+                    env,
+                )
+            )
+            _wait_ready(f"{sandbox_url}/_sandbox/state", children)
+            env.update({name: value for name, value in credentials.items() if not os.environ.get(name)})
+            env["INTERCOM_API_URL"] = sandbox_url
+            env["INTERCOM_ACCESS_TOKEN"] = credentials["INTERCOM_ACCESS_TOKEN"]
+        children.append(
+            _spawn(
+                "web",
+                [
+                    "-m",
+                    "uvicorn",
+                    "bridge.app:app",
+                    "--host",
+                    options.host,
+                    "--port",
+                    str(options.port),
+                    "--no-access-log",
+                ],
+                env,
+                module=False,
+            )
+        )
+        for number in range(1, options.workers + 1):
+            children.append(_spawn(f"worker-{number}", ["worker"], env))
+        _wait_ready(f"http://{options.host}:{options.port}/readyz", children)
+        say(_banner(options, redis_url, embedded is not None, sandbox_url))
+        return _supervise(children, stop, say)
+    finally:
+        _stop_all(children, say)
+        if embedded is not None:
+            embedded.stop()
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], *, module: bool = True) -> Child:
+    command = [sys.executable, "-m", "bridge", *args] if module else [sys.executable, *args]
+    process = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=die_with_parent)
+    return Child(name, process)
+
+
+def _wait_ready(url: str, children: list[Child]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.process.poll() is not None:
+                raise RuntimeError(
+                    f"{child.name} exited with status {child.process.returncode} while starting"
+                )
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {READY_TIMEOUT_SECONDS:.0f}s")
+
+
+def _supervise(children: list[Child], stop: threading.Event, say: Callable[[str], None]) -> int:
+    while not stop.wait(0.2):
+        for child in children:
+            if child.process.poll() is not None:
+                say(f"{child.name} exited with status {child.process.returncode}; stopping everything")
+                return 1
+    say("stopping…")
+    return 0
+
+
+def _stop_all(children: list[Child], say: Callable[[str], None]) -> None:
+    order = ["web", "worker", "sandbox"]
+    for prefix in order:
+        group = [c for c in children if c.name.startswith(prefix) and c.process.poll() is None]
+        for child in group:
+            child.process.send_signal(signal.SIGTERM)
+        for child in group:
+            try:
+                child.process.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                say(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f}s; killing it")
+                child.process.kill()
+                child.process.wait()
+
+
+def _banner(options: RunOptions, redis_url: str, embedded: bool, sandbox_url: str | None) -> str:
+    web = f"http://{options.host}:{options.port}"
+    lines = [
+        "bridge is running",
+        f"  webhooks  {web}/webhooks/{{provider}}   (health: {web}/healthz)",
+        f"  workers   {options.workers}",
+        f"  redis     {redis_url}{' (embedded; data in BRIDGE_DATA_DIR)' if embedded else ''}",
+    ]
+    if sandbox_url:
+        lines += [
+            f"  intercom  sandbox at {sandbox_url}  <- open it in a browser to watch conversations",
+            "",
+            "Try it:",
+            f"  bridge simulate twilio --from +14155550123 --to +14155550100 --text 'Hello!' --url {web}",
+        ]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines)

@@ -1,0 +1,385 @@
+"""The Intercom sandbox: a local HTTP stand-in for the parts of Intercom's REST API the bridge uses.
+
+It speaks Intercom's wire format (Bearer auth, `error.list` errors, `X-RateLimit-*` headers on
+authenticated answers, 2.16 object shapes) so the bridge can be tried without a workspace and
+tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency and
+faults, seed contacts, and expose what was exchanged; `/` shows the workspace to a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.middleware.base import RequestResponseEndpoint
+
+from bridge.sandbox.dashboard import render_dashboard
+from bridge.sandbox.search import InvalidQuery, compile_query
+from bridge.sandbox.state import ApiError, Exchange, Fault, Workspace
+
+CONTROL_PREFIX = "/_sandbox"
+MAX_PER_PAGE = 150
+RECORDED_HEADERS = ("authorization", "intercom-version", "content-type", "accept")
+
+
+def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
+    workspace = workspace or Workspace()
+    app = FastAPI(title="Intercom sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.workspace = workspace
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.middleware("http")
+    async def intercom_edge(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        if path == "/" or path.startswith(CONTROL_PREFIX):
+            return await call_next(request)
+        body = await request.body()
+        if workspace.latency:
+            await asyncio.sleep(workspace.latency)
+        response = await _edge(workspace, request, call_next)
+        return await _record(workspace, request, body, response)
+
+    # --- admins ---
+
+    @app.get("/me")
+    async def me() -> dict[str, Any]:
+        admin = workspace.admins[0]
+        app_info = {
+            "type": "app",
+            "id_code": "sandbox",
+            "name": "Sandbox",
+            "region": "US",
+            "timezone": "UTC",
+            "created_at": 1700000000,
+            "identity_verification": False,
+        }
+        return {**admin, "email_verified": True, "app": app_info}
+
+    @app.get("/admins")
+    async def admins() -> dict[str, Any]:
+        return {"type": "admin.list", "admins": workspace.admins}
+
+    # --- contacts ---
+
+    @app.post("/contacts")
+    async def create_contact(request: Request) -> dict[str, Any]:
+        fields = await _json_body(request)
+        if not any(fields.get(name) for name in ("email", "external_id", "role")):
+            raise ApiError(400, "parameter_invalid", "one of email, external_id or role is required")
+        return workspace.create_contact(fields).to_json()
+
+    @app.get("/contacts/{contact_id}")
+    async def show_contact(contact_id: str) -> dict[str, Any]:
+        return workspace.contact(contact_id).to_json()
+
+    @app.put("/contacts/{contact_id}")
+    async def update_contact(contact_id: str, request: Request) -> dict[str, Any]:
+        return workspace.update_contact(contact_id, await _json_body(request)).to_json()
+
+    @app.post("/contacts/search")
+    async def search_contacts(request: Request) -> dict[str, Any]:
+        return _search(workspace, await _json_body(request))
+
+    @app.post("/contacts/merge")
+    async def merge_contacts(request: Request) -> dict[str, Any]:
+        fields = await _json_body(request)
+        if not fields.get("from") or not fields.get("into"):
+            raise ApiError(400, "parameter_not_found", "from and into are required")
+        skip = bool(fields.get("skip_duplicate_validation"))
+        return workspace.merge(
+            str(fields["from"]), str(fields["into"]), skip_duplicate_validation=skip
+        ).to_json()
+
+    # --- conversations ---
+
+    @app.get("/conversations")
+    async def list_conversations() -> dict[str, Any]:
+        items = [c.to_json(workspace.contacts) for c in workspace.conversations.values()]
+        return {
+            "type": "conversation.list",
+            "conversations": items,
+            "total_count": len(items),
+            "pages": {"type": "pages", "page": 1, "per_page": max(len(items), 1), "total_pages": 1},
+        }
+
+    @app.post("/conversations")
+    async def create_conversation(request: Request) -> dict[str, Any]:
+        fields = await _json_body(request)
+        sender = fields.get("from") or {}
+        if sender.get("type") not in ("lead", "user", "contact") or not sender.get("id"):
+            raise ApiError(400, "parameter_invalid", "from must be {type: lead|user|contact, id}")
+        body = fields.get("body")
+        if not isinstance(body, str):
+            raise ApiError(400, "parameter_not_found", "body is required")
+        try:
+            contact = workspace.contact(str(sender["id"]))
+        except ApiError as exc:
+            raise ApiError(404, "not_found", "User Not Found") from exc
+        urls = _attachment_urls(fields)
+        conversation = workspace.create_conversation(contact=contact, body=body, attachment_urls=urls)
+        return {
+            "type": "user_message",
+            "id": conversation.source_id,
+            "created_at": conversation.created_at,
+            "body": body,
+            "message_type": "inapp",
+            "conversation_id": conversation.id,
+        }
+
+    @app.get("/conversations/{conversation_id}")
+    async def show_conversation(conversation_id: str) -> dict[str, Any]:
+        return workspace.conversation(conversation_id).to_json(workspace.contacts)
+
+    @app.post("/conversations/{conversation_id}/reply")
+    async def reply(conversation_id: str, request: Request) -> dict[str, Any]:
+        conversation = workspace.conversation(conversation_id)
+        fields = await _json_body(request)
+        urls = _attachment_urls(fields)
+        if fields.get("type") == "admin":
+            admin = workspace.admin(str(fields.get("admin_id", "")))
+            kind = fields.get("message_type")
+            if kind not in ("comment", "note", "quick_reply"):
+                raise ApiError(400, "parameter_invalid", "message_type must be comment, note or quick_reply")
+            author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+            workspace.add_part(
+                conversation,
+                part_type=kind,
+                body=str(fields.get("body") or ""),
+                author=author,
+                attachment_urls=urls,
+            )
+        elif fields.get("type") == "user":
+            contact = _replying_contact(workspace, fields)
+            if contact.id not in conversation.contact_ids:
+                raise ApiError(404, "not_found", "Resource Not Found")
+            if fields.get("message_type") != "comment" or not isinstance(fields.get("body"), str):
+                raise ApiError(400, "parameter_invalid", "a user reply needs message_type comment and a body")
+            conversation.state = "open"  # a customer's reply reopens the conversation
+            workspace.add_part(
+                conversation,
+                part_type="comment",
+                body=fields["body"],
+                author=contact.author(),
+                attachment_urls=urls,
+            )
+        else:
+            raise ApiError(400, "parameter_invalid", "type must be user or admin")
+        return conversation.to_json(workspace.contacts)
+
+    # --- control: what tests and people use to steer and watch the sandbox ---
+
+    @app.get("/", response_class=HTMLResponse)
+    async def dashboard() -> str:
+        return render_dashboard(workspace)
+
+    @app.get(f"{CONTROL_PREFIX}/state")
+    async def state() -> dict[str, Any]:
+        return {
+            "contacts": [c.to_json() | {"merged_into": c.merged_into} for c in workspace.contacts.values()],
+            "conversations": [c.to_json(workspace.contacts) for c in workspace.conversations.values()],
+        }
+
+    @app.post(f"{CONTROL_PREFIX}/reset")
+    async def reset() -> dict[str, str]:
+        workspace.reset()
+        return {"status": "reset"}
+
+    @app.put(f"{CONTROL_PREFIX}/config")
+    async def configure(request: Request) -> dict[str, Any]:
+        fields = await request.json()
+        if "search_lag" in fields:
+            workspace.search_lag = float(fields["search_lag"])
+        if "latency" in fields:
+            workspace.latency = float(fields["latency"])
+        if "rate_limit" in fields:
+            workspace.rate_limit = int(fields["rate_limit"])
+        return {
+            "search_lag": workspace.search_lag,
+            "latency": workspace.latency,
+            "rate_limit": workspace.rate_limit,
+        }
+
+    @app.post(f"{CONTROL_PREFIX}/faults")
+    async def add_fault(request: Request) -> dict[str, Any]:
+        fields = await request.json()
+        fault = Fault(
+            status=int(fields["status"]),
+            times=None if fields.get("times", 1) is None else int(fields.get("times", 1)),
+            path_prefix=str(fields.get("path_prefix", "/")),
+            rate=float(fields.get("rate", 1.0)),
+            reset_in=float(fields.get("reset_in", 1.0)),
+        )
+        workspace.faults.append(fault)
+        return {"faults": len(workspace.faults)}
+
+    @app.delete(f"{CONTROL_PREFIX}/faults")
+    async def clear_faults() -> dict[str, int]:
+        workspace.faults.clear()
+        return {"faults": 0}
+
+    @app.post(f"{CONTROL_PREFIX}/contacts")
+    async def seed_contact(request: Request) -> dict[str, Any]:
+        """A contact as if it existed long before: explicit timestamps, visible to search now."""
+        fields = await request.json()
+        return workspace.create_contact(fields, searchable=True).to_json()
+
+    @app.get(f"{CONTROL_PREFIX}/requests")
+    async def requests() -> list[dict[str, Any]]:
+        return [exchange.__dict__ for exchange in workspace.exchanges]
+
+    @app.delete(f"{CONTROL_PREFIX}/requests")
+    async def forget_requests() -> dict[str, int]:
+        workspace.exchanges.clear()
+        return {"requests": 0}
+
+    return app
+
+
+async def _edge(workspace: Workspace, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    """Authentication, injected faults and the rate-limit window, as Intercom's edge applies them."""
+    auth = request.headers.get("authorization", "")
+    token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    if not token or (workspace.token is not None and token != workspace.token):
+        # Intercom sends no rate-limit headers without valid credentials.
+        return _error(401, "unauthorized", "Access Token Invalid")
+    now = time.time()
+    window = workspace.count_call(now)
+    fault = workspace.take_fault(request.url.path)
+    if fault is not None:
+        if fault.status == 429:
+            headers = window.headers(remaining=0) | {
+                "X-RateLimit-Reset": str(int(now + fault.reset_in + 0.999))
+            }
+            return _error(
+                429, "rate_limit_exceeded", f"Exceeded rate limit of {window.limit} in 10_seconds", headers
+            )
+        return _error(fault.status, "server_error", "Injected by the sandbox")
+    if window.exceeded:
+        return _error(
+            429,
+            "rate_limit_exceeded",
+            f"Exceeded rate limit of {window.limit} in 10_seconds",
+            window.headers(),
+        )
+    response = await call_next(request)
+    response.headers.update(window.headers())
+    return response
+
+
+async def _record(workspace: Workspace, request: Request, body: bytes, response: Response) -> Response:
+    if hasattr(response, "body_iterator"):  # served by a route: streamed through the middleware
+        chunks = [chunk async for chunk in response.body_iterator]
+        content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+    else:  # answered by the edge itself
+        content = bytes(response.body)
+    workspace.exchanges.append(
+        Exchange(
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            request_headers={k: v for k, v in request.headers.items() if k in RECORDED_HEADERS},
+            request_body=_decode(body),
+            status=response.status_code,
+            response_headers={k.lower(): v for k, v in response.headers.items()},
+            response_body=_decode(content),
+        )
+    )
+    return Response(content, status_code=response.status_code, headers=dict(response.headers))
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {
+        "type": "error.list",
+        "request_id": str(uuid.uuid4()),
+        "errors": [{"code": code, "message": message}],
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise ApiError(400, "parameter_invalid", "the body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "parameter_invalid", "the body must be a JSON object")
+    return data
+
+
+def _attachment_urls(fields: dict[str, Any]) -> list[str]:
+    urls = fields.get("attachment_urls") or []
+    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+        raise ApiError(400, "parameter_invalid", "attachment_urls must be a list of URLs")
+    if len(urls) > 10:
+        raise ApiError(400, "parameter_invalid", "attachment_urls accepts at most 10 URLs")
+    return urls
+
+
+def _replying_contact(workspace: Workspace, fields: dict[str, Any]) -> Any:
+    if fields.get("intercom_user_id"):
+        return workspace.contact(str(fields["intercom_user_id"]))
+    for name, attribute in (("user_id", "external_id"), ("email", "email")):
+        if fields.get(name):
+            for contact in workspace.live_contacts():
+                if getattr(contact, attribute) == fields[name]:
+                    return contact
+            raise ApiError(404, "not_found", "User Not Found")
+    raise ApiError(400, "parameter_not_found", "intercom_user_id, user_id or email is required")
+
+
+def _search(workspace: Workspace, fields: dict[str, Any]) -> dict[str, Any]:
+    try:
+        predicate = compile_query(fields.get("query"))
+    except InvalidQuery as exc:
+        raise ApiError(400, "parameter_invalid", str(exc)) from exc
+    sort = fields.get("sort") or {}
+    order = sort.get("order", "descending")
+    if order not in ("ascending", "descending"):
+        raise ApiError(
+            400, "invalid_sort_order", f"Invalid sort order '{order}'. Must be one of: ascending, descending"
+        )
+    sort_field = sort.get("field", "created_at")
+    matches = [c for c in workspace.searchable(time.time()) if predicate(c.search_record())]
+    matches.sort(key=lambda c: (c.search_record().get(sort_field) or 0, c.id), reverse=order == "descending")
+    pagination = fields.get("pagination") or {}
+    per_page = min(int(pagination.get("per_page") or 50), MAX_PER_PAGE)
+    offset = _cursor_offset(pagination.get("starting_after"))
+    page = matches[offset : offset + per_page]
+    total_pages = max((len(matches) + per_page - 1) // per_page, 1)
+    pages: dict[str, Any] = {
+        "type": "pages",
+        "page": offset // per_page + 1,
+        "per_page": per_page,
+        "total_pages": total_pages,
+    }
+    if offset + per_page < len(matches):
+        cursor = base64.urlsafe_b64encode(str(offset + per_page).encode()).decode()
+        pages["next"] = {"per_page": per_page, "starting_after": cursor}
+    return {"type": "list", "data": [c.to_json() for c in page], "total_count": len(matches), "pages": pages}
+
+
+def _cursor_offset(cursor: Any) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(str(cursor).encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "parameter_invalid", "starting_after is not a cursor this search issued") from exc

@@ -1,0 +1,54 @@
+"""Credentials `bridge run --sandbox` makes up, so a fresh clone works with no configuration.
+
+They are generated once per data dir (never fixed strings that could end up in production),
+stored beside the embedded data with owner-only permissions, and read back by `bridge simulate`
+so it signs exactly as the running bridge verifies. Variables set in the environment win.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+FILE_NAME = "sandbox-credentials.json"
+SANDBOX_ADMIN_ID = "991267101"
+
+
+def _generate() -> dict[str, str]:
+    return {
+        "INTERCOM_ACCESS_TOKEN": "sandbox-" + secrets.token_hex(16),
+        "INTERCOM_CLIENT_SECRET": secrets.token_hex(16),
+        "INTERCOM_ADMIN_ID": SANDBOX_ADMIN_ID,
+        "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+    }
+
+
+def sandbox_credentials(data_dir: Path) -> dict[str, str]:
+    """The data dir's sandbox credentials, created on first use."""
+    path = data_dir / FILE_NAME
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        fresh = _generate()
+        if set(fresh) - set(stored):  # a newer bridge knows more providers: add theirs
+            stored = fresh | stored
+            _write(path, stored)
+        return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    credentials = _generate()
+    _write(path, credentials)
+    return credentials
+
+
+def stored_sandbox_credentials(data_dir: Path) -> dict[str, str]:
+    """The credentials a sandbox run left in the data dir, or nothing."""
+    path = data_dir / FILE_NAME
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write(path: Path, credentials: dict[str, str]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(credentials, handle, indent=2)

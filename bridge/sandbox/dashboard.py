@@ -1,0 +1,66 @@
+"""The sandbox's one page: the workspace as a person wants to see it while trying the bridge."""
+
+from __future__ import annotations
+
+import datetime
+from html import escape
+
+from bridge.sandbox.state import Workspace
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}
+h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
+.conv{border:1px solid #ddd;border-radius:8px;padding:.8rem 1rem;margin:.8rem 0}
+.meta{color:#777;font-size:.85rem} .part{margin:.4rem 0 .4rem 1rem}
+.user,.lead{color:#0b5} .admin{color:#06c} table{border-collapse:collapse}
+td,th{border-bottom:1px solid #eee;padding:.2rem .6rem;text-align:left;font-size:.9rem}
+"""
+
+
+def _time(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def render_dashboard(workspace: Workspace) -> str:
+    contacts = workspace.contacts
+    rows = "".join(
+        f"<tr><td><code>{escape(c.id)}</code></td><td>{escape(c.role)}</td><td>{escape(c.name or '')}</td>"
+        f"<td>{escape(c.phone or '')}</td><td>{escape(c.email or '')}</td>"
+        f"<td>{'merged into ' + escape(c.merged_into) if c.merged_into else ''}</td></tr>"
+        for c in contacts.values()
+    )
+    conversations = []
+    for conv in sorted(workspace.conversations.values(), key=lambda c: c.created_at, reverse=True):
+        lines = [_line(conv.source_author, "comment", conv.source_body, conv.source_attachment_urls)]
+        lines += [_line(part.author, part.part_type, part.body, part.attachment_urls) for part in conv.parts]
+        meta = (
+            f"conversation <code>{escape(conv.id)}</code> · {escape(conv.state)} · {_time(conv.created_at)}"
+            f" · contacts {', '.join(escape(c) for c in conv.contact_ids)}"
+        )
+        conversations.append(f'<div class="conv"><div class="meta">{meta}</div>{"".join(lines)}</div>')
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Intercom sandbox</title>"
+        f"<meta http-equiv='refresh' content='5'><style>{_STYLE}</style></head><body>"
+        f"<h1>Intercom sandbox</h1><p class='meta'>In-memory stand-in for Intercom's REST API "
+        f"(API version 2.16). This page refreshes every 5 seconds.</p>"
+        f"<h2>Conversations ({len(workspace.conversations)})</h2>"
+        + ("".join(conversations) or "<p>None yet.</p>")
+        + f"<h2>Contacts ({len(contacts)})</h2>"
+        + (
+            f"<table><tr><th>id</th><th>role</th><th>name</th><th>phone</th><th>email</th><th></th></tr>{rows}</table>"
+            if rows
+            else "<p>None yet.</p>"
+        )
+        + "</body></html>"
+    )
+
+
+def _line(author: dict[str, object], part_type: str, body: str, urls: list[str]) -> str:
+    who = escape(str(author.get("name") or author.get("id", "")))
+    kind = escape(str(author.get("type", "")))
+    label = f" ({escape(part_type)})" if part_type != "comment" else ""
+    return f'<div class="part"><b class="{kind}">{who}</b>{label}: {escape(body)}{_attachments(urls)}</div>'
+
+
+def _attachments(urls: list[str]) -> str:
+    return "".join(f' <a href="{escape(url)}">[attachment]</a>' for url in urls)

@@ -1,0 +1,121 @@
+"""Intercom's contact-search query language, evaluated over the sandbox's contacts.
+
+The grammar (research/intercom-api.md §2.4): a single filter `{field, operator, value}` or a
+group `{operator: AND|OR, value: [...]}`, groups nested at most two deep, at most 15 filters in
+one group. Strings support `= != IN NIN ~ !~ ^ $`, numbers the comparisons too. Invalid queries
+are refused as Intercom refuses them, with a 400 and a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+MAX_FILTERS_PER_GROUP = 15
+MAX_NESTING = 2
+
+SEARCHABLE_FIELDS = {
+    "id",
+    "role",
+    "name",
+    "email",
+    "email_domain",
+    "phone",
+    "formatted_phone",
+    "external_id",
+    "created_at",
+    "updated_at",
+    "signed_up_at",
+    "last_seen_at",
+    "owner_id",
+}
+
+
+class InvalidQuery(ValueError):
+    """A query Intercom would refuse; the message is what the sandbox answers."""
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    if isinstance(left, int | float) and not isinstance(left, bool):
+        try:
+            return float(left) == float(right)
+        except (TypeError, ValueError):
+            return False
+    return _text(left) == _text(right)
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidQuery(f"value {value!r} is not a number") from exc
+
+
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": _equal,
+    "!=": lambda left, right: not _equal(left, right),
+    "IN": lambda left, right: any(_equal(left, item) for item in right),
+    "NIN": lambda left, right: not any(_equal(left, item) for item in right),
+    "~": lambda left, right: _text(right).lower() in _text(left).lower(),
+    "!~": lambda left, right: _text(right).lower() not in _text(left).lower(),
+    "^": lambda left, right: _text(left).lower().startswith(_text(right).lower()),
+    "$": lambda left, right: _text(left).lower().endswith(_text(right).lower()),
+    "<": lambda left, right: left is not None and _number(left) < _number(right),
+    "<=": lambda left, right: left is not None and _number(left) <= _number(right),
+    ">": lambda left, right: left is not None and _number(left) > _number(right),
+    ">=": lambda left, right: left is not None and _number(left) >= _number(right),
+}
+
+
+def compile_query(query: Any) -> Callable[[dict[str, Any]], bool]:
+    """A predicate over contact records; `InvalidQuery` for what Intercom would refuse."""
+    return _compile(query, depth=0)
+
+
+def _compile(node: Any, *, depth: int) -> Callable[[dict[str, Any]], bool]:
+    if not isinstance(node, dict):
+        raise InvalidQuery("each query node must be an object")
+    if "field" in node:
+        return _filter(node)
+    operator = node.get("operator")
+    if operator not in ("AND", "OR"):
+        raise InvalidQuery(f"operator {operator!r} is not AND or OR for a group")
+    if depth >= MAX_NESTING:
+        raise InvalidQuery(f"there is a limit of max {MAX_NESTING} nested filters")
+    children = node.get("value")
+    if not isinstance(children, list) or not children:
+        raise InvalidQuery("a group's value must be a non-empty list")
+    if len(children) > MAX_FILTERS_PER_GROUP:
+        raise InvalidQuery(f"max {MAX_FILTERS_PER_GROUP} filters for each AND or OR group")
+    compiled = [_compile(child, depth=depth + 1) for child in children]
+    if operator == "AND":
+        return lambda record: all(predicate(record) for predicate in compiled)
+    return lambda record: any(predicate(record) for predicate in compiled)
+
+
+def _filter(node: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    field, operator, value = node.get("field"), node.get("operator"), node.get("value")
+    if not isinstance(field, str) or not (
+        field in SEARCHABLE_FIELDS or field.startswith("custom_attributes.")
+    ):
+        raise InvalidQuery(f"{field!r} is not a searchable field")
+    test = OPERATORS.get(str(operator))
+    if test is None:
+        raise InvalidQuery(f"operator {operator!r} is not supported")
+    if operator in ("IN", "NIN") and not isinstance(value, list):
+        raise InvalidQuery(f"operator {operator} needs a list value")
+
+    def predicate(record: dict[str, Any]) -> bool:
+        return test(_field_value(record, field), value)
+
+    return predicate
+
+
+def _field_value(record: dict[str, Any], field: str) -> Any:
+    if field.startswith("custom_attributes."):
+        return (record.get("custom_attributes") or {}).get(field.split(".", 1)[1])
+    return record.get(field)

@@ -1,0 +1,19 @@
+"""The provider side of a webhook: requests built and signed exactly as each provider sends them.
+
+Used by `bridge simulate` to try a running bridge, and by the tests, which must sign requests
+the way providers do. One module per provider, one line in `SIMULATORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridge.settings import Settings
+from bridge.simulators import twilio
+from bridge.simulators.base import SimulatedMessage, SimulatedRequest
+
+Simulator = Callable[[SimulatedMessage, str, Settings], SimulatedRequest]
+
+SIMULATORS: dict[str, Simulator] = {"twilio": twilio.inbound}
+
+__all__ = ["SIMULATORS", "SimulatedMessage", "SimulatedRequest", "Simulator"]

@@ -1,0 +1,103 @@
+"""Threads: which Intercom conversation carries a customer's messages on one channel.
+
+A thread is (provider, channel, business number, sender): like Twilio Conversations' number-pair
+binding, the same customer writing to the same business number over the same channel lands in
+the same conversation. The thread remembers everything a reply needs to go back the same way
+(provider, business number, the customer's raw address), and, through the reverse index, an
+agent's reply in a conversation finds its thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
+
+from redis import Redis
+
+from bridge import keys
+from bridge.messages import InboundMessage
+
+
+class ConversationState(StrEnum):
+    OPEN = "open"
+    SNOOZED = "snoozed"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Thread:
+    key: str
+    conversation_id: str
+    contact_id: str
+    provider: str
+    channel: str
+    business_number: str
+    customer_address: str
+    account: str = ""
+    state: ConversationState = ConversationState.OPEN
+    closed_at: float = 0.0
+    last_inbound_at: float = 0.0
+    created_at: float = 0.0
+
+
+def thread_key(message: InboundMessage) -> str:
+    return f"{message.provider}:{message.channel.value}:{message.business_number}:{message.sender.key}"
+
+
+def continues(thread: Thread, *, now: float, new_conversation_after: float) -> bool:
+    """Whether a new inbound message belongs in the thread's conversation.
+
+    Open and snoozed conversations continue; a closed one continues only if it closed less than
+    `new_conversation_after` seconds ago (Octopods' buffer, 1 hour to 2 weeks); past that the
+    customer is starting something new.
+    """
+    if thread.state is not ConversationState.CLOSED:
+        return True
+    return now - thread.closed_at < new_conversation_after
+
+
+class ThreadStore:
+    def __init__(self, redis_client: Redis) -> None:
+        self._redis = redis_client
+
+    def get(self, key: str) -> Thread | None:
+        raw = self._redis.hgetall(keys.thread(key))
+        if not raw:
+            return None
+        data = {k.decode(): v.decode() for k, v in raw.items()}
+        return _from_fields(key, data)
+
+    def save(self, thread: Thread) -> None:
+        """Store the thread and its reverse index (conversation -> thread) together."""
+        data = {name: str(value) for name, value in asdict(thread).items() if name != "key"}
+        with self._redis.pipeline() as pipe:
+            pipe.delete(keys.thread(thread.key))
+            pipe.hset(keys.thread(thread.key), mapping=data)
+            pipe.set(keys.conversation(thread.conversation_id), thread.key)
+            pipe.execute()
+
+    def record_inbound(self, thread: Thread, *, at: float) -> Thread:
+        """The customer wrote: their message reopens a closed conversation in Intercom too."""
+        updated = replace(
+            thread, last_inbound_at=max(thread.last_inbound_at, at), state=ConversationState.OPEN
+        )
+        self._redis.hset(
+            keys.thread(thread.key),
+            mapping={"last_inbound_at": str(updated.last_inbound_at), "state": updated.state.value},
+        )
+        return updated
+
+
+def _from_fields(key: str, data: dict[str, str]) -> Thread:
+    values: dict[str, object] = {"key": key}
+    for spec in fields(Thread):
+        if spec.name == "key" or spec.name not in data:
+            continue
+        raw = data[spec.name]
+        if spec.name == "state":
+            values[spec.name] = ConversationState(raw)
+        elif spec.type in ("float", float):
+            values[spec.name] = float(raw)
+        else:
+            values[spec.name] = raw
+    return Thread(**values)  # type: ignore[arg-type]

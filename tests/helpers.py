@@ -1,0 +1,97 @@
+"""Helpers the tests share: the sandbox's control API, signed provider requests, shared samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.settings import Settings
+from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file from ../shared (provider samples, Intercom's OpenAPI); skips the test if absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not here: the shared folder travels beside the repository")
+    return path
+
+
+class SandboxControl:
+    """The sandbox's `/_sandbox` switches and its Intercom API, over HTTP."""
+
+    def __init__(self, url: str, token: str = "test-intercom-token-0123456789") -> None:
+        self.url = url
+        self._http = httpx.Client(base_url=url, timeout=10.0)
+        self._token = token
+
+    def close(self) -> None:
+        self._http.close()
+
+    def reset(self) -> None:
+        self._http.post("/_sandbox/reset").raise_for_status()
+
+    def configure(self, **fields: Any) -> None:
+        self._http.put("/_sandbox/config", json=fields).raise_for_status()
+
+    def fault(
+        self,
+        status: int,
+        *,
+        times: int | None = 1,
+        path_prefix: str = "/",
+        rate: float = 1.0,
+        reset_in: float = 1.0,
+    ) -> None:
+        self._http.post(
+            "/_sandbox/faults",
+            json={
+                "status": status,
+                "times": times,
+                "path_prefix": path_prefix,
+                "rate": rate,
+                "reset_in": reset_in,
+            },
+        ).raise_for_status()
+
+    def clear_faults(self) -> None:
+        self._http.delete("/_sandbox/faults").raise_for_status()
+
+    def seed_contact(self, **fields: Any) -> dict[str, Any]:
+        response = self._http.post("/_sandbox/contacts", json=fields)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._http.get("/_sandbox/state").json())
+
+    def contacts(self) -> list[dict[str, Any]]:
+        return [c for c in self.state()["contacts"] if not c.get("merged_into")]
+
+    def conversations(self) -> list[dict[str, Any]]:
+        return list(self.state()["conversations"])
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self._http.get("/_sandbox/requests").json())
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Call the sandbox's Intercom API as a client with a valid token."""
+        headers = {"Authorization": f"Bearer {self._token}", "Intercom-Version": "2.16"}
+        return self._http.request(method, path, headers=headers, **kwargs)
+
+
+def conversation_bodies(conversation: dict[str, Any]) -> list[str]:
+    """The customer's messages in a conversation, in order: the opening one, then each reply."""
+    parts = conversation["conversation_parts"]["conversation_parts"]
+    return [conversation["source"]["body"], *(p["body"] for p in parts if p["part_type"] == "comment")]
+
+
+def signed_twilio(base_url: str, settings: Settings, **message: Any) -> SimulatedRequest:
+    """A Twilio inbound webhook for `message`, signed as Twilio signs it."""
+    return SIMULATORS["twilio"](SimulatedMessage(**message), base_url, settings)

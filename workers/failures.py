@@ -1,0 +1,74 @@
+"""What happens when a job fails: permanent errors stop retrying, and ops can read why.
+
+RQ runs this callback after every failed attempt, before deciding whether to retry, on the same
+job object: zeroing `retries_left` turns the failure into a final one. Unknown exceptions stay
+retryable (a bug fixed by a deploy, a blip), so nothing is given up on for a reason we did not
+anticipate. It must never raise: RQ would record the callback's error instead of the job's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import TracebackType
+from typing import Any
+
+from redis import Redis
+from rq.job import Job
+
+from bridge.errors import ConfigurationError, PermanentError
+from bridge.lanes import SenderLane
+from bridge.ledger import InboundLedger, Status
+from bridge.logs import mask
+from bridge.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def describe(exc: BaseException | None) -> str:
+    """A readable reason: the error's own message, typed, masked."""
+    if exc is None:
+        return "the worker stopped while running the job"
+    text = str(exc) or exc.__class__.__name__
+    return mask(f"{exc.__class__.__name__}: {text}")
+
+
+def record_failure(
+    job: Job,
+    connection: Redis,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    try:
+        if isinstance(exc_value, PermanentError | ConfigurationError):
+            job.retries_left = 0
+        final = not job.should_retry
+        reason = describe(exc_value)
+        job.meta.update({"reason": reason, "failed_at": time.time(), "final": final})
+        job.save_meta()
+        inbound_id = (job.kwargs or {}).get("inbound_id")
+        if inbound_id:
+            _record_on_ledger(connection, inbound_id, reason=reason, final=final)
+        log.warning("job %s failed (%s): %s", job.id, "final" if final else "will retry", reason)
+    except Exception:  # noqa: BLE001 - see the module docstring
+        log.exception("could not record the failure of job %s", job.id)
+
+
+def _record_on_ledger(connection: Redis, inbound_id: str, *, reason: str, final: bool) -> None:
+    ledger = InboundLedger(connection, get_settings())
+    entry = ledger.get(inbound_id)
+    if entry is None:
+        return
+    attempts = int(entry.get("attempts") or 0) + 1
+    fields: dict[str, Any] = {
+        "status": (Status.FAILED if final else Status.RETRYING).value,
+        "error": reason,
+        "attempts": str(attempts),
+        "failed_at": f"{time.time():.6f}",
+    }
+    ledger.update(inbound_id, **fields)
+    if final:
+        # Out of the lane, so the sender's later messages are not held behind it; a replay
+        # delivers it on its own.
+        SenderLane(connection, entry.message.sender.key).leave(inbound_id)
