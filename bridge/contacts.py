@@ -13,6 +13,7 @@ import logging
 from redis import Redis
 
 from bridge import keys
+from bridge.connection import read_hash
 from bridge.errors import IntercomConflict
 from bridge.identity import IdentityKind
 from bridge.intercom.client import IntercomClient
@@ -31,10 +32,10 @@ class IdentityMap:
         self._redis = redis_client
 
     def get(self, identity_key: str) -> ContactRef | None:
-        raw = self._redis.hgetall(keys.identity(identity_key))
-        if not raw or b"contact_id" not in raw:
+        data = read_hash(self._redis, keys.identity(identity_key))
+        if "contact_id" not in data:
             return None
-        return ContactRef(id=raw[b"contact_id"].decode(), role=raw.get(b"role", b"lead").decode())
+        return ContactRef(id=data["contact_id"], role=data.get("role", "lead"))
 
     def set(self, identity_key: str, contact: ContactRef) -> None:
         self._redis.hset(

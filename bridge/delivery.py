@@ -111,6 +111,7 @@ class Deliverer:
                 f"message {entry.inbound_id} from {message.provider}: {message.problem}"
             )
         contact = self._contact(entry)
+        body, attachment_urls = message.intercom_content()
         key = thread_key(message)
         thread = self._threads.get(key)
         now = self._clock()
@@ -121,10 +122,7 @@ class Deliverer:
         ):
             try:
                 self._intercom.reply_as_contact(
-                    thread.conversation_id,
-                    contact_id=contact.id,
-                    body=message.conversation_text(),
-                    attachment_urls=[media.url for media in message.media],
+                    thread.conversation_id, contact_id=contact.id, body=body, attachment_urls=attachment_urls
                 )
             except IntercomNotFound:
                 log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
@@ -132,9 +130,7 @@ class Deliverer:
                 self._threads.record_inbound(thread, at=now)
                 return self._delivered(entry, Result.CONTINUED, thread.conversation_id)
         conversation_id = self._intercom.create_conversation(
-            contact=contact,
-            body=message.conversation_text(),
-            attachment_urls=[media.url for media in message.media],
+            contact=contact, body=body, attachment_urls=attachment_urls
         )
         self._threads.save(_new_thread(key, message, conversation_id, contact, now))
         return self._delivered(entry, Result.CREATED, conversation_id)

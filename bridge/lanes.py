@@ -20,6 +20,7 @@ from redis import Redis
 from redis.exceptions import LockError
 
 from bridge import keys
+from bridge.connection import read_list
 from bridge.errors import SenderBusy
 from bridge.logs import mask
 
@@ -60,7 +61,7 @@ class SenderLane:
 
     def waiting_before(self, inbound_id: str) -> list[str]:
         """The lane's messages that arrived before `inbound_id` (all of them if it is not queued)."""
-        queued = [item.decode() for item in self._redis.lrange(keys.mailbox(self._identity), 0, -1)]
+        queued = read_list(self._redis, keys.mailbox(self._identity))
         return queued[: queued.index(inbound_id)] if inbound_id in queued else queued
 
     def leave(self, inbound_id: str) -> None:

@@ -24,6 +24,7 @@ from redis import Redis
 from redis.exceptions import WatchError
 
 from bridge import keys
+from bridge.connection import read_hash
 from bridge.errors import StorageUnavailable
 from bridge.messages import InboundMessage
 from bridge.queueing import enqueue_inbound, inbound_queue
@@ -115,7 +116,7 @@ class InboundLedger:
             with self._redis.pipeline() as pipe:
                 while True:
                     try:
-                        pipe.watch(key)
+                        pipe.watch(key)  # type: ignore[no-untyped-call]
                         if pipe.exists(key):
                             return Outcome.DUPLICATE
                         pipe.multi()
@@ -133,10 +134,9 @@ class InboundLedger:
             raise StorageUnavailable(f"could not store the message: {type(exc).__name__}") from exc
 
     def get(self, entry_id: str) -> LedgerEntry | None:
-        raw = self._redis.hgetall(keys.inbound(entry_id))
-        if not raw:
+        fields = read_hash(self._redis, keys.inbound(entry_id))
+        if not fields:
             return None
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
         return LedgerEntry(
             inbound_id=entry_id,
             message=InboundMessage.model_validate_json(fields["message"]),

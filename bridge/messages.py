@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict
 
 from bridge.identity import SenderIdentity
 
+# Intercom accepts at most 10 attachment URLs on a message (research/intercom-api.md §3.1).
+MAX_INTERCOM_ATTACHMENTS = 10
+
 
 class Channel(StrEnum):
     SMS = "sms"
@@ -51,11 +54,20 @@ class InboundMessage(BaseModel):
     # sender, an unsupported message type). The job fails with this reason, visible to ops.
     problem: str | None = None
 
-    def conversation_text(self) -> str:
-        """The body for Intercom, which requires one even when the customer sent only media."""
+    def intercom_content(self) -> tuple[str, list[str]]:
+        """The body and attachment URLs for Intercom.
+
+        Intercom requires a body even when the customer sent only media, and takes at most 10
+        attachment URLs; media past the tenth are linked in the body rather than dropped.
+        """
+        urls = [media.url for media in self.media]
+        attached, linked = urls[:MAX_INTERCOM_ATTACHMENTS], urls[MAX_INTERCOM_ATTACHMENTS:]
         if self.text.strip():
-            return self.text
-        if self.media:
-            count = len(self.media)
-            return f"(sent {count} attachment{'s' if count > 1 else ''})"
-        return "(empty message)"
+            body = self.text
+        elif urls:
+            body = f"(sent {len(urls)} attachment{'s' if len(urls) > 1 else ''})"
+        else:
+            body = "(empty message)"
+        if linked:
+            body += "\n" + "\n".join(linked)
+        return body, attached

@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 
 from redis import Redis
+from redis.typing import EncodableT, FieldT
 
 from bridge import keys
+from bridge.connection import read_hash
 from bridge.messages import InboundMessage
 
 
@@ -61,15 +63,14 @@ class ThreadStore:
         self._redis = redis_client
 
     def get(self, key: str) -> Thread | None:
-        raw = self._redis.hgetall(keys.thread(key))
-        if not raw:
-            return None
-        data = {k.decode(): v.decode() for k, v in raw.items()}
-        return _from_fields(key, data)
+        data = read_hash(self._redis, keys.thread(key))
+        return _from_fields(key, data) if data else None
 
     def save(self, thread: Thread) -> None:
         """Store the thread and its reverse index (conversation -> thread) together."""
-        data = {name: str(value) for name, value in asdict(thread).items() if name != "key"}
+        data: dict[FieldT, EncodableT] = {
+            name: str(value) for name, value in asdict(thread).items() if name != "key"
+        }
         with self._redis.pipeline() as pipe:
             pipe.delete(keys.thread(thread.key))
             pipe.hset(keys.thread(thread.key), mapping=data)

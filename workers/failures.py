@@ -46,7 +46,7 @@ def record_failure(
         final = not job.should_retry
         reason = describe(exc_value)
         job.meta.update({"reason": reason, "failed_at": time.time(), "final": final})
-        job.save_meta()
+        job.save_meta()  # type: ignore[no-untyped-call]
         inbound_id = (job.kwargs or {}).get("inbound_id")
         if inbound_id:
             _record_on_ledger(connection, inbound_id, reason=reason, final=final)

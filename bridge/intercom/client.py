@@ -38,8 +38,6 @@ API_VERSION = "2.16"
 SEARCH_PAGE_SIZE = 50
 # A phone number held by more contacts than this is a data problem, not a match to make.
 SEARCH_MAX_PAGES = 20
-# Intercom accepts at most 10 attachment URLs per message.
-MAX_ATTACHMENT_URLS = 10
 
 _EXISTING_ID = re.compile(r"id=([A-Za-z0-9]+)")
 _CANONICAL_LINK = re.compile(r"</contacts/([^>]+)>\s*;\s*rel=\"?canonical\"?")
@@ -127,7 +125,7 @@ class IntercomClient:
         """Open a conversation from the contact; Intercom answers with a Message, not the conversation."""
         payload: dict[str, Any] = {"from": {"type": contact.role, "id": contact.id}, "body": body}
         if attachment_urls:
-            payload["attachment_urls"] = list(attachment_urls)[:MAX_ATTACHMENT_URLS]
+            payload["attachment_urls"] = list(attachment_urls)
         message = self.request("POST", "/conversations", json=payload)
         return str(message["conversation_id"])
 
@@ -142,7 +140,7 @@ class IntercomClient:
             "body": body,
         }
         if attachment_urls:
-            payload["attachment_urls"] = list(attachment_urls)[:MAX_ATTACHMENT_URLS]
+            payload["attachment_urls"] = list(attachment_urls)
         return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
 
     # --- transport ---

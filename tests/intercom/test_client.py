@@ -1,0 +1,218 @@
+"""The Intercom client over a mock transport: headers, retries, and errors that keep their reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from bridge.errors import (
+    IntercomConflict,
+    IntercomGone,
+    IntercomNotFound,
+    IntercomRateLimited,
+    IntercomRejected,
+    IntercomUnavailable,
+)
+from bridge.intercom.client import API_VERSION, IntercomClient
+from bridge.intercom.models import ContactRef
+from bridge.settings import Settings
+
+
+class Clock:
+    """A fake clock that sleeping advances, so waits are asserted, not endured."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(
+        status, json={"type": "error.list", "errors": [{"code": code, "message": message}]}, headers=headers
+    )
+
+
+def client_for(
+    handler: Callable[[httpx.Request], httpx.Response], clock: Clock | None = None
+) -> IntercomClient:
+    clock = clock or Clock()
+    settings = Settings(
+        _env_file=None, intercom_access_token="tok", intercom_api_url="https://api.intercom.test"
+    )
+    client = IntercomClient.from_settings(settings, transport=httpx.MockTransport(handler))
+    client._sleep, client._clock = clock.sleep, clock.time  # the seam tests use
+    return client
+
+
+def test_every_request_carries_the_token_and_the_pinned_version():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"type": "admin", "id": "1"})
+
+    client_for(handler).me()
+    assert seen[0].headers["Authorization"] == "Bearer tok"
+    assert seen[0].headers["Intercom-Version"] == API_VERSION == "2.16"
+    assert str(seen[0].url) == "https://api.intercom.test/me"
+
+
+def test_a_429_waits_until_the_rate_limit_window_resets():
+    clock = Clock()
+    answers = iter(
+        [
+            error(
+                429,
+                "rate_limit_exceeded",
+                "Exceeded rate limit of 167 in 10_seconds",
+                {"X-RateLimit-Reset": str(int(clock.now) + 7)},
+            ),
+            httpx.Response(200, json={"type": "admin"}),
+        ]
+    )
+    client_for(lambda request: next(answers), clock).me()
+    assert clock.slept == [7.0]
+
+
+def test_429s_that_never_stop_become_retryable_rate_limited():
+    clock = Clock()
+    limited = error(429, "rate_limit_exceeded", "Exceeded", {"X-RateLimit-Reset": str(int(clock.now) + 1)})
+    with pytest.raises(IntercomRateLimited, match="429"):
+        client_for(lambda request: limited, clock).me()
+
+
+def test_5xx_is_retried_with_backoff_then_given_up_as_unavailable():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return error(503, "service_unavailable", "try later")
+
+    clock = Clock()
+    with pytest.raises(IntercomUnavailable, match="503 to GET /me after 4 attempts: service_unavailable"):
+        client_for(handler, clock).me()
+    assert len(calls) == 4
+    assert len(clock.slept) == 3 and clock.slept == sorted(clock.slept)
+
+
+def test_a_5xx_then_success_returns_the_success():
+    answers = iter([error(500, "server_error", "boom"), httpx.Response(200, json={"id": "1"})])
+    assert client_for(lambda request: next(answers)).me() == {"id": "1"}
+
+
+def test_transport_errors_are_retried():
+    answers = iter([httpx.ConnectError("refused"), httpx.Response(200, json={"id": "1"})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert client_for(handler).me() == {"id": "1"}
+
+
+def test_other_4xx_are_permanent_and_keep_intercoms_reason():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return error(401, "unauthorized", "Access Token Invalid")
+
+    with pytest.raises(IntercomRejected, match="401 unauthorized to GET /me: Access Token Invalid") as caught:
+        client_for(handler).me()
+    assert caught.value.code == "unauthorized"
+    assert len(calls) == 1
+
+
+def test_a_409_names_the_existing_contact():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return error(
+            409,
+            "conflict",
+            "A contact matching those details already exists with id=6762f0dd1bb69f9f2193bb83",
+        )
+
+    with pytest.raises(IntercomConflict) as caught:
+        client_for(handler).create_contact({"role": "lead"})
+    assert caught.value.existing_id == "6762f0dd1bb69f9f2193bb83"
+
+
+def test_a_410_names_the_surviving_contact_from_the_link_header():
+    def handler(request: httpx.Request) -> httpx.Response:
+        return error(
+            410,
+            "contact_merged",
+            "This contact has been merged.",
+            {"Link": '</contacts/6762f0dd1bb69f9f2193bb84>; rel="canonical"'},
+        )
+
+    with pytest.raises(IntercomGone) as caught:
+        client_for(handler).get_contact("old")
+    assert caught.value.canonical_id == "6762f0dd1bb69f9f2193bb84"
+
+
+def test_a_404_is_not_found():
+    with pytest.raises(IntercomNotFound):
+        client_for(lambda request: error(404, "not_found", "User Not Found")).get_contact("x")
+
+
+def test_search_follows_the_cursor_in_the_body_across_pages():
+    bodies = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "starting_after" not in body["pagination"]:
+            return httpx.Response(
+                200,
+                json={
+                    "type": "list",
+                    "data": [{"id": "a", "role": "lead", "updated_at": 1}],
+                    "pages": {"next": {"starting_after": "CURSOR"}},
+                },
+            )
+        return httpx.Response(
+            200, json={"type": "list", "data": [{"id": "b", "role": "user", "updated_at": 2}], "pages": {}}
+        )
+
+    contacts = client_for(handler).search_contacts({"field": "phone", "operator": "=", "value": "+1"})
+    assert [c.id for c in contacts] == ["a", "b"]
+    assert bodies[1]["pagination"]["starting_after"] == "CURSOR"
+    assert bodies[0]["sort"] == {"field": "updated_at", "order": "descending"}
+
+
+def test_a_conversation_is_opened_from_the_contact_and_its_id_read_from_the_message():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(
+            200,
+            json={
+                "type": "user_message",
+                "id": "9",
+                "created_at": 1,
+                "body": "hi",
+                "message_type": "inapp",
+                "conversation_id": "499",
+            },
+        )
+
+    urls = [f"https://media.test/{n}" for n in range(2)]
+    conversation_id = client_for(handler).create_conversation(
+        contact=ContactRef("c1", "lead"), body="hi", attachment_urls=urls
+    )
+    assert conversation_id == "499"
+    assert seen[0]["from"] == {"type": "lead", "id": "c1"}
+    assert seen[0]["attachment_urls"] == urls

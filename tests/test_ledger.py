@@ -1,0 +1,87 @@
+"""The inbound ledger: stored and queued exactly once, or not at all."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from bridge import keys
+from bridge.connection import redis_client
+from bridge.errors import StorageUnavailable
+from bridge.identity import classify_sender
+from bridge.ledger import InboundLedger, Outcome, RawPayload, Status, inbound_id
+from bridge.messages import Channel, InboundMessage
+from bridge.queueing import inbound_job_id, inbound_queue
+from bridge.settings import Settings
+
+RAW = RawPayload(content_type="application/x-www-form-urlencoded", body="From=...", path="/webhooks/twilio")
+
+
+def message(sid: str = "SM1", sender: str = "+14155550123") -> InboundMessage:
+    return InboundMessage(
+        provider="twilio",
+        channel=Channel.SMS,
+        provider_message_id=sid,
+        sender=classify_sender(sender, country_code_included=False, default_region="US"),
+        business_number="+14155550100",
+        text="hello",
+        received_at=datetime(2026, 11, 23, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def ledger(redis_client: redis.Redis) -> InboundLedger:
+    return InboundLedger(redis_client, Settings(_env_file=None, retry_delays="0"))
+
+
+def test_an_accepted_message_is_stored_laned_and_queued(ledger, redis_client):
+    assert ledger.accept(message(), RAW) is Outcome.ACCEPTED
+    entry_id = inbound_id("twilio", "SM1")
+    entry = ledger.get(entry_id)
+    assert entry.status is Status.QUEUED
+    assert entry.message == message()
+    assert entry.seq == 1
+    assert redis_client.lrange(keys.mailbox("phone:+14155550123"), 0, -1) == [entry_id.encode()]
+    assert inbound_queue(redis_client).job_ids == [inbound_job_id(entry_id)]
+    assert 0 < redis_client.ttl(keys.inbound(entry_id)) <= 14 * 86400
+
+
+def test_a_repeat_is_a_duplicate_and_creates_nothing(ledger, redis_client):
+    ledger.accept(message(), RAW)
+    assert ledger.accept(message(), RAW) is Outcome.DUPLICATE
+    assert len(inbound_queue(redis_client).job_ids) == 1
+    assert redis_client.llen(keys.mailbox("phone:+14155550123")) == 1
+
+
+def test_concurrent_repeats_store_one_entry(ledger, redis_client):
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: ledger.accept(message(), RAW), range(16)))
+    assert outcomes.count(Outcome.ACCEPTED) == 1
+    assert len(inbound_queue(redis_client).job_ids) == 1
+
+
+def test_arrivals_are_numbered_in_order(ledger):
+    for n in range(3):
+        ledger.accept(message(sid=f"SM{n}"), RAW)
+    assert [ledger.get(inbound_id("twilio", f"SM{n}")).seq for n in range(3)] == [1, 2, 3]
+
+
+def test_ids_are_safe_job_ids_even_for_whatsapp_ids():
+    entry_id = inbound_id("whatsapp", "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERUQ3RjQ4QkVEQUU1QjZFQQA=")
+    assert entry_id.replace("-", "").replace("_", "").isalnum()
+    assert inbound_id("twilio", "SM1") != inbound_id("vonage", "SM1")
+
+
+def test_recovery_points_never_resurrect_an_expired_entry(ledger, redis_client):
+    ledger.update("twilio-gone", status="delivered")
+    assert not redis_client.exists(keys.inbound("twilio-gone"))
+
+
+def test_redis_unreachable_is_storage_unavailable():
+    unreachable = redis_client("redis://127.0.0.1:1/0", timeout=0.2)
+    ledger = InboundLedger(unreachable, Settings(_env_file=None))
+    with pytest.raises(StorageUnavailable):
+        ledger.accept(message(), RAW)
