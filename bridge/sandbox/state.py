@@ -145,7 +145,6 @@ class Part:
             "created_at": self.created_at,
             "updated_at": self.created_at,
             "notified_at": self.created_at,
-            "assigned_to": None,
             "author": self.author,
             "attachments": [_attachment(url) for url in self.attachment_urls],
             "external_id": None,

@@ -1,0 +1,137 @@
+"""The webhook route: a clear answer for every bad request, and nothing stored for any of them."""
+
+from __future__ import annotations
+
+import redis
+
+from bridge import keys
+from bridge.app import create_app
+from bridge.queueing import inbound_queue
+from bridge.serving import BackgroundServer
+from bridge.settings import get_settings
+from tests.helpers import signed_twilio
+
+CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
+
+
+def nothing_stored(client: redis.Redis) -> bool:
+    return not client.keys(keys.PREFIX + "*") and inbound_queue(client).count == 0
+
+
+def test_a_signed_message_is_acknowledged_with_empty_twiml_once_stored(bridge, settings, http, redis_client):
+    response = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi").send(http)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.text == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    assert inbound_queue(redis_client).count == 1
+
+
+def test_a_forged_signature_gets_403_and_nothing_is_stored(bridge, settings, http, redis_client):
+    request = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi")
+    forged = request.__class__(request.url, request.body, {**request.headers, "X-Twilio-Signature": "AAAA"})
+    response = forged.send(http)
+    assert response.status_code == 403
+    assert "X-Twilio-Signature" in response.json()["detail"]
+    assert nothing_stored(redis_client)
+
+
+def test_a_body_changed_after_signing_gets_403(bridge, settings, http, redis_client):
+    request = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi")
+    tampered = request.__class__(request.url, request.body.replace(b"Body=hi", b"Body=bye"), request.headers)
+    assert tampered.send(http).status_code == 403
+    assert nothing_stored(redis_client)
+
+
+def test_an_unsigned_request_gets_403(bridge, http, redis_client):
+    response = http.post(
+        f"{bridge.url}/webhooks/twilio",
+        content=b"From=%2B1&Body=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 403
+    assert nothing_stored(redis_client)
+
+
+def test_twilio_not_configured_answers_404_with_a_reason(bridge_env, monkeypatch, http, redis_client):
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN")
+    from bridge.settings import reset_settings_cache
+
+    reset_settings_cache()
+    with BackgroundServer(create_app(get_settings())) as server:
+        response = http.post(f"{server.url}/webhooks/twilio", content=b"From=%2B1")
+    assert response.status_code == 404
+    assert "TWILIO_AUTH_TOKEN" in response.json()["detail"]
+    assert nothing_stored(redis_client)
+
+
+def test_an_unknown_provider_answers_404(bridge, http):
+    response = http.post(f"{bridge.url}/webhooks/carrier-pigeon", content=b"coo")
+    assert response.status_code == 404
+    assert "unknown provider" in response.json()["detail"]
+
+
+def test_a_signed_but_malformed_body_gets_400_with_the_reason(bridge, settings, http, redis_client):
+    from twilio.request_validator import RequestValidator
+
+    url = f"{bridge.url}/webhooks/twilio"
+    body = "From=%2B14155550123&To=%2B14155550100&Body=hi"  # no MessageSid
+    signature = RequestValidator(settings.secret("twilio_auth_token")).compute_signature(
+        url, {"From": CUSTOMER, "To": BUSINESS, "Body": "hi"}
+    )
+    response = http.post(
+        url,
+        content=body,
+        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "MessageSid is missing"
+    assert nothing_stored(redis_client)
+
+
+def test_an_oversized_body_gets_413(bridge, http, redis_client):
+    response = http.post(f"{bridge.url}/webhooks/twilio", content=b"x" * (1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert nothing_stored(redis_client)
+
+
+def test_redis_down_answers_503_so_the_provider_retries(bridge_env, monkeypatch, http):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    from bridge.settings import reset_settings_cache
+
+    reset_settings_cache()
+    settings = get_settings()
+    with BackgroundServer(create_app(settings)) as server:
+        response = signed_twilio(server.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi").send(
+            http
+        )
+        ready = http.get(f"{server.url}/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert "not stored" in response.json()["detail"]
+    assert ready.status_code == 503
+
+
+def test_signatures_are_checked_against_the_public_url_behind_a_proxy(
+    bridge_env, monkeypatch, http, redis_client
+):
+    # Twilio signed https://bridge.example.com/...; the app itself is reached on 127.0.0.1.
+    monkeypatch.setenv("BRIDGE_PUBLIC_URL", "https://bridge.example.com")
+    from bridge.settings import reset_settings_cache
+
+    reset_settings_cache()
+    settings = get_settings()
+    with BackgroundServer(create_app(settings)) as server:
+        signed_for_public = signed_twilio(
+            "https://bridge.example.com", settings, sender=CUSTOMER, recipient=BUSINESS, text="hi"
+        )
+        local = signed_for_public.__class__(
+            f"{server.url}/webhooks/twilio", signed_for_public.body, signed_for_public.headers
+        )
+        assert local.send(http).status_code == 200
+        signed_for_local = signed_twilio(server.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="x")
+        assert signed_for_local.send(http).status_code == 403
+
+
+def test_health_and_readiness(bridge, http):
+    assert http.get(f"{bridge.url}/healthz").json() == {"status": "ok"}
+    assert http.get(f"{bridge.url}/readyz").json() == {"status": "ok", "redis": "ok"}

@@ -1,0 +1,102 @@
+"""The sandbox's evaluation of Intercom's search query language."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.sandbox.search import InvalidQuery, compile_query
+
+ADA = {
+    "id": "1",
+    "role": "user",
+    "phone": "+14155550123",
+    "formatted_phone": "+14155550123",
+    "email": "ada@example.com",
+    "updated_at": 200,
+    "custom_attributes": {"plan": "pro"},
+}
+BOB = {
+    "id": "2",
+    "role": "lead",
+    "phone": "(415) 555-0199",
+    "formatted_phone": None,
+    "email": None,
+    "updated_at": 100,
+    "custom_attributes": {},
+}
+
+
+def matches(query) -> list[str]:
+    predicate = compile_query(query)
+    return [record["id"] for record in (ADA, BOB) if predicate(record)]
+
+
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [
+        ({"field": "phone", "operator": "=", "value": "+14155550123"}, ["1"]),
+        ({"field": "phone", "operator": "!=", "value": "+14155550123"}, ["2"]),
+        ({"field": "phone", "operator": "IN", "value": ["(415) 555-0199", "x"]}, ["2"]),
+        ({"field": "role", "operator": "NIN", "value": ["user"]}, ["2"]),
+        ({"field": "email", "operator": "~", "value": "EXAMPLE"}, ["1"]),
+        ({"field": "phone", "operator": "^", "value": "(415)"}, ["2"]),
+        ({"field": "phone", "operator": "$", "value": "0199"}, ["2"]),
+        ({"field": "updated_at", "operator": ">", "value": 150}, ["1"]),
+        ({"field": "custom_attributes.plan", "operator": "=", "value": "pro"}, ["1"]),
+        (
+            {
+                "operator": "OR",
+                "value": [
+                    {"field": "formatted_phone", "operator": "=", "value": "+14155550123"},
+                    {"field": "phone", "operator": "IN", "value": ["(415) 555-0199"]},
+                ],
+            },
+            ["1", "2"],
+        ),
+        (
+            {
+                "operator": "AND",
+                "value": [
+                    {"field": "role", "operator": "=", "value": "lead"},
+                    {"field": "phone", "operator": "$", "value": "0199"},
+                ],
+            },
+            ["2"],
+        ),
+    ],
+)
+def test_operators_and_groups(query, ids):
+    assert matches(query) == ids
+
+
+def test_two_levels_of_nesting_are_allowed_three_are_not():
+    inner = {"field": "role", "operator": "=", "value": "user"}
+    two = {"operator": "AND", "value": [{"operator": "OR", "value": [inner]}]}
+    assert matches(two) == ["1"]
+    three = {
+        "operator": "AND",
+        "value": [{"operator": "OR", "value": [{"operator": "OR", "value": [inner]}]}],
+    }
+    with pytest.raises(InvalidQuery, match="nested"):
+        compile_query(three)
+
+
+def test_a_group_holds_at_most_fifteen_filters():
+    many = {"operator": "OR", "value": [{"field": "id", "operator": "=", "value": str(n)} for n in range(16)]}
+    with pytest.raises(InvalidQuery, match="max 15"):
+        compile_query(many)
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"field": "password", "operator": "=", "value": "x"}, "not a searchable field"),
+        ({"field": "phone", "operator": "LIKE", "value": "x"}, "not supported"),
+        ({"field": "phone", "operator": "IN", "value": "x"}, "list value"),
+        ({"operator": "XOR", "value": []}, "not AND or OR"),
+        ("phone", "must be an object"),
+    ],
+)
+def test_queries_intercom_would_refuse(query, reason):
+    with pytest.raises(InvalidQuery, match=reason):
+        compile_query(query)
