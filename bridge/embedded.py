@@ -106,8 +106,9 @@ def ensure_embedded_redis(data_dir: Path) -> EmbeddedRedis:
 
 def _read_url(keeper: subprocess.Popen[bytes]) -> str:
     assert keeper.stdout is not None
-    ready, _, _ = select.select([keeper.stdout], [], [], STARTUP_TIMEOUT_SECONDS)
-    line = keeper.stdout.readline().decode().strip() if ready else ""
+    with keeper.stdout:  # the keeper prints its URL once and nothing after
+        ready, _, _ = select.select([keeper.stdout], [], [], STARTUP_TIMEOUT_SECONDS)
+        line = keeper.stdout.readline().decode().strip() if ready else ""
     if not line.startswith("redis://"):
         keeper.kill()
         raise RuntimeError(

@@ -1,0 +1,155 @@
+"""The `bridge` command as a new user meets it: the README's commands, and clear messages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from bridge.serving import free_port
+
+BRIDGE = [sys.executable, "-m", "bridge"]
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """A new user's environment: nothing of the bridge's configured."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("BRIDGE_", "REDIS_", "INTERCOM_", "TWILIO_"))
+    }
+    env["BRIDGE_DATA_DIR"] = str(tmp_path / ".bridge")
+    return env
+
+
+def test_the_console_script_is_bridge():
+    from importlib.metadata import entry_points
+
+    [script] = [ep for ep in entry_points(group="console_scripts") if ep.name == "bridge"]
+    assert script.value == "bridge.cli:main"
+
+
+def test_a_worker_without_an_intercom_token_says_which_variable_is_missing(tmp_path):
+    result = subprocess.run(
+        [*BRIDGE, "worker", "--burst"],
+        env=clean_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "INTERCOM_ACCESS_TOKEN is not set" in result.stderr
+
+
+def test_run_without_the_sandbox_needs_an_intercom_token(tmp_path):
+    result = subprocess.run(
+        [*BRIDGE, "run"], env=clean_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "INTERCOM_ACCESS_TOKEN is not set" in result.stderr
+
+
+def test_simulate_refuses_an_unknown_provider(tmp_path):
+    result = subprocess.run(
+        [*BRIDGE, "simulate", "pigeon", "--from", "+1", "--to", "+2"],
+        env=clean_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "twilio" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_stops_everything(tmp_path):
+    env = clean_env(tmp_path)
+    port, sandbox_port = free_port(), free_port()
+    run = subprocess.Popen(
+        [*BRIDGE, "run", "--sandbox", "--port", str(port), "--sandbox-port", str(sandbox_port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = _read_until(run, "Press Ctrl-C to stop.", timeout=60)
+        assert f"http://127.0.0.1:{sandbox_port}" in banner
+
+        simulate = subprocess.run(
+            [
+                *BRIDGE,
+                "simulate",
+                "twilio",
+                "--from",
+                "+14155550123",
+                "--to",
+                "+14155550100",
+                "--text",
+                "Hello from the README",
+                "--url",
+                f"http://127.0.0.1:{port}",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert simulate.returncode == 0, simulate.stdout + simulate.stderr
+        assert simulate.stdout.startswith("200 ")
+
+        conversation = _wait_for_conversation(f"http://127.0.0.1:{sandbox_port}")
+        assert conversation["source"]["body"] == "Hello from the README"
+        page = httpx.get(f"http://127.0.0.1:{sandbox_port}/").text
+        assert "Hello from the README" in page
+
+        redis_url = (tmp_path / ".bridge" / "redis.url").read_text().strip()
+        run.send_signal(signal.SIGINT)
+        assert run.wait(60) == 0
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        run.stdout.close()
+    for url in (f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{sandbox_port}/_sandbox/state"):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, timeout=1.0)
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(redis_url, socket_connect_timeout=0.5).ping()
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"{marker!r} never appeared; output:\n{''.join(seen)}")
+
+
+def _wait_for_conversation(sandbox_url: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conversations = httpx.get(f"{sandbox_url}/_sandbox/state").json()["conversations"]
+        if conversations:
+            return conversations[0]
+        time.sleep(0.2)
+    raise AssertionError("no conversation reached the sandbox")
