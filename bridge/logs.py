@@ -69,3 +69,5 @@ def configure_logging(*, level: int = logging.INFO, secrets: Iterable[str] = ())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
     root.addHandler(handler)
+    # httpx logs every request at INFO; the bridge logs what matters about its own calls.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

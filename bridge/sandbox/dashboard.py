@@ -31,8 +31,13 @@ def render_dashboard(workspace: Workspace) -> str:
     )
     conversations = []
     for conv in sorted(workspace.conversations.values(), key=lambda c: c.created_at, reverse=True):
-        lines = [_line(conv.source_author, "comment", conv.source_body, conv.source_attachment_urls)]
-        lines += [_line(part.author, part.part_type, part.body, part.attachment_urls) for part in conv.parts]
+        lines = [
+            _line(workspace, conv.source_author, "comment", conv.source_body, conv.source_attachment_urls)
+        ]
+        lines += [
+            _line(workspace, part.author, part.part_type, part.body, part.attachment_urls)
+            for part in conv.parts
+        ]
         meta = (
             f"conversation <code>{escape(conv.id)}</code> · {escape(conv.state)} · {_time(conv.created_at)}"
             f" · contacts {', '.join(escape(c) for c in conv.contact_ids)}"
@@ -55,8 +60,11 @@ def render_dashboard(workspace: Workspace) -> str:
     )
 
 
-def _line(author: dict[str, object], part_type: str, body: str, urls: list[str]) -> str:
-    who = escape(str(author.get("name") or author.get("id", "")))
+def _line(workspace: Workspace, author: dict[str, object], part_type: str, body: str, urls: list[str]) -> str:
+    # As Intercom shows a nameless lead: by its phone number.
+    contact = workspace.contacts.get(str(author.get("id", "")))
+    phone = contact.phone if contact is not None else None
+    who = escape(str(author.get("name") or phone or author.get("id", "")))
     kind = escape(str(author.get("type", "")))
     label = f" ({escape(part_type)})" if part_type != "comment" else ""
     return f'<div class="part"><b class="{kind}">{who}</b>{label}: {escape(body)}{_attachments(urls)}</div>'
