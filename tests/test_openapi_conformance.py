@@ -118,6 +118,8 @@ def _workload(bridge, settings, sandbox, drain, http) -> None:
     sandbox.api("GET", f"/contacts/{leads[0]['id']}")
     sandbox.api("POST", "/contacts", json={"role": "user", "email": "ada@example.com"})
     sandbox.api("GET", "/contacts/000000000000000000000000")
+    sandbox.api("PUT", f"/contacts/{users[0]['id']}", json={"name": "Ada Lovelace"})
+    sandbox.api("GET", f"/conversations/{sandbox.conversations()[0]['id']}")
     sandbox.api("GET", "/admins")
     sandbox.api("GET", "/me")
 
