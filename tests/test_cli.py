@@ -29,6 +29,13 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def bridge_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `bridge ARGS` as a new user would, in an empty directory with nothing configured."""
+    return subprocess.run(
+        [*BRIDGE, *args], env=clean_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_the_console_script_is_bridge():
     from importlib.metadata import entry_points
 
@@ -37,14 +44,7 @@ def test_the_console_script_is_bridge():
 
 
 def test_a_worker_without_an_intercom_token_says_which_variable_is_missing(tmp_path):
-    result = subprocess.run(
-        [*BRIDGE, "worker", "--burst"],
-        env=clean_env(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = bridge_cli(tmp_path, "worker", "--burst")
     assert result.returncode == 2
     assert "INTERCOM_ACCESS_TOKEN is not set" in result.stderr
 
@@ -58,14 +58,7 @@ def test_run_without_the_sandbox_needs_an_intercom_token(tmp_path):
 
 
 def test_simulate_refuses_an_unknown_provider(tmp_path):
-    result = subprocess.run(
-        [*BRIDGE, "simulate", "pigeon", "--from", "+1", "--to", "+2"],
-        env=clean_env(tmp_path),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = bridge_cli(tmp_path, "simulate", "pigeon", "--from", "+1", "--to", "+2")
     assert result.returncode == 2
     assert "twilio" in result.stderr
 
