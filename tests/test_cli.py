@@ -50,9 +50,7 @@ def test_a_worker_without_an_intercom_token_says_which_variable_is_missing(tmp_p
 
 
 def test_run_without_the_sandbox_needs_an_intercom_token(tmp_path):
-    result = subprocess.run(
-        [*BRIDGE, "run"], env=clean_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    result = bridge_cli(tmp_path, "run")
     assert result.returncode == 2
     assert "INTERCOM_ACCESS_TOKEN is not set" in result.stderr
 
