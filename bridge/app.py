@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -13,14 +13,18 @@ from bridge import __version__
 from bridge.connection import redis_client, resolve_redis
 from bridge.errors import StorageUnavailable, WebhookRejected
 from bridge.ledger import InboundLedger
+from bridge.providers import ADAPTERS, ProviderAdapter
 from bridge.routes import health, webhooks
 from bridge.settings import Settings, get_settings
+from bridge.statuses import StatusLedger
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The bridge's web app; `settings` default to the environment's."""
+def create_app(
+    settings: Settings | None = None, *, adapters: Iterable[ProviderAdapter] | None = None
+) -> FastAPI:
+    """The bridge's web app; `settings` default to the environment's, `adapters` to every provider."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -29,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         client = redis_client(url)
         app.state.redis = client
         app.state.ledger = InboundLedger(client, settings)
+        app.state.status_ledger = StatusLedger(client, settings)
         try:
             yield
         finally:
@@ -43,12 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.adapters = {
+        adapter.name: adapter for adapter in (adapters if adapters is not None else ADAPTERS.values())
+    }
     app.include_router(health.router)
     app.include_router(webhooks.router)
 
     @app.exception_handler(WebhookRejected)
     async def rejected(request: Request, exc: WebhookRejected) -> JSONResponse:
-        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+        return JSONResponse({"detail": exc.reason}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:

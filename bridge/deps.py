@@ -8,7 +8,9 @@ from fastapi import Depends, Request
 from redis import Redis
 
 from bridge.ledger import InboundLedger
+from bridge.providers import ProviderAdapter
 from bridge.settings import Settings
+from bridge.statuses import StatusLedger
 
 
 def _settings(request: Request) -> Settings:
@@ -26,6 +28,18 @@ def _ledger(request: Request) -> InboundLedger:
     return ledger
 
 
+def _status_ledger(request: Request) -> StatusLedger:
+    ledger: StatusLedger = request.app.state.status_ledger
+    return ledger
+
+
+def _adapters(request: Request) -> dict[str, ProviderAdapter]:
+    adapters: dict[str, ProviderAdapter] = request.app.state.adapters
+    return adapters
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
+StatusLedgerDep = Annotated[StatusLedger, Depends(_status_ledger)]
+AdaptersDep = Annotated[dict[str, ProviderAdapter], Depends(_adapters)]
 RedisDep = Annotated[Redis, Depends(_redis)]
 LedgerDep = Annotated[InboundLedger, Depends(_ledger)]

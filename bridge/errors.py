@@ -21,7 +21,9 @@ number.
         └── LedgerRecordMissing   the job's message is no longer in the ledger (retention)
 
     WebhookRejected               raised while answering a provider; maps to an HTTP status
+    ├── UnknownProvider           404: no adapter by that name
     ├── ProviderDisabled          404: the provider's verifying secret is not configured
+    ├── MethodNotAllowed          405: the provider never calls this URL with that method
     ├── SignatureInvalid          403: the request is not provably from the provider
     ├── MalformedPayload          400: the body cannot be read as the provider's format
     └── PayloadTooLarge           413
@@ -107,13 +109,22 @@ class WebhookRejected(BridgeError):
 
     status = 400
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, headers: dict[str, str] | None = None) -> None:
         self.reason = reason
+        self.headers = headers or {}
         super().__init__(reason)
+
+
+class UnknownProvider(WebhookRejected):
+    status = 404
 
 
 class ProviderDisabled(WebhookRejected):
     status = 404
+
+
+class MethodNotAllowed(WebhookRejected):
+    status = 405
 
 
 class SignatureInvalid(WebhookRejected):

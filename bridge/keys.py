@@ -13,6 +13,9 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:identity:{identity}            | hash   | forever    | identity -> Intercom contact id and role     |
 | bridge:thread:{thread}                | hash   | forever    | a channel thread -> its Intercom conversation|
 | bridge:conversation:{conversation_id} | string | forever    | conversation -> thread key (for replies)     |
+| bridge:status:{status_id}             | string | retention  | a provider's delivery report (dedupe + job)  |
+| bridge:outbound:{provider}:{msg_id}   | hash   | retention  | a message the bridge sent, and its fate      |
+| bridge:fragments:{group}              | hash   | retention  | parts of a long SMS: part number -> inbound  |
 """
 
 from __future__ import annotations
@@ -45,3 +48,15 @@ def thread(thread_key: str) -> str:
 
 def conversation(conversation_id: str) -> str:
     return f"{PREFIX}conversation:{conversation_id}"
+
+
+def status(status_id: str) -> str:
+    return f"{PREFIX}status:{status_id}"
+
+
+def outbound(provider: str, provider_message_id: str) -> str:
+    return f"{PREFIX}outbound:{provider}:{provider_message_id}"
+
+
+def fragments(group: str) -> str:
+    return f"{PREFIX}fragments:{group}"

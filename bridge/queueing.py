@@ -18,9 +18,11 @@ from rq.serializers import JSONSerializer
 from bridge.settings import Settings
 
 INBOUND_QUEUE = "bridge-inbound"
-QUEUES = (INBOUND_QUEUE,)
+STATUS_QUEUE = "bridge-status"
+QUEUES = (INBOUND_QUEUE, STATUS_QUEUE)
 
 PROCESS_INBOUND = "workers.inbound.process_inbound"
+APPLY_STATUS = "workers.statuses.apply_status"
 RECORD_FAILURE = "workers.failures.record_failure"
 
 # One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
@@ -30,6 +32,10 @@ RESULT_TTL_SECONDS = 3600
 
 def inbound_queue(redis: Redis) -> Queue:
     return Queue(INBOUND_QUEUE, connection=redis, serializer=JSONSerializer)
+
+
+def status_queue(redis: Redis) -> Queue:
+    return Queue(STATUS_QUEUE, connection=redis, serializer=JSONSerializer)
 
 
 def retry_policy(delays: Sequence[int]) -> Retry | None:
@@ -57,5 +63,23 @@ def enqueue_inbound(
         retry=retry_policy(settings.retry_delays),
         on_failure=Callback(RECORD_FAILURE),
         description=f"deliver inbound {inbound_id}",
+        pipeline=pipeline,
+    )
+
+
+def enqueue_status(
+    queue: Queue, status_id: str, *, settings: Settings, pipeline: Pipeline | None = None
+) -> Job:
+    """Queue the application of one delivery report; with `pipeline`, inside the caller's transaction."""
+    return queue.enqueue_call(
+        APPLY_STATUS,
+        kwargs={"status_id": status_id},
+        job_id=f"st-{status_id}",
+        timeout=JOB_TIMEOUT_SECONDS,
+        result_ttl=RESULT_TTL_SECONDS,
+        failure_ttl=settings.retention_days * 86400,
+        retry=retry_policy(settings.retry_delays),
+        on_failure=Callback(RECORD_FAILURE),
+        description=f"apply delivery report {status_id}",
         pipeline=pipeline,
     )

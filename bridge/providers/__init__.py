@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookRequest
+from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.twilio import TwilioAdapter
 
 ADAPTERS: dict[str, ProviderAdapter] = {adapter.name: adapter for adapter in (TwilioAdapter(),)}
@@ -13,4 +13,11 @@ def get_adapter(name: str) -> ProviderAdapter | None:
     return ADAPTERS.get(name)
 
 
-__all__ = ["ADAPTERS", "Acknowledgement", "ProviderAdapter", "WebhookRequest", "get_adapter"]
+__all__ = [
+    "ADAPTERS",
+    "Acknowledgement",
+    "ProviderAdapter",
+    "WebhookContent",
+    "WebhookRequest",
+    "get_adapter",
+]

@@ -1,8 +1,9 @@
 """The interface every provider adapter implements, like an httpx transport: small and closed.
 
 An adapter knows one provider's wire format and nothing else: whether it is configured, how to
-prove a webhook is genuine, how to turn it into `InboundMessage`s, and what the provider expects
-as an answer. Routes call adapters; adapters never touch Redis or Intercom.
+prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryStatus`es, what
+the provider expects as an answer, and how to fetch the media it announces (which may need the
+provider's credentials). Routes call adapters; adapters never touch Redis or Intercom.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bridge.messages import InboundMessage
+import httpx
+
+from bridge.errors import MalformedPayload
+from bridge.messages import DeliveryStatus, InboundMessage, Media
 from bridge.settings import Settings
 
 
@@ -38,7 +42,7 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class Acknowledgement:
-    """What the provider expects back once its message is safely stored."""
+    """What the provider expects back once its messages are safely stored."""
 
     status: int = 200
     media_type: str = "application/json"
@@ -46,11 +50,30 @@ class Acknowledgement:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class WebhookContent:
+    """Everything one webhook request carried (Meta batches messages and statuses together)."""
+
+    messages: tuple[InboundMessage, ...] = ()
+    statuses: tuple[DeliveryStatus, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    content: bytes
+    content_type: str
+    filename: str | None = None
+
+
 class ProviderAdapter(ABC):
-    """One provider: configuration check, signature verification, parsing, acknowledgement."""
+    """One provider: configuration, verification, parsing, acknowledgement, media."""
 
     #: The provider's name in routes (`/webhooks/{name}`), the ledger and metrics.
     name: str
+    #: HTTP methods the provider calls `/webhooks/{name}` with (some send inbound SMS as GET).
+    methods: frozenset[str] = frozenset({"POST"})
+    #: HTTP methods it calls `/webhooks/{name}/status` with.
+    status_methods: frozenset[str] = frozenset({"POST"})
 
     @abstractmethod
     def disabled_reason(self, settings: Settings) -> str | None:
@@ -61,9 +84,41 @@ class ProviderAdapter(ABC):
         """Raise `SignatureInvalid` unless the request provably comes from the provider."""
 
     @abstractmethod
-    def parse(self, request: WebhookRequest, settings: Settings) -> list[InboundMessage]:
-        """The messages in a verified request; raise `MalformedPayload` when it cannot be read."""
+    def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
+        """What a verified request to `/webhooks/{name}` carries; `MalformedPayload` if unreadable."""
+
+    def parse_statuses(self, request: WebhookRequest, settings: Settings) -> list[DeliveryStatus]:
+        """The delivery reports in a verified request to `/webhooks/{name}/status`."""
+        raise MalformedPayload(f"{self.name} sends no delivery reports to this route")
+
+    def handshake(self, request: WebhookRequest, settings: Settings) -> Acknowledgement | None:
+        """Answer a subscription check (Meta's `hub.challenge`), or None for a normal request."""
+        return None
 
     def acknowledge(self) -> Acknowledgement:
-        """The answer once every message in the request is stored."""
+        """The answer once everything in the request is stored."""
         return Acknowledgement()
+
+    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
+        """Download an announced attachment. By default a plain GET of its URL, no credentials:
+        adapters whose media need credentials override this, and send them only to their hosts."""
+        if not media.url:
+            raise MalformedPayload(f"{self.name} media {media.reference} has no URL")
+        return download(http, media.url, media=media)
+
+
+def download(
+    http: httpx.Client,
+    url: str,
+    *,
+    media: Media,
+    headers: Mapping[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+) -> FetchedMedia:
+    """GET `url` (following redirects; httpx drops credentials when a redirect leaves the host)."""
+    response = http.get(url, headers=dict(headers or {}), auth=auth, follow_redirects=True)
+    response.raise_for_status()
+    content_type = media.content_type or response.headers.get("content-type", "application/octet-stream")
+    return FetchedMedia(
+        content=response.content, content_type=content_type.split(";")[0].strip(), filename=media.filename
+    )

@@ -1,12 +1,24 @@
-"""Reading provider payloads: the parsing every adapter shares, in one home."""
+"""Reading provider payloads: the parsing every adapter shares, in one home.
+
+Providers send the same kind of data in different envelopes: a form body, a query string (GET
+callbacks), multipart (TextMagic's default), JSON. `request_fields` reads any of them into one
+multi-dict, so an adapter describes its fields once, whatever the envelope.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import ImmutableMultiDict
 
 from bridge.errors import MalformedPayload
+
+if TYPE_CHECKING:
+    from bridge.providers.base import WebhookRequest
 
 FormData = ImmutableMultiDict[str, str]
 
@@ -29,9 +41,129 @@ def decode_form_body(body: bytes) -> FormData:
         raise MalformedPayload("the body is not UTF-8 text") from exc
 
 
+def parse_json(body: bytes) -> Any:
+    """A JSON body, or a 400 with the reason."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedPayload(f"the body is not valid JSON: {exc}") from exc
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise MalformedPayload("the body must be a JSON object")
+    return data
+
+
+def parse_multipart(body: bytes, content_type_header: str) -> FormData:
+    """The text fields of a `multipart/form-data` body (files are not expected from providers)."""
+    _, options = parse_options_header(content_type_header)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise MalformedPayload("the multipart body has no boundary")
+    fields: list[tuple[str, str]] = []
+    name: list[str] = []
+    value = bytearray()
+    header_field = bytearray()
+    header_value = bytearray()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_field.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        if header_field.lower() == b"content-disposition":
+            _, disposition = parse_options_header(bytes(header_value))
+            name.append(disposition.get(b"name", b"").decode("utf-8", "replace"))
+        header_field.clear()
+        header_value.clear()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        value.extend(data[start:end])
+
+    def on_part_end() -> None:
+        if name:
+            fields.append((name.pop(), value.decode("utf-8", "replace")))
+        value.clear()
+
+    parser = MultipartParser(
+        boundary,
+        callbacks={
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception as exc:  # python-multipart raises its own hierarchy for every kind of bad input
+        raise MalformedPayload(f"the multipart body cannot be read: {exc}") from exc
+    return ImmutableMultiDict(fields)
+
+
+def request_fields(request: WebhookRequest) -> FormData:
+    """The request's parameters, whatever the envelope: query string first, then the body's fields
+    (form, multipart, or a flat JSON object whose values are read as text)."""
+    fields = list(parse_form(request.query).multi_items())
+    if request.body:
+        content_type = request.content_type
+        if content_type == "application/json" or (not content_type and request.body.lstrip()[:1] == b"{"):
+            fields += [(key, _text(value)) for key, value in parse_json_object(request.body).items()]
+        elif content_type == "multipart/form-data":
+            fields += parse_multipart(request.body, request.headers.get("content-type", "")).multi_items()
+        else:
+            fields += decode_form_body(request.body).multi_items()
+    return ImmutableMultiDict(fields)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
 def required(form: FormData, name: str) -> str:
     """A field the format requires, or a 400 that names it."""
     value = form.get(name, "").strip()
     if not value:
         raise MalformedPayload(f"{name} is missing")
     return value
+
+
+def first(form: FormData, *names: str) -> str | None:
+    """The first of `names` present with a value (providers rename fields across API versions)."""
+    for name in names:
+        value = form.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def timestamp(value: str | int | float | None, *, default: datetime) -> datetime:
+    """A provider's time, as unix seconds or ISO 8601 (`2017-05-03T06:04:45Z`, `2013-11-21 15:27:30`
+    read as UTC); `default` (the receive time) when absent or unreadable: a bad clock is no
+    reason to lose a message."""
+    if value is None or value == "":
+        return default
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        pass
+    text = str(value).strip().replace("Z", "+00:00")
+    for candidate in (text, text.replace(" ", "T", 1)):
+        try:
+            parsed = datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return default

@@ -9,12 +9,22 @@ empty `<Response/>` means "no automatic reply".
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+import httpx
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.identity import IdentityKind, SenderIdentity, classify_sender
-from bridge.messages import Channel, InboundMessage, Media
-from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookRequest
+from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
+from bridge.providers.base import (
+    Acknowledgement,
+    FetchedMedia,
+    ProviderAdapter,
+    WebhookContent,
+    WebhookRequest,
+    download,
+)
 from bridge.providers.payloads import FormData, decode_form_body, required
 from bridge.settings import Settings
 
@@ -23,6 +33,24 @@ WHATSAPP_PREFIX = "whatsapp:"
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 # Twilio attaches at most 10 media to one message.
 MAX_MEDIA = 10
+
+# Twilio's MessageStatus (its OpenAPI `message_enum_status`) -> the bridge's; None: not final
+# enough to report. courier maps the same way (research/providers.md §1.5).
+STATUS_MAP: dict[str, DeliveryState | None] = {
+    "accepted": None,
+    "scheduled": None,
+    "queued": None,
+    "sending": None,
+    "receiving": None,
+    "received": None,
+    "sent": DeliveryState.SENT,
+    "delivered": DeliveryState.DELIVERED,
+    "partially_delivered": DeliveryState.DELIVERED,
+    "read": DeliveryState.READ,
+    "undelivered": DeliveryState.FAILED,
+    "failed": DeliveryState.FAILED,
+    "canceled": DeliveryState.FAILED,
+}
 
 
 class TwilioAdapter(ProviderAdapter):
@@ -43,30 +71,67 @@ class TwilioAdapter(ProviderAdapter):
         if not validator.validate(request.url, params, signature, algorithm=algorithm):
             raise SignatureInvalid("X-Twilio-Signature does not match the request")
 
-    def parse(self, request: WebhookRequest, settings: Settings) -> list[InboundMessage]:
+    def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
         form = decode_form_body(request.body)
         sender_raw = required(form, "From")
         channel = Channel.WHATSAPP if sender_raw.startswith(WHATSAPP_PREFIX) else Channel.SMS
         sender = _sender(form, sender_raw, channel, settings.default_region)
         text = form.get("Body", "").replace("\x00", "")
+        message = InboundMessage(
+            provider=self.name,
+            channel=channel,
+            provider_message_id=_message_sid(form),
+            sender=sender,
+            business_number=required(form, "To"),
+            text=text,
+            media=_media(form),
+            profile_name=form.get("ProfileName") or None,
+            received_at=request.received_at,
+            account=form.get("AccountSid") or None,
+            problem=_problem(sender),
+        )
+        return WebhookContent(messages=(message,))
+
+    def parse_statuses(self, request: WebhookRequest, settings: Settings) -> list[DeliveryStatus]:
+        form = decode_form_body(request.body)
+        reported = required(form, "MessageStatus").lower()
+        if reported not in STATUS_MAP:
+            raise MalformedPayload(f"MessageStatus {reported!r} is not one Twilio documents")
+        state = STATUS_MAP[reported]
+        if state is None:
+            return []
+        error_code = form.get("ErrorCode") or None
         return [
-            InboundMessage(
+            DeliveryStatus(
                 provider=self.name,
-                channel=channel,
                 provider_message_id=_message_sid(form),
-                sender=sender,
-                business_number=required(form, "To"),
-                text=text,
-                media=_media(form),
-                profile_name=form.get("ProfileName") or None,
-                received_at=request.received_at,
-                account=form.get("AccountSid") or None,
-                problem=_problem(sender),
+                state=state,
+                occurred_at=request.received_at,
+                recipient=form.get("To") or None,
+                error_code=error_code,
+                error_message=form.get("ErrorMessage")
+                or (reported if state is DeliveryState.FAILED else None),
             )
         ]
 
     def acknowledge(self) -> Acknowledgement:
         return Acknowledgement(media_type="text/xml", body=EMPTY_TWIML)
+
+    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
+        """Twilio media may require the account's credentials (HTTP Basic); they are sent only to
+        Twilio's own hosts, never to a URL a payload names elsewhere."""
+        if not media.url:
+            raise MalformedPayload(f"twilio media {media.reference} has no URL")
+        auth = None
+        if _trusted_host(media.url, settings) and settings.twilio_account_sid and settings.twilio_auth_token:
+            auth = (settings.twilio_account_sid, settings.secret("twilio_auth_token"))
+        return download(http, media.url, media=media, auth=auth)
+
+
+def _trusted_host(url: str, settings: Settings) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    configured = (urlsplit(settings.twilio_api_url).hostname or "").lower()
+    return host == "twilio.com" or host.endswith(".twilio.com") or (bool(configured) and host == configured)
 
 
 def _message_sid(form: FormData) -> str:

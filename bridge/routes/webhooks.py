@@ -5,37 +5,84 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
-from bridge.deps import LedgerDep, SettingsDep
-from bridge.errors import PayloadTooLarge
+from bridge.deps import AdaptersDep, LedgerDep, SettingsDep, StatusLedgerDep
+from bridge.errors import MethodNotAllowed, PayloadTooLarge, ProviderDisabled, UnknownProvider
+from bridge.intake import store_content, store_statuses
 from bridge.ledger import RawPayload
-from bridge.providers import WebhookRequest, get_adapter
+from bridge.providers import ProviderAdapter, WebhookRequest
+from bridge.providers.base import Acknowledgement
 from bridge.settings import Settings
 
 router = APIRouter(tags=["webhooks"])
 
 
-@router.post("/webhooks/{provider}")
+@router.api_route("/webhooks/{provider}", methods=["GET", "POST"])
 async def receive_webhook(
-    provider: str, request: Request, settings: SettingsDep, ledger: LedgerDep
+    provider: str,
+    request: Request,
+    settings: SettingsDep,
+    adapters: AdaptersDep,
+    ledger: LedgerDep,
+    statuses: StatusLedgerDep,
 ) -> Response:
     """Accept a provider's inbound messages; answer only once every one of them is stored."""
-    adapter = get_adapter(provider)
-    if adapter is None:
-        return JSONResponse({"detail": f"unknown provider {provider!r}"}, status_code=404)
-    disabled = adapter.disabled_reason(settings)
-    if disabled:
-        return JSONResponse({"detail": disabled}, status_code=404)
+    adapter = _adapter(adapters, provider, request.method, settings, status_route=False)
+    webhook = await read_webhook(request, settings)
+    handshake = adapter.handshake(webhook, settings)
+    if handshake is not None:
+        return _answer(handshake)
+    adapter.verify(webhook, settings)
+    content = adapter.parse(webhook, settings)
+    raw = RawPayload(
+        content_type=webhook.content_type,
+        body=webhook.body.decode("utf-8", "replace"),
+        path=request.url.path,
+    )
+    store_content(content, raw, ledger=ledger, statuses=statuses)
+    return _answer(adapter.acknowledge())
+
+
+@router.api_route("/webhooks/{provider}/status", methods=["GET", "POST"])
+async def receive_status(
+    provider: str,
+    request: Request,
+    settings: SettingsDep,
+    adapters: AdaptersDep,
+    statuses: StatusLedgerDep,
+) -> Response:
+    """Accept a provider's delivery reports for messages the bridge sent."""
+    adapter = _adapter(adapters, provider, request.method, settings, status_route=True)
     webhook = await read_webhook(request, settings)
     adapter.verify(webhook, settings)
-    messages = adapter.parse(webhook, settings)
-    raw = RawPayload(
-        content_type=webhook.content_type, body=webhook.body.decode("utf-8", "replace"), path=request.url.path
-    )
-    for message in messages:
-        ledger.accept(message, raw)
-    ack = adapter.acknowledge()
+    store_statuses(adapter.parse_statuses(webhook, settings), statuses=statuses)
+    return _answer(adapter.acknowledge())
+
+
+def _adapter(
+    adapters: dict[str, ProviderAdapter],
+    provider: str,
+    method: str,
+    settings: Settings,
+    *,
+    status_route: bool,
+) -> ProviderAdapter:
+    """The provider's adapter if it serves this request; a 404 or 405 with the reason otherwise."""
+    adapter = adapters.get(provider)
+    if adapter is None:
+        raise UnknownProvider(f"unknown provider {provider!r}")
+    disabled = adapter.disabled_reason(settings)
+    if disabled:
+        raise ProviderDisabled(disabled)
+    allowed = adapter.status_methods if status_route else adapter.methods
+    if method not in allowed:
+        raise MethodNotAllowed(
+            f"{provider} does not call this URL with {method}", headers={"Allow": ", ".join(sorted(allowed))}
+        )
+    return adapter
+
+
+def _answer(ack: Acknowledgement) -> Response:
     return Response(ack.body, status_code=ack.status, media_type=ack.media_type, headers=dict(ack.headers))
 
 

@@ -114,7 +114,7 @@ def test_twilio_is_disabled_without_its_auth_token():
 
 def test_an_sms_parses_to_the_message_model():
     body = shared_file("samples", "twilio_sms_inbound.form").read_bytes()
-    [message] = ADAPTER.parse(request(body), settings())
+    [message] = ADAPTER.parse(request(body), settings()).messages
     assert message.provider == "twilio"
     assert message.channel is Channel.SMS
     assert message.provider_message_id == "SMe287d7109a5a925f182f0e07fe5b223b"
@@ -130,7 +130,7 @@ def test_an_sms_parses_to_the_message_model():
 
 def test_a_whatsapp_message_keeps_the_prefixed_address_and_normalizes_the_identity():
     body = shared_file("samples", "twilio_whatsapp_inbound_text.form").read_bytes()
-    [message] = ADAPTER.parse(request(body), settings())
+    [message] = ADAPTER.parse(request(body), settings()).messages
     assert message.channel is Channel.WHATSAPP
     assert message.sender.raw == "whatsapp:+31612345678"
     assert message.sender.e164 == "+31612345678"
@@ -150,7 +150,7 @@ def test_whatsapp_profile_name_and_wa_id():
             "NumMedia": "0",
         }
     )
-    [message] = ADAPTER.parse(request(body), settings())
+    [message] = ADAPTER.parse(request(body), settings()).messages
     assert message.profile_name == "Ana Souza"
     assert message.sender.key == "phone:+5511912345678"
 
@@ -165,7 +165,7 @@ def test_a_whatsapp_username_only_sender_is_a_whatsapp_user():
             "NumMedia": "0",
         }
     )
-    [message] = ADAPTER.parse(request(body), settings())
+    [message] = ADAPTER.parse(request(body), settings()).messages
     assert message.sender.kind is IdentityKind.WHATSAPP_USER
     assert message.sender.e164 is None
 
@@ -184,7 +184,7 @@ def test_mms_media_come_in_order_with_their_types():
             "MediaContentType1": "image/png",
         }
     )
-    [message] = ADAPTER.parse(request(body), settings())
+    [message] = ADAPTER.parse(request(body), settings()).messages
     assert [(m.url, m.content_type) for m in message.media] == [
         ("https://api.twilio.com/m/ME1", "image/jpeg"),
         ("https://api.twilio.com/m/ME2", "image/png"),
@@ -194,13 +194,13 @@ def test_mms_media_come_in_order_with_their_types():
 
 def test_nul_characters_are_stripped_from_the_text():
     body = urlencode({"MessageSid": "SM3", "From": "+14155550123", "To": "+14155550100", "Body": "a\x00b"})
-    [message] = ADAPTER.parse(request(body), settings())
+    [message] = ADAPTER.parse(request(body), settings()).messages
     assert message.text == "ab"
 
 
 def test_an_unreadable_sender_is_accepted_with_a_problem_not_dropped():
     body = urlencode({"MessageSid": "SM4", "From": "#!?*", "To": "+14155550100", "Body": "hi"})
-    [message] = ADAPTER.parse(request(body), settings())
+    [message] = ADAPTER.parse(request(body), settings()).messages
     assert message.sender.kind is IdentityKind.UNKNOWN
     assert message.problem and "sender" in message.problem
 

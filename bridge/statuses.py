@@ -1,0 +1,58 @@
+"""Delivery reports from providers: stored and queued exactly once, like inbound messages.
+
+A report is identified by (provider, outbound message id, state): providers repeat reports, and
+report the same message several times as it moves (sent, delivered, read). Each distinct one is
+stored, numbered and handed to a worker; a repeat is acknowledged and creates nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import redis
+from redis import Redis
+
+from bridge import keys
+from bridge.errors import StorageUnavailable
+from bridge.ledger import Outcome
+from bridge.messages import DeliveryStatus
+from bridge.queueing import enqueue_status, status_queue
+from bridge.settings import Settings
+
+
+def status_id(status: DeliveryStatus) -> str:
+    digest = hashlib.sha256(
+        f"{status.provider}\0{status.provider_message_id}\0{status.state.value}".encode()
+    ).hexdigest()[:32]
+    return f"{status.provider}-{digest}"
+
+
+class StatusLedger:
+    def __init__(self, redis_client: Redis, settings: Settings) -> None:
+        self._redis = redis_client
+        self._settings = settings
+        self._queue = status_queue(redis_client)
+
+    def accept(self, status: DeliveryStatus) -> Outcome:
+        entry_id = status_id(status)
+        key = keys.status(entry_id)
+        try:
+            with self._redis.pipeline() as pipe:
+                while True:
+                    try:
+                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        if pipe.exists(key):
+                            return Outcome.DUPLICATE
+                        pipe.multi()
+                        pipe.set(key, status.model_dump_json(), ex=self._settings.retention_days * 86400)
+                        enqueue_status(self._queue, entry_id, settings=self._settings, pipeline=pipe)
+                        pipe.execute()
+                        return Outcome.ACCEPTED
+                    except redis.WatchError:
+                        continue
+        except redis.RedisError as exc:
+            raise StorageUnavailable(f"could not store the delivery report: {type(exc).__name__}") from exc
+
+    def get(self, entry_id: str) -> DeliveryStatus | None:
+        raw = self._redis.get(keys.status(entry_id))
+        return DeliveryStatus.model_validate_json(raw) if raw else None
