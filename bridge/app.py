@@ -13,8 +13,10 @@ from bridge import __version__
 from bridge.connection import redis_client, resolve_redis
 from bridge.errors import StorageUnavailable, WebhookRejected
 from bridge.ledger import InboundLedger
+from bridge.logs import configure_logging, redact_server_logs, secret_values
+from bridge.media import media_store
 from bridge.providers import ADAPTERS, ProviderAdapter
-from bridge.routes import health, webhooks
+from bridge.routes import health, media, webhooks
 from bridge.settings import Settings, get_settings
 from bridge.statuses import StatusLedger
 
@@ -29,6 +31,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        secrets = secret_values(settings)
+        if not logging.getLogger().handlers:  # run as plain `uvicorn bridge.app:app`
+            configure_logging(secrets=secrets)
+        redact_server_logs(secrets)
         url, embedded = resolve_redis(settings)
         client = redis_client(url)
         app.state.redis = client
@@ -48,11 +54,13 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.media = media_store(settings.data_dir, settings.retention_days)
     app.state.adapters = {
         adapter.name: adapter for adapter in (adapters if adapters is not None else ADAPTERS.values())
     }
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(media.router)
 
     @app.exception_handler(WebhookRejected)
     async def rejected(request: Request, exc: WebhookRejected) -> JSONResponse:

@@ -10,18 +10,8 @@ from contextlib import contextmanager
 import click
 
 from bridge.errors import BridgeError
-from bridge.logs import configure_logging
-from bridge.settings import Settings, get_settings
-
-
-def _secrets(settings: Settings) -> list[str]:
-    """Every configured secret value, so the log filter can blank them out."""
-    values = []
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if hasattr(value, "get_secret_value"):
-            values.append(value.get_secret_value())
-    return values
+from bridge.logs import configure_logging, secret_values
+from bridge.settings import get_settings
 
 
 @contextmanager
@@ -38,7 +28,7 @@ def _friendly_errors() -> Iterator[None]:
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """SMS and WhatsApp providers <-> Intercom conversations."""
-    configure_logging(level=logging.DEBUG if verbose else logging.INFO, secrets=_secrets(get_settings()))
+    configure_logging(level=logging.DEBUG if verbose else logging.INFO, secrets=secret_values(get_settings()))
 
 
 @main.command()

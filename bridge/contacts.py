@@ -1,28 +1,44 @@
 """Finding or creating the Intercom contact behind a sender.
 
-Order: the bridge's identity map, then Intercom's search, then a new lead. The identity map is
+Order: the bridge's identity map (the sender's id, the other ids the provider gave for it, then
+the number's country variants), then Intercom's search, then a new lead. The identity map is
 written the moment a contact is found or created, because Intercom's search can take minutes to
 show a new contact: search alone would create a second lead for the second message. The caller
-holds the sender's lock, so two messages from one new number cannot both miss the map.
+holds the sender's lane lock, so two messages from one new number cannot both miss the map.
+
+Senders that are not phone numbers (a WhatsApp user id, a short code, an alphanumeric sender)
+are found and created by a custom attribute, `bridge_identity` (e.g. `whatsapp_user:US.1349…`),
+never forced into `phone`. Why not `external_id`: it is Intercom's `user_id`, the key the
+customer's own product identifies *users* by (identity verification, CSV imports match on it
+first); taking it for a lead would collide with that scheme and with merges into users. A custom
+attribute is the bridge's own, searchable (`custom_attributes.bridge_identity`), and Intercom copies
+it to the surviving user when a lead is merged.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from redis import Redis
 
 from bridge import keys
 from bridge.connection import read_hash
 from bridge.errors import IntercomConflict
-from bridge.identity import IdentityKind
+from bridge.identity import IdentityKind, SenderIdentity
 from bridge.intercom.client import IntercomClient
-from bridge.intercom.models import ContactRef
+from bridge.intercom.models import Contact, ContactRef
 from bridge.logs import mask
 from bridge.matching import MatchDecision, MatchRule, decide_from_search, phone_search_query
 from bridge.messages import InboundMessage
+from bridge.phones import to_e164
 
 log = logging.getLogger(__name__)
+
+IDENTITY_ATTRIBUTE = "bridge_identity"
+IDENTITY_ATTRIBUTE_DESCRIPTION = (
+    "The sender id the SMS/WhatsApp bridge knows this contact by (not a phone number)."
+)
 
 
 class IdentityMap:
@@ -44,39 +60,80 @@ class IdentityMap:
 
 
 def resolve_contact(
-    *, message: InboundMessage, identities: IdentityMap, intercom: IntercomClient
+    *, message: InboundMessage, identities: IdentityMap, intercom: IntercomClient, default_region: str
 ) -> MatchDecision:
     """The contact `message` belongs to, creating a lead when nobody matches."""
     sender = message.sender
-    known = identities.get(sender.key)
-    if known is not None:
-        return MatchDecision(contact_id=known.id, role=known.role, rule=MatchRule.IDENTITY_MAP)
-
-    decision = None
-    if sender.kind is IdentityKind.PHONE and sender.e164:
-        decision = decide_from_search(intercom.search_contacts(phone_search_query([sender.e164])))
+    decision = _from_identity_map(sender, message.aliases, identities)
+    if decision is None:
+        if sender.kind is IdentityKind.PHONE and sender.e164:
+            decision = _search_phone(sender, intercom, default_region)
+        else:
+            decision = _search_external_identity(sender, intercom)
     if decision is None:
         decision = _create_lead(message, intercom)
-    identities.set(sender.key, ContactRef(id=decision.contact_id, role=decision.role))
+    contact = ContactRef(id=decision.contact_id, role=decision.role)
+    for identity in (sender, *message.aliases):
+        identities.set(identity.key, contact)
     log.info(
-        "sender %s matched contact %s by %s (%d candidates)",
+        "sender %s matched contact %s by %s%s (%d candidates)",
         mask(sender.key),
         decision.contact_id,
         decision.rule.value,
+        f" via variant {mask(decision.variant)}" if decision.variant else "",
         len(decision.candidates),
     )
     return decision
 
 
+def _from_identity_map(
+    sender: SenderIdentity, aliases: tuple[SenderIdentity, ...], identities: IdentityMap
+) -> MatchDecision | None:
+    exact = [sender.key, *(alias.key for alias in aliases)]
+    for key in (*exact, *sender.variant_keys):
+        known = identities.get(key)
+        if known is not None:
+            variant = None if key in exact else key.removeprefix("phone:")
+            return MatchDecision(
+                contact_id=known.id, role=known.role, rule=MatchRule.IDENTITY_MAP, variant=variant
+            )
+    return None
+
+
+def _search_phone(
+    sender: SenderIdentity, intercom: IntercomClient, default_region: str
+) -> MatchDecision | None:
+    assert sender.e164 is not None
+    numbers = [sender.e164, *(key.removeprefix("phone:") for key in sender.variant_keys)]
+    decision = decide_from_search(intercom.search_contacts(phone_search_query(numbers)))
+    if decision is None:
+        return None
+    winner = next(c for c in decision.candidates if c.id == decision.contact_id)
+    stored = to_e164(winner.phone, region=default_region) if winner.phone else None
+    if stored is not None and stored != sender.e164 and stored in numbers:
+        return replace(decision, variant=stored)
+    return decision
+
+
+def _search_external_identity(sender: SenderIdentity, intercom: IntercomClient) -> MatchDecision | None:
+    intercom.ensure_data_attribute(IDENTITY_ATTRIBUTE, description=IDENTITY_ATTRIBUTE_DESCRIPTION)
+    query = {"field": f"custom_attributes.{IDENTITY_ATTRIBUTE}", "operator": "=", "value": sender.key}
+    decision = decide_from_search(intercom.search_contacts(query))
+    return replace(decision, rule=MatchRule.EXTERNAL_IDENTITY) if decision else None
+
+
 def _create_lead(message: InboundMessage, intercom: IntercomClient) -> MatchDecision:
+    sender = message.sender
     fields: dict[str, object] = {"role": "lead"}
-    if message.sender.e164:
-        fields["phone"] = message.sender.e164
-    name = message.profile_name or (None if message.sender.e164 else message.sender.raw)
+    if sender.e164:
+        fields["phone"] = sender.e164
+    else:
+        fields["custom_attributes"] = {IDENTITY_ATTRIBUTE: sender.key}
+    name = message.profile_name or (None if sender.e164 else sender.bare)
     if name:
         fields["name"] = name
     try:
-        contact = intercom.create_contact(fields)
+        contact: Contact = intercom.create_contact(fields)
     except IntercomConflict as conflict:
         if not conflict.existing_id:
             raise

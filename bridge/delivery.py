@@ -3,12 +3,13 @@
 Under the sender's lane lock: deliver every earlier message still waiting for this sender, then
 this one. Each delivery resumes from the ledger's recovery points:
 
-1. contact  — `contact_id` recorded: reuse it; else resolve (identity map, search, new lead).
-2. conversation — continue the thread's conversation when it is open, snoozed or recently
+1. contact — `contact_id` recorded: reuse it; else resolve (identity map, search, new lead).
+2. attachments — `attachments` recorded: reuse them; else fetch and re-serve the media.
+3. conversation — continue the thread's conversation when it is open, snoozed or recently
    closed (reply as the contact); otherwise open a new one from the contact.
-3. done — `status=delivered` with the conversation id, and the message leaves the lane.
+4. done — `status=delivered` with the conversation id, and the message leaves the lane.
 
-The one window the ledger cannot close: Intercom accepted step 2 and the process died before
+The one window the ledger cannot close: Intercom accepted step 3 and the process died before
 recording it. A retry then posts the message again. Intercom has no idempotency key to prevent
 that (research/engineering.md §4.3), so the window is kept to the time between a response and
 one Redis write.
@@ -20,17 +21,19 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from redis import Redis
 
+from bridge.attachments import AttachmentResolver, Attachments
 from bridge.contacts import IdentityMap, resolve_contact
 from bridge.errors import BridgeError, IntercomNotFound, LedgerRecordMissing, UnprocessableMessage
+from bridge.fragments import FRAGMENT_WAIT_SECONDS, FragmentStore, assemble
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
 from bridge.lanes import SenderLane
-from bridge.ledger import InboundLedger, LedgerEntry, Status
+from bridge.ledger import InboundLedger, LedgerEntry, Status, fragment_group
 from bridge.logs import mask
 from bridge.messages import InboundMessage
 from bridge.settings import Settings
@@ -42,6 +45,8 @@ log = logging.getLogger(__name__)
 class Result(StrEnum):
     CREATED = "created_conversation"
     CONTINUED = "continued_conversation"
+    NUMBER_CHANGED = "number_changed"
+    WAITING = "waiting_for_parts"
     ALREADY = "already_delivered"
 
 
@@ -49,27 +54,31 @@ class Result(StrEnum):
 class Delivery:
     inbound_id: str
     result: Result
-    conversation_id: str
+    conversation_id: str = ""
+    retry_after: float = 0.0  # WAITING: when to look again
 
 
 class Deliverer:
-    """Delivers ledger entries; one per job, wired to that job's Redis and Intercom client."""
+    """Delivers ledger entries; one per job, wired to that job's Redis, Intercom and media."""
 
     def __init__(
         self,
         *,
         redis_client: Redis,
         intercom: IntercomClient,
+        attachments: AttachmentResolver,
         settings: Settings,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._redis = redis_client
         self._intercom = intercom
+        self._attachments = attachments
         self._settings = settings
         self._clock = clock
         self._ledger = InboundLedger(redis_client, settings)
         self._identities = IdentityMap(redis_client)
         self._threads = ThreadStore(redis_client)
+        self._fragments = FragmentStore(redis_client)
 
     def deliver(self, inbound_id: str) -> Delivery:
         """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
@@ -78,14 +87,14 @@ class Deliverer:
             raise LedgerRecordMissing(f"inbound {inbound_id} is not in the ledger (expired or never stored)")
         if entry.status is Status.DELIVERED:
             return Delivery(inbound_id, Result.ALREADY, entry.get("conversation_id") or "")
-        lane = SenderLane(self._redis, entry.message.sender.key)
+        lane = SenderLane(self._redis, entry.message.sender.lane_key)
         with lane.held():
             for earlier_id in lane.waiting_before(inbound_id):
                 self._deliver_earlier(earlier_id, lane)
                 lane.keep_alive()
-            entry = self._ledger.get(inbound_id) or entry
-            delivery = self._deliver_one(entry)
-            lane.leave(inbound_id)
+            delivery = self._deliver_one(self._ledger.get(inbound_id) or entry)
+            if delivery.result is not Result.WAITING:
+                lane.leave(inbound_id)
         return delivery
 
     def _deliver_earlier(self, inbound_id: str, lane: SenderLane) -> None:
@@ -95,23 +104,59 @@ class Deliverer:
             lane.leave(inbound_id)  # gone, done, or in the failed registry waiting for a replay
             return
         try:
-            self._deliver_one(entry)
+            delivery = self._deliver_one(entry)
         except BridgeError as exc:
             # Its own job will retry it and record why; ours should not fail for it.
             log.warning("could not deliver earlier message %s first: %s", inbound_id, mask(str(exc)))
             return
-        lane.leave(inbound_id)
+        if delivery.result is not Result.WAITING:
+            lane.leave(inbound_id)
 
     def _deliver_one(self, entry: LedgerEntry) -> Delivery:
         if entry.status is Status.DELIVERED:
             return Delivery(entry.inbound_id, Result.ALREADY, entry.get("conversation_id") or "")
-        message = entry.message
-        if message.problem:
+        if entry.message.problem:
             raise UnprocessableMessage(
-                f"message {entry.inbound_id} from {message.provider}: {message.problem}"
+                f"message {entry.inbound_id} from {entry.message.provider}: {entry.message.problem}"
             )
-        contact = self._contact(entry)
-        body, attachment_urls = message.intercom_content()
+        if entry.message.fragment is not None:
+            return self._deliver_fragment(entry)
+        return self._post(entry, entry.message)
+
+    def _deliver_fragment(self, entry: LedgerEntry) -> Delivery:
+        message = entry.message
+        assert message.fragment is not None
+        group = self._fragments.get(fragment_group(message))
+        if message.fragment.index in group.delivered:
+            self._mark_delivered(entry.inbound_id, group.conversation_id or "")
+            return Delivery(entry.inbound_id, Result.ALREADY, group.conversation_id or "")
+        entries = {index: self._ledger.get(part_id) for index, part_id in group.pending().items()}
+        present = {index: part for index, part in entries.items() if part is not None}
+        total = message.fragment.total
+        complete = all(index in group.parts for index in range(1, total + 1))
+        # The bridge's own receive time: a provider's timestamp can be hours old on a late redelivery.
+        waited = self._clock() - min(float(part.get("received_at") or 0.0) for part in present.values())
+        if not complete and waited < FRAGMENT_WAIT_SECONDS:
+            return Delivery(entry.inbound_id, Result.WAITING, retry_after=FRAGMENT_WAIT_SECONDS - waited)
+        whole = assemble(
+            {i: part.message for i, part in present.items()}, total=total, delivered_before=group.delivered
+        )
+        carrier = present[min(present)]
+        delivery = self._post(carrier, whole)
+        self._fragments.mark_delivered(group, set(present), delivery.conversation_id)
+        for part_id in {entry.inbound_id, *(part.inbound_id for part in present.values())}:
+            self._mark_delivered(part_id, delivery.conversation_id)
+        return replace(delivery, inbound_id=entry.inbound_id)
+
+    def _post(self, carrier: LedgerEntry, message: InboundMessage) -> Delivery:
+        """Post `message` to Intercom, with recovery points on the `carrier` ledger entry."""
+        contact = self._contact(carrier, message)
+        if message.new_identity is not None:
+            return self._change_number(carrier, message, contact)
+        attachments = self._attachments_for(carrier, message)
+        body, urls = message.intercom_content(attachments.urls)
+        if attachments.notes:
+            body = "\n".join([body, *attachments.notes])
         key = thread_key(message)
         thread = self._threads.get(key)
         now = self._clock()
@@ -122,44 +167,80 @@ class Deliverer:
         ):
             try:
                 self._intercom.reply_as_contact(
-                    thread.conversation_id, contact_id=contact.id, body=body, attachment_urls=attachment_urls
+                    thread.conversation_id, contact_id=contact.id, body=body, attachment_urls=urls
                 )
             except IntercomNotFound:
                 log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
             else:
                 self._threads.record_inbound(thread, at=now)
-                return self._delivered(entry, Result.CONTINUED, thread.conversation_id)
-        conversation_id = self._intercom.create_conversation(
-            contact=contact, body=body, attachment_urls=attachment_urls
-        )
+                return self._delivered(carrier, Result.CONTINUED, thread.conversation_id)
+        conversation_id = self._intercom.create_conversation(contact=contact, body=body, attachment_urls=urls)
         self._threads.save(_new_thread(key, message, conversation_id, contact, now))
-        return self._delivered(entry, Result.CREATED, conversation_id)
+        return self._delivered(carrier, Result.CREATED, conversation_id)
 
-    def _contact(self, entry: LedgerEntry) -> ContactRef:
-        recorded = entry.get("contact_id")
+    def _change_number(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
+        """The customer now writes from another number: it leads to the same contact, and the
+        conversation continues there, with replies going to the new number."""
+        new = message.new_identity
+        assert new is not None
+        self._identities.set(new.key, contact)
+        old_thread = self._threads.get(thread_key(message))
+        conversation_id = ""
+        if old_thread is not None:
+            moved = message.model_copy(update={"sender": new})
+            self._threads.save(replace(old_thread, key=thread_key(moved), customer_address=new.raw))
+            conversation_id = old_thread.conversation_id
+            if self._settings.intercom_admin_id:
+                note = (
+                    f"The customer changed their {message.channel.value} number to {new.bare}. {message.text}"
+                )
+                self._intercom.add_note(
+                    conversation_id, admin_id=self._settings.intercom_admin_id, body=note.strip()
+                )
+        log.info("sender %s changed number to %s", mask(message.sender.key), mask(new.key))
+        return self._delivered(carrier, Result.NUMBER_CHANGED, conversation_id)
+
+    def _contact(self, carrier: LedgerEntry, message: InboundMessage) -> ContactRef:
+        recorded = carrier.get("contact_id")
         if recorded:
-            return ContactRef(id=recorded, role=entry.get("contact_role") or "lead")
+            return ContactRef(id=recorded, role=carrier.get("contact_role") or "lead")
         decision = resolve_contact(
-            message=entry.message, identities=self._identities, intercom=self._intercom
+            message=message,
+            identities=self._identities,
+            intercom=self._intercom,
+            default_region=self._settings.default_region,
         )
         self._ledger.update(
-            entry.inbound_id,
+            carrier.inbound_id,
             contact_id=decision.contact_id,
             contact_role=decision.role,
             match=json.dumps(decision.to_record()),
         )
         return ContactRef(id=decision.contact_id, role=decision.role)
 
-    def _delivered(self, entry: LedgerEntry, result: Result, conversation_id: str) -> Delivery:
+    def _attachments_for(self, carrier: LedgerEntry, message: InboundMessage) -> Attachments:
+        recorded = carrier.get("attachments")
+        if recorded:
+            data = json.loads(recorded)
+            return Attachments(urls=list(data["urls"]), notes=list(data["notes"]))
+        attachments = self._attachments.resolve(message)
+        if message.media:
+            self._ledger.update(carrier.inbound_id, attachments=json.dumps(attachments.to_record()))
+        return attachments
+
+    def _delivered(self, carrier: LedgerEntry, result: Result, conversation_id: str) -> Delivery:
+        self._mark_delivered(carrier.inbound_id, conversation_id)
+        log.info("inbound %s: %s %s", carrier.inbound_id, result.value, conversation_id)
+        return Delivery(carrier.inbound_id, result, conversation_id)
+
+    def _mark_delivered(self, inbound_id: str, conversation_id: str) -> None:
         self._ledger.update(
-            entry.inbound_id,
+            inbound_id,
             status=Status.DELIVERED.value,
             conversation_id=conversation_id,
             delivered_at=f"{self._clock():.6f}",
             error="",
         )
-        log.info("inbound %s: %s %s", entry.inbound_id, result.value, conversation_id)
-        return Delivery(entry.inbound_id, result, conversation_id)
 
 
 def _new_thread(

@@ -11,6 +11,7 @@ number.
     │   ├── IntercomUnavailable   Intercom answered 5xx / timed out / unreachable, attempts exhausted
     │   ├── IntercomRateLimited   Intercom kept answering 429
     │   ├── SenderBusy            another worker holds the sender's lock for too long
+    │   ├── MediaUnavailable      a provider's media server answered 5xx/429 or could not be reached
     │   └── StorageUnavailable    Redis did not answer (webhooks answer 503 so providers retry)
     └── PermanentError            will fail again until something changes (data, settings, code)
         ├── IntercomRejected      any other 4xx, with Intercom's own error code and message
@@ -58,6 +59,10 @@ class IntercomRateLimited(RetryableError):
 
 class SenderBusy(RetryableError):
     """Another worker held the sender's lock for longer than we are willing to wait."""
+
+
+class MediaUnavailable(RetryableError):
+    """An attachment could not be fetched from the provider for now."""
 
 
 class StorageUnavailable(RetryableError):

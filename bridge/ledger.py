@@ -63,11 +63,16 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class RawPayload:
-    """What the provider sent, kept for ops (never re-verified: it was verified on arrival)."""
+    """What the provider sent, kept for ops (never re-verified: it was verified on arrival).
+
+    `query` is kept because some providers send everything in it (GET callbacks), without the
+    `token` parameter: that one is a secret (TextMagic, Africa's Talking).
+    """
 
     content_type: str
     body: str
     path: str
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,12 @@ def inbound_id(provider: str, provider_message_id: str) -> str:
     """
     digest = hashlib.sha256(f"{provider}\0{provider_message_id}".encode()).hexdigest()[:32]
     return f"{provider}-{digest}"
+
+
+def fragment_group(message: InboundMessage) -> str:
+    """The key of the long SMS a part belongs to (per provider: references are theirs)."""
+    assert message.fragment is not None
+    return f"{message.provider}:{message.fragment.group}"
 
 
 class InboundLedger:
@@ -121,10 +132,14 @@ class InboundLedger:
                             return Outcome.DUPLICATE
                         pipe.multi()
                         self._claim(
-                            keys=[key, keys.INBOUND_SEQUENCE, keys.mailbox(message.sender.key)],
+                            keys=[key, keys.INBOUND_SEQUENCE, keys.mailbox(message.sender.lane_key)],
                             args=[entry_id, self._settings.retention_days * 86400, *flat],
                             client=pipe,
                         )
+                        if message.fragment is not None:
+                            group = keys.fragments(fragment_group(message))
+                            pipe.hset(group, str(message.fragment.index), entry_id)
+                            pipe.expire(group, self._settings.retention_days * 86400)
                         enqueue_inbound(self._queue, entry_id, settings=self._settings, pipeline=pipe)
                         pipe.execute()
                         return Outcome.ACCEPTED

@@ -71,3 +71,24 @@ def configure_logging(*, level: int = logging.INFO, secrets: Iterable[str] = ())
     root.addHandler(handler)
     # httpx logs every request at INFO; the bridge logs what matters about its own calls.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def redact_server_logs(secrets: Iterable[str]) -> None:
+    """Redact uvicorn's own loggers too: run as `uvicorn bridge.app:app`, its access log would
+    print `/webhooks/textmagic?token=<secret>` (TextMagic and Africa's Talking authenticate by a
+    token in the URL)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        for existing in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
+            logger.removeFilter(existing)
+        logger.addFilter(RedactingFilter(secrets))
+
+
+def secret_values(settings: object) -> list[str]:
+    """Every secret a settings object holds, for the redacting filters."""
+    values = []
+    for name in type(settings).model_fields:  # type: ignore[attr-defined]
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            values.append(value.get_secret_value())
+    return values

@@ -20,6 +20,7 @@ class MatchRule(StrEnum):
     IDENTITY_MAP = "identity_map"  # the bridge already knew this sender
     SEARCH = "search"  # one contact holds the number
     SEARCH_LATEST = "search_latest_updated"  # several do; the latest updated_at won
+    EXTERNAL_IDENTITY = "external_identity"  # a non-phone sender found by its bridge_identity attribute
     CONFLICT = "create_conflict"  # creating a lead hit an existing contact (409), which wins
     CREATED = "created"  # nobody holds it: a new lead
 
@@ -32,6 +33,8 @@ class MatchDecision:
     role: str
     rule: MatchRule
     candidates: tuple[Contact, ...] = field(default=())
+    # The other form of the number that matched (Brazil's 9th digit, Mexico's 521…), if not the exact one.
+    variant: str | None = None
 
     @property
     def ambiguous(self) -> bool:
@@ -42,6 +45,7 @@ class MatchDecision:
             "contact_id": self.contact_id,
             "role": self.role,
             "rule": self.rule.value,
+            "variant": self.variant,
             "candidates": [candidate.summary() for candidate in self.candidates],
         }
 

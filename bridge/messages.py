@@ -75,6 +75,8 @@ class InboundMessage(BaseModel):
     # The sender now writes from this id (WhatsApp's `user_changed_number`).
     new_identity: SenderIdentity | None = None
     fragment: Fragment | None = None
+    # A token a reply to this message must carry (Africa's Talking's `linkId` for premium SMS).
+    reply_reference: str | None = None
     # Set when the message was accepted and stored but cannot be delivered as it is (an unreadable
     # sender, an unsupported message type). The job fails with this reason, visible to ops.
     problem: str | None = None

@@ -8,6 +8,7 @@ found from its message and vice versa.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from redis import Redis
 from redis.client import Pipeline
@@ -64,6 +65,23 @@ def enqueue_inbound(
         on_failure=Callback(RECORD_FAILURE),
         description=f"deliver inbound {inbound_id}",
         pipeline=pipeline,
+    )
+
+
+def schedule_inbound(queue: Queue, inbound_id: str, *, delay_seconds: float, settings: Settings) -> Job:
+    """Look at `inbound_id` again later (the parts of a long SMS still missing); one pending look
+    per message, whatever number of parts ask for it."""
+    return queue.enqueue_in(
+        timedelta(seconds=max(delay_seconds, 1.0)),
+        PROCESS_INBOUND,
+        kwargs={"inbound_id": inbound_id},
+        job_id=f"{inbound_job_id(inbound_id)}-later",
+        job_timeout=JOB_TIMEOUT_SECONDS,
+        result_ttl=RESULT_TTL_SECONDS,
+        failure_ttl=settings.retention_days * 86400,
+        retry=retry_policy(settings.retry_delays),
+        on_failure=Callback(RECORD_FAILURE),
+        description=f"deliver inbound {inbound_id} (parts waited for)",
     )
 
 

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         case_sensitive=False,
+        # `TWILIO_AUTH_TOKEN=` (set but empty) must leave Twilio off, not verify with an empty key
+        # anyone can compute.
+        env_ignore_empty=True,
     )
 
     # --- the bridge itself ---

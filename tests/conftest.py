@@ -171,3 +171,25 @@ def worker_processes(bridge_env: dict[str, str]) -> Iterator[object]:
 
 def pytest_report_header() -> list[str]:
     return [f"shared material: {SHARED if SHARED.exists() else 'absent (tests that need it are skipped)'}"]
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[BackgroundServer]:
+    """The providers' APIs stand-in (media endpoints; later the send APIs)."""
+    from bridge.standins import StandInState, create_standin_app
+
+    state = StandInState(
+        twilio_account_sid=TEST_ACCOUNT_SID,
+        twilio_auth_token=TEST_TWILIO_TOKEN,
+        whatsapp_access_token="test-meta-token",
+    )
+    with BackgroundServer(create_standin_app(state)) as server:
+        server.state = state  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture
+def standin(standin_server: BackgroundServer) -> Iterator[BackgroundServer]:
+    standin_server.state.reset()  # type: ignore[attr-defined]
+    yield standin_server
+    standin_server.state.reset()  # type: ignore[attr-defined]

@@ -55,6 +55,18 @@ def test_phone_identities_share_a_key_across_channels_and_written_forms():
     assert sms.key == whatsapp.key == "phone:+31612345678"
 
 
-def test_non_phone_identities_are_keyed_by_kind_and_raw_id():
+def test_non_phone_identities_are_keyed_by_kind_and_bare_id():
     identity = classify_sender("MTN", country_code_included=True, default_region="US")
     assert identity.key == "alphanumeric:MTN"
+
+
+def test_a_whatsapp_user_is_one_identity_through_meta_and_through_twilio():
+    meta = classify_sender("US.13491208655302741918", country_code_included=True, default_region="US")
+    twilio = classify_sender(
+        "whatsapp:US.13491208655302741918",
+        address="US.13491208655302741918",
+        country_code_included=True,
+        default_region="US",
+    )
+    assert meta.key == twilio.key == "whatsapp_user:US.13491208655302741918"
+    assert twilio.raw == "whatsapp:US.13491208655302741918"  # replies still go to what Twilio gave

@@ -71,4 +71,4 @@ def _record_on_ledger(connection: Redis, inbound_id: str, *, reason: str, final:
     if final:
         # Out of the lane, so the sender's later messages are not held behind it; a replay
         # delivers it on its own.
-        SenderLane(connection, entry.message.sender.key).leave(inbound_id)
+        SenderLane(connection, entry.message.sender.lane_key).leave(inbound_id)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import httpx
 from rq import get_current_job
 
-from bridge.delivery import Deliverer
+from bridge.attachments import AttachmentResolver
+from bridge.delivery import Deliverer, Result
 from bridge.intercom.client import IntercomClient
+from bridge.media import media_store
+from bridge.providers import ADAPTERS
+from bridge.queueing import inbound_queue, schedule_inbound
 from bridge.settings import get_settings
+
+MEDIA_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
 def process_inbound(*, inbound_id: str) -> dict[str, str]:
@@ -14,10 +21,24 @@ def process_inbound(*, inbound_id: str) -> dict[str, str]:
     settings = get_settings()
     job = get_current_job()
     assert job is not None, "process_inbound runs inside an RQ worker"
-    # A client per job: a forking worker runs every job in a fresh process, so a pooled client
-    # made in the parent would not be reused anyway.
-    with IntercomClient.from_settings(settings) as intercom:
-        delivery = Deliverer(redis_client=job.connection, intercom=intercom, settings=settings).deliver(
-            inbound_id
+    # Clients per job: a forking worker runs every job in a fresh process, so pooled clients made
+    # in the parent would not be reused anyway.
+    with (
+        IntercomClient.from_settings(settings) as intercom,
+        httpx.Client(timeout=MEDIA_TIMEOUT) as media_http,
+    ):
+        attachments = AttachmentResolver(
+            settings=settings,
+            store=media_store(settings.data_dir, settings.retention_days),
+            adapters=ADAPTERS,
+            http=media_http,
+        )
+        deliverer = Deliverer(
+            redis_client=job.connection, intercom=intercom, attachments=attachments, settings=settings
+        )
+        delivery = deliverer.deliver(inbound_id)
+    if delivery.result is Result.WAITING:
+        schedule_inbound(
+            inbound_queue(job.connection), inbound_id, delay_seconds=delivery.retry_after, settings=settings
         )
     return {"result": delivery.result.value, "conversation_id": delivery.conversation_id}

@@ -60,6 +60,7 @@ class IntercomClient:
         self._max_wait = max_wait
         self._sleep = sleep
         self._clock = clock
+        self._known_attributes: set[str] = set()
 
     @classmethod
     def from_settings(
@@ -93,6 +94,21 @@ class IntercomClient:
 
     def me(self) -> dict[str, Any]:
         return self.request("GET", "/me")
+
+    def ensure_data_attribute(self, name: str, *, description: str) -> None:
+        """Create the contact custom attribute `name` (string) unless it exists: Intercom refuses
+        values for attributes nobody defined. Checked once per client."""
+        if name in self._known_attributes:
+            return
+        listed = self.request("GET", "/data_attributes", params={"model": "contact"})
+        names = {str(item.get("name")) for item in listed.get("data", []) if isinstance(item, dict)}
+        if name not in names:
+            self.request(
+                "POST",
+                "/data_attributes",
+                json={"name": name, "model": "contact", "data_type": "string", "description": description},
+            )
+        self._known_attributes.add(name)
 
     def get_contact(self, contact_id: str) -> Contact:
         return Contact.from_json(self.request("GET", f"/contacts/{contact_id}"))
@@ -143,14 +159,21 @@ class IntercomClient:
             payload["attachment_urls"] = list(attachment_urls)
         return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
 
+    def add_note(self, conversation_id: str, *, admin_id: str, body: str) -> dict[str, Any]:
+        """An internal note in the conversation, authored by `admin_id` (never sent to the customer)."""
+        payload = {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}
+        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
+
     # --- transport ---
 
-    def request(self, method: str, path: str, *, json: Any = None) -> dict[str, Any]:
+    def request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """One API call with quick retries; the decoded JSON body on success."""
         for attempt in range(1, self._max_attempts + 1):
             last = attempt == self._max_attempts
             try:
-                response = self._http.request(method, path, json=json)
+                response = self._http.request(method, path, json=json, params=params)
             except httpx.TransportError as exc:
                 if last:
                     raise IntercomUnavailable(

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from bridge.providers.africastalking import AfricasTalkingAdapter
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.providers.messagebird import MessageBirdAdapter
+from bridge.providers.textmagic import TextMagicAdapter
 from bridge.providers.twilio import TwilioAdapter
+from bridge.providers.whatsapp import WhatsAppAdapter
 
-ADAPTERS: dict[str, ProviderAdapter] = {adapter.name: adapter for adapter in (TwilioAdapter(),)}
+ADAPTERS: dict[str, ProviderAdapter] = {
+    adapter.name: adapter
+    for adapter in (
+        TwilioAdapter(),
+        WhatsAppAdapter(),
+        MessageBirdAdapter(),
+        TextMagicAdapter(),
+        AfricasTalkingAdapter(),
+    )
+}
 
 
 def get_adapter(name: str) -> ProviderAdapter | None:

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -118,7 +119,26 @@ def download(
     """GET `url` (following redirects; httpx drops credentials when a redirect leaves the host)."""
     response = http.get(url, headers=dict(headers or {}), auth=auth, follow_redirects=True)
     response.raise_for_status()
-    content_type = media.content_type or response.headers.get("content-type", "application/octet-stream")
-    return FetchedMedia(
-        content=response.content, content_type=content_type.split(";")[0].strip(), filename=media.filename
-    )
+    served = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    # What the server says about the bytes wins, unless it says nothing useful (storage buckets
+    # behind redirects answer octet-stream); then the type the provider announced.
+    if not served or served in _GENERIC_TYPES:
+        served = media.content_type or served or "application/octet-stream"
+    return FetchedMedia(content=response.content, content_type=served, filename=media.filename)
+
+
+_GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/binary"})
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """Whether `url` is on exactly the scheme, host and port of `base_url` (a configured API URL):
+    credentials for that API may be sent there and nowhere else."""
+    target, base = urlsplit(url), urlsplit(base_url)
+    return bool(base.netloc) and (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower())
+
+
+def on_domain(url: str, *domains: str) -> bool:
+    """Whether `url` is HTTPS on one of `domains` or their subdomains (a provider's own hosts)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and any(host == d or host.endswith("." + d) for d in domains)

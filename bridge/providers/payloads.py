@@ -47,6 +47,8 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedPayload(f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # json.loads on `[[[[…` nested past the interpreter's limit
+        raise MalformedPayload("the body is nested too deeply to be read") from exc
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:

@@ -9,13 +9,11 @@ empty `<Response/>` means "no automatic reply".
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import httpx
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from bridge.errors import MalformedPayload, SignatureInvalid
-from bridge.identity import IdentityKind, SenderIdentity, classify_sender
+from bridge.identity import SenderIdentity, classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
 from bridge.providers.base import (
     Acknowledgement,
@@ -24,6 +22,8 @@ from bridge.providers.base import (
     WebhookContent,
     WebhookRequest,
     download,
+    on_domain,
+    same_origin,
 )
 from bridge.providers.payloads import FormData, decode_form_body, required
 from bridge.settings import Settings
@@ -88,7 +88,7 @@ class TwilioAdapter(ProviderAdapter):
             profile_name=form.get("ProfileName") or None,
             received_at=request.received_at,
             account=form.get("AccountSid") or None,
-            problem=_problem(sender),
+            problem=sender_problem(sender),
         )
         return WebhookContent(messages=(message,))
 
@@ -123,15 +123,10 @@ class TwilioAdapter(ProviderAdapter):
         if not media.url:
             raise MalformedPayload(f"twilio media {media.reference} has no URL")
         auth = None
-        if _trusted_host(media.url, settings) and settings.twilio_account_sid and settings.twilio_auth_token:
+        trusted = on_domain(media.url, "twilio.com") or same_origin(media.url, settings.twilio_api_url)
+        if trusted and settings.twilio_account_sid and settings.twilio_auth_token:
             auth = (settings.twilio_account_sid, settings.secret("twilio_auth_token"))
         return download(http, media.url, media=media, auth=auth)
-
-
-def _trusted_host(url: str, settings: Settings) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    configured = (urlsplit(settings.twilio_api_url).hostname or "").lower()
-    return host == "twilio.com" or host.endswith(".twilio.com") or (bool(configured) and host == configured)
 
 
 def _message_sid(form: FormData) -> str:
@@ -169,11 +164,3 @@ def _media(form: FormData) -> tuple[Media, ...]:
             raise MalformedPayload(f"MediaUrl{index} is missing (NumMedia={count})")
         media.append(Media(url=url, content_type=form.get(f"MediaContentType{index}") or None))
     return tuple(media)
-
-
-def _problem(sender: SenderIdentity) -> str | None:
-    if sender.kind is IdentityKind.UNKNOWN:
-        return (
-            "the sender id is neither a phone number, a short code, an alphanumeric id nor a WhatsApp user id"
-        )
-    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -17,7 +18,7 @@ from bridge.settings import Settings
 router = APIRouter(tags=["webhooks"])
 
 
-@router.api_route("/webhooks/{provider}", methods=["GET", "POST"])
+@router.api_route("/webhooks/{provider}", methods=["GET", "POST", "HEAD"])
 async def receive_webhook(
     provider: str,
     request: Request,
@@ -27,7 +28,10 @@ async def receive_webhook(
     statuses: StatusLedgerDep,
 ) -> Response:
     """Accept a provider's inbound messages; answer only once every one of them is stored."""
-    adapter = _adapter(adapters, provider, request.method, settings, status_route=False)
+    adapter = _adapter(adapters, provider, settings)
+    if request.method == "HEAD":  # the provider checking the URL before it registers it
+        return Response(status_code=200)
+    _check_method(adapter, request.method, adapter.methods)
     webhook = await read_webhook(request, settings)
     handshake = adapter.handshake(webhook, settings)
     if handshake is not None:
@@ -38,12 +42,13 @@ async def receive_webhook(
         content_type=webhook.content_type,
         body=webhook.body.decode("utf-8", "replace"),
         path=request.url.path,
+        query=_without_secrets(webhook.query),
     )
     store_content(content, raw, ledger=ledger, statuses=statuses)
     return _answer(adapter.acknowledge())
 
 
-@router.api_route("/webhooks/{provider}/status", methods=["GET", "POST"])
+@router.api_route("/webhooks/{provider}/status", methods=["GET", "POST", "HEAD"])
 async def receive_status(
     provider: str,
     request: Request,
@@ -52,34 +57,39 @@ async def receive_status(
     statuses: StatusLedgerDep,
 ) -> Response:
     """Accept a provider's delivery reports for messages the bridge sent."""
-    adapter = _adapter(adapters, provider, request.method, settings, status_route=True)
+    adapter = _adapter(adapters, provider, settings)
+    if request.method == "HEAD":
+        return Response(status_code=200)
+    _check_method(adapter, request.method, adapter.status_methods)
     webhook = await read_webhook(request, settings)
     adapter.verify(webhook, settings)
     store_statuses(adapter.parse_statuses(webhook, settings), statuses=statuses)
     return _answer(adapter.acknowledge())
 
 
-def _adapter(
-    adapters: dict[str, ProviderAdapter],
-    provider: str,
-    method: str,
-    settings: Settings,
-    *,
-    status_route: bool,
-) -> ProviderAdapter:
-    """The provider's adapter if it serves this request; a 404 or 405 with the reason otherwise."""
+def _adapter(adapters: dict[str, ProviderAdapter], provider: str, settings: Settings) -> ProviderAdapter:
+    """The provider's adapter if it is configured; a 404 with the reason otherwise."""
     adapter = adapters.get(provider)
     if adapter is None:
         raise UnknownProvider(f"unknown provider {provider!r}")
     disabled = adapter.disabled_reason(settings)
     if disabled:
         raise ProviderDisabled(disabled)
-    allowed = adapter.status_methods if status_route else adapter.methods
+    return adapter
+
+
+def _check_method(adapter: ProviderAdapter, method: str, allowed: frozenset[str]) -> None:
     if method not in allowed:
         raise MethodNotAllowed(
-            f"{provider} does not call this URL with {method}", headers={"Allow": ", ".join(sorted(allowed))}
+            f"{adapter.name} does not call this URL with {method}",
+            headers={"Allow": ", ".join(sorted(allowed))},
         )
-    return adapter
+
+
+def _without_secrets(query: str) -> str:
+    return urlencode(
+        [(name, value) for name, value in parse_qsl(query, keep_blank_values=True) if name != "token"]
+    )
 
 
 def _answer(ack: Acknowledgement) -> Response:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
 from bridge.sandbox.dashboard import render_dashboard
-from bridge.sandbox.search import InvalidQuery, compile_query
+from bridge.sandbox.search import InvalidQuery, compile_query, custom_fields
 from bridge.sandbox.state import ApiError, Exchange, Fault, Workspace
 
 CONTROL_PREFIX = "/_sandbox"
@@ -98,6 +98,17 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
         return workspace.merge(
             str(fields["from"]), str(fields["into"]), skip_duplicate_validation=skip
         ).to_json()
+
+    # --- data attributes ---
+
+    @app.get("/data_attributes")
+    async def list_data_attributes(model: str = "contact") -> dict[str, Any]:
+        attributes = [a for a in workspace.data_attributes.values() if a["model"] == model]
+        return {"type": "list", "data": attributes}
+
+    @app.post("/data_attributes")
+    async def create_data_attribute(request: Request) -> dict[str, Any]:
+        return workspace.create_data_attribute(await _json_body(request))
 
     # --- conversations ---
 
@@ -350,6 +361,9 @@ def _search(workspace: Workspace, fields: dict[str, Any]) -> dict[str, Any]:
         predicate = compile_query(fields.get("query"))
     except InvalidQuery as exc:
         raise ApiError(400, "parameter_invalid", str(exc)) from exc
+    workspace.check_custom_attributes(
+        name.removeprefix("custom_attributes.") for name in custom_fields(fields.get("query"))
+    )
     sort = fields.get("sort") or {}
     order = sort.get("order", "descending")
     if order not in ("ascending", "descending"):

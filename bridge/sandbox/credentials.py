@@ -17,12 +17,27 @@ SANDBOX_ADMIN_ID = "991267101"
 
 
 def _generate() -> dict[str, str]:
+    # URL tokens must be URL-safe: in a query string `+` reads as a space.
     return {
         "INTERCOM_ACCESS_TOKEN": "sandbox-" + secrets.token_hex(16),
         "INTERCOM_CLIENT_SECRET": secrets.token_hex(16),
         "INTERCOM_ADMIN_ID": SANDBOX_ADMIN_ID,
         "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "WHATSAPP_APP_SECRET": secrets.token_hex(16),
+        "WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(16),
+        "WHATSAPP_ACCESS_TOKEN": "sandbox-" + secrets.token_hex(16),
+        "MESSAGEBIRD_SIGNING_KEY": secrets.token_hex(32),
+        "MESSAGEBIRD_ACCESS_KEY": "sandbox-" + secrets.token_hex(12),
+        "VONAGE_API_KEY": secrets.token_hex(4),
+        "VONAGE_API_SECRET": secrets.token_hex(8),
+        "VONAGE_SIGNATURE_SECRET": secrets.token_hex(16),
+        "TEXTMAGIC_USERNAME": "sandbox",
+        "TEXTMAGIC_API_KEY": secrets.token_hex(16),
+        "TEXTMAGIC_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "AFRICASTALKING_USERNAME": "sandbox",
+        "AFRICASTALKING_API_KEY": secrets.token_hex(16),
+        "AFRICASTALKING_WEBHOOK_SECRET": secrets.token_urlsafe(32),
     }
 
 

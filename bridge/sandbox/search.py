@@ -119,3 +119,14 @@ def _field_value(record: dict[str, Any], field: str) -> Any:
     if field.startswith("custom_attributes."):
         return (record.get("custom_attributes") or {}).get(field.split(".", 1)[1])
     return record.get(field)
+
+
+def custom_fields(query: Any) -> list[str]:
+    """The `custom_attributes.*` fields a query filters on (Intercom refuses undefined ones)."""
+    if not isinstance(query, dict):
+        return []
+    field = query.get("field")
+    if isinstance(field, str):
+        return [field] if field.startswith("custom_attributes.") else []
+    children = query.get("value")
+    return [name for child in children for name in custom_fields(child)] if isinstance(children, list) else []

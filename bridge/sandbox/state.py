@@ -269,6 +269,7 @@ class Workspace:
     def reset(self) -> None:
         self.contacts: dict[str, Contact] = {}
         self.conversations: dict[str, Conversation] = {}
+        self.data_attributes: dict[str, dict[str, Any]] = {}
         self.admins = [
             {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "admin@sandbox.test"}
         ]
@@ -315,6 +316,40 @@ class Workspace:
     def _number_id(self) -> str:
         return str(100_000_000 + next(self._ids))
 
+    # --- data attributes (custom contact attributes must be defined before use) ---
+
+    def create_data_attribute(self, fields: dict[str, Any]) -> dict[str, Any]:
+        name = str(fields.get("name") or "")
+        if fields.get("model") != "contact" or not name:
+            raise ApiError(400, "parameter_invalid", "name and model (contact) are required")
+        if name in self.data_attributes:
+            raise ApiError(400, "parameter_invalid", f"You already have '{name}' in your workspace.")
+        now = int(time.time())
+        attribute = {
+            "type": "data_attribute",
+            "id": len(self.data_attributes) + 1,
+            "model": "contact",
+            "name": name,
+            "full_name": f"custom_attributes.{name}",
+            "label": name,
+            "description": str(fields.get("description") or ""),
+            "data_type": str(fields.get("data_type") or "string"),
+            "api_writable": True,
+            "ui_writable": True,
+            "messenger_writable": bool(fields.get("messenger_writable", False)),
+            "custom": True,
+            "archived": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        self.data_attributes[name] = attribute
+        return attribute
+
+    def check_custom_attributes(self, names: Any) -> None:
+        for name in names or ():
+            if name not in self.data_attributes:
+                raise ApiError(400, "parameter_invalid", f"Custom attribute '{name}' does not exist")
+
     # --- contacts ---
 
     def create_contact(
@@ -322,6 +357,7 @@ class Workspace:
     ) -> Contact:
         now = time.time() if now is None else now
         role = fields.get("role") or ("user" if fields.get("external_id") or fields.get("email") else "lead")
+        self.check_custom_attributes(fields.get("custom_attributes"))
         if role not in ("user", "lead"):
             raise ApiError(400, "parameter_invalid", "role must be one of user, lead")
         for unique in ("email", "external_id"):
@@ -378,6 +414,7 @@ class Workspace:
             if name in fields:
                 setattr(contact, name, fields[name])
         if "custom_attributes" in fields:
+            self.check_custom_attributes(fields["custom_attributes"])
             contact.custom_attributes.update(fields["custom_attributes"] or {})
         contact.updated_at = int(time.time())
         return contact

@@ -9,11 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridge.settings import Settings
-from bridge.simulators import twilio
+from bridge.simulators import africastalking, messagebird, textmagic, twilio, whatsapp
 from bridge.simulators.base import SimulatedMessage, SimulatedRequest
 
 Simulator = Callable[[SimulatedMessage, str, Settings], SimulatedRequest]
 
-SIMULATORS: dict[str, Simulator] = {"twilio": twilio.inbound}
+SIMULATORS: dict[str, Simulator] = {
+    "twilio": twilio.inbound,
+    "whatsapp": whatsapp.inbound,
+    "messagebird": messagebird.inbound,
+    "textmagic": textmagic.inbound,
+    "africastalking": africastalking.inbound,
+}
 
 __all__ = ["SIMULATORS", "SimulatedMessage", "SimulatedRequest", "Simulator"]

@@ -135,3 +135,49 @@ def test_signatures_are_checked_against_the_public_url_behind_a_proxy(
 def test_health_and_readiness(bridge, http):
     assert http.get(f"{bridge.url}/healthz").json() == {"status": "ok"}
     assert http.get(f"{bridge.url}/readyz").json() == {"status": "ok", "redis": "ok"}
+
+
+def test_a_head_request_checks_the_url_without_storing_anything(bridge, http, redis_client):
+    response = http.head(f"{bridge.url}/webhooks/twilio")
+    assert response.status_code == 200
+    assert nothing_stored(redis_client)
+
+
+def test_a_method_the_provider_never_uses_gets_405(bridge, http):
+    response = http.get(f"{bridge.url}/webhooks/twilio")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+def test_the_url_token_never_reaches_the_access_log(bridge_env, monkeypatch, http):
+    import logging
+
+    monkeypatch.setenv("TEXTMAGIC_WEBHOOK_SECRET", "a-very-secret-url-token")
+    from bridge.settings import reset_settings_cache
+
+    reset_settings_cache()
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    access = logging.getLogger("uvicorn.access")
+    collector = Collect()
+    try:
+        with BackgroundServer(create_app(get_settings())) as server:
+            access.addHandler(collector)  # after uvicorn configured its loggers at start-up
+            # What uvicorn's access log writes for a provider's callback (its format, its logger).
+            access.warning(
+                '%s - "%s %s HTTP/%s" %d',
+                "127.0.0.1",
+                "POST",
+                "/webhooks/textmagic?token=a-very-secret-url-token",
+                "1.1",
+                200,
+            )
+            http.post(f"{server.url}/webhooks/textmagic?token=a-very-secret-url-token", content=b"x")
+    finally:
+        access.removeHandler(collector)
+    assert lines and not any("a-very-secret-url-token" in line for line in lines)
+    assert any("token=***" in line for line in lines)

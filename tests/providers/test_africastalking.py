@@ -1,0 +1,301 @@
+"""Africa's Talking: the URL token, incoming SMS forms and delivery reports as it posts them."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from bridge.errors import ConfigurationError, MalformedPayload, SignatureInvalid
+from bridge.identity import IdentityKind
+from bridge.messages import Channel, DeliveryState
+from bridge.providers.africastalking import STATUS_MAP, AfricasTalkingAdapter
+from bridge.providers.base import WebhookRequest
+from bridge.providers.tokenauth import callback_fields
+from bridge.settings import Settings
+from bridge.simulators import SimulatedMessage
+from bridge.simulators.africastalking import inbound
+from tests.helpers import shared_file
+
+ADAPTER = AfricasTalkingAdapter()
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+SECRET = "at-secret-0123456789abcdef"
+URL = "https://bridge.example.com/webhooks/africastalking"
+FORM = "application/x-www-form-urlencoded"
+MESSAGE = {
+    "from": "+254791541111",
+    "to": "21512",
+    "text": "Msg",
+    "date": "2017-05-03T06:04:45Z",
+    "id": "ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3",
+}
+
+
+def settings(secret: str | None = SECRET, region: str = "KE") -> Settings:
+    return Settings(_env_file=None, africastalking_webhook_secret=secret, default_region=region)
+
+
+def request(body: bytes | str, *, query: str = f"token={SECRET}", content_type: str = FORM) -> WebhookRequest:
+    raw = body.encode() if isinstance(body, str) else body
+    return WebhookRequest(
+        method="POST",
+        url=f"{URL}?{query}" if query else URL,
+        headers={"content-type": content_type} if content_type else {},
+        query=query,
+        body=raw,
+        received_at=NOW,
+    )
+
+
+def form(fields: dict[str, str]) -> WebhookRequest:
+    return request(urlencode(fields))
+
+
+# --- the URL token ---
+
+
+def test_the_right_token_verifies() -> None:
+    ADAPTER.verify(form(MESSAGE), settings())
+
+
+def test_a_wrong_token_is_refused() -> None:
+    with pytest.raises(SignatureInvalid, match="does not match AFRICASTALKING_WEBHOOK_SECRET"):
+        ADAPTER.verify(request("", query="token=guess"), settings())
+
+
+def test_a_missing_token_is_refused() -> None:
+    with pytest.raises(SignatureInvalid, match="no token= parameter"):
+        ADAPTER.verify(request("", query=""), settings())
+
+
+def test_a_token_in_the_body_proves_nothing() -> None:
+    with pytest.raises(SignatureInvalid):
+        ADAPTER.verify(request(urlencode(MESSAGE | {"token": SECRET}), query=""), settings())
+
+
+def test_refusals_never_echo_the_token_or_the_secret() -> None:
+    with pytest.raises(SignatureInvalid) as refused:
+        ADAPTER.verify(request("", query="token=almost-" + SECRET), settings())
+    assert SECRET not in str(refused.value)
+    assert "almost" not in str(refused.value)
+
+
+def test_africastalking_is_disabled_without_its_webhook_secret() -> None:
+    reason = ADAPTER.disabled_reason(settings(None))
+    assert reason and "AFRICASTALKING_WEBHOOK_SECRET" in reason and "?token=" in reason
+    assert ADAPTER.disabled_reason(settings()) is None
+
+
+def test_the_token_is_not_read_as_a_field() -> None:
+    assert "token" not in callback_fields(form(MESSAGE))
+
+
+# --- incoming messages ---
+
+
+def test_the_shared_sample_parses_to_the_message_model() -> None:
+    body = shared_file("samples", "africastalking_sms_inbound_courier.form").read_bytes()
+    [message] = ADAPTER.parse(request(body), settings()).messages
+    assert message.provider == "africastalking"
+    assert message.channel is Channel.SMS
+    assert message.provider_message_id == "ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3"
+    assert message.sender.kind is IdentityKind.PHONE
+    assert message.sender.raw == "+254791541111" == message.sender.e164
+    assert message.business_number == "21512"
+    assert message.text == "Msg"
+    assert message.media == ()
+    assert message.profile_name is None
+    assert message.received_at == datetime(2017, 5, 3, 6, 4, 45, tzinfo=UTC)
+    assert message.account is None
+    assert message.problem is None
+
+
+def test_a_date_with_a_space_is_read_as_utc() -> None:
+    [message] = ADAPTER.parse(form(MESSAGE | {"date": "2017-05-03 06:04:45"}), settings()).messages
+    assert message.received_at == datetime(2017, 5, 3, 6, 4, 45, tzinfo=UTC)
+
+
+def test_an_unreadable_date_falls_back_to_the_receive_time() -> None:
+    [message] = ADAPTER.parse(form(MESSAGE | {"date": "03/05/2017"}), settings()).messages
+    assert message.received_at == NOW
+
+
+def test_link_id_and_network_code_are_accepted() -> None:
+    fields = MESSAGE | {"linkId": "03090445075804249226", "networkCode": "63902"}
+    [message] = ADAPTER.parse(form(fields), settings()).messages
+    assert message.provider_message_id == MESSAGE["id"]
+
+
+def test_a_body_without_a_content_type_is_read_as_a_form() -> None:
+    [message] = ADAPTER.parse(request(urlencode(MESSAGE), content_type=""), settings()).messages
+    assert message.text == "Msg"
+
+
+def test_an_empty_text_is_an_empty_message() -> None:
+    [message] = ADAPTER.parse(form(MESSAGE | {"text": ""}), settings()).messages
+    assert message.text == ""
+
+
+def test_nul_characters_are_stripped_from_the_text() -> None:
+    [message] = ADAPTER.parse(form(MESSAGE | {"text": "a\x00b"}), settings()).messages
+    assert message.text == "ab"
+
+
+def test_an_alphanumeric_sender_is_a_contact_without_a_problem() -> None:
+    [message] = ADAPTER.parse(form(MESSAGE | {"from": "Safaricom"}), settings()).messages
+    assert message.sender.kind is IdentityKind.ALPHANUMERIC
+    assert message.problem is None
+
+
+def test_an_unreadable_sender_is_accepted_with_a_problem_not_dropped() -> None:
+    [message] = ADAPTER.parse(form(MESSAGE | {"from": "#!?*"}), settings()).messages
+    assert message.sender.kind is IdentityKind.UNKNOWN
+    assert message.problem and "sender" in message.problem
+
+
+# --- malformed bodies ---
+
+
+@pytest.mark.parametrize("missing", ["id", "from", "to"])
+def test_a_missing_field_is_named(missing: str) -> None:
+    fields = {k: v for k, v in MESSAGE.items() if k != missing}
+    with pytest.raises(MalformedPayload, match=f"{missing} is missing"):
+        ADAPTER.parse(form(fields), settings())
+
+
+def test_an_empty_body_names_the_missing_id() -> None:
+    with pytest.raises(MalformedPayload, match="id is missing"):
+        ADAPTER.parse(request(b""), settings())
+
+
+def test_a_body_that_is_not_utf8_is_malformed() -> None:
+    with pytest.raises(MalformedPayload, match="UTF-8"):
+        ADAPTER.parse(request(b"from=\xff\xfe&id=1"), settings())
+
+
+@pytest.mark.parametrize("content_type", [FORM, "application/json", "text/plain", ""])
+def test_garbage_is_malformed_never_another_error(content_type: str) -> None:
+    rng = random.Random(20170503)
+    for _ in range(200):
+        body = rng.randbytes(rng.randrange(0, 300))
+        for read in (ADAPTER.parse, ADAPTER.parse_statuses):
+            try:
+                read(request(body, content_type=content_type), settings())
+            except MalformedPayload:
+                pass
+
+
+# --- delivery reports ---
+
+
+def test_the_shared_delivery_report_sample_parses() -> None:
+    body = shared_file("samples", "africastalking_sms_dlr_courier.form").read_bytes()
+    [status] = ADAPTER.parse_statuses(request(body), settings())
+    assert status.provider == "africastalking"
+    assert status.provider_message_id == "ATXid_dda018a640edfcc5d2ce455de3e4a6e7"
+    assert status.state is DeliveryState.DELIVERED
+    assert status.occurred_at == NOW
+    assert status.recipient is None
+    assert status.error_code is None and status.error_message is None
+
+
+@pytest.mark.parametrize(
+    ("reported", "state"),
+    [
+        ("Sent", DeliveryState.SENT),
+        ("Submitted", DeliveryState.SENT),
+        ("Buffered", DeliveryState.SENT),
+        ("Success", DeliveryState.DELIVERED),
+        ("Rejected", DeliveryState.FAILED),
+        ("Failed", DeliveryState.FAILED),
+        ("Expired", DeliveryState.FAILED),
+    ],
+)
+def test_each_documented_status_maps(reported: str, state: DeliveryState) -> None:
+    [status] = ADAPTER.parse_statuses(form({"id": "ATXid_1", "status": reported}), settings())
+    assert status.state is state
+
+
+def test_the_status_table_covers_exactly_the_documented_vocabulary() -> None:
+    documented = {"Sent", "Submitted", "Buffered", "Rejected", "Success", "Failed", "Expired"}
+    assert set(STATUS_MAP) == {status.lower() for status in documented}
+
+
+def test_a_failure_carries_the_failure_reason() -> None:
+    fields = {
+        "id": "ATXid_2",
+        "status": "Failed",
+        "phoneNumber": "+254711XXXYYY",
+        "networkCode": "63902",
+        "failureReason": "UserInBlackList",
+        "retryCount": "0",
+    }
+    [status] = ADAPTER.parse_statuses(form(fields), settings())
+    assert status.state is DeliveryState.FAILED
+    assert status.recipient == "+254711XXXYYY"
+    assert status.error_code == "UserInBlackList"
+    assert status.error_message == "UserInBlackList"
+
+
+def test_a_failure_without_a_reason_names_the_status() -> None:
+    [status] = ADAPTER.parse_statuses(form({"id": "ATXid_3", "status": "Expired"}), settings())
+    assert status.error_code is None
+    assert status.error_message == "Expired"
+
+
+def test_an_undocumented_status_is_malformed() -> None:
+    with pytest.raises(MalformedPayload, match="status 'Teleported'"):
+        ADAPTER.parse_statuses(form({"id": "ATXid_4", "status": "Teleported"}), settings())
+
+
+@pytest.mark.parametrize(("fields", "reason"), [({"status": "Success"}, "id"), ({"id": "ATXid_5"}, "status")])
+def test_a_delivery_report_missing_a_field_is_malformed(fields: dict[str, str], reason: str) -> None:
+    with pytest.raises(MalformedPayload, match=f"{reason} is missing"):
+        ADAPTER.parse_statuses(form(fields), settings())
+
+
+def test_africastalking_calls_both_routes_with_post_only() -> None:
+    assert ADAPTER.methods == ADAPTER.status_methods == frozenset({"POST"})
+
+
+# --- the simulator ---
+
+
+def simulated(**message: Any) -> WebhookRequest:
+    fields = {"sender": "+254791541111", "recipient": "21512", "text": "Habari"} | message
+    sent = inbound(SimulatedMessage(**fields), "https://bridge.example.com", settings())
+    return WebhookRequest(
+        method=sent.method,
+        url=sent.url,
+        headers={k.lower(): v for k, v in sent.headers.items()},
+        query=urlsplit(sent.url).query,
+        body=sent.body,
+        received_at=NOW,
+    )
+
+
+def test_a_simulated_message_verifies_and_parses() -> None:
+    webhook = simulated(message_id="ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3")
+    ADAPTER.verify(webhook, settings())
+    [message] = ADAPTER.parse(webhook, settings()).messages
+    assert message.provider_message_id == "ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3"
+    assert message.sender.raw == "+254791541111" == message.sender.e164
+    assert message.business_number == "21512"
+    assert message.text == "Habari"
+
+
+def test_the_simulator_calls_the_africastalking_route_with_the_token() -> None:
+    assert simulated().url.startswith("https://bridge.example.com/webhooks/africastalking?token=")
+
+
+def test_a_simulated_message_is_refused_by_a_bridge_with_another_secret() -> None:
+    with pytest.raises(SignatureInvalid):
+        ADAPTER.verify(simulated(), settings("another-secret-0123456789"))
+
+
+def test_the_simulator_refuses_whatsapp_africas_talking_does_not_carry() -> None:
+    with pytest.raises(ConfigurationError, match="SMS only"):
+        simulated(whatsapp=True)

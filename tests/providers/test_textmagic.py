@@ -1,0 +1,394 @@
+"""TextMagic: the URL token, the reply resource in each callback format, v1 callbacks, statuses."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from bridge.errors import MalformedPayload, SignatureInvalid
+from bridge.identity import IdentityKind
+from bridge.messages import Channel, DeliveryState
+from bridge.providers.base import WebhookRequest
+from bridge.providers.textmagic import STATUS_MAP, TextMagicAdapter
+from bridge.providers.tokenauth import callback_fields
+from bridge.settings import Settings
+from bridge.simulators import SimulatedMessage
+from bridge.simulators.textmagic import CallbackFormat, inbound
+
+ADAPTER = TextMagicAdapter()
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+SECRET = "tm-secret-0123456789abcdef"
+URL = "https://bridge.example.com/webhooks/textmagic"
+BOUNDARY = "TextMagicBoundary7MA4YWxkTrZu0gW"
+
+# The example of textmagic.com/docs/api/receive-sms ("Call parameters"), with the contact fields
+# of the MessageIn resource (textmagic-rest SDKs, docs/MessageIn.md).
+REPLY = {
+    "id": 1782832,
+    "sender": "447860021130",
+    "receiver": "447624800500",
+    "messageTime": "2012-11-28T18:38:28+0000",
+    "text": "Test reply",
+}
+CONTACT = {"contactId": 3348015, "firstName": "John", "lastName": "Doe"}
+
+
+def settings(secret: str | None = SECRET) -> Settings:
+    return Settings(_env_file=None, textmagic_webhook_secret=secret, default_region="US")
+
+
+def request(body: bytes | str, content_type: str, *, query: str = f"token={SECRET}") -> WebhookRequest:
+    raw = body.encode() if isinstance(body, str) else body
+    return WebhookRequest(
+        method="POST",
+        url=f"{URL}?{query}" if query else URL,
+        headers={"content-type": content_type} if content_type else {},
+        query=query,
+        body=raw,
+        received_at=NOW,
+    )
+
+
+def multipart(fields: Mapping[str, object]) -> WebhookRequest:
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    ]
+    body = "".join(parts) + f"--{BOUNDARY}--\r\n"
+    return request(body, f"multipart/form-data; boundary={BOUNDARY}")
+
+
+def urlencoded(fields: Mapping[str, object]) -> WebhookRequest:
+    return request(urlencode(fields), "application/x-www-form-urlencoded")
+
+
+def as_json(fields: Mapping[str, object]) -> WebhookRequest:
+    return request(json.dumps(fields), "application/json")
+
+
+Envelope = Callable[[Mapping[str, object]], WebhookRequest]
+ENVELOPES: list[Envelope] = [multipart, urlencoded, as_json]
+
+
+# --- the URL token ---
+
+
+def test_the_right_token_verifies() -> None:
+    ADAPTER.verify(urlencoded(REPLY), settings())
+
+
+def test_a_wrong_token_is_refused() -> None:
+    with pytest.raises(SignatureInvalid, match="does not match TEXTMAGIC_WEBHOOK_SECRET"):
+        ADAPTER.verify(request("", "", query="token=guess"), settings())
+
+
+def test_a_missing_token_is_refused() -> None:
+    with pytest.raises(SignatureInvalid, match="no token= parameter"):
+        ADAPTER.verify(request("", "", query="other=1"), settings())
+
+
+def test_an_empty_token_is_refused() -> None:
+    with pytest.raises(SignatureInvalid):
+        ADAPTER.verify(request("", "", query="token="), settings())
+
+
+def test_a_repeated_token_is_refused_even_when_one_is_right() -> None:
+    with pytest.raises(SignatureInvalid, match="more than one"):
+        ADAPTER.verify(request("", "", query=f"token=guess&token={SECRET}"), settings())
+
+
+def test_a_token_in_the_body_proves_nothing() -> None:
+    with pytest.raises(SignatureInvalid):
+        ADAPTER.verify(
+            request(urlencode({"token": SECRET}), "application/x-www-form-urlencoded", query=""), settings()
+        )
+
+
+def test_refusals_never_echo_the_token_or_the_secret() -> None:
+    with pytest.raises(SignatureInvalid) as refused:
+        ADAPTER.verify(request("", "", query="token=almost-" + SECRET), settings())
+    assert SECRET not in str(refused.value)
+    assert "almost" not in str(refused.value)
+
+
+def test_textmagic_is_disabled_without_its_webhook_secret() -> None:
+    reason = ADAPTER.disabled_reason(settings(None))
+    assert reason and "TEXTMAGIC_WEBHOOK_SECRET" in reason and "?token=" in reason
+    assert ADAPTER.disabled_reason(settings()) is None
+
+
+def test_an_empty_webhook_secret_leaves_textmagic_disabled() -> None:
+    assert ADAPTER.disabled_reason(settings("")) is not None
+    with pytest.raises(SignatureInvalid):
+        ADAPTER.verify(request("", "", query="token="), settings(""))
+
+
+def test_the_token_is_not_read_as_a_field() -> None:
+    assert "token" not in callback_fields(urlencoded(REPLY))
+
+
+# --- incoming messages ---
+
+
+@pytest.mark.parametrize("envelope", ENVELOPES, ids=lambda e: e.__name__)
+def test_the_documented_reply_parses_in_every_callback_format(envelope: Envelope) -> None:
+    [message] = ADAPTER.parse(envelope(REPLY), settings()).messages
+    assert message.provider == "textmagic"
+    assert message.channel is Channel.SMS
+    assert message.provider_message_id == "1782832"
+    assert message.sender.kind is IdentityKind.PHONE
+    assert message.sender.raw == "447860021130"
+    assert message.sender.e164 == "+447860021130"
+    assert message.business_number == "447624800500"
+    assert message.text == "Test reply"
+    assert message.media == ()
+    assert message.profile_name is None
+    assert message.received_at == datetime(2012, 11, 28, 18, 38, 28, tzinfo=UTC)
+    assert message.account is None
+    assert message.problem is None
+
+
+def test_every_callback_format_gives_the_same_message() -> None:
+    messages = {
+        envelope.__name__: ADAPTER.parse(envelope(REPLY | CONTACT), settings()) for envelope in ENVELOPES
+    }
+    assert messages["multipart"] == messages["urlencoded"] == messages["as_json"]
+
+
+def test_the_country_code_is_never_doubled_by_the_default_region() -> None:
+    # 972… read with a default region would become +972972…; TextMagic digits are international.
+    fields = REPLY | {"sender": "972987654321"}
+    [message] = ADAPTER.parse(
+        urlencoded(fields), Settings(_env_file=None, textmagic_webhook_secret=SECRET, default_region="IL")
+    ).messages
+    assert message.sender.e164 == "+972987654321"
+
+
+def test_the_senders_contact_name_becomes_the_profile_name() -> None:
+    [message] = ADAPTER.parse(as_json(REPLY | CONTACT), settings()).messages
+    assert message.profile_name == "John Doe"
+
+
+def test_a_contact_with_only_a_first_name() -> None:
+    [message] = ADAPTER.parse(as_json(REPLY | {"firstName": "John", "lastName": None}), settings()).messages
+    assert message.profile_name == "John"
+
+
+def test_a_v1_callback_parses_without_a_business_number() -> None:
+    fields = {"message_id": "8624389", "timestamp": "1354127908", "from": "447860021130", "text": "Old style"}
+    [message] = ADAPTER.parse(multipart(fields), settings()).messages
+    assert message.provider_message_id == "8624389"
+    assert message.sender.e164 == "+447860021130"
+    assert message.business_number == ""
+    assert message.text == "Old style"
+    assert message.received_at == datetime(2012, 11, 28, 18, 38, 28, tzinfo=UTC)
+
+
+def test_an_unreadable_message_time_falls_back_to_the_receive_time() -> None:
+    [message] = ADAPTER.parse(urlencoded(REPLY | {"messageTime": "yesterday"}), settings()).messages
+    assert message.received_at == NOW
+
+
+def test_an_empty_text_is_an_empty_message() -> None:
+    [message] = ADAPTER.parse(urlencoded(REPLY | {"text": ""}), settings()).messages
+    assert message.text == ""
+
+
+def test_nul_characters_are_stripped_from_the_text() -> None:
+    [message] = ADAPTER.parse(as_json(REPLY | {"text": "a\x00b"}), settings()).messages
+    assert message.text == "ab"
+
+
+def test_an_alphanumeric_sender_is_a_contact_without_a_problem() -> None:
+    [message] = ADAPTER.parse(urlencoded(REPLY | {"sender": "MyShop"}), settings()).messages
+    assert message.sender.kind is IdentityKind.ALPHANUMERIC
+    assert message.sender.raw == "MyShop"
+    assert message.problem is None
+
+
+def test_an_unreadable_sender_is_accepted_with_a_problem_not_dropped() -> None:
+    [message] = ADAPTER.parse(urlencoded(REPLY | {"sender": "#!?*"}), settings()).messages
+    assert message.sender.kind is IdentityKind.UNKNOWN
+    assert message.problem and "sender" in message.problem
+
+
+# --- malformed bodies ---
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({k: v for k, v in REPLY.items() if k != "id"}, "id is missing"),
+        ({k: v for k, v in REPLY.items() if k != "sender"}, "sender is missing"),
+        ({k: v for k, v in REPLY.items() if k != "receiver"}, "receiver is missing"),
+        ({"message_id": "1", "text": "hi"}, "from is missing"),
+    ],
+)
+@pytest.mark.parametrize("envelope", ENVELOPES, ids=lambda e: e.__name__)
+def test_a_missing_field_is_named(envelope: Envelope, fields: dict[str, object], reason: str) -> None:
+    with pytest.raises(MalformedPayload, match=reason):
+        ADAPTER.parse(envelope(fields), settings())
+
+
+def test_an_empty_body_names_the_missing_id() -> None:
+    with pytest.raises(MalformedPayload, match="id is missing"):
+        ADAPTER.parse(request(b"", "application/x-www-form-urlencoded"), settings())
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"id=\xff\xfe", "application/x-www-form-urlencoded", "UTF-8"),
+        (b'{"id": 1,', "application/json", "not valid JSON"),
+        (b'\xff{"id": 1}', "application/json", "not valid JSON"),
+        (b"[1, 2]", "application/json", "JSON object"),
+        (b"--x\r\n", "multipart/form-data", "boundary"),
+        (b"[" * 100_000, "application/json", "nested too deeply"),
+    ],
+)
+def test_unreadable_bodies_are_malformed(body: bytes, content_type: str, reason: str) -> None:
+    with pytest.raises(MalformedPayload, match=reason):
+        ADAPTER.parse(request(body, content_type), settings())
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "application/json",
+        f"multipart/form-data; boundary={BOUNDARY}",
+        "",
+    ],
+)
+def test_garbage_is_malformed_never_another_error(content_type: str) -> None:
+    rng = random.Random(20261123)
+    for _ in range(200):
+        body = rng.randbytes(rng.randrange(0, 300))
+        for read in (ADAPTER.parse, ADAPTER.parse_statuses):
+            try:
+                read(request(body, content_type), settings())
+            except MalformedPayload:
+                pass
+
+
+# --- delivery callbacks ---
+
+
+def delivery(status: str, **extra: object) -> dict[str, object]:
+    # A MessageOut (textmagic-rest SDKs, docs/MessageOut.md) as the delivery callback posts it.
+    return {
+        "id": 49576009,
+        "receiver": "447860021130",
+        "sender": "447624800500",
+        "text": "Your order shipped",
+        "status": status,
+        "messageTime": "2012-11-28T18:40:02+0000",
+        "partsCount": 1,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(("letter", "state"), sorted(STATUS_MAP.items()))
+def test_each_status_letter_maps_as_the_table_says(letter: str, state: DeliveryState | None) -> None:
+    statuses = ADAPTER.parse_statuses(as_json(delivery(letter)), settings())
+    assert [s.state for s in statuses] == ([state] if state else [])
+
+
+@pytest.mark.parametrize("letter", ["q", "s"])
+def test_messages_still_at_textmagic_report_nothing(letter: str) -> None:
+    assert ADAPTER.parse_statuses(urlencoded(delivery(letter)), settings()) == []
+
+
+@pytest.mark.parametrize("envelope", ENVELOPES, ids=lambda e: e.__name__)
+def test_a_delivered_callback_parses_in_every_format(envelope: Envelope) -> None:
+    [status] = ADAPTER.parse_statuses(envelope(delivery("d")), settings())
+    assert status.provider == "textmagic"
+    assert status.provider_message_id == "49576009"
+    assert status.state is DeliveryState.DELIVERED
+    assert status.recipient == "447860021130"
+    assert status.occurred_at == datetime(2012, 11, 28, 18, 40, 2, tzinfo=UTC)
+    assert status.error_code is None and status.error_message is None
+
+
+def test_a_rejected_message_fails_with_the_reason_the_letter_gives() -> None:
+    [status] = ADAPTER.parse_statuses(as_json(delivery("j")), settings())
+    assert status.state is DeliveryState.FAILED
+    assert status.error_code == "j"
+    assert status.error_message == "the operator rejected the message"
+
+
+def test_a_v1_delivery_callback_parses() -> None:
+    fields = {"message_id": "8624389", "timestamp": "1354128002", "status": "d", "credits_cost": "1"}
+    [status] = ADAPTER.parse_statuses(multipart(fields), settings())
+    assert status.provider_message_id == "8624389"
+    assert status.state is DeliveryState.DELIVERED
+    assert status.recipient is None
+    assert status.occurred_at == datetime(2012, 11, 28, 18, 40, 2, tzinfo=UTC)
+
+
+def test_an_undocumented_status_is_malformed() -> None:
+    with pytest.raises(MalformedPayload, match="status 'x'"):
+        ADAPTER.parse_statuses(as_json(delivery("x")), settings())
+
+
+def test_a_delivery_callback_without_a_status_is_malformed() -> None:
+    with pytest.raises(MalformedPayload, match="status is missing"):
+        ADAPTER.parse_statuses(as_json(delivery("")), settings())
+
+
+def test_textmagic_calls_both_routes_with_post_only() -> None:
+    assert ADAPTER.methods == ADAPTER.status_methods == frozenset({"POST"})
+
+
+# --- the simulator ---
+
+
+def simulated(callback_format: CallbackFormat = "multipart", **message: Any) -> WebhookRequest:
+    fields = {"sender": "+447860021130", "recipient": "+447624800500", "text": "Hi there"} | message
+    sent = inbound(
+        SimulatedMessage(**fields), "https://bridge.example.com/", settings(), callback_format=callback_format
+    )
+    return WebhookRequest(
+        method=sent.method,
+        url=sent.url,
+        headers={k.lower(): v for k, v in sent.headers.items()},
+        query=urlsplit(sent.url).query,
+        body=sent.body,
+        received_at=NOW,
+    )
+
+
+@pytest.mark.parametrize("callback_format", ["multipart", "urlencoded", "json"])
+def test_a_simulated_callback_verifies_and_parses(callback_format: CallbackFormat) -> None:
+    webhook = simulated(callback_format, profile_name="Ana Souza", message_id="1782832")
+    ADAPTER.verify(webhook, settings())
+    [message] = ADAPTER.parse(webhook, settings()).messages
+    assert message.provider_message_id == "1782832"
+    assert message.sender.raw == "447860021130"
+    assert message.sender.e164 == "+447860021130"
+    assert message.business_number == "447624800500"
+    assert message.text == "Hi there"
+    assert message.profile_name == "Ana Souza"
+
+
+def test_the_simulator_calls_the_textmagic_route_with_the_token() -> None:
+    webhook = simulated()
+    assert webhook.url.startswith("https://bridge.example.com/webhooks/textmagic?token=")
+
+
+def test_a_simulated_callback_is_refused_by_a_bridge_with_another_secret() -> None:
+    with pytest.raises(SignatureInvalid):
+        ADAPTER.verify(simulated(), settings("another-secret-0123456789"))
+
+
+def test_the_simulator_refuses_media_textmagic_cannot_carry() -> None:
+    from bridge.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="SMS only"):
+        simulated(media=("https://example.com/a.jpg",))
