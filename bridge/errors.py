@@ -27,7 +27,8 @@ number.
     ├── MethodNotAllowed          405: the provider never calls this URL with that method
     ├── SignatureInvalid          403: the request is not provably from the provider
     ├── MalformedPayload          400: the body cannot be read as the provider's format
-    └── PayloadTooLarge           413
+    ├── PayloadTooLarge           413
+    └── RetryLater                503: nothing stored; the provider should send it again
 """
 
 from __future__ import annotations
@@ -142,3 +143,13 @@ class MalformedPayload(WebhookRejected):
 
 class PayloadTooLarge(WebhookRejected):
     status = 413
+
+
+class RetryLater(WebhookRejected):
+    """Not stored, and the provider should send it again (e.g. Vonage's occasional unsigned
+    callback, which it resends signed)."""
+
+    status = 503
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, headers={"Retry-After": "5"})

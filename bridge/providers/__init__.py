@@ -7,6 +7,7 @@ from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookConte
 from bridge.providers.messagebird import MessageBirdAdapter
 from bridge.providers.textmagic import TextMagicAdapter
 from bridge.providers.twilio import TwilioAdapter
+from bridge.providers.vonage import VonageAdapter
 from bridge.providers.whatsapp import WhatsAppAdapter
 
 ADAPTERS: dict[str, ProviderAdapter] = {
@@ -15,6 +16,7 @@ ADAPTERS: dict[str, ProviderAdapter] = {
         TwilioAdapter(),
         WhatsAppAdapter(),
         MessageBirdAdapter(),
+        VonageAdapter(),
         TextMagicAdapter(),
         AfricasTalkingAdapter(),
     )

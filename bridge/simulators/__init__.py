@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bridge.settings import Settings
-from bridge.simulators import africastalking, messagebird, textmagic, twilio, whatsapp
+from bridge.simulators import africastalking, messagebird, textmagic, twilio, vonage, whatsapp
 from bridge.simulators.base import SimulatedMessage, SimulatedRequest
 
 Simulator = Callable[[SimulatedMessage, str, Settings], SimulatedRequest]
@@ -18,6 +18,7 @@ SIMULATORS: dict[str, Simulator] = {
     "twilio": twilio.inbound,
     "whatsapp": whatsapp.inbound,
     "messagebird": messagebird.inbound,
+    "vonage": vonage.inbound,
     "textmagic": textmagic.inbound,
     "africastalking": africastalking.inbound,
 }
