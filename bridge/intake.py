@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.ledger import InboundLedger, Outcome, RawPayload
+from bridge.claims import Outcome
+from bridge.ledger import InboundLedger, RawPayload
 from bridge.messages import DeliveryStatus
 from bridge.providers.base import WebhookContent
 from bridge.statuses import StatusLedger

@@ -19,13 +19,12 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-import redis
 from redis import Redis
-from redis.exceptions import WatchError
+from redis.client import Pipeline
 
 from bridge import keys
+from bridge.claims import Outcome, claim
 from bridge.connection import read_hash
-from bridge.errors import StorageUnavailable
 from bridge.messages import InboundMessage
 from bridge.queueing import enqueue_inbound, inbound_queue
 from bridge.settings import Settings
@@ -54,11 +53,6 @@ class Status(StrEnum):
     RETRYING = "retrying"
     DELIVERED = "delivered"
     FAILED = "failed"
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -123,30 +117,21 @@ class InboundLedger:
             "raw": json.dumps(asdict(raw)),
         }
         flat = [item for pair in fields.items() for item in pair]
-        try:
-            with self._redis.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
-                        if pipe.exists(key):
-                            return Outcome.DUPLICATE
-                        pipe.multi()
-                        self._claim(
-                            keys=[key, keys.INBOUND_SEQUENCE, keys.mailbox(message.sender.lane_key)],
-                            args=[entry_id, self._settings.retention_days * 86400, *flat],
-                            client=pipe,
-                        )
-                        if message.fragment is not None:
-                            group = keys.fragments(fragment_group(message))
-                            pipe.hset(group, str(message.fragment.index), entry_id)
-                            pipe.expire(group, self._settings.retention_days * 86400)
-                        enqueue_inbound(self._queue, entry_id, settings=self._settings, pipeline=pipe)
-                        pipe.execute()
-                        return Outcome.ACCEPTED
-                    except WatchError:
-                        continue  # someone touched the entry meanwhile: look again
-        except redis.RedisError as exc:
-            raise StorageUnavailable(f"could not store the message: {type(exc).__name__}") from exc
+        retention = self._settings.retention_days * 86400
+
+        def write(pipe: Pipeline) -> None:
+            self._claim(
+                keys=[key, keys.INBOUND_SEQUENCE, keys.mailbox(message.sender.lane_key)],
+                args=[entry_id, retention, *flat],
+                client=pipe,
+            )
+            if message.fragment is not None:
+                group = keys.fragments(fragment_group(message))
+                pipe.hset(group, str(message.fragment.index), entry_id)
+                pipe.expire(group, retention)
+            enqueue_inbound(self._queue, entry_id, settings=self._settings, pipeline=pipe)
+
+        return claim(self._redis, key, write, what="the message")
 
     def get(self, entry_id: str) -> LedgerEntry | None:
         fields = read_hash(self._redis, keys.inbound(entry_id))

@@ -8,7 +8,8 @@ found from its message and vice versa.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
@@ -50,54 +51,55 @@ def inbound_job_id(inbound_id: str) -> str:
     return f"in-{inbound_id}"
 
 
+def _options(settings: Settings, *, job_id: str, kwargs: dict[str, Any], description: str) -> dict[str, Any]:
+    """What every bridge job carries: its id, JSON kwargs, timeouts, retry policy and the failure
+    callback that records why it failed."""
+    return {
+        "kwargs": kwargs,
+        "job_id": job_id,
+        "timeout": JOB_TIMEOUT_SECONDS,
+        "result_ttl": RESULT_TTL_SECONDS,
+        "failure_ttl": settings.retention_days * 86400,
+        "retry": retry_policy(settings.retry_delays),
+        "on_failure": Callback(RECORD_FAILURE),
+        "description": description,
+    }
+
+
 def enqueue_inbound(
     queue: Queue, inbound_id: str, *, settings: Settings, pipeline: Pipeline | None = None
 ) -> Job:
     """Queue delivery of one ledger entry; with `pipeline`, inside the caller's transaction."""
-    return queue.enqueue_call(
-        PROCESS_INBOUND,
-        kwargs={"inbound_id": inbound_id},
+    options = _options(
+        settings,
         job_id=inbound_job_id(inbound_id),
-        timeout=JOB_TIMEOUT_SECONDS,
-        result_ttl=RESULT_TTL_SECONDS,
-        failure_ttl=settings.retention_days * 86400,
-        retry=retry_policy(settings.retry_delays),
-        on_failure=Callback(RECORD_FAILURE),
+        kwargs={"inbound_id": inbound_id},
         description=f"deliver inbound {inbound_id}",
-        pipeline=pipeline,
     )
+    return queue.enqueue_call(PROCESS_INBOUND, pipeline=pipeline, **options)
 
 
 def schedule_inbound(queue: Queue, inbound_id: str, *, delay_seconds: float, settings: Settings) -> Job:
     """Look at `inbound_id` again later (the parts of a long SMS still missing); one pending look
     per message, whatever number of parts ask for it."""
-    return queue.enqueue_in(
-        timedelta(seconds=max(delay_seconds, 1.0)),
-        PROCESS_INBOUND,
-        kwargs={"inbound_id": inbound_id},
+    options = _options(
+        settings,
         job_id=f"{inbound_job_id(inbound_id)}-later",
-        job_timeout=JOB_TIMEOUT_SECONDS,
-        result_ttl=RESULT_TTL_SECONDS,
-        failure_ttl=settings.retention_days * 86400,
-        retry=retry_policy(settings.retry_delays),
-        on_failure=Callback(RECORD_FAILURE),
+        kwargs={"inbound_id": inbound_id},
         description=f"deliver inbound {inbound_id} (parts waited for)",
     )
+    job = queue.create_job(PROCESS_INBOUND, **options)
+    return queue.schedule_job(job, datetime.now(UTC) + timedelta(seconds=max(delay_seconds, 1.0)))
 
 
 def enqueue_status(
     queue: Queue, status_id: str, *, settings: Settings, pipeline: Pipeline | None = None
 ) -> Job:
     """Queue the application of one delivery report; with `pipeline`, inside the caller's transaction."""
-    return queue.enqueue_call(
-        APPLY_STATUS,
-        kwargs={"status_id": status_id},
+    options = _options(
+        settings,
         job_id=f"st-{status_id}",
-        timeout=JOB_TIMEOUT_SECONDS,
-        result_ttl=RESULT_TTL_SECONDS,
-        failure_ttl=settings.retention_days * 86400,
-        retry=retry_policy(settings.retry_delays),
-        on_failure=Callback(RECORD_FAILURE),
+        kwargs={"status_id": status_id},
         description=f"apply delivery report {status_id}",
-        pipeline=pipeline,
     )
+    return queue.enqueue_call(APPLY_STATUS, pipeline=pipeline, **options)

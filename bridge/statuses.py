@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 
-import redis
 from redis import Redis
+from redis.client import Pipeline
 
 from bridge import keys
-from bridge.errors import StorageUnavailable
-from bridge.ledger import Outcome
+from bridge.claims import Outcome, claim
 from bridge.messages import DeliveryStatus
 from bridge.queueing import enqueue_status, status_queue
 from bridge.settings import Settings
@@ -36,22 +35,12 @@ class StatusLedger:
     def accept(self, status: DeliveryStatus) -> Outcome:
         entry_id = status_id(status)
         key = keys.status(entry_id)
-        try:
-            with self._redis.pipeline() as pipe:
-                while True:
-                    try:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
-                        if pipe.exists(key):
-                            return Outcome.DUPLICATE
-                        pipe.multi()
-                        pipe.set(key, status.model_dump_json(), ex=self._settings.retention_days * 86400)
-                        enqueue_status(self._queue, entry_id, settings=self._settings, pipeline=pipe)
-                        pipe.execute()
-                        return Outcome.ACCEPTED
-                    except redis.WatchError:
-                        continue
-        except redis.RedisError as exc:
-            raise StorageUnavailable(f"could not store the delivery report: {type(exc).__name__}") from exc
+
+        def write(pipe: Pipeline) -> None:
+            pipe.set(key, status.model_dump_json(), ex=self._settings.retention_days * 86400)
+            enqueue_status(self._queue, entry_id, settings=self._settings, pipeline=pipe)
+
+        return claim(self._redis, key, write, what="the delivery report")
 
     def get(self, entry_id: str) -> DeliveryStatus | None:
         raw = self._redis.get(keys.status(entry_id))

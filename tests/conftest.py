@@ -109,6 +109,15 @@ def bridge_env(
         "INTERCOM_ACCESS_TOKEN": TEST_INTERCOM_TOKEN,
         "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN,
+        "WHATSAPP_APP_SECRET": "test-meta-app-secret",
+        "WHATSAPP_VERIFY_TOKEN": "test-meta-verify-token",
+        "WHATSAPP_ACCESS_TOKEN": "test-meta-token",
+        "MESSAGEBIRD_SIGNING_KEY": "test-messagebird-signing-key-0123456789abcdef",
+        "MESSAGEBIRD_ACCESS_KEY": "test-messagebird-access-key",
+        "VONAGE_API_KEY": "abcd1234",
+        "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret-0123456789",
+        "TEXTMAGIC_WEBHOOK_SECRET": "test-textmagic-url-token",
+        "AFRICASTALKING_WEBHOOK_SECRET": "test-africastalking-url-token",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

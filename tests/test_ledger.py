@@ -9,10 +9,11 @@ import pytest
 import redis
 
 from bridge import keys
+from bridge.claims import Outcome
 from bridge.connection import redis_client
 from bridge.errors import StorageUnavailable
 from bridge.identity import classify_sender
-from bridge.ledger import InboundLedger, Outcome, RawPayload, Status, inbound_id
+from bridge.ledger import InboundLedger, RawPayload, Status, inbound_id
 from bridge.messages import Channel, InboundMessage
 from bridge.queueing import inbound_job_id, inbound_queue
 from bridge.settings import Settings

@@ -133,12 +133,18 @@ _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "
 def same_origin(url: str, base_url: str) -> bool:
     """Whether `url` is on exactly the scheme, host and port of `base_url` (a configured API URL):
     credentials for that API may be sent there and nowhere else."""
-    target, base = urlsplit(url), urlsplit(base_url)
+    try:
+        target, base = urlsplit(url), urlsplit(base_url)
+    except ValueError:  # not a URL at all (`http://[::1`): no credentials for it
+        return False
     return bool(base.netloc) and (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower())
 
 
 def on_domain(url: str, *domains: str) -> bool:
     """Whether `url` is HTTPS on one of `domains` or their subdomains (a provider's own hosts)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return False
     return parts.scheme == "https" and any(host == d or host.endswith("." + d) for d in domains)

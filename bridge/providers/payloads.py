@@ -8,6 +8,8 @@ multi-dict, so an adapter describes its fields once, whatever the envelope.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -18,6 +20,7 @@ from starlette.datastructures import ImmutableMultiDict
 from bridge.errors import MalformedPayload
 
 if TYPE_CHECKING:
+    from bridge.messages import DeliveryState
     from bridge.providers.base import WebhookRequest
 
 FormData = ImmutableMultiDict[str, str]
@@ -169,3 +172,91 @@ def timestamp(value: str | int | float | None, *, default: datetime) -> datetime
             continue
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return default
+
+
+def state_of(
+    reported: str, table: Mapping[str, DeliveryState | None], *, provider: str, field: str = "status"
+) -> DeliveryState | None:
+    """A provider's status word through its table: the bridge's state, None for one not worth
+    reporting (queued, buffered…), and a 400 naming the word for one the provider never documented
+    (it would otherwise be silently misread)."""
+    key = reported.strip().lower()
+    if key not in table:
+        raise MalformedPayload(f"{field} {reported!r} is not one {provider} documents")
+    return table[key]
+
+
+@dataclass(frozen=True)
+class JsonNode:
+    """A JSON object and where it sits in the payload, so every complaint names the field
+    (`entry[0].changes[1].value.messages[2].id is missing`) and a value of the wrong JSON type
+    becomes a 400, never an exception a fuzzer could turn into a 500."""
+
+    data: dict[str, Any]
+    path: str = ""
+
+    @classmethod
+    def parse(cls, body: bytes) -> JsonNode:
+        return cls(parse_json_object(body))
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def text(self, key: str) -> str | None:
+        """A string field, or None when absent. Numbers are read as text: providers document some
+        ids as "number | string" and error codes are numbers."""
+        value = self.data.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise MalformedPayload(f"{self.at(key)} must be a string")
+
+    def required(self, key: str) -> str:
+        value = self.text(key)
+        if value is None or not value.strip():
+            raise MalformedPayload(f"{self.at(key)} is missing")
+        return value
+
+    def object(self, key: str) -> JsonNode | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise MalformedPayload(f"{self.at(key)} must be an object")
+        return JsonNode(value, self.at(key))
+
+    def required_object(self, key: str) -> JsonNode:
+        node = self.object(key)
+        if node is None:
+            raise MalformedPayload(f"{self.at(key)} is missing")
+        return node
+
+    def objects(self, key: str, *, required: bool = False) -> list[JsonNode]:
+        value = self.data.get(key)
+        if value is None and not required:
+            return []
+        if not isinstance(value, list):
+            raise MalformedPayload(
+                f"{self.at(key)} {'must be a list' if value is not None else 'is missing'}"
+            )
+        nodes = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise MalformedPayload(f"{self.at(key)}[{index}] must be an object")
+            nodes.append(JsonNode(item, f"{self.at(key)}[{index}]"))
+        return nodes
+
+    def time(self, key: str, *, default: datetime) -> datetime:
+        """Unix seconds or ISO 8601; the receive time when unreadable, of whatever type: a bad
+        clock is no reason to refuse a message."""
+        value = self.data.get(key)
+        readable = isinstance(value, str | int | float) and not isinstance(value, bool)
+        return timestamp(value if readable else None, default=default)
+
+    def nested(self, *keys: str) -> str | None:
+        """`nested("profile", "name")`: a string under optional objects."""
+        node: JsonNode | None = self
+        for key in keys[:-1]:
+            node = node.object(key) if node else None
+        return node.text(keys[-1]) if node else None

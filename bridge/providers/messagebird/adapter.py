@@ -1,0 +1,124 @@
+"""The MessageBird adapter: one route for three payload generations, two signatures.
+
+Classic forwards and Conversations API events are signed with `MessageBird-Signature-JWT`, a JWT
+(HS256/384/512, the account's signing key) whose claims bind it to the URL as called (`url_hash`,
+query order included) and to the raw body (`payload_hash`); it is valid 60 seconds (python SDK
+`RequestValidator` and its 44 vectors). Bird's Channels API signs with `messagebird-signature`
+instead (see `channels`). The adapter takes the time from an injected clock so tests can freeze it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from bridge.errors import MalformedPayload
+from bridge.messages import DeliveryStatus, Media
+from bridge.providers import signing
+from bridge.providers.base import (
+    Acknowledgement,
+    FetchedMedia,
+    ProviderAdapter,
+    WebhookContent,
+    WebhookRequest,
+    download,
+    on_domain,
+    same_origin,
+)
+from bridge.providers.messagebird import channels, classic, conversations
+from bridge.providers.messagebird.common import NAME
+from bridge.providers.payloads import JsonNode
+from bridge.settings import Settings
+
+JWT_HEADER = "MessageBird-Signature-JWT"
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+JWT_ISSUER = "MessageBird"
+JWT_CLAIMS = ("iss", "nbf", "exp", "jti")
+# courier answers MessageBird's forwards with a plain `OK`, which MessageBird expects.
+ACKNOWLEDGEMENT = b"OK"
+TRUSTED_DOMAINS = ("messagebird.com", "bird.com")
+
+
+class MessageBirdAdapter(ProviderAdapter):
+    name = NAME
+    # Number forwards may come as GET with the fields in the query; status reports usually do.
+    methods = frozenset({"GET", "POST"})
+    status_methods = frozenset({"GET", "POST"})
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+
+    def disabled_reason(self, settings: Settings) -> str | None:
+        if settings.messagebird_signing_key is None:
+            return "MessageBird is not configured: set MESSAGEBIRD_SIGNING_KEY to verify its webhooks"
+        return None
+
+    def verify(self, request: WebhookRequest, settings: Settings) -> None:
+        secret = settings.secret("messagebird_signing_key")
+        token = request.headers.get(JWT_HEADER.lower())
+        if token is None and request.headers.get(channels.SIGNATURE_HEADER):
+            channels.verify_signature(request, secret)
+            return
+        signing.verify_jwt(
+            token,
+            header=JWT_HEADER,
+            secret=secret,
+            body=request.body,
+            algorithms=JWT_ALGORITHMS,
+            issuer=JWT_ISSUER,
+            required_claims=JWT_CLAIMS,
+            url=request.url,
+            payload_hash_required=True,
+            now=self._clock(),
+        )
+
+    def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
+        if _is_json(request):
+            return _json_event(request, settings)
+        return WebhookContent(messages=(classic.forwarded_message(request, settings),))
+
+    def parse_statuses(self, request: WebhookRequest, settings: Settings) -> list[DeliveryStatus]:
+        if _is_json(request):
+            content = _json_event(request, settings)
+            if content.messages:
+                raise MalformedPayload(
+                    f"inbound messages belong on /webhooks/{self.name}, not its status URL"
+                )
+            return list(content.statuses)
+        return classic.status_reports(request)
+
+    def acknowledge(self) -> Acknowledgement:
+        return Acknowledgement(media_type="text/plain", body=ACKNOWLEDGEMENT)
+
+    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
+        """MessageBird and Bird media may need `Authorization: AccessKey`; the key is sent only to
+        their own hosts over HTTPS (or to MESSAGEBIRD_API_URL's), never to a URL a payload names
+        elsewhere."""
+        if not media.url:
+            raise MalformedPayload(f"{self.name} media {media.reference} has no URL")
+        headers = {}
+        if settings.messagebird_access_key is not None and _trusted(media.url, settings):
+            headers["Authorization"] = f"AccessKey {settings.secret('messagebird_access_key')}"
+        return download(http, media.url, media=media, headers=headers)
+
+
+def _is_json(request: WebhookRequest) -> bool:
+    content_type = request.content_type
+    return content_type == "application/json" or (not content_type and request.body.lstrip()[:1] == b"{")
+
+
+def _json_event(request: WebhookRequest, settings: Settings) -> WebhookContent:
+    """A JSON body: a Bird Channels event, or else a Conversations API event."""
+    data = JsonNode.parse(request.body)
+    if data.data.get("service") == "channels" or "payload" in data.data:
+        return channels.event(data, request, settings)
+    return conversations.event(data, request, settings)
+
+
+def _trusted(url: str, settings: Settings) -> bool:
+    try:
+        return same_origin(url, settings.messagebird_api_url) or on_domain(url, *TRUSTED_DOMAINS)
+    except ValueError:  # urlsplit refuses e.g. an unclosed `[` IPv6 host: no credentials then
+        return False

@@ -1,0 +1,123 @@
+"""Every provider through the real bridge: a genuine message lands in Intercom; a forged one, a
+tampered one or one for a provider that is not configured is refused and leaves nothing behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import pytest
+
+from bridge import keys
+from bridge.app import create_app
+from bridge.queueing import inbound_queue
+from bridge.serving import BackgroundServer
+from bridge.settings import get_settings, reset_settings_cache
+from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.simulators.messagebird import signature as messagebird_signature
+from tests.helpers import conversation_bodies
+
+PROVIDERS = sorted(SIMULATORS)
+SIGNED = ["messagebird", "twilio", "vonage", "whatsapp"]  # the body is covered by the signature
+SECRET_VARIABLE = {
+    "twilio": "TWILIO_AUTH_TOKEN",
+    "whatsapp": "WHATSAPP_APP_SECRET",
+    "messagebird": "MESSAGEBIRD_SIGNING_KEY",
+    "vonage": "VONAGE_SIGNATURE_SECRET",
+    "textmagic": "TEXTMAGIC_WEBHOOK_SECRET",
+    "africastalking": "AFRICASTALKING_WEBHOOK_SECRET",
+}
+TEXT = "Hello from a real provider"
+
+
+def genuine(provider: str, bridge, settings) -> SimulatedRequest:
+    message = SimulatedMessage(sender="+14155550123", recipient="+14155550100", text=TEXT)
+    return SIMULATORS[provider](message, bridge.url, settings)
+
+
+def _headers(request: SimulatedRequest, **changes: str) -> SimulatedRequest:
+    return dataclasses.replace(request, headers={**request.headers, **changes})
+
+
+# How an attacker without the secret would have to send each provider's webhook.
+FORGERIES: dict[str, Callable[[SimulatedRequest], SimulatedRequest]] = {
+    "twilio": lambda r: _headers(r, **{"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJlIGF0IGFsbA=="}),
+    "whatsapp": lambda r: _headers(r, **{"X-Hub-Signature-256": "sha256=" + "0" * 64}),
+    "messagebird": lambda r: _headers(
+        r,
+        **{
+            "MessageBird-Signature-JWT": messagebird_signature(
+                r.url, r.body, "not-the-signing-key-" + "x" * 40, time.time()
+            )
+        },
+    ),
+    "vonage": lambda r: dataclasses.replace(r, body=_replace_param(r.body, "sig", "0" * 32)),
+    "textmagic": lambda r: dataclasses.replace(r, url=r.url.replace("token=", "token=x")),
+    "africastalking": lambda r: dataclasses.replace(r, url=r.url.replace("token=", "token=x")),
+}
+
+
+def _replace_param(body: bytes, name: str, value: str) -> bytes:
+    from urllib.parse import parse_qsl, urlencode
+
+    return urlencode([(k, value if k == name else v) for k, v in parse_qsl(body.decode())]).encode()
+
+
+def nothing_stored(redis_client) -> bool:
+    return not redis_client.keys(keys.PREFIX + "*") and inbound_queue(redis_client).count == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_genuine_message_lands_in_intercom(provider, bridge, settings, sandbox, drain, http):
+    response = genuine(provider, bridge, settings).send(http)
+    assert response.status_code == 200, response.text
+    drain()
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == [TEXT]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_forged_request_gets_403_and_nothing_is_stored(provider, bridge, settings, http, redis_client):
+    response = FORGERIES[provider](genuine(provider, bridge, settings)).send(http)
+    assert response.status_code == 403, response.text
+    assert nothing_stored(redis_client)
+
+
+@pytest.mark.parametrize("provider", SIGNED)
+def test_a_body_changed_after_signing_gets_403_and_nothing_is_stored(
+    provider, bridge, settings, http, redis_client
+):
+    request = genuine(provider, bridge, settings)
+    tampered = dataclasses.replace(request, body=request.body.replace(b"Hello", b"Hallo", 1))
+    assert tampered.body != request.body
+    response = tampered.send(http)
+    assert response.status_code == 403, response.text
+    assert nothing_stored(redis_client)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_provider_that_is_not_configured_answers_404_naming_its_variable(
+    provider, bridge_env, monkeypatch, http, redis_client
+):
+    monkeypatch.delenv(SECRET_VARIABLE[provider])
+    reset_settings_cache()
+    settings = get_settings()
+    with BackgroundServer(create_app(settings)) as server:
+        response = http.post(f"{server.url}/webhooks/{provider}", content=b"anything")
+        status = http.post(f"{server.url}/webhooks/{provider}/status", content=b"anything")
+    assert response.status_code == 404 and status.status_code == 404
+    assert SECRET_VARIABLE[provider] in response.json()["detail"]
+    assert nothing_stored(redis_client)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_provider_redelivering_the_same_message_creates_it_once(
+    provider, bridge, settings, sandbox, drain, http
+):
+    request = genuine(provider, bridge, settings)
+    for _ in range(2):
+        assert request.send(http).status_code == 200
+    drain()
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == [TEXT]
