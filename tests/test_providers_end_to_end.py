@@ -121,3 +121,17 @@ def test_a_provider_redelivering_the_same_message_creates_it_once(
     drain()
     [conversation] = sandbox.conversations()
     assert conversation_bodies(conversation) == [TEXT]
+
+
+def test_meta_verifies_its_subscription_with_a_get_handshake(bridge, http, redis_client):
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": "test-meta-verify-token",
+        "hub.challenge": "1158201444",
+    }
+    response = http.get(f"{bridge.url}/webhooks/whatsapp", params=params)
+    assert response.status_code == 200
+    assert response.text == "1158201444"
+    wrong = http.get(f"{bridge.url}/webhooks/whatsapp", params={**params, "hub.verify_token": "guess"})
+    assert wrong.status_code == 403
+    assert nothing_stored(redis_client)
