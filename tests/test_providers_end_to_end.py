@@ -135,3 +135,75 @@ def test_meta_verifies_its_subscription_with_a_get_handshake(bridge, http, redis
     wrong = http.get(f"{bridge.url}/webhooks/whatsapp", params={**params, "hub.verify_token": "guess"})
     assert wrong.status_code == 403
     assert nothing_stored(redis_client)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_unsigned_delivery_report_gets_403_and_nothing_is_stored(provider, bridge, http, redis_client):
+    form = {"MessageSid": "SM1", "MessageStatus": "failed", "messageId": "1", "status": "failed", "id": "1"}
+    response = http.post(f"{bridge.url}/webhooks/{provider}/status", data=form)
+    assert response.status_code == 403, response.text
+    assert nothing_stored(redis_client)
+
+
+def _whatsapp_webhook(bridge, settings, message: dict) -> SimulatedRequest:
+    import hashlib
+    import json
+
+    from bridge.providers.signing import hmac_hex
+
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550100", "phone_number_id": "106540352242922"},
+        "messages": [message],
+    }
+    body = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}],
+        }
+    )
+    signature = "sha256=" + hmac_hex(settings.secret("whatsapp_app_secret"), body.encode(), hashlib.sha256)
+    return SimulatedRequest(
+        url=f"{bridge.url}/webhooks/whatsapp",
+        body=body.encode(),
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+    )
+
+
+def test_a_whatsapp_number_change_keeps_the_contact_and_the_conversation(
+    bridge, settings, sandbox, drain, http
+):
+    sandbox.configure(search_lag=300)
+    now = str(int(time.time()))
+    hello = {
+        "from": "31612345678",
+        "id": "wamid.1",
+        "timestamp": now,
+        "type": "text",
+        "text": {"body": "hoi"},
+    }
+    changed = {
+        "from": "31612345678",
+        "id": "wamid.2",
+        "timestamp": now,
+        "type": "system",
+        "system": {
+            "body": "User A changed from 31612345678 to 31687654321",
+            "wa_id": "31687654321",
+            "type": "user_changed_number",
+        },
+    }
+    again = {
+        "from": "31687654321",
+        "id": "wamid.3",
+        "timestamp": now,
+        "type": "text",
+        "text": {"body": "new nr"},
+    }
+    for message in (hello, changed, again):
+        assert _whatsapp_webhook(bridge, settings, message).send(http).status_code == 200
+        drain()
+
+    assert len(sandbox.contacts()) == 1
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["hoi", "new nr"]
