@@ -12,12 +12,15 @@ number.
     │   ├── IntercomRateLimited   Intercom kept answering 429
     │   ├── SenderBusy            another worker holds the sender's lock for too long
     │   ├── MediaUnavailable      a provider's media server answered 5xx/429 or could not be reached
+    │   ├── ProviderUnavailable   a provider's API answered 5xx / timed out / unreachable, attempts exhausted
+    │   ├── ProviderRateLimited   a provider's API kept answering 429
     │   └── StorageUnavailable    Redis did not answer (webhooks answer 503 so providers retry)
     └── PermanentError            will fail again until something changes (data, settings, code)
         ├── IntercomRejected      any other 4xx, with Intercom's own error code and message
         │   ├── IntercomNotFound  404
         │   ├── IntercomGone      410 (a merged contact; `canonical_id` from the Link header)
         │   └── IntercomConflict  409 naming an existing contact (`existing_id`)
+        ├── ProviderRejected      a provider refused a send (4xx), with its own code and message
         ├── UnprocessableMessage  accepted and stored, but it cannot be delivered as it is
         └── LedgerRecordMissing   the job's message is no longer in the ledger (retention)
 
@@ -66,6 +69,14 @@ class MediaUnavailable(RetryableError):
     """An attachment could not be fetched from the provider for now."""
 
 
+class ProviderUnavailable(RetryableError):
+    """A provider's API could not be reached or answered 5xx until attempts ran out."""
+
+
+class ProviderRateLimited(RetryableError):
+    """A provider's API kept answering 429."""
+
+
 class StorageUnavailable(RetryableError):
     """Redis could not be reached or did not answer in time."""
 
@@ -100,6 +111,18 @@ class IntercomConflict(IntercomRejected):
     def __init__(self, *, existing_id: str | None, **kwargs: object) -> None:
         self.existing_id = existing_id
         super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class ProviderRejected(PermanentError):
+    """A provider refused to send: its error code (e.g. Twilio 21610, Meta 131047) and message."""
+
+    def __init__(self, *, provider: str, code: str | None, message: str, status: int | None = None) -> None:
+        self.provider = provider
+        self.code = code
+        self.message = message
+        self.status = status
+        label = f" {code}" if code else ""
+        super().__init__(f"{provider} refused the message{label}: {message}")
 
 
 class UnprocessableMessage(PermanentError):

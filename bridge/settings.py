@@ -86,17 +86,24 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(None, validation_alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: SecretStr | None = Field(None, validation_alias="TWILIO_AUTH_TOKEN")
     twilio_api_url: str = Field("https://api.twilio.com", validation_alias="TWILIO_API_URL")
+    # A Content Template (`HX…`) sent instead of free text outside WhatsApp's 24-hour window.
+    twilio_whatsapp_content_sid: str | None = Field(None, validation_alias="TWILIO_WHATSAPP_CONTENT_SID")
 
     # --- Meta WhatsApp Cloud API ---
     whatsapp_access_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_ACCESS_TOKEN")
     whatsapp_app_secret: SecretStr | None = Field(None, validation_alias="WHATSAPP_APP_SECRET")
     whatsapp_verify_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_VERIFY_TOKEN")
     whatsapp_api_url: str = Field("https://graph.facebook.com/v23.0", validation_alias="WHATSAPP_API_URL")
+    # `name:language` of an approved template sent instead of free text outside the 24-hour window.
+    whatsapp_template: str | None = Field(None, validation_alias="WHATSAPP_TEMPLATE")
 
     # --- MessageBird / Bird ---
     messagebird_access_key: SecretStr | None = Field(None, validation_alias="MESSAGEBIRD_ACCESS_KEY")
     messagebird_signing_key: SecretStr | None = Field(None, validation_alias="MESSAGEBIRD_SIGNING_KEY")
     messagebird_api_url: str = Field("https://rest.messagebird.com", validation_alias="MESSAGEBIRD_API_URL")
+    messagebird_conversations_api_url: str = Field(
+        "https://conversations.messagebird.com", validation_alias="MESSAGEBIRD_CONVERSATIONS_API_URL"
+    )
 
     # --- Vonage ---
     vonage_api_key: str | None = Field(None, validation_alias="VONAGE_API_KEY")
@@ -104,6 +111,7 @@ class Settings(BaseSettings):
     vonage_signature_secret: SecretStr | None = Field(None, validation_alias="VONAGE_SIGNATURE_SECRET")
     vonage_signature_method: str = Field("md5hash", validation_alias="VONAGE_SIGNATURE_METHOD")
     vonage_api_url: str = Field("https://rest.nexmo.com", validation_alias="VONAGE_API_URL")
+    vonage_messages_api_url: str = Field("https://api.nexmo.com", validation_alias="VONAGE_MESSAGES_API_URL")
 
     # --- TextMagic ---
     textmagic_username: str | None = Field(None, validation_alias="TEXTMAGIC_USERNAME")

@@ -115,9 +115,16 @@ def bridge_env(
         "MESSAGEBIRD_SIGNING_KEY": "test-messagebird-signing-key-0123456789abcdef",
         "MESSAGEBIRD_ACCESS_KEY": "test-messagebird-access-key",
         "VONAGE_API_KEY": "abcd1234",
+        "VONAGE_API_SECRET": "test-vonage-api-secret",
         "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret-0123456789",
+        "TEXTMAGIC_USERNAME": "test-textmagic-user",
+        "TEXTMAGIC_API_KEY": "test-textmagic-api-key",
         "TEXTMAGIC_WEBHOOK_SECRET": "test-textmagic-url-token",
+        "AFRICASTALKING_USERNAME": "test-at-user",
+        "AFRICASTALKING_API_KEY": "test-at-api-key",
         "AFRICASTALKING_WEBHOOK_SECRET": "test-africastalking-url-token",
+        "INTERCOM_CLIENT_SECRET": "test-intercom-client-secret",
+        "INTERCOM_ADMIN_ID": "991267101",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -191,6 +198,13 @@ def standin_server() -> Iterator[BackgroundServer]:
         twilio_account_sid=TEST_ACCOUNT_SID,
         twilio_auth_token=TEST_TWILIO_TOKEN,
         whatsapp_access_token="test-meta-token",
+        messagebird_access_key="test-messagebird-access-key",
+        vonage_api_key="abcd1234",
+        vonage_api_secret="test-vonage-api-secret",
+        textmagic_username="test-textmagic-user",
+        textmagic_api_key="test-textmagic-api-key",
+        africastalking_username="test-at-user",
+        africastalking_api_key="test-at-api-key",
     )
     with BackgroundServer(create_standin_app(state)) as server:
         server.state = state  # type: ignore[attr-defined]
@@ -202,3 +216,21 @@ def standin(standin_server: BackgroundServer) -> Iterator[BackgroundServer]:
     standin_server.state.reset()  # type: ignore[attr-defined]
     yield standin_server
     standin_server.state.reset()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def providers_at_standin(bridge_env, standin, monkeypatch) -> BackgroundServer:
+    """Every provider's API pointed at the stand-in (sends, media)."""
+    for variable in (
+        "TWILIO_API_URL",
+        "MESSAGEBIRD_API_URL",
+        "MESSAGEBIRD_CONVERSATIONS_API_URL",
+        "VONAGE_API_URL",
+        "VONAGE_MESSAGES_API_URL",
+        "TEXTMAGIC_API_URL",
+        "AFRICASTALKING_API_URL",
+    ):
+        monkeypatch.setenv(variable, standin.url)
+    monkeypatch.setenv("WHATSAPP_API_URL", f"{standin.url}/v23.0")
+    reset_settings_cache()
+    return standin

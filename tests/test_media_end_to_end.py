@@ -7,7 +7,7 @@ import pytest
 from bridge.media import MediaStore
 from bridge.providers.base import FetchedMedia
 from bridge.settings import get_settings, reset_settings_cache
-from bridge.standins.app import StoredMedia
+from bridge.standins import StoredMedia
 from tests.helpers import conversation_bodies, signed_twilio
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"

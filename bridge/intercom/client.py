@@ -3,8 +3,8 @@
 Every request carries the Bearer token and a pinned `Intercom-Version` (2.16): without it the
 app's Developer Hub version applies and response shapes drift (research/intercom-api.md §1).
 
-Quick retries happen here, inside one job attempt: 429 waits until `X-RateLimit-Reset` (Intercom
-counts in 10-second windows), 5xx, 408 and transport errors back off exponentially with jitter.
+Quick retries (`bridge.retrying`) happen inside one job attempt: 429 waits until
+`X-RateLimit-Reset` (Intercom counts in 10-second windows), 5xx, 408 and transport errors back off.
 When those run out the call raises a `RetryableError` and RQ retries the job later
 (`BRIDGE_RETRY_DELAYS`). Any other 4xx is permanent and keeps Intercom's own code and message.
 """
@@ -12,10 +12,8 @@ When those run out the call raises a `RetryableError` and RQ retries the job lat
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -30,6 +28,7 @@ from bridge.errors import (
     IntercomUnavailable,
 )
 from bridge.intercom.models import Contact, ContactRef
+from bridge.retrying import RetryPolicy, call_with_retries
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,27 +43,18 @@ _CANONICAL_LINK = re.compile(r"</contacts/([^>]+)>\s*;\s*rel=\"?canonical\"?")
 
 
 class IntercomClient:
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        max_attempts: int = 4,
-        backoff: float = 0.5,
-        max_wait: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, http: httpx.Client, *, policy: RetryPolicy | None = None) -> None:
         self._http = http
-        self._max_attempts = max_attempts
-        self._backoff = backoff
-        self._max_wait = max_wait
-        self._sleep = sleep
-        self._clock = clock
+        self._policy = policy or RetryPolicy()
         self._known_attributes: set[str] = set()
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
     ) -> IntercomClient:
         http = httpx.Client(
             base_url=settings.intercom_api_url.rstrip("/"),
@@ -77,7 +67,7 @@ class IntercomClient:
             timeout=httpx.Timeout(15.0, connect=5.0),
             transport=transport,
         )
-        return cls(http, backoff=settings.http_backoff)
+        return cls(http, policy=policy or RetryPolicy(backoff=settings.http_backoff))
 
     def close(self) -> None:
         self._http.close()
@@ -170,63 +160,18 @@ class IntercomClient:
         self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
     ) -> dict[str, Any]:
         """One API call with quick retries; the decoded JSON body on success."""
-        for attempt in range(1, self._max_attempts + 1):
-            last = attempt == self._max_attempts
-            try:
-                response = self._http.request(method, path, json=json, params=params)
-            except httpx.TransportError as exc:
-                if last:
-                    raise IntercomUnavailable(
-                        f"Intercom unreachable for {method} {path} after {attempt} attempts: "
-                        f"{type(exc).__name__}"
-                    ) from exc
-                log.warning("intercom %s %s: %s, retrying", method, path, type(exc).__name__)
-                self._sleep(self._backoff_delay(attempt))
-                continue
-            status = response.status_code
-            if status < 400:
-                return _json_object(response)
-            if status == 429:
-                if last:
-                    raise IntercomRateLimited(
-                        f"Intercom answered 429 to {method} {path} {attempt} times: {_error_text(response)}"
-                    )
-                wait = self._rate_limit_wait(response, attempt)
-                log.warning(
-                    "intercom %s %s: 429, waiting %.2fs for the rate-limit window", method, path, wait
-                )
-                self._sleep(wait)
-                continue
-            if status >= 500 or status == 408:
-                if last:
-                    raise IntercomUnavailable(
-                        f"Intercom answered {status} to {method} {path} after {attempt} attempts: "
-                        f"{_error_text(response)}"
-                    )
-                log.warning("intercom %s %s: %s, retrying", method, path, status)
-                self._sleep(self._backoff_delay(attempt))
-                continue
+        response = call_with_retries(
+            lambda: self._http.request(method, path, json=json, params=params),
+            policy=self._policy,
+            service="Intercom",
+            request=f"{method} {path}",
+            unavailable=IntercomUnavailable,
+            rate_limited=IntercomRateLimited,
+            describe=_error_text,
+        )
+        if response.status_code >= 400:
             raise _rejection(method, path, response)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _backoff_delay(self, attempt: int) -> float:
-        base: float = self._backoff * 2 ** (attempt - 1)
-        return base * (0.5 + random.random() / 2)
-
-    def _rate_limit_wait(self, response: httpx.Response, attempt: int) -> float:
-        reset = response.headers.get("X-RateLimit-Reset")
-        retry_after = response.headers.get("Retry-After")
-        try:
-            if reset is not None:
-                wait = float(reset) - self._clock()
-            elif retry_after is not None:
-                wait = float(retry_after)
-            else:
-                wait = self._backoff_delay(attempt)
-        except ValueError:
-            wait = self._backoff_delay(attempt)
-        # A small floor keeps a reset that is "now" by our clock from spinning the window edge.
-        return min(max(wait, 0.05), self._max_wait)
+        return _json_object(response)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

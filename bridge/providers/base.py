@@ -9,15 +9,18 @@ provider's credentials). Routes call adapters; adapters never touch Redis or Int
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from bridge.errors import MalformedPayload
+from bridge.errors import MalformedPayload, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from bridge.messages import DeliveryStatus, InboundMessage, Media
+from bridge.outgoing import OutboundMessage, SendLimits
+from bridge.retrying import RetryPolicy, call_with_retries
 from bridge.settings import Settings
 
 
@@ -100,12 +103,58 @@ class ProviderAdapter(ABC):
         """The answer once everything in the request is stored."""
         return Acknowledgement()
 
+    def send_limits(self, message: OutboundMessage) -> SendLimits:
+        """What one message can carry on `message`'s channel with this provider."""
+        raise ProviderRejected(provider=self.name, code=None, message="the bridge cannot send through it yet")
+
+    def send(
+        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
+    ) -> str:
+        """Send one message; the id the provider gave it (delivery reports refer to it).
+
+        Raises `ProviderRejected` (permanent, with the provider's code) or, once quick retries ran
+        out, `ProviderUnavailable` / `ProviderRateLimited` (the job is retried later)."""
+        raise ProviderRejected(provider=self.name, code=None, message="the bridge cannot send through it yet")
+
+    def failure_reason(self, code: str | None) -> str | None:
+        """A person's explanation of a delivery error code (Twilio 21610: the customer replied
+        STOP), for the note agents read; None when the code is not in the provider's table."""
+        return None
+
     def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
         """Download an announced attachment. By default a plain GET of its URL, no credentials:
         adapters whose media need credentials override this, and send them only to their hosts."""
         if not media.url:
             raise MalformedPayload(f"{self.name} media {media.reference} has no URL")
         return download(http, media.url, media=media)
+
+
+def api_call(
+    http: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    policy: RetryPolicy,
+    error: Callable[[httpx.Response], tuple[str | None, str]],
+    **kwargs: Any,
+) -> httpx.Response:
+    """One call to a provider's API: quick retries on 429/5xx (`bridge.retrying`), then any other
+    4xx/5xx raised as `ProviderRejected` with the provider's code and message, read by `error`."""
+    path = urlsplit(url).path
+    response = call_with_retries(
+        lambda: http.request(method, url, **kwargs),
+        policy=policy,
+        service=provider,
+        request=f"{method} {path}",
+        unavailable=ProviderUnavailable,
+        rate_limited=ProviderRateLimited,
+        describe=lambda answer: " ".join(part for part in error(answer) if part),
+    )
+    if response.status_code >= 400:
+        code, message = error(response)
+        raise ProviderRejected(provider=provider, code=code, message=message, status=response.status_code)
+    return response
 
 
 def download(

@@ -5,6 +5,7 @@ endpoints live under the same paths as in the real API, with the same authentica
 bridge's requests are exercised exactly as they would be against the provider.
 """
 
-from bridge.standins.app import StandInState, create_standin_app
+from bridge.standins.app import create_standin_app
+from bridge.standins.state import Sent, StandInState, StoredMedia
 
-__all__ = ["StandInState", "create_standin_app"]
+__all__ = ["Sent", "StandInState", "StoredMedia", "create_standin_app"]

@@ -18,6 +18,7 @@ from bridge.errors import (
 )
 from bridge.intercom.client import API_VERSION, IntercomClient
 from bridge.intercom.models import ContactRef
+from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 
@@ -49,9 +50,8 @@ def client_for(
     settings = Settings(
         _env_file=None, intercom_access_token="tok", intercom_api_url="https://api.intercom.test"
     )
-    client = IntercomClient.from_settings(settings, transport=httpx.MockTransport(handler))
-    client._sleep, client._clock = clock.sleep, clock.time  # the seam tests use
-    return client
+    policy = RetryPolicy(sleep=clock.sleep, clock=clock.time)
+    return IntercomClient.from_settings(settings, transport=httpx.MockTransport(handler), policy=policy)
 
 
 def test_every_request_carries_the_token_and_the_pinned_version():

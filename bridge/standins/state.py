@@ -1,0 +1,88 @@
+"""What the provider stand-ins hold, and the checks every provider's endpoints share."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+
+@dataclass
+class StoredMedia:
+    content: bytes
+    content_type: str
+    status: int = 200  # to make a media URL fail on purpose (404 expired, 503 flaky)
+
+
+@dataclass
+class Sent:
+    """A message the bridge sent through a stand-in, normalized so tests read every provider alike."""
+
+    provider: str
+    message_id: str
+    to: str
+    sender: str
+    text: str = ""
+    media: list[str] = field(default_factory=list)
+    template: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)  # what the provider's API received
+
+
+@dataclass
+class StandInState:
+    """Credentials the bridge must present, media to serve, sends received, faults to inject."""
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    whatsapp_access_token: str = ""
+    messagebird_access_key: str = ""
+    vonage_api_key: str = ""
+    vonage_api_secret: str = ""
+    textmagic_username: str = ""
+    textmagic_api_key: str = ""
+    africastalking_username: str = ""
+    africastalking_api_key: str = ""
+    require_auth: bool = True
+    media: dict[str, StoredMedia] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    sends: list[Sent] = field(default_factory=list)
+    # provider -> statuses its send endpoint answers next, instead of sending (429, 500, 400…)
+    faults: dict[str, deque[int]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def reset(self) -> None:
+        self.media.clear()
+        self.requests.clear()
+        self.sends.clear()
+        self.faults.clear()
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def take_fault(self, provider: str) -> int | None:
+        pending = self.faults.get(provider)
+        return pending.popleft() if pending else None
+
+    def record(self, sent: Sent) -> Sent:
+        self.sends.append(sent)
+        return sent
+
+
+def basic_ok(request: Request, user: str, password: str) -> bool:
+    header = request.headers.get("authorization", "")
+    if not header.startswith("Basic "):
+        return False
+    try:
+        given = base64.b64decode(header.removeprefix("Basic ")).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return bool(user) and given == f"{user}:{password}"
+
+
+def bearer_ok(request: Request, token: str) -> bool:
+    return bool(token) and request.headers.get("authorization", "") == f"Bearer {token}"
