@@ -37,12 +37,20 @@ def main(verbose: bool) -> None:
 @click.option("--workers", default=2, show_default=True, help="Worker processes.")
 @click.option("--sandbox", is_flag=True, help="Also start the Intercom sandbox and point the bridge at it.")
 @click.option("--sandbox-port", default=8001, show_default=True, help="Port for the sandbox.")
-def run(host: str, port: int, workers: int, sandbox: bool, sandbox_port: int) -> None:
+@click.option("--standins-port", default=8002, show_default=True, help="Port for the provider stand-ins.")
+def run(host: str, port: int, workers: int, sandbox: bool, sandbox_port: int, standins_port: int) -> None:
     """Run web server, workers and (without REDIS_URL) an embedded Redis, in one command."""
     from bridge.runner import RunOptions
     from bridge.runner import run as run_all
 
-    options = RunOptions(host=host, port=port, workers=workers, sandbox=sandbox, sandbox_port=sandbox_port)
+    options = RunOptions(
+        host=host,
+        port=port,
+        workers=workers,
+        sandbox=sandbox,
+        sandbox_port=sandbox_port,
+        standins_port=standins_port,
+    )
     with _friendly_errors():
         sys.exit(run_all(get_settings(), options, say=click.echo))
 
@@ -69,14 +77,51 @@ def worker(burst: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True)
 @click.option("--token", default=None, help="Accept only this Bearer token (default: any).")
-def sandbox(host: str, port: int, token: str | None) -> None:
+@click.option(
+    "--webhook-url", default=None, help="Send Intercom-style webhooks here (the bridge's /intercom/webhooks)."
+)
+@click.option(
+    "--client-secret", default=None, help="Sign those webhooks with this secret (INTERCOM_CLIENT_SECRET)."
+)
+def sandbox(
+    host: str, port: int, token: str | None, webhook_url: str | None, client_secret: str | None
+) -> None:
     """Run the Intercom sandbox: an in-memory stand-in for Intercom's REST API."""
     import uvicorn
 
     from bridge.sandbox import Workspace, create_sandbox_app
 
+    workspace = Workspace(token=token, webhook_url=webhook_url, client_secret=client_secret)
     click.echo(f"Intercom sandbox on http://{host}:{port} (open it in a browser to see the workspace)")
-    uvicorn.run(create_sandbox_app(Workspace(token=token)), host=host, port=port, log_level="warning")
+    uvicorn.run(create_sandbox_app(workspace), host=host, port=port, log_level="warning")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8002, show_default=True)
+def standins(host: str, port: int) -> None:
+    """Run stand-ins for the providers' APIs (sends, media), with the credentials in the environment."""
+    import uvicorn
+
+    from bridge.standins import StandInState, create_standin_app
+
+    settings = get_settings()
+
+    def plain(field: str) -> str:
+        value = getattr(settings, field)
+        return (
+            ""
+            if value is None
+            else value.get_secret_value()
+            if hasattr(value, "get_secret_value")
+            else str(value)
+        )
+
+    state = StandInState()
+    for field in StandInState.credential_fields():
+        setattr(state, field, plain(field))
+    click.echo(f"Provider stand-ins on http://{host}:{port} (open it in a browser to see what was sent)")
+    uvicorn.run(create_standin_app(state), host=host, port=port, log_level="warning")
 
 
 @main.command()

@@ -160,6 +160,8 @@ class Deliverer:
         key = thread_key(message)
         thread = self._threads.get(key)
         now = self._clock()
+        # WhatsApp's 24-hour window runs from when the customer sent it, not from when we delivered it.
+        sent_at = min(message.received_at.timestamp(), now)
         if (
             thread is not None
             and thread.contact_id == contact.id
@@ -172,10 +174,10 @@ class Deliverer:
             except IntercomNotFound:
                 log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
             else:
-                self._threads.record_inbound(thread, at=now)
+                self._threads.record_inbound(thread, at=sent_at, reply_reference=message.reply_reference)
                 return self._delivered(carrier, Result.CONTINUED, thread.conversation_id)
         conversation_id = self._intercom.create_conversation(contact=contact, body=body, attachment_urls=urls)
-        self._threads.save(_new_thread(key, message, conversation_id, contact, now))
+        self._threads.save(_new_thread(key, message, conversation_id, contact, now, sent_at))
         return self._delivered(carrier, Result.CREATED, conversation_id)
 
     def _change_number(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
@@ -244,7 +246,7 @@ class Deliverer:
 
 
 def _new_thread(
-    key: str, message: InboundMessage, conversation_id: str, contact: ContactRef, now: float
+    key: str, message: InboundMessage, conversation_id: str, contact: ContactRef, now: float, sent_at: float
 ) -> Thread:
     return Thread(
         key=key,
@@ -255,6 +257,7 @@ def _new_thread(
         business_number=message.business_number,
         customer_address=message.sender.raw,
         account=message.account or "",
-        last_inbound_at=now,
+        last_inbound_at=sent_at,
         created_at=now,
+        reply_reference=message.reply_reference or "",
     )

@@ -16,6 +16,8 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:status:{status_id}             | string | retention  | a provider's delivery report (dedupe + job)  |
 | bridge:outbound:{provider}:{msg_id}   | hash   | retention  | a message the bridge sent, and its fate      |
 | bridge:fragments:{group}              | hash   | retention  | parts of a long SMS: part number -> inbound  |
+| bridge:reply:{part_id}                | hash   | retention  | an agent's reply part: status, ids sent      |
+| bridge:note:{once}                    | string | retention  | a note already posted (said once)            |
 """
 
 from __future__ import annotations
@@ -60,3 +62,11 @@ def outbound(provider: str, provider_message_id: str) -> str:
 
 def fragments(group: str) -> str:
     return f"{PREFIX}fragments:{group}"
+
+
+def reply(part_id: str) -> str:
+    return f"{PREFIX}reply:{part_id}"
+
+
+def note(once: str) -> str:
+    return f"{PREFIX}note:{once}"

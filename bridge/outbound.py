@@ -7,6 +7,8 @@ creates or updates the record either way; the send fills in the rest.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from redis import Redis
@@ -21,6 +23,15 @@ from bridge.settings import Settings
 _RANK = {DeliveryState.SENT: 1, DeliveryState.DELIVERED: 2, DeliveryState.READ: 3, DeliveryState.FAILED: 4}
 
 
+@dataclass(frozen=True)
+class RecordedSend:
+    """What was known of a sent message when its send was recorded."""
+
+    failed_before_recorded: bool = False
+    error_code: str | None = None
+    error_message: str = ""
+
+
 class OutboundStore:
     def __init__(self, redis_client: Redis, settings: Settings) -> None:
         self._redis = redis_client
@@ -28,6 +39,27 @@ class OutboundStore:
 
     def get(self, provider: str, provider_message_id: str) -> dict[str, str]:
         return read_hash(self._redis, keys.outbound(provider, provider_message_id))
+
+    def record_sent(
+        self, provider: str, provider_message_id: str, *, conversation_id: str, part_id: str, text: str
+    ) -> RecordedSend:
+        """Remember which conversation and reply a sent message belongs to (its reports' notes go
+        there). A failure report that arrived first is returned, so the caller can say it now."""
+        key = keys.outbound(provider, provider_message_id)
+        fields: dict[FieldT, EncodableT] = {
+            "conversation_id": conversation_id,
+            "part_id": part_id,
+            "text": text[:200],
+            "sent_at": f"{time.time():.6f}",
+        }
+        with self._redis.pipeline() as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, self._ttl)
+            pipe.execute()
+        record = self.get(provider, provider_message_id)
+        if record.get("state") == DeliveryState.FAILED.value:
+            return RecordedSend(True, record.get("error_code") or None, record.get("error_message", ""))
+        return RecordedSend()
 
     def record_status(self, status: DeliveryStatus) -> bool:
         """Apply a report; False when an equal or later state was already recorded."""

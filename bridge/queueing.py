@@ -20,10 +20,12 @@ from rq.serializers import JSONSerializer
 from bridge.settings import Settings
 
 INBOUND_QUEUE = "bridge-inbound"
+OUTBOUND_QUEUE = "bridge-outbound"
 STATUS_QUEUE = "bridge-status"
-QUEUES = (INBOUND_QUEUE, STATUS_QUEUE)
+QUEUES = (INBOUND_QUEUE, OUTBOUND_QUEUE, STATUS_QUEUE)
 
 PROCESS_INBOUND = "workers.inbound.process_inbound"
+SEND_REPLY = "workers.outbound.send_reply"
 APPLY_STATUS = "workers.statuses.apply_status"
 RECORD_FAILURE = "workers.failures.record_failure"
 
@@ -34,6 +36,10 @@ RESULT_TTL_SECONDS = 3600
 
 def inbound_queue(redis: Redis) -> Queue:
     return Queue(INBOUND_QUEUE, connection=redis, serializer=JSONSerializer)
+
+
+def outbound_queue(redis: Redis) -> Queue:
+    return Queue(OUTBOUND_QUEUE, connection=redis, serializer=JSONSerializer)
 
 
 def status_queue(redis: Redis) -> Queue:
@@ -103,3 +109,14 @@ def enqueue_status(
         description=f"apply delivery report {status_id}",
     )
     return queue.enqueue_call(APPLY_STATUS, pipeline=pipeline, **options)
+
+
+def enqueue_reply(queue: Queue, part_id: str, *, settings: Settings, pipeline: Pipeline | None = None) -> Job:
+    """Queue sending one agent reply; with `pipeline`, inside the caller's transaction."""
+    options = _options(
+        settings,
+        job_id=f"out-{part_id}",
+        kwargs={"part_id": part_id},
+        description=f"send reply part {part_id}",
+    )
+    return queue.enqueue_call(SEND_REPLY, pipeline=pipeline, **options)

@@ -41,6 +41,7 @@ class RunOptions:
     workers: int = 2
     sandbox: bool = False
     sandbox_port: int = 8001
+    standins_port: int = 8002
 
 
 def run(settings: Settings, options: RunOptions, *, say: Callable[[str], None]) -> int:
@@ -55,53 +56,81 @@ def run(settings: Settings, options: RunOptions, *, say: Callable[[str], None]) 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        sandbox_url = None
+        sandbox_url = standins_url = None
         if options.sandbox:
-            credentials = sandbox_credentials(settings.data_dir)
-            sandbox_url = f"http://127.0.0.1:{options.sandbox_port}"
-            children.append(
-                _spawn(
-                    "sandbox",
-                    [
-                        "sandbox",
-                        "--port",
-                        str(options.sandbox_port),
-                        "--token",
-                        credentials["INTERCOM_ACCESS_TOKEN"],
-                    ],
-                    env,
-                )
-            )
-            _wait_ready(f"{sandbox_url}/_sandbox/state", children)
-            env.update({name: value for name, value in credentials.items() if not os.environ.get(name)})
-            env["INTERCOM_API_URL"] = sandbox_url
-            env["INTERCOM_ACCESS_TOKEN"] = credentials["INTERCOM_ACCESS_TOKEN"]
-        children.append(
-            _spawn(
-                "web",
-                [
-                    "-m",
-                    "uvicorn",
-                    "bridge.app:app",
-                    "--host",
-                    options.host,
-                    "--port",
-                    str(options.port),
-                    "--no-access-log",
-                ],
-                env,
-                module=False,
-            )
-        )
+            sandbox_url, standins_url = _start_sandbox(settings, options, env, children)
+        web = [
+            "-m",
+            "uvicorn",
+            "bridge.app:app",
+            "--host",
+            options.host,
+            "--port",
+            str(options.port),
+            "--no-access-log",
+        ]
+        children.append(_spawn("web", web, env, module=False))
         for number in range(1, options.workers + 1):
             children.append(_spawn(f"worker-{number}", ["worker"], env))
         _wait_ready(f"http://{options.host}:{options.port}/readyz", children)
-        say(_banner(options, redis_url, embedded is not None, sandbox_url))
+        say(_banner(options, redis_url, embedded is not None, sandbox_url, standins_url))
         return _supervise(children, stop, say)
     finally:
         _stop_all(children, say)
         if embedded is not None:
             embedded.stop()
+
+
+def _start_sandbox(
+    settings: Settings, options: RunOptions, env: dict[str, str], children: list[Child]
+) -> tuple[str, str]:
+    """The Intercom sandbox and the providers' stand-ins, and the environment that points the
+    bridge at them: the whole loop (inbound, agent reply, send, delivery report) on one machine."""
+    credentials = sandbox_credentials(settings.data_dir)
+    env.update({name: value for name, value in credentials.items() if not os.environ.get(name)})
+    sandbox_url = f"http://127.0.0.1:{options.sandbox_port}"
+    standins_url = f"http://127.0.0.1:{options.standins_port}"
+    env["INTERCOM_API_URL"] = sandbox_url
+    env["INTERCOM_ACCESS_TOKEN"] = credentials["INTERCOM_ACCESS_TOKEN"]
+    env["INTERCOM_CLIENT_SECRET"] = credentials["INTERCOM_CLIENT_SECRET"]
+    env.setdefault("BRIDGE_PUBLIC_URL", f"http://{options.host}:{options.port}")
+    for variable in STANDIN_URL_VARIABLES:
+        env[variable] = standins_url
+    env["WHATSAPP_API_URL"] = f"{standins_url}/v23.0"
+    webhook_url = f"http://{options.host}:{options.port}/intercom/webhooks"
+    children.append(
+        _spawn(
+            "sandbox",
+            [
+                "sandbox",
+                "--port",
+                str(options.sandbox_port),
+                "--token",
+                credentials["INTERCOM_ACCESS_TOKEN"],
+                "--webhook-url",
+                webhook_url,
+                "--client-secret",
+                credentials["INTERCOM_CLIENT_SECRET"],
+            ],
+            env,
+        )
+    )
+    children.append(_spawn("standins", ["standins", "--port", str(options.standins_port)], env))
+    _wait_ready(f"{sandbox_url}/_sandbox/state", children)
+    _wait_ready(f"{standins_url}/_standin/sends", children)
+    return sandbox_url, standins_url
+
+
+# Every provider API the bridge calls, pointed at the stand-ins in sandbox mode.
+STANDIN_URL_VARIABLES = (
+    "TWILIO_API_URL",
+    "MESSAGEBIRD_API_URL",
+    "MESSAGEBIRD_CONVERSATIONS_API_URL",
+    "VONAGE_API_URL",
+    "VONAGE_MESSAGES_API_URL",
+    "TEXTMAGIC_API_URL",
+    "AFRICASTALKING_API_URL",
+)
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], *, module: bool = True) -> Child:
@@ -138,7 +167,7 @@ def _supervise(children: list[Child], stop: threading.Event, say: Callable[[str]
 
 
 def _stop_all(children: list[Child], say: Callable[[str], None]) -> None:
-    order = ["web", "worker", "sandbox"]
+    order = ["web", "worker", "sandbox", "standins"]
     for prefix in order:
         group = [c for c in children if c.name.startswith(prefix) and c.process.poll() is None]
         for child in group:
@@ -152,7 +181,9 @@ def _stop_all(children: list[Child], say: Callable[[str], None]) -> None:
                 child.process.wait()
 
 
-def _banner(options: RunOptions, redis_url: str, embedded: bool, sandbox_url: str | None) -> str:
+def _banner(
+    options: RunOptions, redis_url: str, embedded: bool, sandbox_url: str | None, standins_url: str | None
+) -> str:
     web = f"http://{options.host}:{options.port}"
     lines = [
         "bridge is running",
@@ -162,10 +193,12 @@ def _banner(options: RunOptions, redis_url: str, embedded: bool, sandbox_url: st
     ]
     if sandbox_url:
         lines += [
-            f"  intercom  sandbox at {sandbox_url}  <- open it in a browser to watch conversations",
+            f"  intercom  sandbox at {sandbox_url}  <- in a browser: conversations; reply as the agent",
+            f"  providers stand-ins at {standins_url}  <- what the bridge sent to customers",
             "",
             "Try it:",
             f"  bridge simulate twilio --from +14155550123 --to +14155550100 --text 'Hello!' --url {web}",
+            f"  then reply in the sandbox ({sandbox_url}) and see the SMS go out at {standins_url}",
         ]
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)

@@ -37,9 +37,14 @@ class Thread:
     customer_address: str
     account: str = ""
     state: ConversationState = ConversationState.OPEN
+    # When Intercom last changed the state, or the customer last wrote (events arrive out of order:
+    # an older one must not undo a newer one). Creating the conversation is not such an event: our
+    # clock and Intercom's may differ, and a close right after creation must still count.
+    state_at: float = 0.0
     closed_at: float = 0.0
-    last_inbound_at: float = 0.0
+    last_inbound_at: float = 0.0  # the customer's last message: WhatsApp's 24-hour window counts from it
     created_at: float = 0.0
+    reply_reference: str = ""  # the latest inbound message's (Africa's Talking linkId)
 
 
 def thread_key(message: InboundMessage) -> str:
@@ -77,16 +82,47 @@ class ThreadStore:
             pipe.set(keys.conversation(thread.conversation_id), thread.key)
             pipe.execute()
 
-    def record_inbound(self, thread: Thread, *, at: float) -> Thread:
-        """The customer wrote: their message reopens a closed conversation in Intercom too."""
+    def record_inbound(self, thread: Thread, *, at: float, reply_reference: str | None = None) -> Thread:
+        """The customer wrote at `at`: their message reopens a closed conversation in Intercom
+        too, so a close event older than it no longer applies."""
         updated = replace(
-            thread, last_inbound_at=max(thread.last_inbound_at, at), state=ConversationState.OPEN
+            thread,
+            last_inbound_at=max(thread.last_inbound_at, at),
+            state=ConversationState.OPEN,
+            state_at=max(thread.state_at, at),
+            reply_reference=reply_reference or thread.reply_reference,
         )
         self._redis.hset(
             keys.thread(thread.key),
-            mapping={"last_inbound_at": str(updated.last_inbound_at), "state": updated.state.value},
+            mapping={
+                "last_inbound_at": str(updated.last_inbound_at),
+                "state": updated.state.value,
+                "state_at": str(updated.state_at),
+                "reply_reference": updated.reply_reference,
+            },
         )
         return updated
+
+    def by_conversation(self, conversation_id: str) -> Thread | None:
+        """The thread an Intercom conversation carries, or None for a conversation the bridge did
+        not open (a Messenger chat, an email)."""
+        key = self._redis.get(keys.conversation(conversation_id))
+        if key is None:
+            return None
+        return self.get(key.decode() if isinstance(key, bytes) else str(key))
+
+    def set_state(self, conversation_id: str, state: ConversationState, *, at: float) -> bool:
+        """Record that Intercom opened, closed or snoozed the conversation at `at`; an event older
+        than the state already known is ignored (webhooks do not arrive in order). False when the
+        conversation is not the bridge's or the event was older."""
+        thread = self.by_conversation(conversation_id)
+        if thread is None or at < thread.state_at:
+            return False
+        fields: dict[FieldT, EncodableT] = {"state": state.value, "state_at": str(at)}
+        if state is ConversationState.CLOSED:
+            fields["closed_at"] = str(at)
+        self._redis.hset(keys.thread(thread.key), mapping=fields)
+        return True
 
 
 def _from_fields(key: str, data: dict[str, str]) -> Thread:

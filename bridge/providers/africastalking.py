@@ -9,17 +9,22 @@ signs nothing: the callback URL carries `?token=<AFRICASTALKING_WEBHOOK_SECRET>`
 
 `linkId` must be echoed by a premium reply to that message: it is kept as the message's
 `reply_reference`. `networkCode` (the operator) and `retryCount` are not needed to deliver a
-message or a report and are not read.
+message or a report and are not read. Sending is `africastalking_send`.
 """
 
 from __future__ import annotations
 
+import httpx
+
 from bridge.errors import MalformedPayload
 from bridge.identity import classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
+from bridge.outgoing import OutboundMessage, SendLimits
+from bridge.providers import africastalking_send
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.payloads import first, required, timestamp
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
+from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 # Delivery report `status` (lower-cased) -> the bridge's. Sent (left Africa's Talking), Submitted
@@ -86,3 +91,14 @@ class AfricasTalkingAdapter(UrlTokenAdapter):
                 error_message=(reason or reported) if state is DeliveryState.FAILED else None,
             )
         ]
+
+    def send_limits(self, message: OutboundMessage) -> SendLimits:
+        return africastalking_send.send_limits(message)
+
+    def send(
+        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
+    ) -> str:
+        return africastalking_send.send_message(message, settings, http, policy)
+
+    def failure_reason(self, code: str | None) -> str | None:
+        return africastalking_send.failure_reason(code)

@@ -4,7 +4,8 @@ Wire format (research/providers.md §1): a form-encoded POST signed with `X-Twil
 HMAC-SHA1 of the URL Twilio called plus the sorted form parameters, keyed by the Auth Token.
 Verification is twilio's own `RequestValidator` (it also tries the URL with and without the
 default port, since Twilio's signing is inconsistent about it). Twilio expects TwiML back; an
-empty `<Response/>` means "no automatic reply".
+empty `<Response/>` means "no automatic reply". Sending is `twilio_send`: Twilio's SDK over the
+bridge's HTTP client.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.identity import SenderIdentity, classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
+from bridge.outgoing import OutboundMessage, SendLimits
+from bridge.providers import twilio_send
 from bridge.providers.base import (
     Acknowledgement,
     FetchedMedia,
@@ -26,6 +29,7 @@ from bridge.providers.base import (
     same_origin,
 )
 from bridge.providers.payloads import FormData, decode_form_body, required
+from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -127,6 +131,17 @@ class TwilioAdapter(ProviderAdapter):
         if trusted and settings.twilio_account_sid and settings.twilio_auth_token:
             auth = (settings.twilio_account_sid, settings.secret("twilio_auth_token"))
         return download(http, media.url, media=media, auth=auth)
+
+    def send_limits(self, message: OutboundMessage) -> SendLimits:
+        return twilio_send.send_limits(message)
+
+    def send(
+        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
+    ) -> str:
+        return twilio_send.send_message(message, settings, http, policy)
+
+    def failure_reason(self, code: str | None) -> str | None:
+        return twilio_send.failure_reason(code)
 
 
 def _message_sid(form: FormData) -> str:

@@ -16,12 +16,13 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
 from bridge.sandbox.dashboard import render_dashboard
+from bridge.sandbox.notifications import STATE_TOPICS, notify, topics_for_part
 from bridge.sandbox.search import InvalidQuery, compile_query, custom_fields
-from bridge.sandbox.state import ApiError, Exchange, Fault, Workspace
+from bridge.sandbox.state import ApiError, Conversation, Exchange, Fault, Workspace
 
 CONTROL_PREFIX = "/_sandbox"
 MAX_PER_PAGE = 150
@@ -161,13 +162,15 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
             if kind not in ("comment", "note", "quick_reply"):
                 raise ApiError(400, "parameter_invalid", "message_type must be comment, note or quick_reply")
             author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
-            workspace.add_part(
+            part = workspace.add_part(
                 conversation,
                 part_type=kind,
                 body=str(fields.get("body") or ""),
                 author=author,
                 attachment_urls=urls,
             )
+            for topic in topics_for_part(part):
+                await notify(workspace, topic, conversation, part)
         elif fields.get("type") == "user":
             contact = _replying_contact(workspace, fields)
             if contact.id not in conversation.contact_ids:
@@ -184,6 +187,18 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
             )
         else:
             raise ApiError(400, "parameter_invalid", "type must be user or admin")
+        return conversation.to_json(workspace.contacts)
+
+    @app.post("/conversations/{conversation_id}/parts")
+    async def manage(conversation_id: str, request: Request) -> dict[str, Any]:
+        """Close, open or snooze a conversation (Intercom's manageConversation)."""
+        conversation = workspace.conversation(conversation_id)
+        fields = await _json_body(request)
+        kind = fields.get("message_type")
+        admin = workspace.admin(str(fields.get("admin_id", "")))
+        if kind not in STATE_TOPICS:
+            raise ApiError(400, "parameter_invalid", "message_type must be close, open or snoozed")
+        await _change_state(workspace, conversation, str(kind), admin)
         return conversation.to_json(workspace.contacts)
 
     # --- control: what tests and people use to steer and watch the sandbox ---
@@ -213,11 +228,67 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
             workspace.latency = float(fields["latency"])
         if "rate_limit" in fields:
             workspace.rate_limit = int(fields["rate_limit"])
+        if "webhook_url" in fields:
+            workspace.webhook_url = fields["webhook_url"] or None
+        if "client_secret" in fields:
+            workspace.client_secret = fields["client_secret"] or None
         return {
             "search_lag": workspace.search_lag,
             "latency": workspace.latency,
             "rate_limit": workspace.rate_limit,
+            "webhook_url": workspace.webhook_url,
         }
+
+    @app.post(f"{CONTROL_PREFIX}/conversations/{{conversation_id}}/bot_reply")
+    async def bot_reply(conversation_id: str, request: Request) -> dict[str, Any]:
+        """A reply by a bot (Fin), which Intercom announces under two topics."""
+        conversation = workspace.conversation(conversation_id)
+        fields = await request.json()
+        author = {
+            "type": "bot",
+            "id": "6827949",
+            "name": "Fin Bot",
+            "email": "operator+sandbox@intercom.io",
+            "from_ai_agent": True,
+            "is_ai_answer": True,
+        }
+        part = workspace.add_part(
+            conversation,
+            part_type="comment",
+            body=str(fields.get("body") or ""),
+            author=author,
+            attachment_urls=list(fields.get("attachment_urls") or []),
+        )
+        for topic in topics_for_part(part):
+            await notify(workspace, topic, conversation, part)
+        return part.to_json()
+
+    @app.get(f"{CONTROL_PREFIX}/deliveries")
+    async def deliveries() -> list[dict[str, Any]]:
+        return [delivery.__dict__ for delivery in workspace.deliveries]
+
+    # The dashboard's forms: reply as the sandbox admin, close, open.
+    @app.post(f"{CONTROL_PREFIX}/ui/conversations/{{conversation_id}}/reply")
+    async def ui_reply(conversation_id: str, request: Request) -> Response:
+        conversation = workspace.conversation(conversation_id)
+        form = await request.form()
+        admin = workspace.admins[0]
+        author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+        body = str(form.get("body") or "").strip()
+        if body:
+            part = workspace.add_part(
+                conversation, part_type="comment", body=body, author=author, attachment_urls=[]
+            )
+            for topic in topics_for_part(part):
+                await notify(workspace, topic, conversation, part)
+        return RedirectResponse("/", status_code=303)
+
+    @app.post(f"{CONTROL_PREFIX}/ui/conversations/{{conversation_id}}/{{action}}")
+    async def ui_state(conversation_id: str, action: str) -> Response:
+        conversation = workspace.conversation(conversation_id)
+        if action in STATE_TOPICS:
+            await _change_state(workspace, conversation, action, workspace.admins[0])
+        return RedirectResponse("/", status_code=303)
 
     @app.post(f"{CONTROL_PREFIX}/faults")
     async def add_fault(request: Request) -> dict[str, Any]:
@@ -253,6 +324,15 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
         return {"requests": 0}
 
     return app
+
+
+async def _change_state(
+    workspace: Workspace, conversation: Conversation, kind: str, admin: dict[str, Any]
+) -> None:
+    workspace.set_state(conversation, {"close": "closed", "open": "open", "snoozed": "snoozed"}[kind])
+    author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+    part = workspace.add_part(conversation, part_type=kind, body="", author=author, attachment_urls=[])
+    await notify(workspace, STATE_TOPICS[kind], conversation, part)
 
 
 async def _edge(workspace: Workspace, request: Request, call_next: RequestResponseEndpoint) -> Response:

@@ -14,6 +14,7 @@ h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
 .meta{color:#777;font-size:.85rem} .part{margin:.4rem 0 .4rem 1rem}
 .user,.lead{color:#0b5} .admin{color:#06c} table{border-collapse:collapse}
 td,th{border-bottom:1px solid #eee;padding:.2rem .6rem;text-align:left;font-size:.9rem}
+form.reply{display:inline-block;margin:.4rem .4rem 0 1rem}
 """
 
 
@@ -42,7 +43,10 @@ def render_dashboard(workspace: Workspace) -> str:
             f"conversation <code>{escape(conv.id)}</code> · {escape(conv.state)} · {_time(conv.created_at)}"
             f" · contacts {', '.join(escape(c) for c in conv.contact_ids)}"
         )
-        conversations.append(f'<div class="conv"><div class="meta">{meta}</div>{"".join(lines)}</div>')
+        actions = _actions(conv.id, conv.state)
+        conversations.append(
+            f'<div class="conv"><div class="meta">{meta}</div>{"".join(lines)}{actions}</div>'
+        )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Intercom sandbox</title>"
         f"<meta http-equiv='refresh' content='5'><style>{_STYLE}</style></head><body>"
@@ -57,6 +61,18 @@ def render_dashboard(workspace: Workspace) -> str:
             else "<p>None yet.</p>"
         )
         + "</body></html>"
+    )
+
+
+def _actions(conversation_id: str, state: str) -> str:
+    """Reply as the sandbox's admin, or close/open: Intercom then tells the bridge by webhook."""
+    base = f"/_sandbox/ui/conversations/{escape(conversation_id)}"
+    toggle = "open" if state != "open" else "close"
+    return (
+        f'<form class="reply" method="post" action="{base}/reply">'
+        '<input name="body" placeholder="Reply as the agent…" size="60"> <button>Reply</button></form>'
+        f'<form class="reply" method="post" action="{base}/{toggle}">'
+        f"<button>{toggle.capitalize()}</button></form>"
     )
 
 

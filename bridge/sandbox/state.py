@@ -262,8 +262,12 @@ class Exchange:
 class Workspace:
     """Everything the sandbox holds. Mutated only from the event loop, so no locks are needed."""
 
-    def __init__(self, *, token: str | None = None) -> None:
+    def __init__(
+        self, *, token: str | None = None, webhook_url: str | None = None, client_secret: str | None = None
+    ) -> None:
         self.token = token
+        self.webhook_url = webhook_url  # where notifications go (the bridge's /intercom/webhooks)
+        self.client_secret = client_secret  # signs them
         self.reset()
 
     def reset(self) -> None:
@@ -279,6 +283,7 @@ class Workspace:
         self.rate_limit = DEFAULT_RATE_LIMIT
         self._window = (0, 0)  # (window start, calls in it)
         self.exchanges: deque[Exchange] = deque(maxlen=20_000)
+        self.deliveries: list[Any] = []  # webhook notifications sent (sandbox.notifications.Delivery)
         self._ids = itertools.count(1)
         self._rng = random.Random(7)
 
@@ -495,6 +500,10 @@ class Workspace:
         conversation.parts.append(part)
         conversation.updated_at = now
         return part
+
+    def set_state(self, conversation: Conversation, state: str) -> None:
+        conversation.state = state
+        conversation.updated_at = int(time.time())
 
     def admin(self, admin_id: str) -> dict[str, Any]:
         for admin in self.admins:

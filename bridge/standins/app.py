@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
-from bridge.standins import meta, twilio
+from bridge.standins import africastalking, messagebird, meta, textmagic, twilio, vonage
 from bridge.standins.state import StandInState, StoredMedia
 from bridge.standins.twilio import serve_media
 
@@ -76,10 +76,6 @@ def create_standin_app(state: StandInState | None = None) -> FastAPI:
     async def public_media(media_id: str) -> Response:
         return serve_media(state, media_id)
 
-    # Provider routes; Meta's catch-all `/{version}/{id}` last.
-    for module in (twilio, meta):
-        app.include_router(module.router(state))
-
     @app.post(f"{CONTROL_PREFIX}/media/{{media_id}}")
     async def seed_media(media_id: str, request: Request) -> dict[str, Any]:
         fields = await request.json()
@@ -112,5 +108,10 @@ def create_standin_app(state: StandInState | None = None) -> FastAPI:
     async def reset() -> dict[str, str]:
         state.reset()
         return {"status": "reset"}
+
+    # Provider routes after the control routes, and Meta's catch-all `/{version}/{id}` last of all:
+    # Starlette matches in order, and that pattern would take `/_standin/sends` for a media id.
+    for module in (twilio, messagebird, vonage, textmagic, africastalking, meta):
+        app.include_router(module.router(state))
 
     return app

@@ -55,6 +55,22 @@ class StandInState:
     faults: dict[str, deque[int]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
+    @staticmethod
+    def credential_fields() -> tuple[str, ...]:
+        """The credentials, named like the bridge's settings fields (so they can be filled from them)."""
+        return (
+            "twilio_account_sid",
+            "twilio_auth_token",
+            "whatsapp_access_token",
+            "messagebird_access_key",
+            "vonage_api_key",
+            "vonage_api_secret",
+            "textmagic_username",
+            "textmagic_api_key",
+            "africastalking_username",
+            "africastalking_api_key",
+        )
+
     def reset(self) -> None:
         self.media.clear()
         self.requests.clear()

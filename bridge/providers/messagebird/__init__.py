@@ -9,6 +9,8 @@ Three generations of one provider reach the same route (research/providers.md §
   `channels`, with Bird's own signature.
 
 `adapter` wires them behind the one `ProviderAdapter` interface; `common` holds what they share.
+Replies leave through `send` (the SMS API or the Conversations API, by the channel written to);
+`failures` explains MessageBird's error codes to agents.
 
 In the JSON generations, structural damage (a missing message id, a `contact` or `payload.body`
 that is not an object, a field of the wrong JSON type) refuses the request naming the field's

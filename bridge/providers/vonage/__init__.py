@@ -12,7 +12,8 @@ wants any 2xx back; the default JSON acknowledgement will do.
 
 The modules: `adapter` (which API a request speaks, media), `sms_api` (the `sig` signature, inbound
 SMS and their parts, delivery receipts), `messages_api` (the Bearer JWT, what each message type
-says, statuses).
+says, statuses), `send` (replies: WhatsApp and MMS by the Messages API, SMS by the SMS API) and
+`failures` (Vonage's error codes as sentences for agents).
 """
 
 from __future__ import annotations

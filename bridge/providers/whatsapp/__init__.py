@@ -11,9 +11,13 @@ Structural damage (a missing message id, an `entry` that is not a list) refuses 
 with the field's path. A message whose *content* cannot be read is still returned, with `problem`
 set: Meta retries a refused request for days, and the other messages of its batch with it.
 
+Replies go out through `POST {WHATSAPP_API_URL}/{phone-number-id}/messages`, from the number the
+customer wrote to; their delivery reports come back as `statuses[]` on the same webhook.
+
 The modules: `adapter` (handshake, signature, the batch walk, media), `inbound` (a `messages[]`
 item: its sender, contact and problems), `content` (what each message type says), `statuses`
-(`statuses[]` as delivery reports), `errors` (Meta's `errors[]` objects, read by both).
+(`statuses[]` as delivery reports), `errors` (Meta's `errors[]` objects, read by both), `send`
+(replies through the Cloud API), `failures` (error codes explained for agents).
 """
 
 from __future__ import annotations
@@ -31,17 +35,23 @@ from bridge.providers.whatsapp.content import (
     MEDIA_TYPES,
     SYSTEM_NEW_ID_FIELDS,
 )
+from bridge.providers.whatsapp.failures import FAILURE_REASONS
+from bridge.providers.whatsapp.send import MEDIA_TYPE_BY_EXTENSION, SEND_LIMITS, THROTTLING_CODES
 from bridge.providers.whatsapp.statuses import STATUS_MAP
 
 __all__ = [
     "CONTENT_READERS",
+    "FAILURE_REASONS",
     "INTERACTIVE_READERS",
     "MEDIA_HOST_SUFFIXES",
     "MEDIA_TYPES",
+    "MEDIA_TYPE_BY_EXTENSION",
     "MESSAGES_FIELD",
     "OBJECT",
+    "SEND_LIMITS",
     "SIGNATURE_HEADER",
     "STATUS_MAP",
     "SYSTEM_NEW_ID_FIELDS",
+    "THROTTLING_CODES",
     "WhatsAppAdapter",
 ]

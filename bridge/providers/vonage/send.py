@@ -1,0 +1,357 @@
+"""Replies to customers through Vonage: which of its two APIs carries a message, and the two calls.
+
+Which API, from what the inbound side stores (`sms_api.inbound`, `messages_api.inbound`):
+- an SMS API message is channel SMS with `account` = the receiving `api-key` (a required field of
+  Vonage's inbound SMS: Nexmo/api-specification `definitions/sms.yml`);
+- a Messages API message is channel WHATSAPP, or SMS for both its `sms` and `mms` channels
+  (`messages_api.CHANNELS`), with no `account`.
+So the stored message tells WhatsApp from SMS, and (by `account`, incidentally) the SMS API from the
+Messages API, but never an MMS from an SMS. The rule, which needs neither:
+- WhatsApp -> Messages API, channel `whatsapp` (WhatsApp is Messages-only);
+- SMS with attachments -> Messages API, channel `mms` (media travel as media only by MMS);
+- any other SMS -> SMS API, from the same number: it sends from any number of the account, whichever
+  API delivered the customer's message, and to every country (Vonage MMS is North-American).
+`send_limits` never offers media on SMS (MMS to a customer outside the US/Canada fails), so an SMS
+reply's attachments go as links unless the caller sends media itself.
+
+Both APIs authenticate with the account's API key and secret: form fields on the SMS API, HTTP
+Basic on the Messages API ("basic authentication … for sending", research/providers.md §3.5; the
+Java SDK's send endpoint accepts JWT or `ApiKeyHeaderAuthMethod`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bridge.errors import ProviderRejected
+from bridge.messages import Channel
+from bridge.outgoing import OutboundMessage, SendLimits, Template
+from bridge.providers.base import api_call
+from bridge.providers.vonage.failures import SMS_SEND_STATUSES, sms_api_code
+from bridge.retrying import RetryPolicy
+from bridge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAME = "vonage"
+
+# Shows in Vonage's reports and every status callback which messages the bridge sent (both APIs
+# take up to 40 characters: sms.yml `client-ref`, Java SDK `MessageRequest.validateClientReference`).
+CLIENT_REF = "intercom-bridge"
+
+# GSM 03.38 default alphabet and its extension table (3GPP TS 23.038 §6.2.1): text outside them
+# must go as `type=unicode` or the SMS API garbles it (developer.vonage.com, "Concatenation and
+# Encoding"). ESC (0x1B) only introduces the extension table.
+GSM7_CHARACTERS = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+    "\f^{}\\[~]|€"
+)
+
+_IMAGE, _VIDEO, _AUDIO, _FILE = "image", "video", "audio", "file"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way out through Vonage: the API, its channel, and what one message may carry."""
+
+    name: str
+    channel: str | None  # the Messages API channel; None for the SMS API
+    limits: SendLimits
+    # Attachment extension -> Messages API message_type; anything else goes as a `file`.
+    media_types: Mapping[str, str] = field(default_factory=dict)
+    # Message types whose object takes a `caption`, and how long it may be.
+    captioned: frozenset[str] = frozenset()
+    max_caption: int = 0
+
+
+# Text limits: Messages API SMS 1-1000 and WhatsApp 1-4096 characters (Java SDK `SmsTextRequest`,
+# `WhatsappTextRequest`). The SMS API documents no maximum (its status 12 "Message Too Long" names
+# none; a third-party integration reports a hard cap of 3600): the bridge keeps the Messages API's
+# 1000 for SMS either way, so a reply never depends on an unconfirmed cap; Vonage concatenates the
+# parts (153 GSM / 67 UCS-2 characters each). Media: one attachment per message. Captions: Vonage
+# takes 3000 characters (Java SDK `MmsImageRequest`, `WhatsappImageRequest`), but WhatsApp itself
+# takes 1024 (Meta Cloud API media `caption`); WhatsApp audio has no caption (`WhatsappAudioRequest`).
+SMS_API = Route(name="sms-api", channel=None, limits=SendLimits(max_text=1000, media=False))
+MMS = Route(
+    name="mms",
+    channel="mms",
+    limits=SendLimits(max_text=1000, media=True, max_media=1),
+    # Images: Java SDK MmsImageRequest (jpg, jpeg, png, gif); `vcard` for .vcf (MmsVcardRequest).
+    # Video and audio: the usual extensions (not listed by Vonage); anything else goes as a file.
+    media_types={
+        **dict.fromkeys(("jpg", "jpeg", "png", "gif"), _IMAGE),
+        **dict.fromkeys(("mp4", "3gp", "3gpp"), _VIDEO),
+        **dict.fromkeys(("mp3", "m4a", "aac", "amr"), _AUDIO),
+        "vcf": "vcard",
+    },
+    captioned=frozenset({_IMAGE, _VIDEO, _AUDIO, _FILE}),
+    max_caption=3000,
+)
+WHATSAPP = Route(
+    name="whatsapp",
+    channel="whatsapp",
+    limits=SendLimits(max_text=4096, media=True, max_media=1),
+    # Java SDK: WhatsappImageRequest jpg/jpeg/png, WhatsappAudioRequest aac/m4a/amr/mp3/opus
+    # (ogg: WhatsApp's own voice notes); anything else goes as a file.
+    media_types={
+        **dict.fromkeys(("jpg", "jpeg", "png"), _IMAGE),
+        **dict.fromkeys(("mp4", "3gp", "3gpp"), _VIDEO),
+        **dict.fromkeys(("aac", "m4a", "amr", "mp3", "opus", "ogg"), _AUDIO),
+    },
+    captioned=frozenset({_IMAGE, _VIDEO, _FILE}),
+    max_caption=1024,
+)
+
+
+def route_of(message: OutboundMessage) -> Route:
+    """The API and channel that carry `message` (the rule in the module docstring)."""
+    if message.channel is Channel.WHATSAPP:
+        return WHATSAPP
+    return MMS if message.media_urls else SMS_API
+
+
+def send_limits(message: OutboundMessage) -> SendLimits:
+    return route_of(message).limits
+
+
+def send(message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> str:
+    """Send `message` by its route; the id Vonage gave it (SMS API `message-id`, Messages API
+    `message_uuid`), which its delivery reports carry."""
+    credentials = (settings.secret("vonage_api_key"), settings.secret("vonage_api_secret"))
+    route = route_of(message)
+    if message.template is not None:
+        if route is not WHATSAPP:
+            raise ProviderRejected(
+                provider=NAME,
+                code=None,
+                message="templates are WhatsApp's: Vonage sends SMS as free text at any time",
+            )
+        return _post_message(template_body(message, message.template), settings, http, policy, credentials)
+    if route is SMS_API:
+        return _send_sms(message, settings, http, policy, credentials)
+    message_id = ""
+    for body in messages_bodies(message, route):
+        message_id = _post_message(body, settings, http, policy, credentials)
+    return message_id
+
+
+# --- the SMS API: POST {VONAGE_API_URL}/sms/json ---
+
+
+def sms_form(
+    message: OutboundMessage, *, api_key: str, api_secret: str, public_url: str | None
+) -> dict[str, str]:
+    """The SMS API's form (sms.yml `NewMessage`): a delivery report for every message, to the
+    bridge's status route when its public URL is known (otherwise the account's default)."""
+    form = {
+        "api_key": api_key,
+        "api_secret": api_secret,
+        "from": message.sender,
+        "to": _phone_digits(message.to),
+        "text": message.text,
+        "status-report-req": "1",
+        "client-ref": CLIENT_REF,
+    }
+    if not is_gsm7(message.text):
+        form["type"] = "unicode"
+    if public_url:
+        form["callback"] = f"{public_url.rstrip('/')}/webhooks/{NAME}/status"
+    return form
+
+
+def _send_sms(
+    message: OutboundMessage,
+    settings: Settings,
+    http: httpx.Client,
+    policy: RetryPolicy,
+    credentials: tuple[str, str],
+) -> str:
+    """The SMS API answers 200 even when it refuses, with a status per part: transient statuses
+    (`SMS_SEND_STATUSES[...].retry`) are retried like a 429, the others are permanent, with the
+    code `sms-api-<status>` (receipt err-codes reuse the same numbers: `failures`)."""
+    api_key, api_secret = credentials
+    form = sms_form(message, api_key=api_key, api_secret=api_secret, public_url=settings.public_url)
+    url = f"{settings.vonage_api_url.rstrip('/')}/sms/json"
+    for attempt in range(1, policy.max_attempts + 1):
+        response = api_call(http, "POST", url, provider=NAME, policy=policy, error=sms_api_error, data=form)
+        status, text, message_id = _sms_outcome(response)
+        if status == "0":
+            return message_id
+        known = SMS_SEND_STATUSES.get(status)
+        reason = f"{text}: {known.reason}" if known else text
+        if known is None or known.retry is None:
+            code = sms_api_code(status)
+            raise ProviderRejected(provider=NAME, code=code, message=reason, status=response.status_code)
+        if attempt == policy.max_attempts:
+            raise known.retry(f"{NAME} SMS API answered status {status} {attempt} times: {reason}")
+        log.warning("%s SMS API status %s, retrying", NAME, status)
+        policy.sleep(policy.backoff_delay(attempt))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _sms_outcome(response: httpx.Response) -> tuple[str, str, str]:
+    """(status, error-text, message-id) of the first part that failed, else of the first part.
+
+    A long text is one entry per SMS part, each with its own `message-id` and receipt; the first
+    part's id stands for the message."""
+    parts = _json(response).get("messages")
+    if not isinstance(parts, list) or not parts or not all(isinstance(part, dict) for part in parts):
+        raise ProviderRejected(provider=NAME, code=None, message="the SMS API's answer lists no messages")
+    failed = [part for part in parts if str(part.get("status", "")) != "0"]
+    part = failed[0] if failed else parts[0]
+    status = str(part.get("status", ""))
+    message_id = str(part.get("message-id") or "")
+    if status == "0" and not message_id:
+        raise ProviderRejected(provider=NAME, code=None, message="the SMS API accepted without a message-id")
+    return status, str(part.get("error-text") or f"status {status}"), message_id
+
+
+def sms_api_error(response: httpx.Response) -> tuple[str | None, str]:
+    """Code and message of an SMS API answer over HTTP 4xx/5xx: its own `messages[0]` shape, or the
+    API gateway's RFC 7807 problem."""
+    data = _json(response, strict=False)
+    parts = data.get("messages")
+    if isinstance(parts, list) and parts and isinstance(parts[0], dict):
+        status = parts[0].get("status")
+        code = sms_api_code(str(status)) if status not in (None, "") else None
+        return code, str(parts[0].get("error-text") or "")
+    return messages_api_error(response)
+
+
+def is_gsm7(text: str) -> bool:
+    return all(character in GSM7_CHARACTERS for character in text)
+
+
+# --- the Messages API: POST {VONAGE_MESSAGES_API_URL}/v1/messages ---
+
+
+def messages_bodies(message: OutboundMessage, route: Route) -> list[dict[str, Any]]:
+    """The Messages API bodies for `message`, in sending order: one text, or one per attachment with
+    the text as the first one's caption. Text that cannot be a caption (WhatsApp audio, or longer
+    than the channel's captions) goes first as a message of its own."""
+    base = {
+        "to": _address(message.to),
+        "from": message.sender,
+        "channel": route.channel,
+        "client_ref": CLIENT_REF,
+    }
+    if not message.media_urls:
+        return [{**base, "message_type": "text", "text": message.text}]
+    bodies: list[dict[str, Any]] = []
+    caption = message.text
+    first_type = media_type(message.media_urls[0], route)
+    if caption and (first_type not in route.captioned or len(caption) > route.max_caption):
+        bodies.append({**base, "message_type": "text", "text": caption})
+        caption = ""
+    for url in message.media_urls:
+        kind = media_type(url, route)
+        attachment = {"url": url, **({"caption": caption} if caption else {})}
+        bodies.append({**base, "message_type": kind, kind: attachment})
+        caption = ""
+    return bodies
+
+
+def template_body(message: OutboundMessage, template: Template) -> dict[str, Any]:
+    """A WhatsApp template (Vonage Node SDK `WhatsAppTemplate`, Java SDK `WhatsappTemplateRequest`):
+    `Template.name` is the template's name in the WhatsApp Business Account (legacy accounts:
+    `namespace:name`), `Template.language` its locale (`en_US`); its body has no variables."""
+    return {
+        "message_type": "template",
+        "to": _address(message.to),
+        "from": message.sender,
+        "channel": "whatsapp",
+        "client_ref": CLIENT_REF,
+        "template": {"name": template.name, "parameters": []},
+        "whatsapp": {"policy": "deterministic", "locale": template.language},
+    }
+
+
+def media_type(url: str, route: Route) -> str:
+    """The Messages API `message_type` for an attachment, from its URL's extension."""
+    try:
+        suffix = PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
+    except ValueError:
+        suffix = ""
+    return route.media_types.get(suffix, _FILE)
+
+
+def _post_message(
+    body: dict[str, Any],
+    settings: Settings,
+    http: httpx.Client,
+    policy: RetryPolicy,
+    credentials: tuple[str, str],
+) -> str:
+    url = f"{settings.vonage_messages_api_url.rstrip('/')}/v1/messages"
+    response = api_call(
+        http, "POST", url, provider=NAME, policy=policy, error=messages_api_error, json=body, auth=credentials
+    )
+    message_uuid = _json(response).get("message_uuid")
+    if not isinstance(message_uuid, str) or not message_uuid:
+        raise ProviderRejected(
+            provider=NAME, code=None, message="the Messages API accepted without a message_uuid"
+        )
+    return message_uuid
+
+
+def messages_api_error(response: httpx.Response) -> tuple[str | None, str]:
+    """Code and message of an RFC 7807 problem: the code is the `type`'s fragment or last path
+    segment (`…/messages-olympus#1120` -> 1120, `…/api-errors#unauthorized`), else the `title`."""
+    data = _json(response, strict=False)
+    title, detail = data.get("title"), data.get("detail")
+    code = problem_code(data.get("type")) or (str(title) if title not in (None, "") else None)
+    message = str(detail or title or response.reason_phrase)
+    return code, message
+
+
+def problem_code(problem_type: object) -> str | None:
+    if not isinstance(problem_type, str) or not problem_type.strip():
+        return None
+    try:
+        parts = urlsplit(problem_type.strip())
+    except ValueError:
+        return None
+    return parts.fragment or parts.path.rstrip("/").rsplit("/", 1)[-1] or None
+
+
+# --- shared ---
+
+
+def _address(to: str) -> str:
+    """The customer's address as Vonage takes it: digits without `+` (inbound gives it so), or a
+    WhatsApp BSUID as is."""
+    return to.strip().removeprefix("+")
+
+
+def _phone_digits(to: str) -> str:
+    address = _address(to)
+    if not address.isdigit():
+        # An alphanumeric sender id (`MTN`) or a WhatsApp user id: SMS cannot answer it.
+        raise ProviderRejected(
+            provider=NAME, code=None, message="the customer's address is not a phone number"
+        )
+    return address
+
+
+def _json(response: httpx.Response, *, strict: bool = True) -> dict[str, Any]:
+    """The answer's JSON object; an unreadable 2xx is refused (the message may be out: a retry
+    could send it twice), an unreadable error is just empty."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    if strict:
+        raise ProviderRejected(
+            provider=NAME, code=None, message=f"Vonage's answer is not JSON ({response.status_code})"
+        )
+    return {}

@@ -1,0 +1,252 @@
+"""Agents' replies in Intercom, sent to the customer over the channel they wrote from.
+
+A reply part is claimed once by its Intercom part id when the webhook arrives (the same webhook
+twice, or a bot reply announced under two topics, sends once) and queued. The job then finds the
+conversation's thread (provider, business number, the customer's address as the provider gave
+it), plans the messages the provider's limits allow, and sends them one by one, recording each
+provider message id before the next: a retry or a replay resumes after the last one sent, so
+the customer never receives a part twice (except in the instant between a provider accepting a
+message and its id being recorded: no provider offers an idempotency key to close it).
+
+WhatsApp allows free text only within 24 hours of the customer's last message. Outside it the
+reply is not sent; a note tells the agent why, and the configured template is sent instead when
+there is one (`WHATSAPP_TEMPLATE`, `TWILIO_WHATSAPP_CONTENT_SID`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import httpx
+from redis import Redis
+from redis.client import Pipeline
+
+from bridge import keys
+from bridge.claims import Outcome, claim
+from bridge.connection import read_hash
+from bridge.errors import LedgerRecordMissing, ProviderRejected, UnprocessableMessage
+from bridge.html_text import html_to_text
+from bridge.intercom.client import IntercomClient
+from bridge.intercom.webhooks import ReplyPart
+from bridge.messages import Channel
+from bridge.notes import Notes
+from bridge.outbound import OutboundStore
+from bridge.outgoing import Draft, OutboundMessage, Template, plan
+from bridge.providers.base import ProviderAdapter
+from bridge.queueing import enqueue_reply, outbound_queue
+from bridge.retrying import RetryPolicy
+from bridge.settings import Settings
+from bridge.threads import Thread, ThreadStore
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW_SECONDS = 24 * 3600
+
+
+class ReplyStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    TEMPLATE_SENT = "template_sent"  # outside the window: the template went instead
+    BLOCKED = "blocked"  # outside the window, no template configured: nothing sent
+    FAILED = "failed"
+
+
+FINAL = frozenset({ReplyStatus.SENT, ReplyStatus.TEMPLATE_SENT, ReplyStatus.BLOCKED})
+
+
+class ReplyLedger:
+    def __init__(self, redis_client: Redis, settings: Settings) -> None:
+        self._redis = redis_client
+        self._settings = settings
+        self._queue = outbound_queue(redis_client)
+
+    def accept(self, part: ReplyPart) -> Outcome:
+        """Store and queue a reply part exactly once."""
+        key = keys.reply(part.part_id)
+        fields = {
+            "conversation_id": part.conversation_id,
+            "status": ReplyStatus.QUEUED.value,
+            "part": json.dumps(
+                {
+                    "body": part.body,
+                    "author_type": part.author_type,
+                    "author_id": part.author_id,
+                    "attachments": [a.url for a in part.attachments],
+                    "created_at": part.created_at,
+                }
+            ),
+            "received_at": f"{time.time():.6f}",
+        }
+
+        def write(pipe: Pipeline) -> None:
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            pipe.expire(key, self._settings.retention_days * 86400)
+            enqueue_reply(self._queue, part.part_id, settings=self._settings, pipeline=pipe)
+
+        return claim(self._redis, key, write, what="the reply")
+
+    def get(self, part_id: str) -> dict[str, str]:
+        return read_hash(self._redis, keys.reply(part_id))
+
+    def update(self, part_id: str, **fields: str) -> None:
+        self._redis.hset(keys.reply(part_id), mapping=fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    part_id: str
+    status: ReplyStatus
+    provider_message_ids: tuple[str, ...] = ()
+
+
+class ReplySender:
+    """Sends queued replies; one per job, wired to that job's Redis, Intercom and HTTP client."""
+
+    def __init__(
+        self,
+        *,
+        redis_client: Redis,
+        intercom: IntercomClient,
+        adapters: Mapping[str, ProviderAdapter],
+        settings: Settings,
+        http: httpx.Client,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._replies = ReplyLedger(redis_client, settings)
+        self._threads = ThreadStore(redis_client)
+        self._outbound = OutboundStore(redis_client, settings)
+        self._notes = Notes(redis_client, intercom, settings)
+        self._adapters = adapters
+        self._settings = settings
+        self._http = http
+        self._policy = policy or RetryPolicy(backoff=settings.http_backoff)
+        self._clock = clock
+
+    def send(self, part_id: str) -> SendResult:
+        entry = self._replies.get(part_id)
+        if not entry:
+            raise LedgerRecordMissing(f"reply {part_id} is not stored (expired or never stored)")
+        sent = tuple(value for name, value in sorted(entry.items()) if name.startswith("sent."))
+        if ReplyStatus(entry["status"]) in FINAL:
+            return SendResult(part_id, ReplyStatus(entry["status"]), sent)
+        conversation_id = entry["conversation_id"]
+        thread = self._threads.by_conversation(conversation_id)
+        if thread is None:
+            raise UnprocessableMessage(f"conversation {conversation_id} is not one the bridge opened")
+        adapter = self._adapters.get(thread.provider)
+        if adapter is None:
+            raise UnprocessableMessage(
+                f"no provider {thread.provider!r} to send conversation {conversation_id}"
+            )
+        part = json.loads(entry["part"])
+        draft = Draft(text=html_to_text(part["body"]), attachment_urls=tuple(part["attachments"]))
+        base = OutboundMessage(
+            channel=Channel(thread.channel),
+            to=thread.customer_address,
+            sender=thread.business_number,
+            account=thread.account or None,
+            reply_reference=thread.reply_reference or None,
+        )
+        status = ReplyStatus.SENT
+        if self._outside_whatsapp_window(thread):
+            template = self._template(thread.provider)
+            self._notes.post_once(
+                conversation_id, self._window_note(thread, template), once=f"window:{part_id}"
+            )
+            if template is None:
+                self._replies.update(part_id, status=ReplyStatus.BLOCKED.value)
+                return SendResult(part_id, ReplyStatus.BLOCKED)
+            messages = [replace(base, template=template)]
+            status = ReplyStatus.TEMPLATE_SENT
+        else:
+            messages = plan(draft, adapter.send_limits(base), base)
+        ids = [
+            self._send_one(adapter, message, index, entry, thread, part_id)
+            for index, message in enumerate(messages)
+        ]
+        self._replies.update(part_id, status=status.value)
+        log.info("reply %s: %s through %s (%d messages)", part_id, status.value, thread.provider, len(ids))
+        return SendResult(part_id, status, tuple(ids))
+
+    def _send_one(
+        self,
+        adapter: ProviderAdapter,
+        message: OutboundMessage,
+        index: int,
+        entry: dict[str, str],
+        thread: Thread,
+        part_id: str,
+    ) -> str:
+        recorded = entry.get(f"sent.{index}")
+        if recorded:
+            return recorded  # sent before a crash or by the attempt a replay repeats
+        try:
+            provider_id = adapter.send(message, self._settings, self._http, self._policy)
+        except ProviderRejected as rejected:
+            reason = adapter.failure_reason(rejected.code)
+            self._notes.post_once(
+                thread.conversation_id,
+                failure_note(adapter.name, rejected.code, reason or rejected.message, message.text),
+                once=f"rejected:{part_id}:{index}",
+            )
+            self._replies.update(part_id, status=ReplyStatus.FAILED.value, error=str(rejected))
+            raise
+        self._replies.update(part_id, **{f"sent.{index}": provider_id})
+        report = self._outbound.record_sent(
+            adapter.name,
+            provider_id,
+            conversation_id=thread.conversation_id,
+            part_id=part_id,
+            text=message.text,
+        )
+        if report.failed_before_recorded:
+            # The provider's failure report arrived before we recorded the send: say it now.
+            self._notes.post_once(
+                thread.conversation_id,
+                failure_note(
+                    adapter.name,
+                    report.error_code,
+                    adapter.failure_reason(report.error_code) or report.error_message,
+                    message.text,
+                ),
+                once=f"failed:{adapter.name}:{provider_id}",
+            )
+        return provider_id
+
+    def _outside_whatsapp_window(self, thread: Thread) -> bool:
+        if thread.channel != Channel.WHATSAPP.value:
+            return False
+        return self._clock() - thread.last_inbound_at > WHATSAPP_WINDOW_SECONDS
+
+    def _template(self, provider: str) -> Template | None:
+        """The configured template for `provider`'s WhatsApp, if any."""
+        if provider == "whatsapp" and self._settings.whatsapp_template:
+            name, _, language = self._settings.whatsapp_template.partition(":")
+            return Template(name=name, language=language or "en_US")
+        if provider == "twilio" and self._settings.twilio_whatsapp_content_sid:
+            return Template(name=self._settings.twilio_whatsapp_content_sid)
+        return None
+
+    def _window_note(self, thread: Thread, template: Template | None) -> str:
+        hours = (self._clock() - thread.last_inbound_at) / 3600
+        why = (
+            f"Not sent to the customer: their last WhatsApp message was {hours:.0f} hours ago, and WhatsApp "
+            "allows free-text replies only within 24 hours of it."
+        )
+        if template is not None:
+            return f"{why} The approved template “{template.name}” was sent instead, inviting them to reply."
+        return f"{why} No template is configured to reach them outside the window; they must write first."
+
+
+def failure_note(provider: str, code: str | None, reason: str, text: str) -> str:
+    """The note agents read when a message did not reach the customer."""
+    excerpt = text if len(text) <= 80 else text[:77] + "…"
+    what = f"“{excerpt}”" if excerpt else "the attachment"
+    label = f" (error {code})" if code else ""
+    return f"Not delivered: {what} could not be delivered by {provider}{label}: {reason}"

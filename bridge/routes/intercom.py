@@ -1,0 +1,36 @@
+"""Intercom's webhooks: agents' replies to send, and conversation state to track."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from bridge.deps import RedisDep, SettingsDep
+from bridge.errors import ProviderDisabled
+from bridge.intercom import webhooks
+from bridge.intercom_events import handle_notification
+from bridge.replies import ReplyLedger
+from bridge.routes.webhooks import read_webhook
+from bridge.threads import ThreadStore
+
+router = APIRouter(tags=["intercom"])
+
+
+@router.api_route("/intercom/webhooks", methods=["POST", "HEAD"])
+async def intercom_webhook(request: Request, settings: SettingsDep, redis_client: RedisDep) -> Response:
+    """Intercom's notifications (signed with X-Hub-Signature); HEAD answers Intercom's URL check."""
+    if request.method == "HEAD":
+        return Response(status_code=200)
+    if settings.intercom_client_secret is None:
+        raise ProviderDisabled(
+            "Intercom webhooks are not configured: set INTERCOM_CLIENT_SECRET to verify them"
+        )
+    body = (await read_webhook(request, settings)).body
+    webhooks.verify(
+        body, request.headers.get("x-hub-signature"), secret=settings.secret("intercom_client_secret")
+    )
+    notification = webhooks.parse(body)
+    outcome = handle_notification(
+        notification, threads=ThreadStore(redis_client), replies=ReplyLedger(redis_client, settings)
+    )
+    return JSONResponse({"status": "ok", **outcome.to_json()})

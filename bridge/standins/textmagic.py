@@ -1,0 +1,117 @@
+"""TextMagic's REST API v2, as much of it as the bridge uses: message sends.
+
+`POST /api/v2/messages` with `X-TM-Username` / `X-TM-Key` (textmagic.com/docs/api/send-sms), JSON
+or form-encoded like the real API; 201 with `SendMessageResponse` (textmagic-rest-python-v2
+`docs/SendMessageResponse.md`). Errors are `{"code": <HTTP status>, "message", "errors"}`
+(textmagic.com/docs/api/response-codes).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from bridge.standins.state import Sent, StandInState
+
+PROVIDER = "textmagic"
+MAX_PARTS = 6  # "TextMagic allows sending 1 to 6 message parts" (SendMessageInputObject)
+
+# An injected fault's message, by HTTP status (textmagic.com/docs/api/response-codes).
+FAULTS: dict[int, str] = {
+    400: "Validation Failed",
+    401: "Unauthorized",
+    404: "Resource does not exist",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def router(state: StandInState) -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/api/v2/messages")
+    async def send_message(request: Request) -> Response:
+        """TextMagic's message send: check like TextMagic, record, answer the new message."""
+        username, key = request.headers.get("x-tm-username"), request.headers.get("x-tm-key")
+        if state.require_auth and not (
+            state.textmagic_username
+            and username == state.textmagic_username
+            and key == state.textmagic_api_key
+        ):
+            return error(401, FAULTS[401])
+        fault = state.take_fault(PROVIDER)
+        if fault is not None:
+            return error(fault, FAULTS.get(fault, "Fault injected by the stand-in"))
+        fields = await _fields(request)
+        problems = invalid(fields)
+        if problems:
+            return error(400, FAULTS[400], fields=problems)
+        return sent(state, fields)
+
+    return api
+
+
+def error(status: int, message: str, *, fields: dict[str, list[str]] | None = None) -> JSONResponse:
+    errors = {"common": [], "fields": fields} if fields else None
+    return JSONResponse({"code": status, "message": message, "errors": errors}, status_code=status)
+
+
+def invalid(fields: dict[str, Any]) -> dict[str, list[str]]:
+    """TextMagic's field errors for a request it refuses, empty when it accepts it."""
+    problems: dict[str, list[str]] = {}
+    text = str(fields.get("text") or "")
+    if not text and not fields.get("templateId"):
+        problems["text"] = ["This value should not be blank."]
+    phones = str(fields.get("phones") or "")
+    if not (phones or fields.get("contacts") or fields.get("lists")):
+        problems["phones"] = ["This value should not be blank."]
+    elif phones and not all(phone.isdigit() for phone in phones.split(",")):
+        problems["phones"] = ["Phone numbers must be in international E.164 format without the leading +."]
+    # ASCII counted as GSM-7 (153 characters a part), anything else as UCS-2 (67): near enough here.
+    per_part = 153 if text.isascii() else 67
+    if len(text) > MAX_PARTS * per_part:
+        problems["text"] = [f"Too many message parts (at most {MAX_PARTS})."]
+    return problems
+
+
+def sent(state: StandInState, fields: dict[str, Any]) -> Response:
+    number = state.next_id()
+    message_id, session_id = 1_000_000 + number, 500_000 + number
+    state.record(
+        Sent(
+            provider=PROVIDER,
+            message_id=str(message_id),
+            to=str(fields["phones"]),
+            sender=str(fields.get("from") or ""),
+            text=str(fields.get("text") or ""),
+            request=fields,
+        )
+    )
+    return JSONResponse(
+        {
+            "id": message_id,
+            "href": f"/api/v2/messages/{message_id}",
+            "type": "message",
+            "sessionId": session_id,
+            "bulkId": None,
+            "messageId": message_id,
+            "scheduleId": None,
+            "chatId": None,
+        },
+        status_code=201,
+    )
+
+
+async def _fields(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}

@@ -1,0 +1,177 @@
+"""Vonage's send APIs: the SMS API (`POST /sms/json`) and the Messages API (`POST /v1/messages`).
+
+As the real ones: the SMS API takes a form (or JSON) with `api_key`/`api_secret` and reports every
+outcome, bad credentials included, as a `status` per message in an HTTP 200 (Nexmo/api-specification
+`definitions/sms.yml`; nexmo-python's tests answer bad credentials with status 4 "Bad Credentials").
+The Messages API takes JSON with HTTP Basic `api_key:api_secret`, answers 202 `{"message_uuid"}`,
+and errors as RFC 7807 problems.
+
+Faults (`/_standin/faults/vonage`) are taken by whichever endpoint is called next: a value below 100
+is an SMS API status (1 throttled, 29 non-whitelisted…) in a 200 body, as the SMS API reports
+errors; any other value is that HTTP status, in the SMS API's body or as a problem.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from bridge.standins.state import Sent, StandInState, basic_ok
+
+PROVIDER = "vonage"
+
+# Fault HTTP status -> SMS API status in its body (sms.yml x-errors).
+_SMS_STATUS_FOR_HTTP = {401: "4", 403: "4", 429: "1"}
+# Fault HTTP status -> (problem type fragment, title) of the Messages API (messages-olympus.md and
+# the generic errors of developer.vonage.com/api-errors).
+_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("messages-olympus#1020", "Invalid params"),
+    401: ("#unauthorized", "You did not provide correct credentials."),
+    402: ("#low-balance", "Low balance"),
+    403: ("#forbidden", "Forbidden"),
+    422: ("messages-olympus#1120", "Invalid sender"),
+    429: ("messages-olympus#1010", "Rate Limit Hit"),
+}
+_ERRORS_URL = "https://developer.nexmo.com/api-errors/"
+_MEDIA_TYPES = ("image", "video", "audio", "file", "vcard")
+_CHANNELS = ("sms", "mms", "whatsapp")
+
+
+def sms_answer(status: str, error_text: str, *, http_status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        {"message-count": "1", "messages": [{"status": status, "error-text": error_text}]},
+        status_code=http_status,
+    )
+
+
+def problem(status: int, detail: str) -> JSONResponse:
+    fragment, title = _PROBLEMS.get(status, ("messages-olympus#1030", "Internal error"))
+    return JSONResponse(
+        {"type": _ERRORS_URL + fragment, "title": title, "detail": detail, "instance": uuid.uuid4().hex},
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def router(state: StandInState) -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/sms/json")
+    async def send_sms(request: Request) -> Response:
+        fields = await _sms_fields(request)
+        if state.require_auth and (
+            not state.vonage_api_key
+            or fields.get("api_key") != state.vonage_api_key
+            or fields.get("api_secret") != state.vonage_api_secret
+        ):
+            return sms_answer("4", "Bad Credentials")
+        fault = state.take_fault(PROVIDER)
+        if fault is not None and fault < 100:
+            return sms_answer(str(fault), f"fault {fault} injected")
+        if fault is not None:
+            status = _SMS_STATUS_FOR_HTTP.get(fault, "5" if fault >= 500 else "3")
+            return sms_answer(status, f"HTTP {fault} injected", http_status=fault)
+        for name in ("from", "to", "text"):
+            if not fields.get(name):
+                return sms_answer("2", f"Missing {name} param")
+        if not fields["to"].isdigit():
+            return sms_answer("3", "Invalid to param")
+        message_id = f"{state.next_id():016X}"
+        request_seen = {key: value for key, value in fields.items() if key != "api_secret"}
+        state.record(
+            Sent(
+                provider=PROVIDER,
+                message_id=message_id,
+                to=fields["to"],
+                sender=fields["from"],
+                text=fields["text"],
+                request=request_seen,
+            )
+        )
+        part = {
+            "to": fields["to"],
+            "message-id": message_id,
+            "status": "0",
+            "remaining-balance": "15.53590000",
+            "message-price": "0.03330000",
+            "network": "23410",
+        }
+        if "client-ref" in fields:
+            part["client-ref"] = fields["client-ref"]
+        return JSONResponse({"message-count": "1", "messages": [part]})
+
+    @api.post("/v1/messages")
+    async def send_message(request: Request) -> Response:
+        if state.require_auth and not basic_ok(request, state.vonage_api_key, state.vonage_api_secret):
+            return problem(401, "Check that you're using the correct credentials")
+        fault = state.take_fault(PROVIDER)
+        if fault is not None:
+            return problem(422 if fault < 100 else fault, f"fault {fault} injected")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return problem(400, "The request body is not a JSON object")
+        invalid = _invalid(body)
+        if invalid:
+            return problem(400 if invalid != "from" else 422, f"The `{invalid}` parameter is invalid")
+        message_type = body["message_type"]
+        attachment: dict[str, Any] = body[message_type] if message_type in _MEDIA_TYPES else {}
+        template = body.get("template") if message_type == "template" else None
+        message_uuid = str(uuid.UUID(int=state.next_id(), version=4))
+        state.record(
+            Sent(
+                provider=PROVIDER,
+                message_id=message_uuid,
+                to=body["to"],
+                sender=body["from"],
+                text=str(body.get("text") or attachment.get("caption") or ""),
+                media=[attachment["url"]] if attachment else [],
+                template=template["name"] if template else None,
+                request=body,
+            )
+        )
+        return JSONResponse({"message_uuid": message_uuid}, status_code=202)
+
+    return api
+
+
+async def _sms_fields(request: Request) -> dict[str, str]:
+    """The SMS API's parameters from a form or JSON body, or the query string."""
+    raw = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    fields = dict(parse_qsl(request.url.query))
+    fields.update(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return fields
+
+
+def _invalid(body: dict[str, Any]) -> str | None:
+    """The first parameter the Messages API would refuse, or None."""
+    if body.get("channel") not in _CHANNELS:
+        return "channel"
+    for name in ("to", "from"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            return name
+    message_type = body.get("message_type")
+    if message_type == "text":
+        return None if isinstance(body.get("text"), str) and body["text"] else "text"
+    if message_type == "template":
+        template = body.get("template")
+        locale = (body.get("whatsapp") or {}).get("locale")
+        ok = body["channel"] == "whatsapp" and isinstance(template, dict) and template.get("name") and locale
+        return None if ok else "template"
+    if message_type in _MEDIA_TYPES:
+        attachment = body.get(message_type)
+        return None if isinstance(attachment, dict) and attachment.get("url") else message_type
+    return "message_type"

@@ -1,0 +1,450 @@
+"""MessageBird replies: which API answers which channel, the requests as MessageBird documents them,
+retries and refusals, limits, failure reasons, and the stand-in."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
+from bridge.messages import Channel
+from bridge.outgoing import OutboundMessage, SendLimits, Template
+from bridge.providers.messagebird import MessageBirdAdapter
+from bridge.providers.messagebird.send import Api, api_for, media_type
+from bridge.retrying import RetryPolicy
+from bridge.settings import Settings, get_settings
+
+ADAPTER = MessageBirdAdapter()
+KEY = "test-messagebird-access-key"
+NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
+CHANNEL_ID = "2ceefea7c1b8c79673215c42c1a6b916"  # a Conversations channel (test_messagebird.py)
+BIRD_CHANNEL = "52ad151f-f7b4-46f9-a5c6-d3318e650c84"  # a Bird channel (test_messagebird.py)
+
+SMS = OutboundMessage(channel=Channel.SMS, to="31612345678", sender="31970102030", text="Hello Ada")
+US_SMS = OutboundMessage(channel=Channel.SMS, to="16502530000", sender="14155550100", text="Hi")
+WHATSAPP = OutboundMessage(channel=Channel.WHATSAPP, to="+31612345678", sender=CHANNEL_ID, text="Hi")
+BIRD = OutboundMessage(channel=Channel.WHATSAPP, to="+3511111111", sender=BIRD_CHANNEL, text="Hi")
+
+# messagebird-async examples/example.json (the SMS API's message object), trimmed.
+SMS_ANSWER = {
+    "id": "e8077d803532c0b5937c639b60216938",
+    "href": "https://rest.messagebird.com/messages/e8077d803532c0b5937c639b60216938",
+    "direction": "mt",
+    "originator": "31970102030",
+    "body": "Hello Ada",
+    "recipients": {"totalCount": 1, "totalSentCount": 1, "items": [{"recipient": 31612345678}]},
+}
+# go-rest-api conversation/testdata/messageSendResponse.json
+SEND_ANSWER = {"id": "2e15efafec384e1c82e9842075e87beb", "status": "accepted"}
+
+
+def settings(**fields: Any) -> Settings:
+    values: dict[str, Any] = {"messagebird_access_key": KEY, "default_region": "US"} | fields
+    return Settings(_env_file=None, **values)
+
+
+class FakeApi:
+    """A MockTransport that records requests and answers from a queue (the last answer repeats)."""
+
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = deque(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers.popleft() if len(self.answers) > 1 else self.answers[0]
+
+    def body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+
+def answer(status: int, body: object) -> httpx.Response:
+    return httpx.Response(status, json=body)
+
+
+def send(message: OutboundMessage, api: FakeApi, **fields: Any) -> str:
+    with httpx.Client(transport=httpx.MockTransport(api)) as http:
+        return ADAPTER.send(message, settings(**fields), http, NO_WAIT)
+
+
+# --- which API answers ---
+
+
+@pytest.mark.parametrize(
+    ("sender", "api"),
+    [
+        ("31970102030", Api.SMS),  # a number's forward names the number written to
+        ("51515", Api.SMS),  # the short-code flow names the short code
+        (CHANNEL_ID, Api.CONVERSATIONS),
+        (CHANNEL_ID.upper(), Api.CONVERSATIONS),
+        (BIRD_CHANNEL, Api.BIRD),
+    ],
+)
+def test_the_business_number_the_inbound_message_stored_picks_the_api(sender: str, api: Api) -> None:
+    assert api_for(replace(SMS, sender=sender)) is api
+
+
+# --- the SMS API ---
+
+
+def test_an_sms_is_posted_to_the_messages_resource_as_messagebird_documents() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    assert send(SMS, api) == "e8077d803532c0b5937c639b60216938"
+    [request] = api.requests
+    assert (request.method, str(request.url)) == ("POST", "https://rest.messagebird.com/messages")
+    assert request.headers["authorization"] == f"AccessKey {KEY}"
+    assert request.headers["content-type"] == "application/json"
+    assert api.body() == {"recipients": ["31612345678"], "originator": "31970102030", "body": "Hello Ada"}
+
+
+def test_an_sms_asks_for_status_reports_at_the_bridge_when_its_public_url_is_set() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    send(SMS, api, public_url="https://bridge.example.com/")
+    assert api.body()["reportUrl"] == "https://bridge.example.com/webhooks/messagebird/status"
+
+
+def test_the_configured_api_url_is_used() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    send(SMS, api, messagebird_api_url="http://127.0.0.1:9/")
+    assert str(api.requests[0].url) == "http://127.0.0.1:9/messages"
+
+
+def test_a_customer_number_sent_with_a_plus_goes_as_digits() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    send(replace(SMS, to="+31 6 1234 5678"), api)
+    assert api.body()["recipients"] == ["31612345678"]
+
+
+def test_an_alphanumeric_sender_cannot_be_answered_by_sms() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    with pytest.raises(ProviderRejected, match="not a number"):
+        send(replace(SMS, to="MyBank"), api)
+    assert api.requests == []
+
+
+def test_attachments_between_us_numbers_go_as_one_mms() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER | {"mediaUrls": ["https://x.io/a.png"]}))
+    media = ("https://x.io/a.png", "https://x.io/b.pdf")
+    send(replace(US_SMS, media_urls=media), api, public_url="https://bridge.example.com")
+    [request] = api.requests
+    assert str(request.url) == "https://rest.messagebird.com/mms"
+    # The python SDK's mms_create takes no report URL.
+    assert api.body() == {
+        "recipients": ["16502530000"],
+        "originator": "14155550100",
+        "body": "Hi",
+        "mediaUrls": list(media),
+    }
+
+
+def test_an_mms_outside_the_us_and_canada_is_refused() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    with pytest.raises(ProviderRejected, match="US and Canadian"):
+        send(replace(SMS, media_urls=("https://x.io/a.png",)), api)
+    assert api.requests == []
+
+
+def test_whatsapp_without_a_conversations_channel_is_refused() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    with pytest.raises(ProviderRejected, match="Conversations channel"):
+        send(replace(SMS, channel=Channel.WHATSAPP), api)
+    assert api.requests == []
+
+
+# --- the Conversations API ---
+
+
+def test_a_whatsapp_text_is_sent_through_the_conversations_api_from_the_channel() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    assert send(WHATSAPP, api, public_url="https://bridge.example.com") == SEND_ANSWER["id"]
+    [request] = api.requests
+    assert (request.method, str(request.url)) == ("POST", "https://conversations.messagebird.com/v1/send")
+    assert request.headers["authorization"] == f"AccessKey {KEY}"
+    # No reportUrl: statuses come to the channel's webhook as message.updated events.
+    assert api.body() == {"to": "+31612345678", "from": CHANNEL_ID, "type": "text", "content": {"text": "Hi"}}
+
+
+def test_an_sms_channel_of_the_conversations_api_is_answered_through_it_too() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    send(replace(WHATSAPP, channel=Channel.SMS), api, messagebird_conversations_api_url="http://c.test")
+    assert str(api.requests[0].url) == "http://c.test/v1/send"
+    assert api.body()["type"] == "text"
+
+
+def test_an_image_carries_the_text_as_its_caption() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    send(replace(WHATSAPP, media_urls=("https://x.io/photo.JPG?sig=1",)), api)
+    assert api.body() == {
+        "to": "+31612345678",
+        "from": CHANNEL_ID,
+        "type": "image",
+        "content": {"image": {"url": "https://x.io/photo.JPG?sig=1", "caption": "Hi"}},
+    }
+
+
+def test_a_text_too_long_for_a_caption_follows_its_attachment_and_the_attachment_id_is_returned() -> None:
+    api = FakeApi(answer(202, {"id": "first", "status": "accepted"}), answer(202, SEND_ANSWER))
+    text = "x" * 1025
+    assert send(replace(WHATSAPP, text=text, media_urls=("https://x.io/a.png",)), api) == "first"
+    assert [api.body(0)["content"], api.body(1)["content"]] == [
+        {"image": {"url": "https://x.io/a.png"}},
+        {"text": text},
+    ]
+
+
+def test_audio_takes_no_caption() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    send(replace(WHATSAPP, media_urls=("https://x.io/note.ogg",)), api)
+    assert [body["type"] for body in map(api.body, range(2))] == ["audio", "text"]
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://x.io/a.jpeg", "image"),
+        ("https://x.io/clip.mp4", "video"),
+        ("https://x.io/voice.mp3", "audio"),
+        ("https://x.io/report.pdf", "file"),
+        ("https://x.io/anim.gif", "file"),
+        ("https://x.io/download", "file"),
+    ],
+)
+def test_an_attachment_travels_as_the_content_type_its_extension_names(url: str, kind: str) -> None:
+    assert media_type(url) == kind
+
+
+def test_a_template_is_sent_as_an_hsm() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    send(replace(WHATSAPP, text="", template=Template(name="ns_1234/order_update", language="en")), api)
+    assert api.body() == {
+        "to": "+31612345678",
+        "from": CHANNEL_ID,
+        "type": "hsm",
+        "content": {
+            "hsm": {
+                "namespace": "ns_1234",
+                "templateName": "order_update",
+                "language": {"policy": "deterministic", "code": "en"},
+                "params": [],
+            }
+        },
+    }
+
+
+def test_a_template_without_a_namespace_leaves_it_out() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    send(replace(WHATSAPP, template=Template(name="order_update")), api)
+    assert "namespace" not in api.body()["content"]["hsm"]
+
+
+def test_a_template_on_sms_is_refused() -> None:
+    with pytest.raises(ProviderRejected, match="templates are WhatsApp's"):
+        send(replace(SMS, template=Template(name="order_update")), FakeApi(answer(201, SMS_ANSWER)))
+
+
+def test_the_nodejs_sdks_nested_answer_is_read_too() -> None:
+    api = FakeApi(answer(202, {"message": {"id": "nested-id", "status": "accepted"}}))
+    assert send(WHATSAPP, api) == "nested-id"
+
+
+def test_an_answer_without_an_id_is_refused_rather_than_sent_again() -> None:
+    api = FakeApi(answer(202, {"status": "accepted"}))
+    with pytest.raises(ProviderRejected, match="no message id"):
+        send(WHATSAPP, api)
+    assert len(api.requests) == 1
+
+
+# --- Bird's Channels API ---
+
+
+def test_a_bird_channel_conversation_is_refused_with_the_reason_and_nothing_is_sent() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    with pytest.raises(ProviderRejected, match="Bird's Channels API") as refused:
+        send(BIRD, api)
+    assert refused.value.code is None
+    assert api.requests == []
+
+
+# --- retries, refusals, configuration ---
+
+
+def test_a_429_is_retried_and_the_message_sent_once() -> None:
+    api = FakeApi(
+        answer(429, {"errors": [{"code": 429, "description": "Too many requests"}]}), answer(201, SMS_ANSWER)
+    )
+    assert send(SMS, api) == SMS_ANSWER["id"]
+    assert len(api.requests) == 2
+
+
+def test_5xx_until_attempts_run_out_is_unavailable() -> None:
+    api = FakeApi(answer(503, {"errors": [{"code": 99, "description": "Internal error"}]}))
+    with pytest.raises(ProviderUnavailable, match="503"):
+        send(SMS, api)
+    assert len(api.requests) == NO_WAIT.max_attempts
+
+
+def test_a_4xx_is_refused_with_messagebirds_code_and_description() -> None:
+    body = {"errors": [{"code": 25, "description": "Not enough balance", "parameter": None}]}
+    with pytest.raises(ProviderRejected) as refused:
+        send(SMS, FakeApi(answer(422, body)))
+    assert (refused.value.code, refused.value.status) == ("25", 422)
+    assert refused.value.message == "Not enough balance"
+
+
+def test_a_refusal_names_the_parameter_and_masks_the_customers_number() -> None:
+    body = {
+        "errors": [
+            {
+                "code": 9,
+                "description": "no (correct) recipients found: 31612345678",
+                "parameter": "recipients",
+            }
+        ]
+    }
+    with pytest.raises(ProviderRejected) as refused:
+        send(SMS, FakeApi(answer(422, body)))
+    assert refused.value.message == "no (correct) recipients found: 316123***78 (parameter recipients)"
+
+
+def test_a_refusal_without_messagebirds_error_body_keeps_the_http_reason() -> None:
+    with pytest.raises(ProviderRejected) as refused:
+        send(SMS, FakeApi(httpx.Response(404, text="<html>nope</html>")))
+    assert (refused.value.code, refused.value.message) == (None, "Not Found")
+
+
+def test_a_missing_access_key_names_the_variable() -> None:
+    api = FakeApi(answer(201, SMS_ANSWER))
+    with pytest.raises(ConfigurationError, match="MESSAGEBIRD_ACCESS_KEY"):
+        send(SMS, api, messagebird_access_key=None)
+    assert api.requests == []
+
+
+# --- limits ---
+
+
+@pytest.mark.parametrize(
+    ("message", "limits"),
+    [
+        (SMS, SendLimits(max_text=603, media=False)),
+        (US_SMS, SendLimits(max_text=603, media=True, max_media=10)),
+        (replace(US_SMS, sender="51515"), SendLimits(max_text=603, media=False)),  # a short code: no MMS
+        (replace(US_SMS, to="14165550100"), SendLimits(max_text=603, media=True, max_media=10)),  # Canada
+        (WHATSAPP, SendLimits(max_text=4096, media=True, max_media=1)),
+        (replace(WHATSAPP, channel=Channel.SMS), SendLimits(max_text=603, media=False)),
+        (BIRD, SendLimits(max_text=603, media=False)),  # never refused here: `send` tells the agent why
+    ],
+)
+def test_send_limits(message: OutboundMessage, limits: SendLimits) -> None:
+    assert ADAPTER.send_limits(message) == limits
+
+
+# --- failure reasons ---
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("103", "replied STOP"),
+        ("1", "not in service"),
+        ("27", "out of coverage"),
+        ("034", "system failure"),
+        ("0", "without a reason"),
+        ("25", "no balance"),
+        ("1001", "MESSAGEBIRD_ACCESS_KEY"),
+    ],
+)
+def test_failure_reasons_tell_the_agent_what_to_do(code: str, words: str) -> None:
+    reason = ADAPTER.failure_reason(code)
+    assert reason is not None and words in reason
+
+
+@pytest.mark.parametrize("code", [None, "", "2", "9", "10", "4242", "delivery_failed"])
+def test_unknown_and_ambiguous_codes_have_no_reason(code: str | None) -> None:
+    assert ADAPTER.failure_reason(code) is None
+
+
+# --- against the stand-in ---
+
+
+@pytest.fixture
+def standin_settings(providers_at_standin: Any) -> Iterator[Settings]:
+    yield get_settings()
+
+
+def standin_send(message: OutboundMessage, settings: Settings) -> str:
+    with httpx.Client(timeout=10.0) as http:
+        return ADAPTER.send(message, settings, http, NO_WAIT)
+
+
+def only_send(standin: Any) -> Any:
+    [sent] = standin.state.sends
+    return sent
+
+
+def test_an_sms_reaches_the_standin(providers_at_standin: Any, standin_settings: Settings) -> None:
+    message_id = standin_send(SMS, standin_settings)
+    sent = only_send(providers_at_standin)
+    assert (sent.provider, sent.message_id) == ("messagebird", message_id)
+    assert (sent.to, sent.sender, sent.text, sent.media) == ("31612345678", "31970102030", "Hello Ada", [])
+
+
+def test_an_mms_reaches_the_standin_with_its_media(
+    providers_at_standin: Any, standin_settings: Settings
+) -> None:
+    media = ("https://x.io/a.png", "https://x.io/b.png")
+    message_id = standin_send(replace(US_SMS, media_urls=media), standin_settings)
+    sent = only_send(providers_at_standin)
+    assert sent.message_id == message_id
+    assert (sent.to, sent.sender, sent.text, sent.media) == ("16502530000", "14155550100", "Hi", list(media))
+
+
+def test_a_whatsapp_image_reaches_the_standin_as_media(
+    providers_at_standin: Any, standin_settings: Settings
+) -> None:
+    message_id = standin_send(replace(WHATSAPP, media_urls=("https://x.io/a.png",)), standin_settings)
+    sent = only_send(providers_at_standin)
+    assert sent.message_id == message_id
+    assert (sent.to, sent.sender, sent.text, sent.media) == (
+        "+31612345678",
+        CHANNEL_ID,
+        "Hi",
+        ["https://x.io/a.png"],
+    )
+
+
+def test_a_template_reaches_the_standin(providers_at_standin: Any, standin_settings: Settings) -> None:
+    standin_send(replace(WHATSAPP, text="", template=Template(name="order_update")), standin_settings)
+    assert only_send(providers_at_standin).template == "order_update"
+
+
+def test_the_standin_answers_a_429_then_sends(providers_at_standin: Any, standin_settings: Settings) -> None:
+    providers_at_standin.state.faults["messagebird"] = deque([429])
+    message_id = standin_send(SMS, standin_settings)
+    assert only_send(providers_at_standin).message_id == message_id
+    assert len([r for r in providers_at_standin.state.requests if r["path"] == "/messages"]) == 2
+
+
+def test_the_standin_refuses_a_wrong_key_like_messagebird(
+    providers_at_standin: Any, standin_settings: Settings
+) -> None:
+    wrong = standin_settings.model_copy(update={"messagebird_access_key": "wrong"})
+    for message, code in ((SMS, "2"), (WHATSAPP, "1001")):
+        with pytest.raises(ProviderRejected) as refused:
+            standin_send(message, wrong)
+        assert (refused.value.code, refused.value.status) == (code, 401)
+    assert providers_at_standin.state.sends == []
+
+
+def test_the_standin_refuses_with_an_injected_error_code(
+    providers_at_standin: Any, standin_settings: Settings
+) -> None:
+    providers_at_standin.state.faults["messagebird"] = deque([422])
+    with pytest.raises(ProviderRejected) as refused:
+        standin_send(SMS, standin_settings)
+    assert (refused.value.code, refused.value.message) == ("25", "Not enough balance")

@@ -1,0 +1,260 @@
+"""TextMagic replies: the request as TextMagic documents it, the id its callbacks carry, retries and
+refusals, limits, failure reasons, and the stand-in."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
+from bridge.messages import Channel
+from bridge.outgoing import OutboundMessage, SendLimits, Template
+from bridge.providers.textmagic import FAILURE_REASONS, TextMagicAdapter
+from bridge.retrying import RetryPolicy
+from bridge.settings import Settings, get_settings
+
+ADAPTER = TextMagicAdapter()
+USER, KEY = "test-textmagic-user", "test-textmagic-api-key"
+NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
+URL = "https://rest.textmagic.com/api/v2/messages"
+
+# The numbers of textmagic.com/docs/api/receive-sms: the customer, and the number they wrote to.
+SMS = OutboundMessage(channel=Channel.SMS, to="447860021130", sender="447624800500", text="Hello Ada")
+
+# textmagic-rest-python-v2 docs/SendMessageResponse.md: one recipient answers type `message`.
+ANSWER = {
+    "id": 49576009,
+    "href": "/api/v2/messages/49576009",
+    "type": "message",
+    "sessionId": 34436600,
+    "bulkId": None,
+    "messageId": 49576009,
+    "scheduleId": None,
+    "chatId": None,
+}
+
+
+def settings(**fields: Any) -> Settings:
+    values: dict[str, Any] = {"textmagic_username": USER, "textmagic_api_key": KEY} | fields
+    return Settings(_env_file=None, **values)
+
+
+class FakeApi:
+    """A MockTransport that records requests and answers from a queue (the last answer repeats)."""
+
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = deque(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers.popleft() if len(self.answers) > 1 else self.answers[0]
+
+    def body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+
+def answer(status: int, body: object) -> httpx.Response:
+    return httpx.Response(status, json=body)
+
+
+def send(message: OutboundMessage, api: FakeApi, **fields: Any) -> str:
+    with httpx.Client(transport=httpx.MockTransport(api)) as http:
+        return ADAPTER.send(message, settings(**fields), http, NO_WAIT)
+
+
+# --- the request ---
+
+
+def test_a_reply_is_posted_as_textmagic_documents_it() -> None:
+    api = FakeApi(answer(201, ANSWER))
+    send(SMS, api, public_url="https://bridge.example.com")
+    [request] = api.requests
+    assert (request.method, str(request.url)) == ("POST", URL)
+    assert (request.headers["x-tm-username"], request.headers["x-tm-key"]) == (USER, KEY)
+    assert request.headers["content-type"] == "application/json"
+    # No callback URL: TextMagic takes none per message (the account's callback URL gets reports).
+    assert api.body() == {"text": "Hello Ada", "phones": "447860021130", "from": "447624800500"}
+
+
+def test_the_configured_api_url_is_used() -> None:
+    api = FakeApi(answer(201, ANSWER))
+    send(SMS, api, textmagic_api_url="http://127.0.0.1:9/")
+    assert str(api.requests[0].url) == "http://127.0.0.1:9/api/v2/messages"
+
+
+def test_phones_are_international_digits_without_the_plus() -> None:
+    api = FakeApi(answer(201, ANSWER))
+    send(replace(SMS, to="+44 7860 021130"), api)
+    assert api.body()["phones"] == "447860021130"
+
+
+def test_a_v1_thread_without_a_business_number_leaves_from_the_default_sender() -> None:
+    api = FakeApi(answer(201, ANSWER))
+    send(replace(SMS, sender=""), api)
+    assert "from" not in api.body()
+
+
+def test_the_message_id_callbacks_carry_is_returned() -> None:
+    assert send(SMS, FakeApi(answer(201, ANSWER | {"id": 1, "messageId": 49576009}))) == "49576009"
+
+
+def test_id_stands_in_for_a_missing_message_id_when_the_answer_is_a_message() -> None:
+    assert send(SMS, FakeApi(answer(201, {"id": 7, "type": "message"}))) == "7"
+
+
+def test_a_session_answer_without_a_message_id_is_refused_rather_than_sent_again() -> None:
+    api = FakeApi(answer(201, {"id": 34436600, "type": "session", "href": "/api/v2/sessions/34436600"}))
+    with pytest.raises(ProviderRejected, match="no message id"):
+        send(SMS, api)
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"to": "MyBank"}, "not a number"),
+        ({"template": Template(name="order_update")}, "no WhatsApp templates"),
+        ({"media_urls": ("https://x.io/a.png",)}, "no attachments"),
+        ({"text": "  "}, "nothing to send"),
+        ({"channel": Channel.WHATSAPP}, "SMS only"),
+    ],
+)
+def test_what_textmagic_cannot_carry_is_refused_before_any_request(
+    change: dict[str, Any], words: str
+) -> None:
+    api = FakeApi(answer(201, ANSWER))
+    with pytest.raises(ProviderRejected, match=words) as refused:
+        send(replace(SMS, **change), api)
+    assert refused.value.code is None
+    assert api.requests == []
+
+
+# --- retries, refusals, configuration ---
+
+
+def test_a_429_is_retried_and_the_message_sent_once() -> None:
+    api = FakeApi(answer(429, {"code": 429, "message": "Too many requests"}), answer(201, ANSWER))
+    assert send(SMS, api) == "49576009"
+    assert len(api.requests) == 2
+
+
+def test_5xx_until_attempts_run_out_is_unavailable() -> None:
+    api = FakeApi(answer(503, {"code": 503, "message": "Service unavailable"}))
+    with pytest.raises(ProviderUnavailable, match="503"):
+        send(SMS, api)
+    assert len(api.requests) == NO_WAIT.max_attempts
+
+
+def test_a_4xx_is_refused_with_textmagics_code_and_its_field_errors() -> None:
+    body = {
+        "code": 400,
+        "message": "Validation Failed",
+        "errors": {"common": ["Not enough credit."], "fields": {"phones": ["447860021130 is not valid."]}},
+    }
+    with pytest.raises(ProviderRejected) as refused:
+        send(SMS, FakeApi(answer(400, body)))
+    assert (refused.value.code, refused.value.status) == ("400", 400)
+    assert (
+        refused.value.message == "Validation Failed; Not enough credit.; phones: 447860****30 is not valid."
+    )
+
+
+def test_a_refusal_without_textmagics_error_body_keeps_the_http_reason() -> None:
+    with pytest.raises(ProviderRejected) as refused:
+        send(SMS, FakeApi(httpx.Response(404, text="nope")))
+    assert (refused.value.code, refused.value.message) == (None, "Not Found")
+
+
+@pytest.mark.parametrize(
+    ("missing", "variable"),
+    [("textmagic_username", "TEXTMAGIC_USERNAME"), ("textmagic_api_key", "TEXTMAGIC_API_KEY")],
+)
+def test_a_missing_credential_names_the_variable(missing: str, variable: str) -> None:
+    api = FakeApi(answer(201, ANSWER))
+    with pytest.raises(ConfigurationError, match=variable):
+        send(SMS, api, **{missing: None})
+    assert api.requests == []
+
+
+# --- limits and failure reasons ---
+
+
+def test_send_limits_are_six_ucs2_parts_and_no_media() -> None:
+    assert ADAPTER.send_limits(SMS) == SendLimits(max_text=402, media=False)
+
+
+@pytest.mark.parametrize("letter", ["f", "e", "j", "F"])
+def test_a_failure_letter_says_what_happened_in_the_inbound_words_and_what_to_do(letter: str) -> None:
+    reason = ADAPTER.failure_reason(letter)
+    assert reason is not None and reason.startswith(FAILURE_REASONS[letter.lower()] + ": ")
+
+
+def test_an_unknown_final_status_is_explained_too() -> None:
+    assert ADAPTER.failure_reason("u") == (
+        "the operator never confirmed delivery: "
+        "it may or may not have arrived; ask the customer if it matters"
+    )
+
+
+@pytest.mark.parametrize("code", [None, "", "d", "q", "400", "x"])
+def test_letters_that_are_no_failure_have_no_reason(code: str | None) -> None:
+    assert ADAPTER.failure_reason(code) is None
+
+
+# --- against the stand-in ---
+
+
+@pytest.fixture
+def standin_settings(providers_at_standin: Any) -> Iterator[Settings]:
+    yield get_settings()
+
+
+def standin_send(message: OutboundMessage, settings: Settings) -> str:
+    with httpx.Client(timeout=10.0) as http:
+        return ADAPTER.send(message, settings, http, NO_WAIT)
+
+
+def test_a_reply_reaches_the_standin(providers_at_standin: Any, standin_settings: Settings) -> None:
+    message_id = standin_send(SMS, standin_settings)
+    [sent] = providers_at_standin.state.sends
+    assert (sent.provider, sent.message_id) == ("textmagic", message_id)
+    assert (sent.to, sent.sender, sent.text, sent.media, sent.template) == (
+        "447860021130",
+        "447624800500",
+        "Hello Ada",
+        [],
+        None,
+    )
+
+
+def test_the_standin_answers_a_429_then_sends(providers_at_standin: Any, standin_settings: Settings) -> None:
+    providers_at_standin.state.faults["textmagic"] = deque([429])
+    message_id = standin_send(SMS, standin_settings)
+    assert [sent.message_id for sent in providers_at_standin.state.sends] == [message_id]
+    assert len([r for r in providers_at_standin.state.requests if r["path"] == "/api/v2/messages"]) == 2
+
+
+def test_the_standin_refuses_wrong_credentials_like_textmagic(
+    providers_at_standin: Any, standin_settings: Settings
+) -> None:
+    wrong = standin_settings.model_copy(update={"textmagic_api_key": "wrong"})
+    with pytest.raises(ProviderRejected) as refused:
+        standin_send(SMS, wrong)
+    assert (refused.value.code, refused.value.status, refused.value.message) == ("401", 401, "Unauthorized")
+    assert providers_at_standin.state.sends == []
+
+
+def test_the_standin_refuses_a_text_longer_than_six_parts(
+    providers_at_standin: Any, standin_settings: Settings
+) -> None:
+    with pytest.raises(ProviderRejected) as refused:
+        standin_send(replace(SMS, text="é" * 403), standin_settings)
+    assert refused.value.code == "400"
+    assert "Too many message parts" in refused.value.message

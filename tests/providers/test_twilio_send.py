@@ -1,0 +1,399 @@
+"""Twilio sends: the request twilio-python makes through the bridge's HTTP client, Twilio's
+answers and errors, and the stand-in's Messages API over HTTP."""
+
+from __future__ import annotations
+
+import base64
+from collections import deque
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.messages import Channel
+from bridge.outgoing import Draft, OutboundMessage, Template, plan
+from bridge.providers.twilio import TwilioAdapter
+from bridge.providers.twilio_send import FAILURE_REASONS, BridgeHttpClient
+from bridge.retrying import RetryPolicy
+from bridge.settings import Settings, get_settings
+
+ADAPTER = TwilioAdapter()
+SID = "AC" + "a" * 32
+TOKEN = "twilio-token-0123456789"
+NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
+MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"
+SMS = OutboundMessage(channel=Channel.SMS, to="+14155550100", sender="+14155550199", text="Hello there")
+WHATSAPP = OutboundMessage(
+    channel=Channel.WHATSAPP, to="whatsapp:+31612345678", sender="whatsapp:+14155238886", text="Hoi"
+)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def settings(**fields: object) -> Settings:
+    values: dict[str, object] = {
+        "twilio_account_sid": SID,
+        "twilio_auth_token": TOKEN,
+        "public_url": None,
+    }
+    values.update(fields)
+    return Settings(_env_file=None, **values)
+
+
+def created(sid: str = "SM" + "1" * 32) -> httpx.Response:
+    return httpx.Response(201, json={"sid": sid, "status": "queued", "account_sid": SID})
+
+
+def twilio_error(status: int, code: int, message: str) -> httpx.Response:
+    return httpx.Response(
+        status,
+        json={"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"},
+    )
+
+
+def send(
+    message: OutboundMessage, handler: Handler, config: Settings | None = None
+) -> tuple[str, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return handler(request)
+
+    with httpx.Client(transport=httpx.MockTransport(record)) as http:
+        sid = ADAPTER.send(message, config or settings(), http, NO_WAIT)
+    return sid, seen
+
+
+def replies(*answers: httpx.Response) -> Handler:
+    pending = deque(answers)
+    return lambda request: pending.popleft() if len(pending) > 1 else pending[0]
+
+
+def form(request: httpx.Request) -> dict[str, list[str]]:
+    return parse_qs(request.content.decode(), keep_blank_values=True)
+
+
+# --- the request, as Twilio documents it ---
+
+
+def test_an_sms_is_a_form_post_to_the_accounts_messages_resource() -> None:
+    sid, seen = send(SMS, replies(created()))
+    assert sid == "SM" + "1" * 32
+    [request] = seen
+    assert request.method == "POST"
+    assert str(request.url) == MESSAGES_URL
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert request.headers["accept"] == "application/json"
+    assert form(request) == {"To": ["+14155550100"], "From": ["+14155550199"], "Body": ["Hello there"]}
+
+
+def test_the_request_authenticates_with_the_account_sid_and_auth_token() -> None:
+    _, [request] = send(SMS, replies(created()))
+    expected = base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    assert request.headers["authorization"] == f"Basic {expected}"
+
+
+def test_twilio_api_url_replaces_twilios_origin() -> None:
+    config = settings(twilio_api_url="http://127.0.0.1:8765/")
+    _, [request] = send(SMS, replies(created()), config)
+    assert str(request.url) == f"http://127.0.0.1:8765/2010-04-01/Accounts/{SID}/Messages.json"
+
+
+def test_mms_attachments_are_repeated_media_url_fields() -> None:
+    message = OutboundMessage(
+        channel=Channel.SMS,
+        to=SMS.to,
+        sender=SMS.sender,
+        text="Two photos",
+        media_urls=("https://files.example.com/a.jpg", "https://files.example.com/b.png"),
+    )
+    _, [request] = send(message, replies(created("MM" + "2" * 32)))
+    assert form(request)["MediaUrl"] == ["https://files.example.com/a.jpg", "https://files.example.com/b.png"]
+
+
+def test_a_media_only_message_has_no_body() -> None:
+    message = OutboundMessage(
+        channel=Channel.SMS, to=SMS.to, sender=SMS.sender, media_urls=("https://files.example.com/a.jpg",)
+    )
+    _, [request] = send(message, replies(created()))
+    assert "Body" not in form(request)
+
+
+def test_whatsapp_uses_the_whatsapp_addresses_as_twilio_gave_them() -> None:
+    message = OutboundMessage(
+        channel=Channel.WHATSAPP,
+        to="whatsapp:US.13491208655302741918",
+        sender="whatsapp:+14155238886",
+        text="Hi",
+        media_urls=("https://files.example.com/a.pdf",),
+    )
+    _, [request] = send(message, replies(created()))
+    fields = form(request)
+    assert fields["To"] == ["whatsapp:US.13491208655302741918"]
+    assert fields["From"] == ["whatsapp:+14155238886"]
+    assert fields["MediaUrl"] == ["https://files.example.com/a.pdf"]
+
+
+def test_a_template_is_a_content_sid_without_a_body() -> None:
+    message = OutboundMessage(
+        channel=Channel.WHATSAPP,
+        to=WHATSAPP.to,
+        sender=WHATSAPP.sender,
+        text="ignored",
+        template=Template(name="HX" + "b" * 32),
+    )
+    _, [request] = send(message, replies(created()))
+    fields = form(request)
+    assert fields["ContentSid"] == ["HX" + "b" * 32]
+    assert "Body" not in fields
+    assert "MediaUrl" not in fields
+
+
+def test_the_status_callback_is_the_bridges_twilio_status_webhook() -> None:
+    config = settings(public_url="https://bridge.example.com/")
+    _, [request] = send(SMS, replies(created()), config)
+    assert form(request)["StatusCallback"] == ["https://bridge.example.com/webhooks/twilio/status"]
+
+
+def test_no_status_callback_without_a_public_url() -> None:
+    _, [request] = send(SMS, replies(created()))
+    assert "StatusCallback" not in form(request)
+
+
+def test_a_subaccounts_customer_is_answered_from_that_subaccount() -> None:
+    subaccount = "AC" + "c" * 32
+    message = OutboundMessage(
+        channel=Channel.SMS, to=SMS.to, sender=SMS.sender, text="Hi", account=subaccount
+    )
+    _, [request] = send(message, replies(created()))
+    assert request.url.path == f"/2010-04-01/Accounts/{subaccount}/Messages.json"
+    expected = base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
+    assert request.headers["authorization"] == f"Basic {expected}"
+
+
+# --- retries and errors ---
+
+
+def test_429_then_201_gives_one_message_sid_after_two_requests() -> None:
+    sid, seen = send(SMS, replies(twilio_error(429, 20429, "Too Many Requests"), created()))
+    assert sid == "SM" + "1" * 32
+    assert len(seen) == 2
+
+
+def test_5xx_until_attempts_run_out_is_provider_unavailable() -> None:
+    with pytest.raises(ProviderUnavailable, match="twilio answered 503"):
+        send(SMS, replies(twilio_error(503, 20503, "Service Unavailable")))
+
+
+def test_429_until_attempts_run_out_is_provider_rate_limited() -> None:
+    with pytest.raises(ProviderRateLimited, match="20429"):
+        send(SMS, replies(twilio_error(429, 20429, "Too Many Requests")))
+
+
+def test_a_4xx_is_provider_rejected_with_twilios_error_code() -> None:
+    answer = twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+    with pytest.raises(ProviderRejected) as raised:
+        send(SMS, replies(answer))
+    assert raised.value.code == "21610"
+    assert raised.value.status == 400
+    assert raised.value.provider == "twilio"
+    assert "unsubscribed recipient" in raised.value.message
+
+
+def test_an_rfc_9457_error_is_provider_rejected_with_its_code() -> None:
+    problem = {
+        "type": "https://www.twilio.com/docs/errors/21211",
+        "title": "Invalid 'To' Phone Number",
+        "status": 400,
+        "code": 21211,
+        "detail": "The 'To' number is not a valid phone number.",
+    }
+    with pytest.raises(ProviderRejected) as raised:
+        send(SMS, replies(httpx.Response(400, json=problem)))
+    assert (raised.value.code, raised.value.status) == ("21211", 400)
+    assert raised.value.message == "The 'To' number is not a valid phone number."
+
+
+def test_a_4xx_is_not_retried() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return twilio_error(400, 21211, "Invalid 'To' Phone Number")
+
+    with pytest.raises(ProviderRejected):
+        send(SMS, handler)
+    assert len(seen) == 1
+
+
+def test_a_phone_number_in_twilios_error_message_is_masked() -> None:
+    answer = twilio_error(400, 21211, "The 'To' number +14155550100 is not a valid phone number.")
+    with pytest.raises(ProviderRejected) as raised:
+        send(SMS, replies(answer))
+    assert "+14155550100" not in str(raised.value)
+    assert raised.value.code == "21211"
+
+
+@pytest.mark.parametrize(
+    ("missing", "variable"),
+    [("twilio_auth_token", "TWILIO_AUTH_TOKEN"), ("twilio_account_sid", "TWILIO_ACCOUNT_SID")],
+)
+def test_a_missing_credential_is_a_configuration_error_naming_it(missing: str, variable: str) -> None:
+    seen: list[httpx.Request] = []
+    with pytest.raises(ConfigurationError, match=variable):
+        send(SMS, lambda request: seen.append(request) or created(), settings(**{missing: None}))
+    assert seen == []
+
+
+def test_the_sdk_may_not_send_credentials_to_another_origin() -> None:
+    with httpx.Client(transport=httpx.MockTransport(lambda request: created())) as http:
+        client = BridgeHttpClient(http, api_url="http://127.0.0.1:1", policy=NO_WAIT)
+        with pytest.raises(ConfigurationError, match="messaging.twilio.com"):
+            client.request("POST", "https://messaging.twilio.com/v1/Services", auth=(SID, TOKEN))
+
+
+# --- limits and failure reasons ---
+
+
+def test_an_sms_carries_1600_characters_and_up_to_10_media() -> None:
+    limits = ADAPTER.send_limits(SMS)
+    assert (limits.max_text, limits.media, limits.max_media) == (1600, True, 10)
+
+
+def test_a_whatsapp_message_carries_one_media() -> None:
+    limits = ADAPTER.send_limits(WHATSAPP)
+    assert (limits.max_text, limits.media, limits.max_media) == (1600, True, 1)
+
+
+def test_eleven_attachments_on_sms_are_two_messages() -> None:
+    urls = tuple(f"https://files.example.com/{index}.jpg" for index in range(11))
+    messages = plan(Draft(text="Photos", attachment_urls=urls), ADAPTER.send_limits(SMS), SMS)
+    assert [len(message.media_urls) for message in messages] == [10, 1]
+
+
+def test_opt_out_is_explained_to_the_agent() -> None:
+    assert ADAPTER.failure_reason("21610") == (
+        "the customer replied STOP and has opted out; they must text START before you can reach them"
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "21610",
+        "21211",
+        "21408",
+        "21612",
+        "21614",
+        "30003",
+        "30004",
+        "30005",
+        "30006",
+        "30007",
+        "30008",
+        "63016",
+    ],
+)
+def test_common_delivery_errors_have_a_reason(code: str) -> None:
+    reason = ADAPTER.failure_reason(code)
+    assert reason and reason == FAILURE_REASONS[code]
+
+
+@pytest.mark.parametrize("code", [None, "", "99999"])
+def test_an_unknown_code_has_no_reason(code: str | None) -> None:
+    assert ADAPTER.failure_reason(code) is None
+
+
+# --- against the stand-in, over HTTP ---
+
+
+@pytest.fixture
+def live(providers_at_standin: object) -> Settings:
+    """The environment's settings, with TWILIO_API_URL pointing at the stand-in."""
+    return get_settings()
+
+
+def standin_send(message: OutboundMessage, config: Settings) -> str:
+    with httpx.Client(timeout=10.0) as http:
+        return ADAPTER.send(message, config, http, NO_WAIT)
+
+
+def test_the_standin_records_one_sms_with_its_addresses_and_text(live: Settings, standin: object) -> None:
+    sid = standin_send(SMS, live)
+    [sent] = standin.state.sends  # type: ignore[attr-defined]
+    assert (sent.provider, sent.message_id) == ("twilio", sid)
+    assert (sent.to, sent.sender, sent.text, sent.media) == (SMS.to, SMS.sender, SMS.text, [])
+    assert sid.startswith("SM")
+
+
+def test_the_standin_records_mms_media_as_media(live: Settings, standin: object) -> None:
+    urls = ("https://files.example.com/a.jpg", "https://files.example.com/b.jpg")
+    message = OutboundMessage(channel=Channel.SMS, to=SMS.to, sender=SMS.sender, text="Pics", media_urls=urls)
+    sid = standin_send(message, live)
+    [sent] = standin.state.sends  # type: ignore[attr-defined]
+    assert sent.media == list(urls)
+    assert sent.request["MediaUrl"] == list(urls)
+    assert sid == sent.message_id and sid.startswith("MM")
+
+
+def test_the_standin_records_whatsapp_media_as_media(live: Settings, standin: object) -> None:
+    message = OutboundMessage(
+        channel=Channel.WHATSAPP,
+        to=WHATSAPP.to,
+        sender=WHATSAPP.sender,
+        text="Your invoice",
+        media_urls=("https://files.example.com/invoice.pdf",),
+    )
+    sid = standin_send(message, live)
+    [sent] = standin.state.sends  # type: ignore[attr-defined]
+    assert (sent.to, sent.sender) == ("whatsapp:+31612345678", "whatsapp:+14155238886")
+    assert sent.media == ["https://files.example.com/invoice.pdf"]
+    assert sent.message_id == sid
+
+
+def test_the_standin_records_a_content_template(live: Settings, standin: object) -> None:
+    message = OutboundMessage(
+        channel=Channel.WHATSAPP,
+        to=WHATSAPP.to,
+        sender=WHATSAPP.sender,
+        template=Template(name="HX" + "d" * 32),
+    )
+    sid = standin_send(message, live)
+    [sent] = standin.state.sends  # type: ignore[attr-defined]
+    assert (sent.template, sent.text, sent.message_id) == ("HX" + "d" * 32, "", sid)
+
+
+def test_the_standin_429_then_success_sends_once(live: Settings, standin: object) -> None:
+    standin.state.faults["twilio"] = deque([429])  # type: ignore[attr-defined]
+    sid = standin_send(SMS, live)
+    [sent] = standin.state.sends  # type: ignore[attr-defined]
+    assert sent.message_id == sid
+
+
+def test_the_standins_400_is_the_opt_out_error(live: Settings, standin: object) -> None:
+    standin.state.faults["twilio"] = deque([400])  # type: ignore[attr-defined]
+    with pytest.raises(ProviderRejected) as raised:
+        standin_send(SMS, live)
+    assert raised.value.code == "21610"
+    assert ADAPTER.failure_reason(raised.value.code)
+    assert standin.state.sends == []  # type: ignore[attr-defined]
+
+
+def test_the_standin_refuses_a_wrong_auth_token_as_twilio_does(live: Settings, standin: object) -> None:
+    wrong = live.model_copy(update={"twilio_auth_token": SecretStr("not-the-token")})
+    with pytest.raises(ProviderRejected) as raised:
+        standin_send(SMS, wrong)
+    assert (raised.value.code, raised.value.status) == ("20003", 401)
+    assert standin.state.sends == []  # type: ignore[attr-defined]
+
+
+def test_the_standin_refuses_a_whatsapp_to_sms_pair(live: Settings, standin: object) -> None:
+    message = OutboundMessage(channel=Channel.WHATSAPP, to=WHATSAPP.to, sender=SMS.sender, text="Hi")
+    with pytest.raises(ProviderRejected) as raised:
+        standin_send(message, live)
+    assert raised.value.code == "21910"

@@ -1,0 +1,506 @@
+"""Replies through Meta's Cloud API: requests as Meta documents them (text, media, BSUID
+recipients, templates), its Graph errors and throttles, the failure-reason table, and the same
+sends against the stand-in over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.messages import Channel, Media
+from bridge.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
+from bridge.providers.whatsapp import FAILURE_REASONS, THROTTLING_CODES, WhatsAppAdapter
+from bridge.retrying import RetryPolicy
+from bridge.settings import Settings, get_settings
+from bridge.standins import StoredMedia
+
+ADAPTER = WhatsAppAdapter()
+TOKEN = "test-access-token"
+API_URL = "https://graph.facebook.com/v23.0"
+PHONE_NUMBER_ID = "106540352242922"
+CUSTOMER = "16505551234"
+BSUID = "US.13491208655302741918"
+NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
+IMAGE = "https://downloads.intercomcdn.com/i/o/1/abc/photo.jpg?expires=1"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def settings(**fields: Any) -> Settings:
+    values: dict[str, Any] = {"whatsapp_access_token": TOKEN, "whatsapp_api_url": API_URL}
+    return Settings(_env_file=None, **(values | fields))
+
+
+def reply(text: str = "", *media: str, to: str = CUSTOMER, **fields: Any) -> OutboundMessage:
+    values: dict[str, Any] = {"sender": PHONE_NUMBER_ID} | fields
+    return OutboundMessage(channel=Channel.WHATSAPP, to=to, text=text, media_urls=media, **values)
+
+
+def accepted(message_id: str = "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI") -> httpx.Response:
+    """Meta's documented success answer."""
+    return httpx.Response(
+        200,
+        json={
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": CUSTOMER, "wa_id": CUSTOMER}],
+            "messages": [{"id": message_id}],
+        },
+    )
+
+
+def graph_error(status: int, code: int, message: str, details: str = "") -> httpx.Response:
+    """Graph's error envelope, as Meta's error-code reference shows it."""
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "Az8or",
+    }
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return httpx.Response(status, json={"error": error})
+
+
+class Meta:
+    """A MockTransport that records requests and answers from a script (then `accepted`)."""
+
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = deque(answers)
+        self.requests: list[httpx.Request] = []
+        self.ids = iter(f"wamid.{n}" for n in range(1, 100))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers.popleft() if self.answers else accepted(next(self.ids))
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(request.content) for request in self.requests]
+
+    def send(self, message: OutboundMessage, config: Settings | None = None) -> str:
+        with httpx.Client(transport=httpx.MockTransport(self)) as http:
+            return ADAPTER.send(message, config or settings(), http, NO_WAIT)
+
+
+# --- the request ------------------------------------------------------------------------------
+
+
+def test_a_text_reply_is_posted_to_the_business_numbers_messages_endpoint():
+    meta = Meta()
+    message_id = meta.send(reply("Your order shipped"))
+    [request] = meta.requests
+    assert request.method == "POST"
+    assert str(request.url) == f"{API_URL}/{PHONE_NUMBER_ID}/messages"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.content) == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "text",
+        "text": {"body": "Your order shipped", "preview_url": True},
+    }
+    assert message_id == "wamid.1"
+
+
+def test_the_recipient_is_sent_exactly_as_meta_gave_it():
+    meta = Meta()
+    meta.send(reply("hi", to="5491155551234"))  # Argentina without the 9 Meta adds or drops
+    assert meta.bodies()[0]["to"] == "5491155551234"
+
+
+@pytest.mark.parametrize("bsuid", [BSUID, "BR.ENT.7ab3Cx91"])
+def test_a_username_customer_is_addressed_by_recipient_not_to(bsuid: str):
+    meta = Meta()
+    meta.send(reply("hi", to=bsuid))
+    [body] = meta.bodies()
+    assert body["recipient"] == bsuid
+    assert "to" not in body
+
+
+def test_an_api_url_with_a_trailing_slash_makes_the_same_url():
+    meta = Meta()
+    meta.send(reply("hi"), settings(whatsapp_api_url=API_URL + "/"))
+    assert str(meta.requests[0].url) == f"{API_URL}/{PHONE_NUMBER_ID}/messages"
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+def test_an_image_carries_a_short_text_as_its_caption():
+    meta = Meta()
+    meta.send(reply("Here is the label", IMAGE))
+    [body] = meta.bodies()
+    assert body["type"] == "image"
+    assert body["image"] == {"link": IMAGE, "caption": "Here is the label"}
+    assert "text" not in body
+
+
+def test_a_document_keeps_its_file_name():
+    url = "https://downloads.intercomcdn.com/i/o/1/abc/Invoice%20May.pdf"
+    meta = Meta()
+    meta.send(reply("Your invoice", url))
+    [body] = meta.bodies()
+    assert body["type"] == "document"
+    assert body["document"] == {"link": url, "filename": "Invoice May.pdf", "caption": "Your invoice"}
+
+
+def test_media_alone_has_no_caption():
+    meta = Meta()
+    meta.send(reply("", IMAGE))
+    assert meta.bodies()[0]["image"] == {"link": IMAGE}
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("photo.jpg", "image"),
+        ("photo.JPEG", "image"),
+        ("screen.png", "image"),
+        ("clip.mp4", "video"),
+        ("clip.3gp", "video"),
+        ("note.mp3", "audio"),
+        ("voice.ogg", "audio"),
+        ("song.m4a", "audio"),
+        ("manual.pdf", "document"),
+        ("sheet.xlsx", "document"),
+        ("animation.gif", "document"),  # WhatsApp images are JPEG or PNG only
+        ("sticker.webp", "document"),
+        ("attachment", "document"),
+    ],
+)
+def test_the_media_type_follows_the_urls_extension(path: str, kind: str):
+    url = f"https://downloads.intercomcdn.com/i/o/1/abc/{path}?expires=1&signature=x"
+    meta = Meta()
+    meta.send(reply("", url))
+    [body] = meta.bodies()
+    assert body["type"] == kind
+    assert body[kind]["link"] == url
+
+
+def test_text_longer_than_a_caption_follows_the_attachment_as_its_own_message():
+    text = "word " * 300  # 1500 characters: a text, not a caption
+    meta = Meta()
+    message_id = meta.send(reply(text, IMAGE))
+    first, second = meta.bodies()
+    assert first["image"] == {"link": IMAGE}
+    assert second["text"] == {"body": text, "preview_url": True}
+    assert message_id == "wamid.1"  # the attachment's: its reports can fail for more reasons
+
+
+def test_a_caption_of_exactly_1024_characters_stays_a_caption():
+    text = "x" * 1024
+    meta = Meta()
+    meta.send(reply(text, IMAGE))
+    [body] = meta.bodies()
+    assert body["image"]["caption"] == text
+
+
+def test_audio_takes_no_caption_so_its_text_follows():
+    url = "https://downloads.intercomcdn.com/i/o/1/abc/message.mp3"
+    meta = Meta()
+    meta.send(reply("Listen to this", url))
+    first, second = meta.bodies()
+    assert first["audio"] == {"link": url}
+    assert second["text"]["body"] == "Listen to this"
+
+
+def test_several_attachments_go_one_per_message_then_the_text():
+    video = "https://downloads.intercomcdn.com/i/o/1/abc/clip.mp4"
+    meta = Meta()
+    meta.send(reply("both files", IMAGE, video))
+    assert [(body["type"], "caption" in body.get(body["type"], {})) for body in meta.bodies()] == [
+        ("image", False),
+        ("video", False),
+        ("text", False),
+    ]
+
+
+def test_a_planned_reply_reaches_meta_as_planned():
+    """The planner puts up to 4096 characters beside the attachment; every message still goes out."""
+    base = reply()
+    limits = ADAPTER.send_limits(base)
+    text = "paragraph " * 500  # 5000 characters
+    messages = plan(Draft(text=text, attachment_urls=(IMAGE,)), limits, base)
+    meta = Meta()
+    for message in messages:
+        meta.send(message)
+    kinds = [body["type"] for body in meta.bodies()]
+    assert kinds == ["image", "text", "text"]
+    assert " ".join(body["text"]["body"] for body in meta.bodies()[1:]).split() == text.split()
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+def test_a_template_replaces_the_text():
+    meta = Meta()
+    meta.send(reply("ignored", template=Template(name="order_update", language="nl")))
+    [body] = meta.bodies()
+    assert body == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": CUSTOMER,
+        "type": "template",
+        "template": {"name": "order_update", "language": {"code": "nl"}},
+    }
+
+
+def test_a_template_to_a_username_customer_uses_recipient():
+    meta = Meta()
+    meta.send(reply(to=BSUID, template=Template(name="hello_world")))
+    [body] = meta.bodies()
+    assert body["recipient"] == BSUID
+    assert body["template"] == {"name": "hello_world", "language": {"code": "en_US"}}
+
+
+# --- what the bridge refuses before calling Meta ----------------------------------------------
+
+
+def test_text_longer_than_whatsapp_takes_is_refused_without_a_request():
+    meta = Meta()
+    with pytest.raises(ProviderRejected, match="4097 characters"):
+        meta.send(reply("x" * 4097))
+    assert meta.requests == []
+
+
+def test_an_empty_message_is_refused_without_a_request():
+    meta = Meta()
+    with pytest.raises(ProviderRejected, match="nothing to send"):
+        meta.send(reply("  "))
+    assert meta.requests == []
+
+
+def test_sms_is_not_sent_through_meta():
+    meta = Meta()
+    message = OutboundMessage(channel=Channel.SMS, to=CUSTOMER, sender=PHONE_NUMBER_ID, text="hi")
+    with pytest.raises(ProviderRejected, match="WhatsApp only"):
+        ADAPTER.send_limits(message)
+    with pytest.raises(ProviderRejected, match="WhatsApp only"):
+        meta.send(message)
+    assert meta.requests == []
+
+
+def test_a_message_without_a_phone_number_id_is_refused_without_a_request():
+    meta = Meta()
+    with pytest.raises(ProviderRejected, match="phone-number id"):
+        meta.send(reply("hi", sender=""))
+    assert meta.requests == []
+
+
+def test_a_missing_access_token_names_the_variable():
+    with pytest.raises(ConfigurationError, match="WHATSAPP_ACCESS_TOKEN"):
+        Meta().send(reply("hi"), settings(whatsapp_access_token=None))
+
+
+def test_an_empty_access_token_names_the_variable():
+    with pytest.raises(ConfigurationError, match="WHATSAPP_ACCESS_TOKEN"):
+        Meta().send(reply("hi"), settings(whatsapp_access_token=""))
+
+
+# --- Meta's answers ---------------------------------------------------------------------------
+
+
+def test_rate_limited_then_accepted_gives_one_id_after_two_requests():
+    meta = Meta(graph_error(429, 130429, "(#130429) Rate limit hit"), accepted("wamid.ok"))
+    assert meta.send(reply("hi")) == "wamid.ok"
+    assert len(meta.requests) == 2
+
+
+def test_server_errors_until_attempts_run_out_are_unavailable():
+    failures = [graph_error(500, 131000, "(#131000) Something went wrong")] * NO_WAIT.max_attempts
+    meta = Meta(*failures)
+    with pytest.raises(ProviderUnavailable, match="131000"):
+        meta.send(reply("hi"))
+    assert len(meta.requests) == NO_WAIT.max_attempts
+
+
+def test_a_graph_error_is_rejected_with_metas_code():
+    meta = Meta(
+        graph_error(
+            400,
+            131047,
+            "(#131047) Re-engagement message",
+            "Message failed to send because more than 24 hours have passed since the customer last replied",
+        )
+    )
+    with pytest.raises(ProviderRejected) as caught:
+        meta.send(reply("hi"))
+    assert caught.value.code == "131047"
+    assert caught.value.status == 400
+    assert "Re-engagement message: Message failed to send" in caught.value.message
+    assert len(meta.requests) == 1
+
+
+@pytest.mark.parametrize("code", sorted(THROTTLING_CODES))
+def test_a_throttle_in_a_400_is_retried_later_not_refused(code: str):
+    meta = Meta(graph_error(400, int(code), f"(#{code}) Rate limit"))
+    with pytest.raises(ProviderRateLimited, match=code):
+        meta.send(reply("hi"))
+    assert len(meta.requests) == 1  # no sub-second retries into a throttle window
+
+
+def test_an_error_without_graphs_envelope_keeps_the_status():
+    meta = Meta(httpx.Response(403, text="<html>Forbidden</html>"))
+    with pytest.raises(ProviderRejected) as caught:
+        meta.send(reply("hi"))
+    assert caught.value.code is None
+    assert caught.value.status == 403
+
+
+def test_an_error_never_shows_the_customers_number():
+    meta = Meta(graph_error(400, 100, "(#100) Invalid parameter", f"{CUSTOMER} is not a valid WhatsApp user"))
+    with pytest.raises(ProviderRejected) as caught:
+        meta.send(reply("hi"))
+    assert CUSTOMER not in str(caught.value)
+
+
+def test_an_answer_without_a_message_id_is_refused_not_retried():
+    meta = Meta(httpx.Response(200, json={"messaging_product": "whatsapp", "messages": []}))
+    with pytest.raises(ProviderRejected, match="messages"):
+        meta.send(reply("hi"))
+    assert len(meta.requests) == 1
+
+
+# --- limits and reasons -----------------------------------------------------------------------
+
+
+def test_whatsapp_takes_4096_characters_and_one_attachment_as_media():
+    assert ADAPTER.send_limits(reply()) == SendLimits(max_text=4096, media=True, max_media=1)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "131047",
+        "131026",
+        "131051",
+        "131030",
+        "131056",
+        "130472",
+        "131049",
+        "131048",
+        "131053",
+        "131000",
+        "368",
+        "131031",
+        "132000",
+        "132001",
+        "470",
+    ],
+)
+def test_common_delivery_errors_are_explained(code: str):
+    reason = ADAPTER.failure_reason(code)
+    assert reason and reason.endswith(".")
+    assert FAILURE_REASONS[code] == reason
+
+
+def test_the_24_hour_window_explains_what_to_do():
+    reason = ADAPTER.failure_reason("131047") or ""
+    assert "24 hours" in reason and "template" in reason
+    assert ADAPTER.failure_reason("470") == reason
+
+
+@pytest.mark.parametrize("code", [None, "", "999999"])
+def test_unknown_codes_have_no_reason(code: str | None):
+    assert ADAPTER.failure_reason(code) is None
+
+
+# --- against the stand-in ---------------------------------------------------------------------
+
+
+def send_to_standin(message: OutboundMessage, **fields: Any) -> str:
+    config = get_settings()  # after providers_at_standin pointed WHATSAPP_API_URL at it
+    if fields:
+        config = config.model_copy(update=fields)
+    with httpx.Client(timeout=10.0) as http:
+        return ADAPTER.send(message, config, http, NO_WAIT)
+
+
+def test_a_text_reply_is_recorded_by_the_standin(providers_at_standin):
+    message_id = send_to_standin(reply("Your order shipped"))
+    [sent] = providers_at_standin.state.sends
+    assert (sent.provider, sent.to, sent.sender, sent.text, sent.media) == (
+        "whatsapp",
+        CUSTOMER,
+        PHONE_NUMBER_ID,
+        "Your order shipped",
+        [],
+    )
+    assert sent.message_id == message_id
+
+
+def test_an_image_reaches_the_standin_as_media_with_its_caption(providers_at_standin):
+    message_id = send_to_standin(reply("the label", IMAGE))
+    [sent] = providers_at_standin.state.sends
+    assert (sent.text, sent.media, sent.message_id) == ("the label", [IMAGE], message_id)
+    assert sent.request["type"] == "image"
+
+
+def test_a_long_text_with_media_reaches_the_standin_as_two_messages(providers_at_standin):
+    text = "word " * 300
+    message_id = send_to_standin(reply(text, IMAGE))
+    media, words = providers_at_standin.state.sends
+    assert (media.media, media.text, media.message_id) == ([IMAGE], "", message_id)
+    assert (words.media, words.text) == ([], text)
+
+
+def test_audio_with_text_is_accepted_by_the_standin(providers_at_standin):
+    url = "https://downloads.intercomcdn.com/i/o/1/abc/message.mp3"
+    send_to_standin(reply("Listen", url))
+    audio, words = providers_at_standin.state.sends
+    assert (audio.media, audio.text, words.text) == ([url], "", "Listen")
+
+
+def test_a_username_customer_is_recorded_by_bsuid(providers_at_standin):
+    send_to_standin(reply("hi", to=BSUID))
+    [sent] = providers_at_standin.state.sends
+    assert sent.to == BSUID
+    assert sent.request["recipient"] == BSUID
+
+
+def test_a_template_is_recorded_by_the_standin(providers_at_standin):
+    send_to_standin(reply(template=Template(name="order_update")))
+    [sent] = providers_at_standin.state.sends
+    assert (sent.template, sent.text) == ("order_update", "")
+
+
+def test_the_standins_429_is_retried_into_one_send(providers_at_standin):
+    providers_at_standin.state.faults["whatsapp"] = deque([429])
+    message_id = send_to_standin(reply("hi"))
+    [sent] = providers_at_standin.state.sends
+    assert sent.message_id == message_id
+    posts = [r for r in providers_at_standin.state.requests if r["path"].endswith("/messages")]
+    assert len(posts) == 2
+
+
+def test_the_standins_400_is_rejected_with_metas_code(providers_at_standin):
+    providers_at_standin.state.faults["whatsapp"] = deque([400])
+    with pytest.raises(ProviderRejected) as caught:
+        send_to_standin(reply("hi"))
+    assert caught.value.code == "131047"
+    assert ADAPTER.failure_reason(caught.value.code)
+    assert providers_at_standin.state.sends == []
+
+
+def test_a_wrong_token_is_refused_by_the_standin(providers_at_standin):
+    from pydantic import SecretStr
+
+    with pytest.raises(ProviderRejected) as caught:
+        send_to_standin(reply("hi"), whatsapp_access_token=SecretStr("wrong-token"))
+    assert (caught.value.code, caught.value.status) == ("190", 401)
+    assert providers_at_standin.state.sends == []
+
+
+def test_media_lookups_still_work_beside_the_send_route(providers_at_standin):
+    providers_at_standin.state.media["4490709327384033"] = StoredMedia(b"\x89PNG", "image/png")
+    with httpx.Client(timeout=10.0) as http:
+        fetched = ADAPTER.fetch_media(
+            Media(provider_id="4490709327384033", content_type="image/png"), get_settings(), http
+        )
+    assert fetched.content == b"\x89PNG"

@@ -1,0 +1,398 @@
+"""Two-way: an agent's reply in Intercom reaches the customer over the channel they wrote from.
+
+The loop runs on real parts: a provider's signed webhook into the bridge, the Intercom sandbox,
+an admin reply posted to the sandbox, its signed `conversation.admin.replied` webhook back to
+the bridge, the worker sending through the provider's API stand-in, delivery reports back in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+
+from bridge.sandbox.notifications import sign
+from bridge.settings import get_settings, reset_settings_cache
+from bridge.simulators import SIMULATORS, SimulatedMessage
+from tests.helpers import conversation_bodies
+
+CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
+ADMIN_ID = "991267101"
+CLIENT_SECRET = "test-intercom-client-secret"
+
+
+@pytest.fixture
+def loop(providers_at_standin, bridge, sandbox):
+    """The sandbox tells this test's bridge about replies, as Intercom's webhooks would."""
+    sandbox.configure(webhook_url=f"{bridge.url}/intercom/webhooks", client_secret=CLIENT_SECRET)
+    return providers_at_standin
+
+
+def inbound(provider: str, bridge, http, drain, *, whatsapp: bool = False, text: str = "Hi there") -> dict:
+    settings = get_settings()
+    message = SimulatedMessage(sender=CUSTOMER, recipient=BUSINESS, text=text, whatsapp=whatsapp)
+    assert SIMULATORS[provider](message, bridge.url, settings).send(http).status_code == 200
+    drain()
+
+
+def only_conversation(sandbox) -> dict:
+    [conversation] = sandbox.conversations()
+    return conversation
+
+
+def admin_reply(sandbox, conversation_id: str, body: str, **extra: Any) -> None:
+    response = sandbox.api(
+        "POST",
+        f"/conversations/{conversation_id}/reply",
+        json={"type": "admin", "admin_id": ADMIN_ID, "message_type": "comment", "body": body, **extra},
+    )
+    assert response.status_code == 200, response.text
+
+
+def notes(conversation: dict) -> list[str]:
+    return [
+        p["body"]
+        for p in conversation["conversation_parts"]["conversation_parts"]
+        if p["part_type"] == "note"
+    ]
+
+
+# Each provider and channel a customer can write in on.
+CHANNELS = [
+    ("twilio", False),
+    ("twilio", True),
+    ("whatsapp", False),
+    ("messagebird", False),
+    ("messagebird", True),
+    ("vonage", False),
+    ("vonage", True),
+    ("textmagic", False),
+    ("africastalking", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "whatsapp"), CHANNELS, ids=[f"{p}{'-whatsapp' if w else ''}" for p, w in CHANNELS]
+)
+def test_an_admin_reply_is_sent_once_to_the_customer_through_their_provider_from_their_number(
+    provider, whatsapp, loop, bridge, sandbox, drain, http, redis_client
+):
+    from bridge.threads import ThreadStore
+
+    inbound(provider, bridge, http, drain, whatsapp=whatsapp)
+    conversation = only_conversation(sandbox)
+    admin_reply(sandbox, conversation["id"], "Thanks, we are on it!")
+    drain()
+
+    [sent] = loop.state.sends
+    thread = ThreadStore(redis_client).by_conversation(conversation["id"])
+    assert (sent.provider, sent.text) == (provider, "Thanks, we are on it!")
+    # Exactly the addresses the provider gave when the customer wrote in.
+    assert (sent.to, sent.sender) == (thread.customer_address, thread.business_number)
+    assert CUSTOMER.lstrip("+") in sent.to
+
+
+def _notification(
+    conversation: dict, topic: str, part: dict | None = None, created_at: int | None = None
+) -> bytes:
+    item = dict(conversation)
+    item["conversation_parts"] = {
+        "type": "conversation_part.list",
+        "conversation_parts": [part] if part else [],
+        "total_count": 1 if part else 0,
+    }
+    return json.dumps(
+        {
+            "type": "notification_event",
+            "id": f"notif_{hashlib.md5(topic.encode()).hexdigest()}",
+            "topic": topic,
+            "created_at": created_at or int(time.time()),
+            "data": {"type": "notification_event_data", "item": item},
+        }
+    ).encode()
+
+
+def _post(http, bridge, body: bytes, signature: str | None = None):
+    return http.post(
+        f"{bridge.url}/intercom/webhooks",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature": signature or sign(body, CLIENT_SECRET),
+        },
+    )
+
+
+def _admin_part(part_id: str, body: str, attachments: list[str] | None = None) -> dict:
+    return {
+        "type": "conversation_part",
+        "id": part_id,
+        "part_type": "comment",
+        "body": body,
+        "created_at": int(time.time()),
+        "author": {"type": "admin", "id": ADMIN_ID, "name": "Agent"},
+        "attachments": [
+            {"type": "upload", "url": url, "content_type": "image/png", "name": "a.png"}
+            for url in attachments or []
+        ],
+    }
+
+
+def test_the_same_webhook_delivered_twice_sends_once(providers_at_standin, bridge, sandbox, drain, http):
+    inbound("twilio", bridge, http, drain)
+    body = _notification(
+        only_conversation(sandbox), "conversation.admin.replied", _admin_part("9001", "Once only")
+    )
+    assert _post(http, bridge, body).status_code == 200
+    assert _post(http, bridge, body).status_code == 200
+    drain()
+    assert [s.text for s in providers_at_standin.state.sends] == ["Once only"]
+
+
+def test_a_bot_reply_announced_under_two_topics_sends_once(loop, bridge, sandbox, drain, http):
+    inbound("whatsapp", bridge, http, drain)
+    response = sandbox._http.post(
+        f"/_sandbox/conversations/{only_conversation(sandbox)['id']}/bot_reply", json={"body": "Fin here"}
+    )
+    assert response.status_code == 200
+    drain()
+    assert [s.text for s in loop.state.sends] == ["Fin here"]
+
+
+def test_a_forged_intercom_webhook_gets_403_and_sends_nothing(
+    providers_at_standin, bridge, sandbox, drain, http
+):
+    inbound("twilio", bridge, http, drain)
+    body = _notification(
+        only_conversation(sandbox), "conversation.admin.replied", _admin_part("9002", "forged")
+    )
+    assert _post(http, bridge, body, signature="sha1=" + "0" * 40).status_code == 403
+    assert _post(http, bridge, body, signature=None).status_code == 200  # the genuine one
+    forged_body = body.replace(b"forged", b"FORGED")
+    assert _post(http, bridge, forged_body, signature=sign(body, CLIENT_SECRET)).status_code == 403
+    drain()
+    assert [s.text for s in providers_at_standin.state.sends] == ["forged"]
+
+
+def test_intercom_checks_the_url_with_head_and_notes_are_ignored(
+    providers_at_standin, bridge, sandbox, drain, http
+):
+    assert http.head(f"{bridge.url}/intercom/webhooks").status_code == 200
+    inbound("twilio", bridge, http, drain)
+    note = dict(_admin_part("9003", "internal only"), part_type="note")
+    response = _post(
+        http, bridge, _notification(only_conversation(sandbox), "conversation.admin.noted", note)
+    )
+    assert response.status_code == 200 and response.json()["ignored"]
+    ping = _post(
+        http,
+        bridge,
+        json.dumps(
+            {"type": "notification_event", "topic": "ping", "id": "n1", "data": {"item": {"type": "ping"}}}
+        ).encode(),
+    )
+    assert ping.status_code == 200
+    drain()
+    assert providers_at_standin.state.sends == []
+
+
+def test_a_reply_outside_whatsapps_24_hours_is_not_sent_and_a_note_says_why(
+    loop, bridge, sandbox, drain, http
+):
+    _old_whatsapp_message(bridge, http, drain, hours_ago=25)
+    conversation = only_conversation(sandbox)
+    admin_reply(sandbox, conversation["id"], "Are you still there?")
+    drain()
+
+    assert loop.state.sends == []
+    [note] = notes(sandbox.api("GET", f"/conversations/{conversation['id']}").json())
+    assert "25 hours ago" in note and "24 hours" in note
+
+
+def test_outside_the_window_the_configured_template_is_sent_instead(
+    loop, bridge_env, monkeypatch, sandbox, redis_client, http
+):
+    monkeypatch.setenv("WHATSAPP_TEMPLATE", "we_are_here:en_US")
+    reset_settings_cache()
+    from bridge.app import create_app
+    from bridge.serving import BackgroundServer
+    from tests.conftest import run_workers_in_process
+
+    with BackgroundServer(create_app(get_settings())) as server:
+        sandbox.configure(webhook_url=f"{server.url}/intercom/webhooks", client_secret=CLIENT_SECRET)
+        _old_whatsapp_message(server, http, lambda: run_workers_in_process(redis_client), hours_ago=25)
+        conversation = only_conversation(sandbox)
+        admin_reply(sandbox, conversation["id"], "Are you still there?")
+        run_workers_in_process(redis_client)
+
+    [sent] = loop.state.sends
+    assert sent.template == "we_are_here" and sent.text == ""
+    [note] = notes(sandbox.api("GET", f"/conversations/{conversation['id']}").json())
+    assert "we_are_here" in note
+
+
+def _old_whatsapp_message(bridge, http, drain, *, hours_ago: float) -> None:
+    """A WhatsApp message the customer sent `hours_ago` (Meta's timestamp says when)."""
+    from bridge.providers.signing import hmac_hex
+
+    settings = get_settings()
+    sent_at = str(int(time.time() - hours_ago * 3600))
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "14155550100", "phone_number_id": BUSINESS},
+        "contacts": [{"wa_id": CUSTOMER.lstrip("+"), "profile": {"name": "Ada"}}],
+        "messages": [
+            {
+                "from": CUSTOMER.lstrip("+"),
+                "id": f"wamid.old{sent_at}",
+                "timestamp": sent_at,
+                "type": "text",
+                "text": {"body": "hello from yesterday"},
+            }
+        ],
+    }
+    body = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+        }
+    ).encode()
+    signature = "sha256=" + hmac_hex(settings.secret("whatsapp_app_secret"), body, hashlib.sha256)
+    response = http.post(
+        f"{bridge.url}/webhooks/whatsapp",
+        content=body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+    )
+    assert response.status_code == 200
+    drain()
+
+
+def test_a_failed_delivery_becomes_one_note_with_the_reason_and_delivered_or_read_none(
+    loop, bridge, sandbox, drain, http
+):
+    inbound("twilio", bridge, http, drain)
+    conversation = only_conversation(sandbox)
+    admin_reply(sandbox, conversation["id"], "Your order shipped")
+    drain()
+    [sent] = loop.state.sends
+
+    for status, error in (("delivered", None), ("read", None), ("failed", "21610"), ("failed", "21610")):
+        _twilio_status(bridge, http, sent.message_id, status, error)
+    drain()
+
+    [note] = notes(sandbox.api("GET", f"/conversations/{conversation['id']}").json())
+    assert "21610" in note and "STOP" in note and "Your order shipped" in note
+
+
+def _twilio_status(bridge, http, sid: str, status: str, error_code: str | None) -> None:
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    url = f"{bridge.url}/webhooks/twilio/status"
+    params = {
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "To": CUSTOMER,
+        "From": BUSINESS,
+        "AccountSid": "AC1",
+    }
+    if error_code:
+        params["ErrorCode"] = error_code
+    signature = RequestValidator(get_settings().secret("twilio_auth_token")).compute_signature(url, params)
+    response = http.post(
+        url,
+        content=urlencode(params),
+        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("provider", "whatsapp"), [("twilio", False), ("twilio", True), ("whatsapp", False)])
+def test_an_attachment_in_a_reply_reaches_an_mms_or_whatsapp_customer_as_media(
+    provider, whatsapp, loop, bridge, sandbox, drain, http
+):
+    inbound(provider, bridge, http, drain, whatsapp=whatsapp)
+    admin_reply(
+        sandbox,
+        only_conversation(sandbox)["id"],
+        "Here is your invoice",
+        attachment_urls=["https://files.example.com/invoice.png"],
+    )
+    drain()
+    assert [url for sent in loop.state.sends for url in sent.media] == [
+        "https://files.example.com/invoice.png"
+    ]
+
+
+def test_a_long_reply_is_split_within_the_providers_limit(loop, bridge, sandbox, drain, http):
+    inbound("africastalking", bridge, http, drain)
+    long_reply = " ".join(f"word{n}" for n in range(800))
+    admin_reply(sandbox, only_conversation(sandbox)["id"], long_reply)
+    drain()
+    texts = [sent.text for sent in loop.state.sends]
+    assert len(texts) > 1
+    assert " ".join(texts) == long_reply
+
+
+def test_html_from_older_api_versions_reaches_the_customer_as_text(
+    providers_at_standin, bridge, sandbox, drain, http
+):
+    inbound("twilio", bridge, http, drain)
+    body = _notification(
+        only_conversation(sandbox),
+        "conversation.admin.replied",
+        _admin_part("9004", '<p>Hi <b>Ada</b>,</p><p>see <a href="https://x.io">this</a></p>'),
+    )
+    assert _post(http, bridge, body).status_code == 200
+    drain()
+    assert [s.text for s in providers_at_standin.state.sends] == ["Hi Ada,\n\nsee this (https://x.io)"]
+
+
+# --- threading: continue, or open a new conversation after the buffer ---
+
+
+@pytest.fixture
+def one_hour_buffer(bridge_env, monkeypatch, providers_at_standin, sandbox, redis_client):
+    from bridge.app import create_app
+    from bridge.serving import BackgroundServer
+
+    monkeypatch.setenv("BRIDGE_NEW_CONVERSATION_AFTER", "1h")
+    reset_settings_cache()
+    with BackgroundServer(create_app(get_settings())) as server:
+        yield server
+
+
+@pytest.mark.parametrize(("closed_minutes_ago", "conversations"), [(30, 1), (120, 2)])
+def test_after_a_close_the_buffer_decides_continue_or_new(
+    closed_minutes_ago, conversations, one_hour_buffer, sandbox, redis_client, http
+):
+    from tests.conftest import run_workers_in_process
+
+    def drain() -> None:
+        run_workers_in_process(redis_client)
+
+    inbound("twilio", one_hour_buffer, http, drain, text="first")
+    closed_at = int(time.time() - closed_minutes_ago * 60)
+    body = _notification(only_conversation(sandbox), "conversation.admin.closed", created_at=closed_at)
+    assert _post(http, one_hour_buffer, body).json()["state_changed"] is True
+    inbound("twilio", one_hour_buffer, http, drain, text="second")
+
+    assert len(sandbox.conversations()) == conversations
+    assert [body for c in sandbox.conversations() for body in conversation_bodies(c)] == ["first", "second"]
+
+
+def test_an_older_state_event_does_not_undo_a_newer_one(providers_at_standin, bridge, sandbox, drain, http):
+    inbound("twilio", bridge, http, drain, text="first")
+    conversation = only_conversation(sandbox)
+    now = int(time.time())
+    _post(http, bridge, _notification(conversation, "conversation.admin.opened", created_at=now))
+    late = _post(
+        http, bridge, _notification(conversation, "conversation.admin.closed", created_at=now - 10 * 86400)
+    )
+    assert "state_changed" not in late.json()  # older than the open: ignored
+    inbound("twilio", bridge, http, drain, text="second")
+    assert len(sandbox.conversations()) == 1
