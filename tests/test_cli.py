@@ -64,9 +64,19 @@ def test_simulate_refuses_an_unknown_provider(tmp_path):
 @pytest.mark.slow
 def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_stops_everything(tmp_path):
     env = clean_env(tmp_path)
-    port, sandbox_port = free_port(), free_port()
+    port, sandbox_port, standins_port = free_port(), free_port(), free_port()
     run = subprocess.Popen(
-        [*BRIDGE, "run", "--sandbox", "--port", str(port), "--sandbox-port", str(sandbox_port)],
+        [
+            *BRIDGE,
+            "run",
+            "--sandbox",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(sandbox_port),
+            "--standins-port",
+            str(standins_port),
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -105,6 +115,20 @@ def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_st
         page = httpx.get(f"http://127.0.0.1:{sandbox_port}/").text
         assert "Hello from the README" in page
 
+        # The agent replies in the sandbox's page; the SMS goes out through the provider stand-in.
+        reply = httpx.post(
+            f"http://127.0.0.1:{sandbox_port}/_sandbox/ui/conversations/{conversation['id']}/reply",
+            data={"body": "Hi! How can we help?"},
+        )
+        assert reply.status_code in (200, 303)
+        [sent] = _wait_for_sends(f"http://127.0.0.1:{standins_port}")
+        assert (sent["provider"], sent["to"], sent["sender"], sent["text"]) == (
+            "twilio",
+            "+14155550123",
+            "+14155550100",
+            "Hi! How can we help?",
+        )
+
         redis_url = (tmp_path / ".bridge" / "redis.url").read_text().strip()
         run.send_signal(signal.SIGINT)
         assert run.wait(60) == 0
@@ -113,7 +137,11 @@ def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_st
             run.kill()
             run.wait()
         run.stdout.close()
-    for url in (f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{sandbox_port}/_sandbox/state"):
+    for url in (
+        f"http://127.0.0.1:{port}/healthz",
+        f"http://127.0.0.1:{sandbox_port}/_sandbox/state",
+        f"http://127.0.0.1:{standins_port}/_standin/sends",
+    ):
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=1.0)
     with pytest.raises(redis.ConnectionError):
@@ -144,3 +172,13 @@ def _wait_for_conversation(sandbox_url: str, timeout: float = 30.0) -> dict:
             return conversations[0]
         time.sleep(0.2)
     raise AssertionError("no conversation reached the sandbox")
+
+
+def _wait_for_sends(standins_url: str, timeout: float = 30.0) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sends = httpx.get(f"{standins_url}/_standin/sends").json()
+        if sends:
+            return sends
+        time.sleep(0.2)
+    raise AssertionError("nothing was sent to the customer")

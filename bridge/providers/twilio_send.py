@@ -50,7 +50,9 @@ TWILIO_API_ORIGIN = "https://api.twilio.com"
 # support article 360017961894).
 LIMITS: dict[Channel, SendLimits] = {
     Channel.SMS: SendLimits(max_text=1600, media=True, max_media=10),
-    Channel.WHATSAPP: SendLimits(max_text=1600, media=True, max_media=1),
+    # On WhatsApp the body of a media message is the media's caption: WhatsApp's 1024 characters,
+    # and none on audio (Meta's media message reference); `plan` sends longer text on its own.
+    Channel.WHATSAPP: SendLimits(max_text=1600, media=True, max_media=1, max_caption=1024),
 }
 
 # Twilio's error codes an agent meets when a reply fails, at send time (the API's 400) or in a

@@ -14,7 +14,7 @@ import pytest
 
 from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
 from bridge.messages import Channel
-from bridge.outgoing import OutboundMessage, SendLimits, Template
+from bridge.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.messagebird import MessageBirdAdapter
 from bridge.providers.messagebird.send import Api, api_for, media_type
 from bridge.retrying import RetryPolicy
@@ -188,20 +188,43 @@ def test_an_image_carries_the_text_as_its_caption() -> None:
     }
 
 
-def test_a_text_too_long_for_a_caption_follows_its_attachment_and_the_attachment_id_is_returned() -> None:
+def send_planned(draft: Draft, api: FakeApi) -> list[str]:
+    """`draft` planned within the adapter's WhatsApp limits, each message sent: their ids."""
+    return [send(message, api) for message in plan(draft, ADAPTER.send_limits(WHATSAPP), WHATSAPP)]
+
+
+def test_a_text_too_long_for_a_caption_is_refused_beside_an_attachment_and_nothing_is_sent() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    with pytest.raises(ValueError, match="1025-character text.*captions hold 1024"):
+        send(replace(WHATSAPP, text="x" * 1025, media_urls=("https://x.io/a.png",)), api)
+    assert api.requests == []
+
+
+def test_a_text_too_long_for_a_caption_is_planned_before_its_attachment_each_with_its_id() -> None:
     api = FakeApi(answer(202, {"id": "first", "status": "accepted"}), answer(202, SEND_ANSWER))
     text = "x" * 1025
-    assert send(replace(WHATSAPP, text=text, media_urls=("https://x.io/a.png",)), api) == "first"
-    assert [api.body(0)["content"], api.body(1)["content"]] == [
-        {"image": {"url": "https://x.io/a.png"}},
-        {"text": text},
+    assert send_planned(Draft(text=text, attachment_urls=("https://x.io/a.png",)), api) == [
+        "first",
+        SEND_ANSWER["id"],
     ]
+    assert [api.body(0)["content"], api.body(1)["content"]] == [
+        {"text": text},
+        {"image": {"url": "https://x.io/a.png"}},
+    ]
+
+
+def test_audio_with_text_is_refused_and_nothing_is_sent() -> None:
+    api = FakeApi(answer(202, SEND_ANSWER))
+    with pytest.raises(ValueError, match="audio takes no caption"):
+        send(replace(WHATSAPP, media_urls=("https://x.io/note.ogg",)), api)
+    assert api.requests == []
 
 
 def test_audio_takes_no_caption() -> None:
     api = FakeApi(answer(202, SEND_ANSWER))
-    send(replace(WHATSAPP, media_urls=("https://x.io/note.ogg",)), api)
-    assert [body["type"] for body in map(api.body, range(2))] == ["audio", "text"]
+    send_planned(Draft(text="Hi", attachment_urls=("https://x.io/note.ogg",)), api)
+    assert [body["type"] for body in map(api.body, range(2))] == ["text", "audio"]
+    assert api.body(1)["content"] == {"audio": {"url": "https://x.io/note.ogg"}}
 
 
 @pytest.mark.parametrize(
@@ -335,7 +358,7 @@ def test_a_missing_access_key_names_the_variable() -> None:
         (US_SMS, SendLimits(max_text=603, media=True, max_media=10)),
         (replace(US_SMS, sender="51515"), SendLimits(max_text=603, media=False)),  # a short code: no MMS
         (replace(US_SMS, to="14165550100"), SendLimits(max_text=603, media=True, max_media=10)),  # Canada
-        (WHATSAPP, SendLimits(max_text=4096, media=True, max_media=1)),
+        (WHATSAPP, SendLimits(max_text=4096, media=True, max_media=1, max_caption=1024)),
         (replace(WHATSAPP, channel=Channel.SMS), SendLimits(max_text=603, media=False)),
         (BIRD, SendLimits(max_text=603, media=False)),  # never refused here: `send` tells the agent why
     ],

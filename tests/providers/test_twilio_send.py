@@ -268,6 +268,7 @@ def test_an_sms_carries_1600_characters_and_up_to_10_media() -> None:
 def test_a_whatsapp_message_carries_one_media() -> None:
     limits = ADAPTER.send_limits(WHATSAPP)
     assert (limits.max_text, limits.media, limits.max_media) == (1600, True, 1)
+    assert limits.max_caption == 1024  # the body of a WhatsApp media message is its caption
 
 
 def test_eleven_attachments_on_sms_are_two_messages() -> None:

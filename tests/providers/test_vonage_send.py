@@ -16,7 +16,7 @@ import pytest
 
 from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from bridge.messages import Channel
-from bridge.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
+from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.vonage import SMS_ERROR_CODES, VonageAdapter
 from bridge.providers.vonage.failures import MESSAGES_ERRORS, SMS_DELIVERY_ADVICE, SMS_SEND_STATUSES
 from bridge.providers.vonage.send import is_gsm7, problem_code, route_of
@@ -141,9 +141,19 @@ def test_route_follows_the_channel_and_the_attachments(message: OutboundMessage,
 @pytest.mark.parametrize(
     ("message", "limits"),
     [
-        (whatsapp(), SendLimits(max_text=4096, media=True, max_media=1)),
+        (whatsapp(), SendLimits(max_text=4096, media=True, max_media=1, max_caption=1024)),
         (sms(), SendLimits(max_text=1000, media=False)),
         (sms(account=None), SendLimits(max_text=1000, media=False)),
+        (
+            sms("", IMAGE),  # a caller that sends media itself: MMS, whose audio takes a caption
+            SendLimits(
+                max_text=1000,
+                media=True,
+                max_media=1,
+                max_caption=3000,
+                captioned=frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO}),
+            ),
+        ),
     ],
 )
 def test_send_limits(message: OutboundMessage, limits: SendLimits) -> None:
@@ -338,20 +348,48 @@ def test_whatsapp_media_type_follows_the_extension(url: str, message_type: str) 
     assert vonage.json()[message_type] == {"url": url}
 
 
-def test_whatsapp_audio_cannot_carry_a_caption_so_the_text_goes_first() -> None:
+def send_planned(draft: Draft, base: OutboundMessage, vonage: Handler) -> list[str]:
+    """`draft` planned within the adapter's limits for `base`, each message sent: their ids."""
+    return [send(message, vonage) for message in plan(draft, ADAPTER.send_limits(base), base)]
+
+
+def test_whatsapp_audio_with_text_is_refused_without_calling_vonage() -> None:
     vonage = Vonage()
-    message_id = send(whatsapp("Listen to this", VOICE), vonage)
+    with pytest.raises(ValueError, match="audio takes no caption"):
+        send(whatsapp("Listen to this", VOICE), vonage)
+    assert vonage.requests == []
+
+
+def test_whatsapp_audio_cannot_carry_a_caption_so_the_text_is_planned_first() -> None:
+    vonage = Vonage()
+    ids = send_planned(Draft(text="Listen to this", attachment_urls=(VOICE,)), whatsapp(""), vonage)
     assert [vonage.json(i)["message_type"] for i in range(2)] == ["text", "audio"]
     assert vonage.json(0)["text"] == "Listen to this"
     assert vonage.json(1)["audio"] == {"url": VOICE}
-    assert message_id == "00000000-0000-4000-8000-000000000002"  # the attachment's
+    # One id per message: the text's reports are tracked as well as the attachment's.
+    assert ids == ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]
 
 
-def test_text_longer_than_a_whatsapp_caption_goes_first() -> None:
+def test_text_longer_than_a_whatsapp_caption_is_refused_without_calling_vonage() -> None:
     vonage = Vonage()
-    send(whatsapp("x" * 1025, IMAGE), vonage)
+    with pytest.raises(ValueError, match="1025-character text.*captions hold 1024"):
+        send(whatsapp("x" * 1025, IMAGE), vonage)
+    assert vonage.requests == []
+
+
+def test_text_longer_than_a_whatsapp_caption_is_planned_first() -> None:
+    vonage = Vonage()
+    send_planned(Draft(text="x" * 1025, attachment_urls=(IMAGE,)), whatsapp(""), vonage)
     assert [vonage.json(i)["message_type"] for i in range(2)] == ["text", "image"]
+    assert vonage.json(0)["text"] == "x" * 1025
     assert vonage.json(1)["image"] == {"url": IMAGE}
+
+
+def test_several_attachments_in_one_message_are_refused_without_calling_vonage() -> None:
+    vonage = Vonage()
+    with pytest.raises(ValueError, match="2 attachments in one message"):
+        send(whatsapp("", IMAGE, VOICE), vonage)
+    assert vonage.requests == []
 
 
 def test_sms_with_media_goes_as_mms() -> None:
@@ -362,6 +400,37 @@ def test_sms_with_media_goes_as_mms() -> None:
     body = vonage.json()
     assert (body["channel"], body["message_type"]) == ("mms", "image")
     assert body["image"] == {"url": IMAGE, "caption": "Your receipt"}
+
+
+def test_mms_audio_carries_the_text_as_caption() -> None:
+    vonage = Vonage()
+    send(sms("Listen", VOICE), vonage)
+    assert vonage.json()["audio"] == {"url": VOICE, "caption": "Listen"}
+
+
+@pytest.mark.parametrize(
+    ("url", "message_type"),
+    [("https://x.io/anim.gif", "image"), ("https://x.io/card.VCF", "vcard"), ("https://x.io/a.pdf", "file")],
+)
+def test_mms_sends_gifs_as_images_and_vcards_as_vcards(url: str, message_type: str) -> None:
+    vonage = Vonage()
+    send(sms("", url), vonage)
+    assert vonage.json()["message_type"] == message_type
+    assert vonage.json()[message_type] == {"url": url}
+
+
+def test_mms_text_beside_a_vcard_is_refused_and_planned_first() -> None:
+    card = "https://x.io/card.vcf"
+    with pytest.raises(ValueError, match="document takes no caption"):
+        send(sms("My card", card), Vonage())
+    vonage = Vonage()
+    draft = Draft(text="My card", attachment_urls=(card,))
+    for message in plan(draft, ADAPTER.send_limits(sms("", card)), sms()):
+        send(message, vonage)
+    # The text alone is an SMS (the SMS API, by the route rule), then the card alone by MMS.
+    assert [request.url.path for request in vonage.requests] == ["/sms/json", "/v1/messages"]
+    assert vonage.form(0)["text"] == "My card"
+    assert vonage.json(1)["vcard"] == {"url": card}
 
 
 def test_whatsapp_template_replaces_the_text() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from bridge.messages import Channel, Media
-from bridge.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
+from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.whatsapp import FAILURE_REASONS, THROTTLING_CODES, WhatsAppAdapter
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, get_settings
@@ -183,14 +183,23 @@ def test_the_media_type_follows_the_urls_extension(path: str, kind: str):
     assert body[kind]["link"] == url
 
 
-def test_text_longer_than_a_caption_follows_the_attachment_as_its_own_message():
+def test_text_longer_than_a_caption_is_refused_beside_an_attachment_without_a_request():
     text = "word " * 300  # 1500 characters: a text, not a caption
     meta = Meta()
-    message_id = meta.send(reply(text, IMAGE))
+    with pytest.raises(ValueError, match="1500-character text.*captions hold 1024"):
+        meta.send(reply(text, IMAGE))
+    assert meta.requests == []
+
+
+def test_text_longer_than_a_caption_is_planned_as_its_own_message_before_the_attachment():
+    text = ("word " * 300).strip()  # 1499 characters: a text, not a caption
+    messages = plan(Draft(text=text, attachment_urls=(IMAGE,)), ADAPTER.send_limits(reply()), reply())
+    meta = Meta()
+    ids = [meta.send(message) for message in messages]
     first, second = meta.bodies()
-    assert first["image"] == {"link": IMAGE}
-    assert second["text"] == {"body": text, "preview_url": True}
-    assert message_id == "wamid.1"  # the attachment's: its reports can fail for more reasons
+    assert first["text"] == {"body": text, "preview_url": True}
+    assert second["image"] == {"link": IMAGE}
+    assert ids == ["wamid.1", "wamid.2"]  # one id per message: each one's reports are tracked
 
 
 def test_a_caption_of_exactly_1024_characters_stays_a_caption():
@@ -201,28 +210,47 @@ def test_a_caption_of_exactly_1024_characters_stays_a_caption():
     assert body["image"]["caption"] == text
 
 
-def test_audio_takes_no_caption_so_its_text_follows():
+def test_audio_with_text_is_refused_without_a_request():
     url = "https://downloads.intercomcdn.com/i/o/1/abc/message.mp3"
     meta = Meta()
-    meta.send(reply("Listen to this", url))
+    with pytest.raises(ValueError, match="audio takes no caption"):
+        meta.send(reply("Listen to this", url))
+    assert meta.requests == []
+
+
+def test_audio_takes_no_caption_so_its_text_is_planned_first():
+    url = "https://downloads.intercomcdn.com/i/o/1/abc/message.mp3"
+    draft = Draft(text="Listen to this", attachment_urls=(url,))
+    meta = Meta()
+    for message in plan(draft, ADAPTER.send_limits(reply()), reply()):
+        meta.send(message)
     first, second = meta.bodies()
-    assert first["audio"] == {"link": url}
-    assert second["text"]["body"] == "Listen to this"
+    assert first["text"]["body"] == "Listen to this"
+    assert second["audio"] == {"link": url}
 
 
-def test_several_attachments_go_one_per_message_then_the_text():
+def test_several_attachments_in_one_message_are_refused_without_a_request():
     video = "https://downloads.intercomcdn.com/i/o/1/abc/clip.mp4"
     meta = Meta()
-    meta.send(reply("both files", IMAGE, video))
-    assert [(body["type"], "caption" in body.get(body["type"], {})) for body in meta.bodies()] == [
-        ("image", False),
-        ("video", False),
-        ("text", False),
+    with pytest.raises(ValueError, match="2 attachments in one message"):
+        meta.send(reply("both files", IMAGE, video))
+    assert meta.requests == []
+
+
+def test_several_attachments_are_planned_one_per_message_the_text_on_the_first():
+    video = "https://downloads.intercomcdn.com/i/o/1/abc/clip.mp4"
+    draft = Draft(text="both files", attachment_urls=(IMAGE, video))
+    meta = Meta()
+    for message in plan(draft, ADAPTER.send_limits(reply()), reply()):
+        meta.send(message)
+    assert [(body["type"], body[body["type"]].get("caption")) for body in meta.bodies()] == [
+        ("image", "both files"),
+        ("video", None),
     ]
 
 
 def test_a_planned_reply_reaches_meta_as_planned():
-    """The planner puts up to 4096 characters beside the attachment; every message still goes out."""
+    """Text too long for a caption goes first, split at 4096; every message is one request."""
     base = reply()
     limits = ADAPTER.send_limits(base)
     text = "paragraph " * 500  # 5000 characters
@@ -231,8 +259,10 @@ def test_a_planned_reply_reaches_meta_as_planned():
     for message in messages:
         meta.send(message)
     kinds = [body["type"] for body in meta.bodies()]
-    assert kinds == ["image", "text", "text"]
-    assert " ".join(body["text"]["body"] for body in meta.bodies()[1:]).split() == text.split()
+    assert kinds == ["text", "text", "image"]
+    assert len(meta.requests) == len(messages)
+    assert " ".join(body["text"]["body"] for body in meta.bodies()[:2]).split() == text.split()
+    assert meta.bodies()[2]["image"] == {"link": IMAGE}
 
 
 # --- templates --------------------------------------------------------------------------------
@@ -370,8 +400,14 @@ def test_an_answer_without_a_message_id_is_refused_not_retried():
 # --- limits and reasons -----------------------------------------------------------------------
 
 
-def test_whatsapp_takes_4096_characters_and_one_attachment_as_media():
-    assert ADAPTER.send_limits(reply()) == SendLimits(max_text=4096, media=True, max_media=1)
+def test_whatsapp_takes_4096_characters_and_one_attachment_as_media_with_1024_character_captions():
+    assert ADAPTER.send_limits(reply()) == SendLimits(
+        max_text=4096,
+        media=True,
+        max_media=1,
+        max_caption=1024,
+        captioned=frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.DOCUMENT}),  # not audio
+    )
 
 
 @pytest.mark.parametrize(
@@ -443,17 +479,20 @@ def test_an_image_reaches_the_standin_as_media_with_its_caption(providers_at_sta
 
 
 def test_a_long_text_with_media_reaches_the_standin_as_two_messages(providers_at_standin):
-    text = "word " * 300
-    message_id = send_to_standin(reply(text, IMAGE))
-    media, words = providers_at_standin.state.sends
-    assert (media.media, media.text, media.message_id) == ([IMAGE], "", message_id)
-    assert (words.media, words.text) == ([], text)
+    text = ("word " * 300).strip()
+    messages = plan(Draft(text=text, attachment_urls=(IMAGE,)), ADAPTER.send_limits(reply()), reply())
+    ids = [send_to_standin(message) for message in messages]
+    words, media = providers_at_standin.state.sends
+    assert (words.media, words.text, words.message_id) == ([], text, ids[0])
+    assert (media.media, media.text, media.message_id) == ([IMAGE], "", ids[1])
 
 
 def test_audio_with_text_is_accepted_by_the_standin(providers_at_standin):
     url = "https://downloads.intercomcdn.com/i/o/1/abc/message.mp3"
-    send_to_standin(reply("Listen", url))
-    audio, words = providers_at_standin.state.sends
+    messages = plan(Draft(text="Listen", attachment_urls=(url,)), ADAPTER.send_limits(reply()), reply())
+    for message in messages:
+        send_to_standin(message)
+    words, audio = providers_at_standin.state.sends
     assert (audio.media, audio.text, words.text) == ([url], "", "Listen")
 
 

@@ -26,16 +26,19 @@ Every API answers `{"errors": [{"code", "description", "parameter"}]}` on failur
 message object with its `id` (messagebird-async `examples/example.json`); `/v1/send` answers
 `{"id", "status": "accepted"}` (go-rest-api `testdata/messageSendResponse.json`) or, in the nodejs
 SDK's types, `{"message": {"id", "status"}}`: both are read.
+
+One bridge message is one API call, whose id its reports carry: an MMS carries its body beside its
+media, a WhatsApp message one attachment with the text as its caption where WhatsApp takes one
+(`LIMITS`). The planner (`bridge.outgoing.plan`) sends other text first as its own message; a
+message that breaks the limits anyway is refused with ValueError.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import httpx
 import phonenumbers
@@ -43,14 +46,12 @@ import phonenumbers
 from bridge.errors import ProviderRejected
 from bridge.logs import mask_number
 from bridge.messages import Channel
-from bridge.outgoing import OutboundMessage, SendLimits, Template
+from bridge.outgoing import MediaKind, OutboundMessage, SendLimits, Template, check_planned, media_kind
 from bridge.phones import international_digits_to_e164, strip_formatting
 from bridge.providers.base import api_call
 from bridge.providers.messagebird.common import NAME
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 class Api(StrEnum):
@@ -73,29 +74,29 @@ API_BY_SENDER: tuple[tuple[re.Pattern[str], Api], ...] = (
 # MessageBird message schema; not on MessageBird's own pages we could read). One emoji makes a
 # message UCS-2, 67 characters a part, so 9 x 67 is what fits whatever the agent types.
 SMS_TEXT = 9 * 67
-# WhatsApp: Meta's 4096-character text body; captions hold 1024 (Meta's text- and image-messages).
+# WhatsApp: Meta's 4096-character text body; captions hold 1024 (Meta's text- and image-messages),
+# and audio takes none (the default `captioned`).
 WHATSAPP_TEXT = 4096
 MAX_CAPTION = 1024
-# MMS: up to 10 attachments, US and Canada only (docs.bird.com "MMS sizes and limitations").
+# MMS: up to 10 attachments, US and Canada only (docs.bird.com "MMS sizes and limitations"); its
+# `body` travels beside `mediaUrls` in the same request, so no caption limit.
 MMS_REGIONS = frozenset({"US", "CA"})
 MMS_LIMITS = SendLimits(max_text=SMS_TEXT, media=True, max_media=10)
+WHATSAPP_LIMITS = SendLimits(max_text=WHATSAPP_TEXT, media=True, max_media=1, max_caption=MAX_CAPTION)
 LIMITS: Mapping[tuple[Api, Channel], SendLimits] = {
     (Api.SMS, Channel.SMS): SendLimits(max_text=SMS_TEXT, media=False),
     (Api.CONVERSATIONS, Channel.SMS): SendLimits(max_text=SMS_TEXT, media=False),
-    (Api.CONVERSATIONS, Channel.WHATSAPP): SendLimits(max_text=WHATSAPP_TEXT, media=True, max_media=1),
+    (Api.CONVERSATIONS, Channel.WHATSAPP): WHATSAPP_LIMITS,
 }
 
-# Conversations content types for an attachment, by its URL's extension (the URL is all a reply
-# carries): WhatsApp's image, video and audio formats (Meta's media types); anything else goes as
-# a `file` the customer downloads, so it still arrives.
-MEDIA_TYPE_BY_EXTENSION: Mapping[str, str] = {
-    **dict.fromkeys(("jpg", "jpeg", "png"), "image"),
-    **dict.fromkeys(("mp4", "3gp", "3gpp"), "video"),
-    **dict.fromkeys(("aac", "amr", "mp3", "m4a", "ogg", "opus"), "audio"),
+# The Conversations content type of each `media_kind`: a document goes as a `file` the customer
+# downloads, so it still arrives.
+CONTENT_TYPES: Mapping[MediaKind, str] = {
+    MediaKind.IMAGE: "image",
+    MediaKind.VIDEO: "video",
+    MediaKind.AUDIO: "audio",
+    MediaKind.DOCUMENT: "file",
 }
-FILE = "file"
-# WhatsApp shows no caption on audio (Meta's audio messages take none).
-CAPTIONED_TYPES = frozenset({"image", "video", FILE})
 
 
 def api_for(message: OutboundMessage) -> Api:
@@ -113,26 +114,22 @@ def send_limits(message: OutboundMessage) -> SendLimits:
 
 
 def send(message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> str:
-    """Send `message`; the id MessageBird's reports name it by (the attachment's, when a caption
-    that does not fit makes it two messages)."""
+    """Send `message` in one API call; the id MessageBird's reports name it by."""
     api = api_for(message)
     reason = refusal(api, message)
     if reason:
         raise _refused(reason)
     if api is Api.CONVERSATIONS:
         url = f"{settings.messagebird_conversations_api_url.rstrip('/')}/v1/send"
-        bodies = conversation_bodies(message)
+        body = conversation_body(message)
     else:
         path, body = sms_body(message, report_url=_report_url(settings))
-        url, bodies = f"{settings.messagebird_api_url.rstrip('/')}/{path}", [body]
+        url = f"{settings.messagebird_api_url.rstrip('/')}/{path}"
     headers = {
         "Authorization": f"AccessKey {settings.secret('messagebird_access_key')}",
         "Accept": "application/json",
     }
-    if len(bodies) > 1:
-        log.info("messagebird: the reply goes out as %d messages (attachment, then its text)", len(bodies))
-    ids = [_post(http, url, body, headers=headers, policy=policy, recipient=message.to) for body in bodies]
-    return ids[0]
+    return _post(http, url, body, headers=headers, policy=policy, recipient=message.to)
 
 
 def refusal(api: Api, message: OutboundMessage) -> str | None:
@@ -170,26 +167,23 @@ def sms_body(message: OutboundMessage, *, report_url: str | None) -> tuple[str, 
     return "mms", body | {"mediaUrls": list(message.media_urls)}
 
 
-def conversation_bodies(message: OutboundMessage) -> list[dict[str, Any]]:
-    """The `/v1/send` bodies that carry `message`, in sending order: like Meta's own API, a text
-    too long for a caption, or an audio attachment, follows its attachment as its own message."""
+def conversation_body(message: OutboundMessage) -> dict[str, Any]:
+    """The `/v1/send` body that carries `message`: a text, or one WhatsApp attachment with the text
+    as its caption (ValueError where WhatsApp takes none: `check_planned`)."""
     base = {"to": message.to, "from": message.sender}
     if message.template is not None:
-        return [base | {"type": "hsm", "content": {"hsm": hsm(message.template)}}]
+        return base | {"type": "hsm", "content": {"hsm": hsm(message.template)}}
     text = message.text
     if not message.media_urls or message.channel is not Channel.WHATSAPP:
         if message.media_urls:
             raise _refused("attachments travel as links on a Conversations SMS channel")
-        return [base | {"type": "text", "content": {"text": text}}]
+        return base | {"type": "text", "content": {"text": text}}
     if len(message.media_urls) > 1:
         raise _refused("a WhatsApp message carries one attachment")
+    check_planned(message, WHATSAPP_LIMITS)
     kind = media_type(message.media_urls[0])
-    captioned = kind in CAPTIONED_TYPES and len(text) <= MAX_CAPTION and bool(text.strip())
-    media: dict[str, str] = {"url": message.media_urls[0]} | ({"caption": text} if captioned else {})
-    bodies = [base | {"type": kind, "content": {kind: media}}]
-    if text.strip() and not captioned:
-        bodies.append(base | {"type": "text", "content": {"text": text}})
-    return bodies
+    media: dict[str, str] = {"url": message.media_urls[0]} | ({"caption": text} if text.strip() else {})
+    return base | {"type": kind, "content": {kind: media}}
 
 
 def hsm(template: Template) -> dict[str, Any]:
@@ -209,9 +203,7 @@ def hsm(template: Template) -> dict[str, Any]:
 
 def media_type(url: str) -> str:
     """The Conversations content type an attachment travels as."""
-    name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return MEDIA_TYPE_BY_EXTENSION.get(extension, FILE)
+    return CONTENT_TYPES[media_kind(url)]
 
 
 def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | None, str]:

@@ -14,6 +14,11 @@ Messages API, but never an MMS from an SMS. The rule, which needs neither:
 `send_limits` never offers media on SMS (MMS to a customer outside the US/Canada fails), so an SMS
 reply's attachments go as links unless the caller sends media itself.
 
+One bridge message is one API call, whose id its delivery reports carry: a Messages API message is
+a text or one attachment, the text its caption where the route's `SendLimits` take one (WhatsApp:
+1024 characters, no caption on audio). The planner (`bridge.outgoing.plan`) sends other text first
+as its own message; a message that breaks the limits anyway is refused with ValueError.
+
 Both APIs authenticate with the account's API key and secret: form fields on the SMS API, HTTP
 Basic on the Messages API ("basic authentication … for sending", research/providers.md §3.5; the
 Java SDK's send endpoint accepts JWT or `ApiKeyHeaderAuthMethod`).
@@ -24,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +36,15 @@ import httpx
 
 from bridge.errors import ProviderRejected
 from bridge.messages import Channel
-from bridge.outgoing import OutboundMessage, SendLimits, Template
+from bridge.outgoing import (
+    MediaKind,
+    OutboundMessage,
+    SendLimits,
+    Template,
+    check_planned,
+    media_extension,
+    media_kind,
+)
 from bridge.providers.base import api_call
 from bridge.providers.vonage.failures import SMS_SEND_STATUSES, sms_api_code
 from bridge.retrying import RetryPolicy
@@ -55,7 +67,13 @@ GSM7_CHARACTERS = frozenset(
     "\f^{}\\[~]|€"
 )
 
-_IMAGE, _VIDEO, _AUDIO, _FILE = "image", "video", "audio", "file"
+# The Messages API `message_type` of each `media_kind`: a document goes as a `file`.
+MESSAGE_TYPES: Mapping[MediaKind, str] = {
+    MediaKind.IMAGE: "image",
+    MediaKind.VIDEO: "video",
+    MediaKind.AUDIO: "audio",
+    MediaKind.DOCUMENT: "file",
+}
 
 
 @dataclass(frozen=True)
@@ -65,11 +83,8 @@ class Route:
     name: str
     channel: str | None  # the Messages API channel; None for the SMS API
     limits: SendLimits
-    # Attachment extension -> Messages API message_type; anything else goes as a `file`.
-    media_types: Mapping[str, str] = field(default_factory=dict)
-    # Message types whose object takes a `caption`, and how long it may be.
-    captioned: frozenset[str] = frozenset()
-    max_caption: int = 0
+    # Extensions this channel sends as a type of its own rather than their `media_kind`'s.
+    types_by_extension: Mapping[str, str] = field(default_factory=dict)
 
 
 # Text limits: Messages API SMS 1-1000 and WhatsApp 1-4096 characters (Java SDK `SmsTextRequest`,
@@ -83,31 +98,24 @@ SMS_API = Route(name="sms-api", channel=None, limits=SendLimits(max_text=1000, m
 MMS = Route(
     name="mms",
     channel="mms",
-    limits=SendLimits(max_text=1000, media=True, max_media=1),
-    # Images: Java SDK MmsImageRequest (jpg, jpeg, png, gif); `vcard` for .vcf (MmsVcardRequest).
-    # Video and audio: the usual extensions (not listed by Vonage); anything else goes as a file.
-    media_types={
-        **dict.fromkeys(("jpg", "jpeg", "png", "gif"), _IMAGE),
-        **dict.fromkeys(("mp4", "3gp", "3gpp"), _VIDEO),
-        **dict.fromkeys(("mp3", "m4a", "aac", "amr"), _AUDIO),
-        "vcf": "vcard",
-    },
-    captioned=frozenset({_IMAGE, _VIDEO, _AUDIO, _FILE}),
-    max_caption=3000,
+    # MMS image, video and audio take a caption; a `vcard` takes none (the .NET SDK's
+    # `MmsVcardRequest` holds an `Attachment`, its video a `CaptionedAttachment`), and a caption on
+    # an MMS `file` is not documented: text beside a document goes first, as its own message.
+    limits=SendLimits(
+        max_text=1000,
+        media=True,
+        max_media=1,
+        max_caption=3000,
+        captioned=frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO}),
+    ),
+    # Vonage's MMS image takes GIF (Java SDK MmsImageRequest: jpg, jpeg, png, gif), which WhatsApp's
+    # does not; `vcard` for .vcf (MmsVcardRequest). Both are documents to `media_kind`.
+    types_by_extension={"gif": "image", "vcf": "vcard"},
 )
 WHATSAPP = Route(
     name="whatsapp",
     channel="whatsapp",
-    limits=SendLimits(max_text=4096, media=True, max_media=1),
-    # Java SDK: WhatsappImageRequest jpg/jpeg/png, WhatsappAudioRequest aac/m4a/amr/mp3/opus
-    # (ogg: WhatsApp's own voice notes); anything else goes as a file.
-    media_types={
-        **dict.fromkeys(("jpg", "jpeg", "png"), _IMAGE),
-        **dict.fromkeys(("mp4", "3gp", "3gpp"), _VIDEO),
-        **dict.fromkeys(("aac", "m4a", "amr", "mp3", "opus", "ogg"), _AUDIO),
-    },
-    captioned=frozenset({_IMAGE, _VIDEO, _FILE}),
-    max_caption=1024,
+    limits=SendLimits(max_text=4096, media=True, max_media=1, max_caption=1024),
 )
 
 
@@ -137,10 +145,7 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
         return _post_message(template_body(message, message.template), settings, http, policy, credentials)
     if route is SMS_API:
         return _send_sms(message, settings, http, policy, credentials)
-    message_id = ""
-    for body in messages_bodies(message, route):
-        message_id = _post_message(body, settings, http, policy, credentials)
-    return message_id
+    return _post_message(messages_body(message, route), settings, http, policy, credentials)
 
 
 # --- the SMS API: POST {VONAGE_API_URL}/sms/json ---
@@ -233,10 +238,9 @@ def is_gsm7(text: str) -> bool:
 # --- the Messages API: POST {VONAGE_MESSAGES_API_URL}/v1/messages ---
 
 
-def messages_bodies(message: OutboundMessage, route: Route) -> list[dict[str, Any]]:
-    """The Messages API bodies for `message`, in sending order: one text, or one per attachment with
-    the text as the first one's caption. Text that cannot be a caption (WhatsApp audio, or longer
-    than the channel's captions) goes first as a message of its own."""
+def messages_body(message: OutboundMessage, route: Route) -> dict[str, Any]:
+    """The Messages API body for `message`: a text, or one attachment with the text as its caption
+    (ValueError if the route takes none: `check_planned`)."""
     base = {
         "to": _address(message.to),
         "from": message.sender,
@@ -244,19 +248,12 @@ def messages_bodies(message: OutboundMessage, route: Route) -> list[dict[str, An
         "client_ref": CLIENT_REF,
     }
     if not message.media_urls:
-        return [{**base, "message_type": "text", "text": message.text}]
-    bodies: list[dict[str, Any]] = []
-    caption = message.text
-    first_type = media_type(message.media_urls[0], route)
-    if caption and (first_type not in route.captioned or len(caption) > route.max_caption):
-        bodies.append({**base, "message_type": "text", "text": caption})
-        caption = ""
-    for url in message.media_urls:
-        kind = media_type(url, route)
-        attachment = {"url": url, **({"caption": caption} if caption else {})}
-        bodies.append({**base, "message_type": kind, kind: attachment})
-        caption = ""
-    return bodies
+        return {**base, "message_type": "text", "text": message.text}
+    check_planned(message, route.limits)
+    url = message.media_urls[0]
+    kind = media_type(url, route)
+    attachment = {"url": url, **({"caption": message.text} if message.text.strip() else {})}
+    return {**base, "message_type": kind, kind: attachment}
 
 
 def template_body(message: OutboundMessage, template: Template) -> dict[str, Any]:
@@ -276,11 +273,8 @@ def template_body(message: OutboundMessage, template: Template) -> dict[str, Any
 
 def media_type(url: str, route: Route) -> str:
     """The Messages API `message_type` for an attachment, from its URL's extension."""
-    try:
-        suffix = PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
-    except ValueError:
-        suffix = ""
-    return route.media_types.get(suffix, _FILE)
+    special = route.types_by_extension.get(media_extension(url))
+    return special or MESSAGE_TYPES[media_kind(url)]
 
 
 def _post_message(

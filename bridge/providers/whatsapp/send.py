@@ -9,13 +9,10 @@ username user) is addressed with `recipient` instead of `to` (nyaruka/courier
 `RecipientFields`; dualhook.com "BSUID API and sending changes": `to` wins when both are sent).
 No per-message status callback exists: statuses come to the app's one webhook.
 
-One bridge message may take two API calls. The planner hands the text and the attachment of a
-reply together, but a caption holds 1024 characters where a text holds 4096, and audio takes no
-caption at all: then the attachment goes first without a caption and the text follows as its own
-message (splitting the text instead would cut the agent's words mid-thought). The id returned is
-the attachment's, whose delivery reports can fail for more reasons (a link Meta cannot fetch,
-131053) than plain text. If the second call fails after the first succeeded, the job's retry
-sends the attachment again: a repeated attachment, rather than text silently dropped.
+One bridge message is one API call, and its `wamid` the id its delivery reports carry. A caption
+holds 1024 characters where a text holds 4096, and audio takes no caption at all: `SEND_LIMITS`
+says so, and the planner (`bridge.outgoing.plan`) then sends the text first as its own message.
+A message that breaks them anyway is a caller's bug, refused with ValueError before any call.
 
 Errors are Graph's `{"error": {"message", "type", "code", "error_data": {"details"},
 "fbtrace_id"}}` (…/whatsapp/support/error-codes). Meta answers some throttles with 400, not 429
@@ -27,57 +24,45 @@ and hammering a spam limit (131048) only deepens it. The job's own retries
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected
 from bridge.logs import mask_number
 from bridge.messages import Channel
-from bridge.outgoing import OutboundMessage, SendLimits, Template
+from bridge.outgoing import (
+    MEDIA_KIND_BY_EXTENSION,
+    MediaKind,
+    OutboundMessage,
+    SendLimits,
+    Template,
+    attachment_name,
+    check_planned,
+    media_kind,
+)
 from bridge.providers.base import api_call
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, env_name
 
-log = logging.getLogger(__name__)
-
 PROVIDER = "whatsapp"
 
-# Meta: "Body text … Maximum 4096 characters" (text-messages); one attachment per message.
+# Meta: "Body text … Maximum 4096 characters" (text-messages); one attachment per message;
+# "Media asset caption text. Maximum 1024 characters." (image- and document-messages), and no
+# caption on audio (the default `captioned`).
 SEND_LIMITS: Mapping[Channel, SendLimits] = {
-    Channel.WHATSAPP: SendLimits(max_text=4096, media=True, max_media=1),
+    Channel.WHATSAPP: SendLimits(max_text=4096, media=True, max_media=1, max_caption=1024),
 }
-# Meta: "Media asset caption text. Maximum 1024 characters." (image- and document-messages).
-MAX_CAPTION = 1024
 
 # A BSUID: two-letter country, `ENT.` for a parent id, then alphanumerics (research §2.2, §2.5).
 BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]+$")
 
-# The media type an attachment travels as, by the URL's extension: the URL is all a reply carries,
-# and Meta fetches the link and checks the bytes itself. Meta's supported types: image JPEG/PNG
-# (5 MB), video MP4/3GPP (16 MB), audio AAC/AMR/MP3/M4A/OGG-Opus (16 MB) (…/audio-messages, AWS
-# End User Messaging "supported media types", a copy of Meta's table). Anything else (PDF, Office,
-# GIF, WebP, HEIC…) goes as a document, a file the customer downloads, so it still arrives.
-MEDIA_TYPE_BY_EXTENSION: Mapping[str, str] = {
-    "jpg": "image",
-    "jpeg": "image",
-    "png": "image",
-    "mp4": "video",
-    "3gp": "video",
-    "3gpp": "video",
-    "aac": "audio",
-    "amr": "audio",
-    "mp3": "audio",
-    "m4a": "audio",
-    "ogg": "audio",
-}
-DOCUMENT = "document"
-# Audio takes no `caption` (Meta's audio request syntax has only id/link/voice).
-CAPTIONED_TYPES = frozenset({"image", "video", DOCUMENT})
+# Meta's message types are `MediaKind`'s values (image, video, audio, document), so the shared
+# table serves as Meta's; under its old name here for `bridge.providers.whatsapp`'s exports.
+MEDIA_TYPE_BY_EXTENSION: Mapping[str, str] = MEDIA_KIND_BY_EXTENSION
 
 # Graph codes that mean "slow down", whatever the HTTP status: app call limit (4), WABA rate limit
 # (80007), Cloud API throughput (130429), spam-rate limit (131048), pair rate limit (131056),
@@ -94,8 +79,8 @@ def send_limits(message: OutboundMessage) -> SendLimits:
 
 
 def send(message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> str:
-    """Send `message`; the `wamid` of its first Cloud API message (see the module docstring)."""
-    bodies = request_bodies(message)
+    """Send `message` in one Cloud API call; the `wamid` Meta gave it."""
+    body = request_body(message)
     if not message.sender:
         raise _refused("no phone-number id to send from")
     token = settings.secret("whatsapp_access_token")
@@ -103,40 +88,32 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
         raise ConfigurationError(f"{env_name('whatsapp_access_token')} is empty")
     url = f"{settings.whatsapp_api_url.rstrip('/')}/{quote(message.sender, safe='')}/messages"
     headers = {"Authorization": f"Bearer {token}"}
-    if len(bodies) > 1:
-        log.info("whatsapp: the reply goes out as %d messages (attachment, then its text)", len(bodies))
-    ids = [_post(http, url, body, headers=headers, policy=policy, recipient=message.to) for body in bodies]
-    return ids[0]
+    return _post(http, url, body, headers=headers, policy=policy, recipient=message.to)
 
 
-def request_bodies(message: OutboundMessage) -> list[dict[str, Any]]:
-    """The Cloud API message objects that carry `message`, in sending order.
+def request_body(message: OutboundMessage) -> dict[str, Any]:
+    """The Cloud API message object that carries `message`: a text, or one attachment with the
+    text as its caption (ValueError if Meta takes none: `check_planned`).
 
     A template replaces text and attachments: it is what may be sent outside the 24-hour window,
     and the bridge's `Template` carries no variables for them."""
-    limit = send_limits(message).max_text  # refuses a channel Meta does not carry
+    limits = send_limits(message)  # refuses a channel Meta does not carry
     base: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     base |= recipient_fields(message.to)
     if message.template is not None:
-        return [base | template_body(message.template)]
+        return base | template_body(message.template)
     text = message.text
-    if len(text) > limit:
-        raise _refused(f"the text is {len(text)} characters; WhatsApp takes {limit} per message")
+    if len(text) > limits.max_text:
+        raise _refused(f"the text is {len(text)} characters; WhatsApp takes {limits.max_text} per message")
     if not message.media_urls:
         if not text.strip():
             raise _refused("nothing to send: no text, media or template")
-        return [base | text_body(text)]
-    media = [media_object(url) for url in message.media_urls]
-    # Only a lone attachment carries the text, and only when it fits the caption and takes one.
-    captioned = len(media) == 1 and media[0][0] in CAPTIONED_TYPES and len(text) <= MAX_CAPTION
-    bodies = []
-    for kind, fields in media:
-        if captioned and text.strip():
-            fields = fields | {"caption": text}
-        bodies.append(base | {"type": kind, kind: fields})
-    if text.strip() and not captioned:
-        bodies.append(base | text_body(text))
-    return bodies
+        return base | text_body(text)
+    check_planned(message, limits)
+    kind, fields = media_object(message.media_urls[0])
+    if text.strip():
+        fields |= {"caption": text}
+    return base | {"type": kind, kind: fields}
 
 
 def recipient_fields(to: str) -> dict[str, str]:
@@ -158,13 +135,12 @@ def template_body(template: Template) -> dict[str, Any]:
 def media_object(url: str) -> tuple[str, dict[str, str]]:
     """The message type an attachment travels as and its media object (a document keeps its
     file name, which also picks the icon the customer sees)."""
-    name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    kind = MEDIA_TYPE_BY_EXTENSION.get(extension, DOCUMENT)
+    kind = media_kind(url)
     fields = {"link": url}
-    if kind == DOCUMENT and name:
+    name = attachment_name(url)
+    if kind is MediaKind.DOCUMENT and name:
         fields["filename"] = name
-    return kind, fields
+    return kind.value, fields
 
 
 def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | None, str]:
