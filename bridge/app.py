@@ -16,7 +16,7 @@ from bridge.ledger import InboundLedger
 from bridge.logs import configure_logging, redact_server_logs, secret_values
 from bridge.media import media_store
 from bridge.providers import ADAPTERS, ProviderAdapter
-from bridge.routes import health, intercom, media, webhooks
+from bridge.routes import admin, health, inbox_app, intercom, media, webhooks
 from bridge.settings import Settings, get_settings
 from bridge.statuses import StatusLedger
 
@@ -62,6 +62,8 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(media.router)
     app.include_router(intercom.router)
+    app.include_router(inbox_app.router)
+    app.include_router(admin.router)
 
     @app.exception_handler(WebhookRejected)
     async def rejected(request: Request, exc: WebhookRejected) -> JSONResponse:

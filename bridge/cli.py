@@ -178,3 +178,38 @@ def simulate(
             sys.exit(2)
     click.echo(f"{response.status_code} {response.text}")
     sys.exit(0 if response.is_success else 1)
+
+
+@main.group()
+def merges() -> None:
+    """Merges made from the inbox app."""
+
+
+@merges.command("list")
+@click.option("--limit", default=20, show_default=True, help="How many, newest first.")
+def merges_list(limit: int) -> None:
+    """Every merge attempt: when, who, from, into, outcome."""
+    import datetime
+
+    from bridge.connection import redis_client, resolve_redis
+    from bridge.merges import MergeAudit
+
+    settings = get_settings()
+    with _friendly_errors():
+        url, embedded = resolve_redis(settings)
+        try:
+            rows = MergeAudit(redis_client(url)).recent(limit)
+        finally:
+            if embedded is not None:
+                embedded.stop()
+    if not rows:
+        click.echo("No merge attempts yet.")
+        return
+    click.echo(f"{'when (UTC)':<19}  {'admin':<16}  {'from':<24}  {'into':<24}  outcome")
+    for row in rows:
+        when = datetime.datetime.fromtimestamp(row["at"], datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        admin = row["admin"].get("name") or row["admin"].get("id") or "?"
+        click.echo(
+            f"{when:<19}  {admin[:16]:<16}  {row['from_id'][:24]:<24}  {row['into_id'][:24]:<24}  "
+            f"{row['outcome']}"
+        )

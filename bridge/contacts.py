@@ -54,9 +54,36 @@ class IdentityMap:
         return ContactRef(id=data["contact_id"], role=data.get("role", "lead"))
 
     def set(self, identity_key: str, contact: ContactRef) -> None:
-        self._redis.hset(
-            keys.identity(identity_key), mapping={"contact_id": contact.id, "role": contact.role}
+        """Point `identity_key` at `contact`, keeping the contact's reverse index in step (a merge
+        finds every identity of the merged-away contact through it)."""
+        previous = self.get(identity_key)
+        with self._redis.pipeline() as pipe:
+            pipe.hset(keys.identity(identity_key), mapping={"contact_id": contact.id, "role": contact.role})
+            if previous is not None and previous.id != contact.id:
+                pipe.srem(keys.contact_identities(previous.id), identity_key)
+            pipe.sadd(keys.contact_identities(contact.id), identity_key)
+            pipe.execute()
+
+    def identities_of(self, contact_id: str) -> list[str]:
+        return sorted(
+            item.decode() if isinstance(item, bytes) else str(item)
+            for item in self._redis.smembers(keys.contact_identities(contact_id))
         )
+
+    def move(self, from_id: str, to: ContactRef) -> list[str]:
+        """Every identity of `from_id` now leads to `to` (after a merge); the keys moved."""
+        moved = self.identities_of(from_id)
+        for identity_key in moved:
+            self.set(identity_key, to)
+        return moved
+
+    def forget(self, identity_key: str) -> None:
+        previous = self.get(identity_key)
+        with self._redis.pipeline() as pipe:
+            pipe.delete(keys.identity(identity_key))
+            if previous is not None:
+                pipe.srem(keys.contact_identities(previous.id), identity_key)
+            pipe.execute()
 
 
 def resolve_contact(

@@ -23,12 +23,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from redis import Redis
 
 from bridge.attachments import AttachmentResolver, Attachments
+from bridge.canonical import canonical, follow_alias
 from bridge.contacts import IdentityMap, resolve_contact
-from bridge.errors import BridgeError, IntercomNotFound, LedgerRecordMissing, UnprocessableMessage
+from bridge.errors import (
+    BridgeError,
+    IntercomGone,
+    IntercomNotFound,
+    LedgerRecordMissing,
+    UnprocessableMessage,
+)
 from bridge.fragments import FRAGMENT_WAIT_SECONDS, FragmentStore, assemble
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
@@ -36,6 +44,7 @@ from bridge.lanes import SenderLane
 from bridge.ledger import InboundLedger, LedgerEntry, Status, fragment_group
 from bridge.logs import mask
 from bridge.messages import InboundMessage
+from bridge.notes import Notes
 from bridge.settings import Settings
 from bridge.threads import Thread, ThreadStore, continues, thread_key
 
@@ -79,6 +88,7 @@ class Deliverer:
         self._identities = IdentityMap(redis_client)
         self._threads = ThreadStore(redis_client)
         self._fragments = FragmentStore(redis_client)
+        self._notes = Notes(redis_client, intercom, settings)
 
     def deliver(self, inbound_id: str) -> Delivery:
         """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
@@ -164,21 +174,54 @@ class Deliverer:
         sent_at = min(message.received_at.timestamp(), now)
         if (
             thread is not None
-            and thread.contact_id == contact.id
+            and follow_alias(self._redis, ContactRef(thread.contact_id, contact.role)).id == contact.id
             and continues(thread, now=now, new_conversation_after=self._settings.new_conversation_after)
         ):
-            try:
-                self._intercom.reply_as_contact(
-                    thread.conversation_id, contact_id=contact.id, body=body, attachment_urls=urls
-                )
-            except IntercomNotFound:
-                log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
-            else:
+            replied, contact = self._as_live_contact(
+                contact,
+                lambda who: self._intercom.reply_as_contact(
+                    thread.conversation_id, contact_id=who.id, body=body, attachment_urls=urls
+                ),
+            )
+            if replied:
                 self._threads.record_inbound(thread, at=sent_at, reply_reference=message.reply_reference)
+                self._note_ambiguity(self._match(carrier.inbound_id), thread.conversation_id)
                 return self._delivered(carrier, Result.CONTINUED, thread.conversation_id)
-        conversation_id = self._intercom.create_conversation(contact=contact, body=body, attachment_urls=urls)
-        self._threads.save(_new_thread(key, message, conversation_id, contact, now, sent_at))
+            log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
+        created, contact = self._as_live_contact(
+            contact,
+            lambda who: self._intercom.create_conversation(contact=who, body=body, attachment_urls=urls),
+        )
+        if not created:
+            raise IntercomNotFound(
+                method="POST",
+                path="/conversations",
+                status=404,
+                code="not_found",
+                message=f"contact {contact.id} no longer exists in Intercom",
+            )
+        conversation_id = str(created)
+        match = self._match(carrier.inbound_id)
+        self._threads.save(_new_thread(key, message, conversation_id, contact, now, sent_at, match))
+        self._note_ambiguity(match, conversation_id)
         return self._delivered(carrier, Result.CREATED, conversation_id)
+
+    def _as_live_contact(
+        self, contact: ContactRef, action: Callable[[ContactRef], object]
+    ) -> tuple[object, ContactRef]:
+        """Run `action` as `contact`; if Intercom says the contact is gone (merged: 410 with a Link,
+        or 404), run it once more as the contact it became. (None, contact) when the contact is
+        alive and the failure was the conversation's (deleted), so the caller can open a new one."""
+        try:
+            return action(contact) or True, contact
+        except (IntercomGone, IntercomNotFound) as failure:
+            survivor = canonical(self._redis, self._intercom, contact)
+            if survivor is None or survivor.id == contact.id:
+                if isinstance(failure, IntercomGone) or survivor is None:
+                    raise
+                return None, contact
+            log.info("contact %s was merged into %s; following it", contact.id, survivor.id)
+            return action(survivor) or True, survivor
 
     def _change_number(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
         """The customer now writes from another number: it leads to the same contact, and the
@@ -205,20 +248,40 @@ class Deliverer:
     def _contact(self, carrier: LedgerEntry, message: InboundMessage) -> ContactRef:
         recorded = carrier.get("contact_id")
         if recorded:
-            return ContactRef(id=recorded, role=carrier.get("contact_role") or "lead")
+            return follow_alias(
+                self._redis, ContactRef(id=recorded, role=carrier.get("contact_role") or "lead")
+            )
         decision = resolve_contact(
             message=message,
             identities=self._identities,
             intercom=self._intercom,
             default_region=self._settings.default_region,
         )
+        contact = follow_alias(self._redis, ContactRef(id=decision.contact_id, role=decision.role))
         self._ledger.update(
             carrier.inbound_id,
-            contact_id=decision.contact_id,
-            contact_role=decision.role,
+            contact_id=contact.id,
+            contact_role=contact.role,
             match=json.dumps(decision.to_record()),
         )
-        return ContactRef(id=decision.contact_id, role=decision.role)
+        return contact
+
+    def _note_ambiguity(self, match: dict[str, Any], conversation_id: str) -> None:
+        """Several contacts held the number: tell the agent once per conversation, naming the others,
+        so a wrong guess is one merge away (the inbox app lists them as buttons)."""
+        others = [c for c in match.get("candidates", []) if c.get("id") != match.get("contact_id")]
+        if others:
+            self._notes.post_once(
+                conversation_id,
+                ambiguity_note(match["contact_id"], others),
+                once=f"ambiguous:{conversation_id}",
+            )
+
+    def _match(self, inbound_id: str) -> dict[str, Any]:
+        """The match decision recorded for a message (its candidates), read fresh from the ledger."""
+        entry = self._ledger.get(inbound_id)
+        recorded = entry.get("match") if entry else None
+        return dict(json.loads(recorded)) if recorded else {}
 
     def _attachments_for(self, carrier: LedgerEntry, message: InboundMessage) -> Attachments:
         recorded = carrier.get("attachments")
@@ -246,8 +309,15 @@ class Deliverer:
 
 
 def _new_thread(
-    key: str, message: InboundMessage, conversation_id: str, contact: ContactRef, now: float, sent_at: float
+    key: str,
+    message: InboundMessage,
+    conversation_id: str,
+    contact: ContactRef,
+    now: float,
+    sent_at: float,
+    match: dict[str, Any],
 ) -> Thread:
+    candidates = match.get("candidates", [])
     return Thread(
         key=key,
         conversation_id=conversation_id,
@@ -260,4 +330,22 @@ def _new_thread(
         last_inbound_at=sent_at,
         created_at=now,
         reply_reference=message.reply_reference or "",
+        match_candidates=json.dumps(candidates) if len(candidates) > 1 else "",
     )
+
+
+def ambiguity_note(winner_id: str, others: list[dict[str, Any]]) -> str:
+    """The note naming the other contacts a number matched."""
+    lines = [
+        f"This number belongs to {len(others) + 1} contacts in Intercom. The bridge chose the most recently "
+        f"updated ({winner_id}); the others:"
+    ]
+    for other in others:
+        updated = other.get("updated_at")
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(updated))) if updated else "unknown"
+        lines.append(
+            f"• {other.get('name') or '(no name)'}, {other.get('role')}, id {other.get('id')}, "
+            f"last updated {when}"
+        )
+    lines.append("If the customer is one of them, use “Merge with existing user/lead” in the inbox app.")
+    return "\n".join(lines)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from redis import Redis
 
 from bridge.ledger import InboundLedger
@@ -38,7 +39,21 @@ def _adapters(request: Request) -> dict[str, ProviderAdapter]:
     return adapters
 
 
+def _admin(request: Request) -> None:
+    """The ops API's check: off without BRIDGE_ADMIN_TOKEN; a constant-time bearer comparison."""
+    settings: Settings = request.app.state.settings
+    if settings.admin_token is None:
+        raise HTTPException(404, "the ops API is off: set BRIDGE_ADMIN_TOKEN to enable it")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = settings.admin_token.get_secret_value()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise HTTPException(
+            401, "a valid Authorization: Bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
+AdminDep = Annotated[None, Depends(_admin)]
 StatusLedgerDep = Annotated[StatusLedger, Depends(_status_ledger)]
 AdaptersDep = Annotated[dict[str, ProviderAdapter], Depends(_adapters)]
 RedisDep = Annotated[Redis, Depends(_redis)]

@@ -18,6 +18,10 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:fragments:{group}              | hash   | retention  | parts of a long SMS: part number -> inbound  |
 | bridge:reply:{part_id}                | hash   | retention  | an agent's reply part: status, ids sent      |
 | bridge:note:{once}                    | string | retention  | a note already posted (said once)            |
+| bridge:contact:{contact_id}:identities| set    | forever    | identity keys that lead to the contact       |
+| bridge:contact:{contact_id}:threads   | set    | forever    | threads whose conversation is the contact's |
+| bridge:alias:{contact_id}             | string | forever    | a merged-away contact -> the one it became   |
+| bridge:merges                         | list   | forever    | audit of every merge attempt, newest last   |
 """
 
 from __future__ import annotations
@@ -70,3 +74,18 @@ def reply(part_id: str) -> str:
 
 def note(once: str) -> str:
     return f"{PREFIX}note:{once}"
+
+
+def contact_identities(contact_id: str) -> str:
+    return f"{PREFIX}contact:{contact_id}:identities"
+
+
+def contact_threads(contact_id: str) -> str:
+    return f"{PREFIX}contact:{contact_id}:threads"
+
+
+def alias(contact_id: str) -> str:
+    return f"{PREFIX}alias:{contact_id}"
+
+
+MERGES = f"{PREFIX}merges"

@@ -9,8 +9,10 @@ agent's reply in a conversation finds its thread.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
+from typing import Any
 
 from redis import Redis
 from redis.typing import EncodableT, FieldT
@@ -45,6 +47,12 @@ class Thread:
     last_inbound_at: float = 0.0  # the customer's last message: WhatsApp's 24-hour window counts from it
     created_at: float = 0.0
     reply_reference: str = ""  # the latest inbound message's (Africa's Talking linkId)
+    # The other contacts the number matched when the conversation opened (JSON), for the inbox app.
+    match_candidates: str = ""
+
+    @property
+    def candidates(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.match_candidates)) if self.match_candidates else []
 
 
 def thread_key(message: InboundMessage) -> str:
@@ -72,15 +80,32 @@ class ThreadStore:
         return _from_fields(key, data) if data else None
 
     def save(self, thread: Thread) -> None:
-        """Store the thread and its reverse index (conversation -> thread) together."""
+        """Store the thread and its reverse indexes (conversation -> thread, contact -> threads)."""
         data: dict[FieldT, EncodableT] = {
             name: str(value) for name, value in asdict(thread).items() if name != "key"
         }
+        previous = self.get(thread.key)
         with self._redis.pipeline() as pipe:
             pipe.delete(keys.thread(thread.key))
             pipe.hset(keys.thread(thread.key), mapping=data)
             pipe.set(keys.conversation(thread.conversation_id), thread.key)
+            if previous is not None and previous.contact_id != thread.contact_id:
+                pipe.srem(keys.contact_threads(previous.contact_id), thread.key)
+            pipe.sadd(keys.contact_threads(thread.contact_id), thread.key)
             pipe.execute()
+
+    def of_contact(self, contact_id: str) -> list[Thread]:
+        members = self._redis.smembers(keys.contact_threads(contact_id))
+        found = (self.get(m.decode() if isinstance(m, bytes) else str(m)) for m in members)
+        return sorted((thread for thread in found if thread is not None), key=lambda thread: thread.key)
+
+    def move(self, from_id: str, to_id: str) -> list[str]:
+        """Every thread of `from_id` now belongs to `to_id` (Intercom moved its conversations)."""
+        moved = self.of_contact(from_id)
+        for thread in moved:
+            self.save(replace(thread, contact_id=to_id))
+        self._redis.delete(keys.contact_threads(from_id))
+        return [thread.key for thread in moved]
 
     def record_inbound(self, thread: Thread, *, at: float, reply_reference: str | None = None) -> Thread:
         """The customer wrote at `at`: their message reopens a closed conversation in Intercom

@@ -125,6 +125,7 @@ def bridge_env(
         "AFRICASTALKING_WEBHOOK_SECRET": "test-africastalking-url-token",
         "INTERCOM_CLIENT_SECRET": "test-intercom-client-secret",
         "INTERCOM_ADMIN_ID": "991267101",
+        "BRIDGE_ADMIN_TOKEN": "test-admin-token",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -149,6 +149,18 @@ class IntercomClient:
             payload["attachment_urls"] = list(attachment_urls)
         return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
 
+    def merge_contacts(
+        self, from_id: str, into_id: str, *, skip_duplicate_validation: bool = False
+    ) -> Contact:
+        """Merge lead `from_id` into user `into_id` (irreversible); the surviving contact.
+
+        API 2.16 refuses contacts that share no email or phone (`invalid_merge`) unless
+        `skip_duplicate_validation` is set, which the inbox app asks an agent to confirm first."""
+        payload: dict[str, Any] = {"from": from_id, "into": into_id}
+        if skip_duplicate_validation:
+            payload["skip_duplicate_validation"] = True
+        return Contact.from_json(self.request("POST", "/contacts/merge", json=payload))
+
     def add_note(self, conversation_id: str, *, admin_id: str, body: str) -> dict[str, Any]:
         """An internal note in the conversation, authored by `admin_id` (never sent to the customer)."""
         payload = {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}

@@ -14,17 +14,13 @@ message or a report and are not read. Sending is `africastalking_send`.
 
 from __future__ import annotations
 
-import httpx
-
 from bridge.errors import MalformedPayload
 from bridge.identity import classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
-from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.providers import africastalking_send
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.payloads import first, required, timestamp
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 # Delivery report `status` (lower-cased) -> the bridge's. Sent (left Africa's Talking), Submitted
@@ -47,6 +43,7 @@ class AfricasTalkingAdapter(UrlTokenAdapter):
     name = "africastalking"
     title = "Africa's Talking"
     secret_field = "africastalking_webhook_secret"
+    outbound = africastalking_send.OUTBOUND
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
         fields = callback_fields(request)
@@ -91,14 +88,3 @@ class AfricasTalkingAdapter(UrlTokenAdapter):
                 error_message=(reason or reported) if state is DeliveryState.FAILED else None,
             )
         ]
-
-    def send_limits(self, message: OutboundMessage) -> SendLimits:
-        return africastalking_send.send_limits(message)
-
-    def send(
-        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
-    ) -> str:
-        return africastalking_send.send_message(message, settings, http, policy)
-
-    def failure_reason(self, code: str | None) -> str | None:
-        return africastalking_send.failure_reason(code)

@@ -33,7 +33,7 @@ from bridge.errors import ProviderRejected
 from bridge.logs import mask
 from bridge.messages import Channel
 from bridge.outgoing import OutboundMessage, SendLimits
-from bridge.providers.base import api_call
+from bridge.providers.base import OutboundFunctions, api_call, json_answer, refused
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
@@ -121,11 +121,7 @@ def send_message(
     username = settings.secret("africastalking_username")
     api_key = settings.secret("africastalking_api_key")
     if message.template is not None:
-        raise ProviderRejected(
-            provider=PROVIDER,
-            code=None,
-            message="Africa's Talking sends plain SMS and has no message templates",
-        )
+        raise refused(PROVIDER, "Africa's Talking sends plain SMS and has no message templates")
     # The planner never gives SMS media (`media=False`); should any arrive, they travel as links.
     text = "\n".join([message.text, *message.media_urls]).strip()
     response = api_call(
@@ -145,6 +141,10 @@ def send_message(
         },
     )
     return _message_id(response)
+
+
+#: `AfricasTalkingAdapter.outbound`.
+OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send_message, failure_reason=failure_reason)
 
 
 def _message_id(response: httpx.Response) -> str:
@@ -167,9 +167,7 @@ def _message_id(response: httpx.Response) -> str:
         )
     message_id = recipient.get("messageId")
     if not isinstance(message_id, str) or not message_id or message_id == "None":
-        raise ProviderRejected(
-            provider=PROVIDER, code=None, message="Africa's Talking accepted the message without a messageId"
-        )
+        raise refused(PROVIDER, "Africa's Talking accepted the message without a messageId")
     return message_id
 
 
@@ -192,10 +190,7 @@ def read_error(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def _message_data(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_answer(response)
     data = body.get("SMSMessageData") if isinstance(body, dict) else None
     return data if isinstance(data, dict) else None
 

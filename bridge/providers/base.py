@@ -3,7 +3,8 @@
 An adapter knows one provider's wire format and nothing else: whether it is configured, how to
 prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryStatus`es, what
 the provider expects as an answer, and how to fetch the media it announces (which may need the
-provider's credentials). Routes call adapters; adapters never touch Redis or Intercom.
+provider's credentials). Replies leave through its `outbound`, the provider's send module.
+Routes call adapters; adapters never touch Redis or Intercom.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -69,8 +70,30 @@ class FetchedMedia:
     filename: str | None = None
 
 
+class Outbound(Protocol):
+    """How one provider sends: `ProviderAdapter`'s `send_limits`, `send` and `failure_reason`,
+    which forward to it (documented there)."""
+
+    def send_limits(self, message: OutboundMessage) -> SendLimits: ...
+
+    def send(
+        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
+    ) -> str: ...
+
+    def failure_reason(self, code: str | None) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class OutboundFunctions:
+    """An `Outbound` made of a send module's three functions."""
+
+    send_limits: Callable[[OutboundMessage], SendLimits]
+    send: Callable[[OutboundMessage, Settings, httpx.Client, RetryPolicy], str]
+    failure_reason: Callable[[str | None], str | None]
+
+
 class ProviderAdapter(ABC):
-    """One provider: configuration, verification, parsing, acknowledgement, media."""
+    """One provider: configuration, verification, parsing, acknowledgement, media, sending."""
 
     #: The provider's name in routes (`/webhooks/{name}`), the ledger and metrics.
     name: str
@@ -78,6 +101,8 @@ class ProviderAdapter(ABC):
     methods: frozenset[str] = frozenset({"POST"})
     #: HTTP methods it calls `/webhooks/{name}/status` with.
     status_methods: frozenset[str] = frozenset({"POST"})
+    #: How replies leave through the provider (its send module's `OUTBOUND`); None: they cannot yet.
+    outbound: ClassVar[Outbound | None] = None
 
     @abstractmethod
     def disabled_reason(self, settings: Settings) -> str | None:
@@ -105,7 +130,7 @@ class ProviderAdapter(ABC):
 
     def send_limits(self, message: OutboundMessage) -> SendLimits:
         """What one message can carry on `message`'s channel with this provider."""
-        raise ProviderRejected(provider=self.name, code=None, message="the bridge cannot send through it yet")
+        return self._outbound().send_limits(message)
 
     def send(
         self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
@@ -114,12 +139,12 @@ class ProviderAdapter(ABC):
 
         Raises `ProviderRejected` (permanent, with the provider's code) or, once quick retries ran
         out, `ProviderUnavailable` / `ProviderRateLimited` (the job is retried later)."""
-        raise ProviderRejected(provider=self.name, code=None, message="the bridge cannot send through it yet")
+        return self._outbound().send(message, settings, http, policy)
 
     def failure_reason(self, code: str | None) -> str | None:
         """A person's explanation of a delivery error code (Twilio 21610: the customer replied
         STOP), for the note agents read; None when the code is not in the provider's table."""
-        return None
+        return self.outbound.failure_reason(code) if self.outbound is not None else None
 
     def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
         """Download an announced attachment. By default a plain GET of its URL, no credentials:
@@ -127,6 +152,11 @@ class ProviderAdapter(ABC):
         if not media.url:
             raise MalformedPayload(f"{self.name} media {media.reference} has no URL")
         return download(http, media.url, media=media)
+
+    def _outbound(self) -> Outbound:
+        if self.outbound is None:
+            raise refused(self.name, "the bridge cannot send through it yet")
+        return self.outbound
 
 
 def api_call(
@@ -155,6 +185,46 @@ def api_call(
         code, message = error(response)
         raise ProviderRejected(provider=provider, code=code, message=message, status=response.status_code)
     return response
+
+
+def post_json(
+    http: httpx.Client,
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    provider: str,
+    policy: RetryPolicy,
+    headers: Mapping[str, str],
+    error: Callable[[httpx.Response], tuple[str | None, str]],
+) -> httpx.Response:
+    """POST `body` as JSON through `api_call`; the provider's 2xx answer."""
+    return api_call(
+        http, "POST", url, provider=provider, policy=policy, error=error, json=body, headers=headers
+    )
+
+
+def refused(provider: str, reason: str, *, status: int | None = None) -> ProviderRejected:
+    """A refusal with no provider code: a message the bridge will not send as it is (the provider
+    never saw it), or a 2xx answer it cannot use (`status`: the answer's)."""
+    return ProviderRejected(provider=provider, code=None, message=reason, status=status)
+
+
+def json_answer(response: httpx.Response) -> Any:
+    """The answer's JSON, or None when its body is not JSON (an HTML error page, nothing)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def error_code(value: object) -> str | None:
+    """A JSON error `code` as text: a number or a string; None for anything else (null, a bool)."""
+    return str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+
+
+def status_text(response: httpx.Response) -> str:
+    """What an answer without a readable error body says: its reason phrase, else its status."""
+    return response.reason_phrase or f"HTTP {response.status_code}"
 
 
 def download(

@@ -16,17 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from bridge.errors import MalformedPayload
 from bridge.identity import classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
-from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.providers import textmagic_send
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.payloads import FormData, first, required, timestamp
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 
@@ -76,6 +72,7 @@ class TextMagicAdapter(UrlTokenAdapter):
     name = "textmagic"
     title = "TextMagic"
     secret_field = "textmagic_webhook_secret"
+    outbound = textmagic_send.outbound(FAILURE_REASONS)
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
         fields = callback_fields(request)
@@ -119,18 +116,6 @@ class TextMagicAdapter(UrlTokenAdapter):
                 error_message=FAILURE_REASONS.get(reported),
             )
         ]
-
-    def send_limits(self, message: OutboundMessage) -> SendLimits:
-        return textmagic_send.send_limits(message)
-
-    def send(
-        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
-    ) -> str:
-        """`POST /api/v2/messages` from the number the customer wrote to (`textmagic_send`)."""
-        return textmagic_send.send(message, settings, http, policy)
-
-    def failure_reason(self, code: str | None) -> str | None:
-        return textmagic_send.failure_reason(code, FAILURE_REASONS)
 
 
 def _version(fields: FormData) -> CallbackFormat:

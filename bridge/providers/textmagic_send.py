@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import httpx
 
-from bridge.errors import ProviderRejected
 from bridge.logs import mask_number
 from bridge.messages import Channel
 from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.phones import strip_formatting
-from bridge.providers.base import api_call
+from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
@@ -66,39 +66,33 @@ def send_limits(message: OutboundMessage) -> SendLimits:
 
 
 def send(message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> str:
-    """Send `message`; the TextMagic message id its delivery callbacks carry."""
+    """`POST /api/v2/messages` from the number the customer wrote to; the TextMagic message id its
+    delivery callbacks carry."""
     body = request_body(message)
     headers = {
         "X-TM-Username": settings.secret("textmagic_username"),
         "X-TM-Key": settings.secret("textmagic_api_key"),
         "Accept": "application/json",
     }
-    response = api_call(
-        http,
-        "POST",
-        f"{settings.textmagic_api_url.rstrip('/')}{PATH}",
-        provider=PROVIDER,
-        policy=policy,
-        error=lambda answer: read_error(answer, recipient=body["phones"]),
-        json=body,
-        headers=headers,
-    )
+    url = f"{settings.textmagic_api_url.rstrip('/')}{PATH}"
+    error = partial(read_error, recipient=body["phones"])
+    response = post_json(http, url, body, provider=PROVIDER, policy=policy, headers=headers, error=error)
     return message_id(response)
 
 
 def request_body(message: OutboundMessage) -> dict[str, Any]:
     """The JSON body for `message`; refused when TextMagic could not carry it."""
     if message.channel is not Channel.SMS:
-        raise _refused(f"TextMagic sends SMS only, not {message.channel}")
+        raise refused(PROVIDER, f"TextMagic sends SMS only, not {message.channel}")
     if message.template is not None:
-        raise _refused("TextMagic sends no WhatsApp templates: it is SMS only")
+        raise refused(PROVIDER, "TextMagic sends no WhatsApp templates: it is SMS only")
     if message.media_urls:
-        raise _refused("TextMagic carries no attachments; they travel as links in the text")
+        raise refused(PROVIDER, "TextMagic carries no attachments; they travel as links in the text")
     if not message.text.strip():
-        raise _refused("nothing to send: the text is empty")
+        raise refused(PROVIDER, "nothing to send: the text is empty")
     phone = strip_formatting(message.to).removeprefix("+")
     if not phone.isdigit():
-        raise _refused("the customer's sender id is not a number: SMS cannot be sent back to it")
+        raise refused(PROVIDER, "the customer's sender id is not a number: SMS cannot be sent back to it")
     body = {"text": message.text, "phones": phone}
     return body | ({"from": message.sender} if message.sender else {})
 
@@ -106,19 +100,13 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
 def message_id(response: httpx.Response) -> str:
     """`messageId` (the id reports carry), else `id` for a `message`. A 2xx without one is refused,
     not retried: the message may have gone out, and a retry could send it twice."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_answer(response)
     found = data.get("messageId") if isinstance(data, dict) else None
     if found is None and isinstance(data, dict) and data.get("type", "message") == "message":
         found = data.get("id")
     if isinstance(found, bool) or not isinstance(found, int | str) or not str(found):
-        raise ProviderRejected(
-            provider=PROVIDER,
-            code=None,
-            message="TextMagic accepted the send but answered no message id",
-            status=response.status_code,
+        raise refused(
+            PROVIDER, "TextMagic accepted the send but answered no message id", status=response.status_code
         )
     return str(found)
 
@@ -126,15 +114,10 @@ def message_id(response: httpx.Response) -> str:
 def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | None, str]:
     """TextMagic's `code` (the HTTP status) and its message with the common and field errors; the
     recipient's number masked, should TextMagic echo it."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_answer(response)
     if not isinstance(data, dict):
-        return None, response.reason_phrase or f"HTTP {response.status_code}"
-    code = data.get("code")
-    code_text = str(code) if isinstance(code, int | str) and not isinstance(code, bool) else None
-    parts = [str(data.get("message") or response.reason_phrase or f"HTTP {response.status_code}")]
+        return None, status_text(response)
+    parts = [str(data.get("message") or status_text(response))]
     errors = data.get("errors")
     if isinstance(errors, dict):
         common = errors.get("common")
@@ -145,7 +128,7 @@ def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | 
     text = "; ".join(parts)
     if len(recipient) >= 7:
         text = text.replace(recipient, mask_number(recipient))
-    return code_text, text
+    return error_code(data.get("code")), text
 
 
 def failure_reason(code: str | None, happened: Mapping[str, str]) -> str | None:
@@ -157,6 +140,9 @@ def failure_reason(code: str | None, happened: Mapping[str, str]) -> str | None:
     return f"{what}: {advice}" if what and advice else None
 
 
-def _refused(reason: str) -> ProviderRejected:
-    """A message the bridge will not send as it is (no provider code: TextMagic never saw it)."""
-    return ProviderRejected(provider=PROVIDER, code=None, message=reason)
+def outbound(happened: Mapping[str, str]) -> OutboundFunctions:
+    """`TextMagicAdapter.outbound`, its failure reasons worded with `happened` (the inbound
+    adapter's table: delivery callbacks carry only the letter)."""
+    return OutboundFunctions(
+        send_limits=send_limits, send=send, failure_reason=partial(failure_reason, happened=happened)
+    )

@@ -16,7 +16,6 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.identity import SenderIdentity, classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
-from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.providers import twilio_send
 from bridge.providers.base import (
     Acknowledgement,
@@ -29,7 +28,6 @@ from bridge.providers.base import (
     same_origin,
 )
 from bridge.providers.payloads import FormData, decode_form_body, required
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -59,6 +57,7 @@ STATUS_MAP: dict[str, DeliveryState | None] = {
 
 class TwilioAdapter(ProviderAdapter):
     name = "twilio"
+    outbound = twilio_send.OUTBOUND
 
     def disabled_reason(self, settings: Settings) -> str | None:
         if settings.twilio_auth_token is None:
@@ -131,17 +130,6 @@ class TwilioAdapter(ProviderAdapter):
         if trusted and settings.twilio_account_sid and settings.twilio_auth_token:
             auth = (settings.twilio_account_sid, settings.secret("twilio_auth_token"))
         return download(http, media.url, media=media, auth=auth)
-
-    def send_limits(self, message: OutboundMessage) -> SendLimits:
-        return twilio_send.send_limits(message)
-
-    def send(
-        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
-    ) -> str:
-        return twilio_send.send_message(message, settings, http, policy)
-
-    def failure_reason(self, code: str | None) -> str | None:
-        return twilio_send.failure_reason(code)
 
 
 def _message_sid(form: FormData) -> str:

@@ -33,6 +33,7 @@ from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejec
 from bridge.logs import mask
 from bridge.messages import Channel
 from bridge.outgoing import OutboundMessage, SendLimits
+from bridge.providers.base import OutboundFunctions, refused
 from bridge.retrying import RetryPolicy, call_with_retries
 from bridge.settings import Settings
 
@@ -148,8 +149,12 @@ def send_message(
         ) from exc
     sid = created.sid
     if not isinstance(sid, str) or not sid:
-        raise ProviderRejected(provider=PROVIDER, code=None, message="Twilio answered without a message sid")
+        raise refused(PROVIDER, "Twilio answered without a message sid")
     return sid
+
+
+#: `TwilioAdapter.outbound`.
+OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send_message, failure_reason=failure_reason)
 
 
 def _content(message: OutboundMessage, settings: Settings) -> dict[str, Any]:

@@ -4,8 +4,6 @@ statusCodes, plain-text errors), and the stand-in over HTTP."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -16,18 +14,15 @@ from bridge.messages import Channel
 from bridge.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.africastalking import AfricasTalkingAdapter
 from bridge.providers.africastalking_send import FAILURE_REASONS
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, get_settings
+from tests.providers.support import Handler, form, replies, send_over_http, send_recorded
 
 ADAPTER = AfricasTalkingAdapter()
 USERNAME = "bridge-user"
 API_KEY = "at-api-key-0123456789"
-NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
 SEND_URL = "https://api.africastalking.com/version1/messaging"
 MESSAGE = OutboundMessage(channel=Channel.SMS, to="+254791541111", sender="21512", text="Habari, asante!")
 MESSAGE_ID = "ATXid_dda018a640edfcc5d2ce455de3e4a6e7"
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def settings(**fields: object) -> Settings:
@@ -59,25 +54,7 @@ def sent(status_code: int = 101) -> httpx.Response:
 def send(
     message: OutboundMessage, handler: Handler, config: Settings | None = None
 ) -> tuple[str, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        request.read()
-        seen.append(request)
-        return handler(request)
-
-    with httpx.Client(transport=httpx.MockTransport(record)) as http:
-        message_id = ADAPTER.send(message, config or settings(), http, NO_WAIT)
-    return message_id, seen
-
-
-def replies(*answers: httpx.Response) -> Handler:
-    pending = deque(answers)
-    return lambda request: pending.popleft() if len(pending) > 1 else pending[0]
-
-
-def form(request: httpx.Request) -> dict[str, list[str]]:
-    return parse_qs(request.content.decode(), keep_blank_values=True)
+    return send_recorded(ADAPTER, message, handler, config or settings())
 
 
 def rejected(message: OutboundMessage, handler: Handler) -> ProviderRejected:
@@ -287,8 +264,7 @@ def live(providers_at_standin: object) -> Settings:
 
 
 def standin_send(message: OutboundMessage, config: Settings) -> str:
-    with httpx.Client(timeout=10.0) as http:
-        return ADAPTER.send(message, config, http, NO_WAIT)
+    return send_over_http(ADAPTER, message, config)
 
 
 def test_the_standin_records_one_sms_with_its_addresses_and_text(live: Settings, standin: object) -> None:

@@ -3,7 +3,6 @@ retries and refusals, limits, failure reasons, and the stand-in."""
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,12 +16,11 @@ from bridge.messages import Channel
 from bridge.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.messagebird import MessageBirdAdapter
 from bridge.providers.messagebird.send import Api, api_for, media_type
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, get_settings
+from tests.providers.support import NO_WAIT, FakeApi, answer, send_over_http, send_with
 
 ADAPTER = MessageBirdAdapter()
 KEY = "test-messagebird-access-key"
-NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
 CHANNEL_ID = "2ceefea7c1b8c79673215c42c1a6b916"  # a Conversations channel (test_messagebird.py)
 BIRD_CHANNEL = "52ad151f-f7b4-46f9-a5c6-d3318e650c84"  # a Bird channel (test_messagebird.py)
 
@@ -49,28 +47,8 @@ def settings(**fields: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-class FakeApi:
-    """A MockTransport that records requests and answers from a queue (the last answer repeats)."""
-
-    def __init__(self, *answers: httpx.Response) -> None:
-        self.answers = deque(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answers.popleft() if len(self.answers) > 1 else self.answers[0]
-
-    def body(self, index: int = -1) -> Any:
-        return json.loads(self.requests[index].content)
-
-
-def answer(status: int, body: object) -> httpx.Response:
-    return httpx.Response(status, json=body)
-
-
 def send(message: OutboundMessage, api: FakeApi, **fields: Any) -> str:
-    with httpx.Client(transport=httpx.MockTransport(api)) as http:
-        return ADAPTER.send(message, settings(**fields), http, NO_WAIT)
+    return send_with(ADAPTER, message, api, settings(**fields))
 
 
 # --- which API answers ---
@@ -401,8 +379,7 @@ def standin_settings(providers_at_standin: Any) -> Iterator[Settings]:
 
 
 def standin_send(message: OutboundMessage, settings: Settings) -> str:
-    with httpx.Client(timeout=10.0) as http:
-        return ADAPTER.send(message, settings, http, NO_WAIT)
+    return send_over_http(ADAPTER, message, settings)
 
 
 def only_send(standin: Any) -> Any:

@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 
@@ -16,13 +16,12 @@ from bridge.identity import IdentityKind
 from bridge.messages import Channel, DeliveryState
 from bridge.providers.base import WebhookRequest
 from bridge.providers.textmagic import STATUS_MAP, TextMagicAdapter
-from bridge.providers.tokenauth import callback_fields
 from bridge.settings import Settings
 from bridge.simulators import SimulatedMessage
 from bridge.simulators.textmagic import CallbackFormat, inbound
+from tests.providers.support import NOW, UrlTokenCases, callback, received
 
 ADAPTER = TextMagicAdapter()
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SECRET = "tm-secret-0123456789abcdef"
 URL = "https://bridge.example.com/webhooks/textmagic"
 BOUNDARY = "TextMagicBoundary7MA4YWxkTrZu0gW"
@@ -44,15 +43,7 @@ def settings(secret: str | None = SECRET) -> Settings:
 
 
 def request(body: bytes | str, content_type: str, *, query: str = f"token={SECRET}") -> WebhookRequest:
-    raw = body.encode() if isinstance(body, str) else body
-    return WebhookRequest(
-        method="POST",
-        url=f"{URL}?{query}" if query else URL,
-        headers={"content-type": content_type} if content_type else {},
-        query=query,
-        body=raw,
-        received_at=NOW,
-    )
+    return callback(URL, body, query=query, content_type=content_type)
 
 
 def multipart(fields: Mapping[str, object]) -> WebhookRequest:
@@ -79,58 +70,14 @@ ENVELOPES: list[Envelope] = [multipart, urlencoded, as_json]
 # --- the URL token ---
 
 
-def test_the_right_token_verifies() -> None:
-    ADAPTER.verify(urlencoded(REPLY), settings())
+class TestUrlToken(UrlTokenCases):
+    """`UrlTokenCases`, with a genuine TextMagic reply callback."""
 
-
-def test_a_wrong_token_is_refused() -> None:
-    with pytest.raises(SignatureInvalid, match="does not match TEXTMAGIC_WEBHOOK_SECRET"):
-        ADAPTER.verify(request("", "", query="token=guess"), settings())
-
-
-def test_a_missing_token_is_refused() -> None:
-    with pytest.raises(SignatureInvalid, match="no token= parameter"):
-        ADAPTER.verify(request("", "", query="other=1"), settings())
-
-
-def test_an_empty_token_is_refused() -> None:
-    with pytest.raises(SignatureInvalid):
-        ADAPTER.verify(request("", "", query="token="), settings())
-
-
-def test_a_repeated_token_is_refused_even_when_one_is_right() -> None:
-    with pytest.raises(SignatureInvalid, match="more than one"):
-        ADAPTER.verify(request("", "", query=f"token=guess&token={SECRET}"), settings())
-
-
-def test_a_token_in_the_body_proves_nothing() -> None:
-    with pytest.raises(SignatureInvalid):
-        ADAPTER.verify(
-            request(urlencode({"token": SECRET}), "application/x-www-form-urlencoded", query=""), settings()
-        )
-
-
-def test_refusals_never_echo_the_token_or_the_secret() -> None:
-    with pytest.raises(SignatureInvalid) as refused:
-        ADAPTER.verify(request("", "", query="token=almost-" + SECRET), settings())
-    assert SECRET not in str(refused.value)
-    assert "almost" not in str(refused.value)
-
-
-def test_textmagic_is_disabled_without_its_webhook_secret() -> None:
-    reason = ADAPTER.disabled_reason(settings(None))
-    assert reason and "TEXTMAGIC_WEBHOOK_SECRET" in reason and "?token=" in reason
-    assert ADAPTER.disabled_reason(settings()) is None
-
-
-def test_an_empty_webhook_secret_leaves_textmagic_disabled() -> None:
-    assert ADAPTER.disabled_reason(settings("")) is not None
-    with pytest.raises(SignatureInvalid):
-        ADAPTER.verify(request("", "", query="token="), settings(""))
-
-
-def test_the_token_is_not_read_as_a_field() -> None:
-    assert "token" not in callback_fields(urlencoded(REPLY))
+    adapter = ADAPTER
+    url = URL
+    variable = "TEXTMAGIC_WEBHOOK_SECRET"
+    secret = SECRET
+    fields = REPLY
 
 
 # --- incoming messages ---
@@ -354,14 +301,7 @@ def simulated(callback_format: CallbackFormat = "multipart", **message: Any) -> 
     sent = inbound(
         SimulatedMessage(**fields), "https://bridge.example.com/", settings(), callback_format=callback_format
     )
-    return WebhookRequest(
-        method=sent.method,
-        url=sent.url,
-        headers={k.lower(): v for k, v in sent.headers.items()},
-        query=urlsplit(sent.url).query,
-        body=sent.body,
-        received_at=NOW,
-    )
+    return received(sent)
 
 
 @pytest.mark.parametrize("callback_format", ["multipart", "urlencoded", "json"])

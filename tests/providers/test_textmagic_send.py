@@ -3,7 +3,6 @@ refusals, limits, failure reasons, and the stand-in."""
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,12 +15,11 @@ from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavaila
 from bridge.messages import Channel
 from bridge.outgoing import OutboundMessage, SendLimits, Template
 from bridge.providers.textmagic import FAILURE_REASONS, TextMagicAdapter
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, get_settings
+from tests.providers.support import NO_WAIT, FakeApi, answer, send_over_http, send_with
 
 ADAPTER = TextMagicAdapter()
 USER, KEY = "test-textmagic-user", "test-textmagic-api-key"
-NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
 URL = "https://rest.textmagic.com/api/v2/messages"
 
 # The numbers of textmagic.com/docs/api/receive-sms: the customer, and the number they wrote to.
@@ -45,28 +43,8 @@ def settings(**fields: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-class FakeApi:
-    """A MockTransport that records requests and answers from a queue (the last answer repeats)."""
-
-    def __init__(self, *answers: httpx.Response) -> None:
-        self.answers = deque(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.answers.popleft() if len(self.answers) > 1 else self.answers[0]
-
-    def body(self, index: int = -1) -> Any:
-        return json.loads(self.requests[index].content)
-
-
-def answer(status: int, body: object) -> httpx.Response:
-    return httpx.Response(status, json=body)
-
-
 def send(message: OutboundMessage, api: FakeApi, **fields: Any) -> str:
-    with httpx.Client(transport=httpx.MockTransport(api)) as http:
-        return ADAPTER.send(message, settings(**fields), http, NO_WAIT)
+    return send_with(ADAPTER, message, api, settings(**fields))
 
 
 # --- the request ---
@@ -217,8 +195,7 @@ def standin_settings(providers_at_standin: Any) -> Iterator[Settings]:
 
 
 def standin_send(message: OutboundMessage, settings: Settings) -> str:
-    with httpx.Client(timeout=10.0) as http:
-        return ADAPTER.send(message, settings, http, NO_WAIT)
+    return send_over_http(ADAPTER, message, settings)
 
 
 def test_a_reply_reaches_the_standin(providers_at_standin: Any, standin_settings: Settings) -> None:

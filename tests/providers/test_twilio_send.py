@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 from collections import deque
-from collections.abc import Callable
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -17,20 +15,17 @@ from bridge.messages import Channel
 from bridge.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.twilio import TwilioAdapter
 from bridge.providers.twilio_send import FAILURE_REASONS, BridgeHttpClient
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, get_settings
+from tests.providers.support import NO_WAIT, Handler, form, replies, send_over_http, send_recorded
 
 ADAPTER = TwilioAdapter()
 SID = "AC" + "a" * 32
 TOKEN = "twilio-token-0123456789"
-NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages.json"
 SMS = OutboundMessage(channel=Channel.SMS, to="+14155550100", sender="+14155550199", text="Hello there")
 WHATSAPP = OutboundMessage(
     channel=Channel.WHATSAPP, to="whatsapp:+31612345678", sender="whatsapp:+14155238886", text="Hoi"
 )
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def settings(**fields: object) -> Settings:
@@ -57,25 +52,7 @@ def twilio_error(status: int, code: int, message: str) -> httpx.Response:
 def send(
     message: OutboundMessage, handler: Handler, config: Settings | None = None
 ) -> tuple[str, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        request.read()
-        seen.append(request)
-        return handler(request)
-
-    with httpx.Client(transport=httpx.MockTransport(record)) as http:
-        sid = ADAPTER.send(message, config or settings(), http, NO_WAIT)
-    return sid, seen
-
-
-def replies(*answers: httpx.Response) -> Handler:
-    pending = deque(answers)
-    return lambda request: pending.popleft() if len(pending) > 1 else pending[0]
-
-
-def form(request: httpx.Request) -> dict[str, list[str]]:
-    return parse_qs(request.content.decode(), keep_blank_values=True)
+    return send_recorded(ADAPTER, message, handler, config or settings())
 
 
 # --- the request, as Twilio documents it ---
@@ -320,8 +297,7 @@ def live(providers_at_standin: object) -> Settings:
 
 
 def standin_send(message: OutboundMessage, config: Settings) -> str:
-    with httpx.Client(timeout=10.0) as http:
-        return ADAPTER.send(message, config, http, NO_WAIT)
+    return send_over_http(ADAPTER, message, config)
 
 
 def test_the_standin_records_one_sms_with_its_addresses_and_text(live: Settings, standin: object) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,20 +19,17 @@ from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Templ
 from bridge.providers.vonage import SMS_ERROR_CODES, VonageAdapter
 from bridge.providers.vonage.failures import MESSAGES_ERRORS, SMS_DELIVERY_ADVICE, SMS_SEND_STATUSES
 from bridge.providers.vonage.send import is_gsm7, problem_code, route_of
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, get_settings, reset_settings_cache
+from tests.providers.support import NO_WAIT, Handler, send_over_http, send_with
 
 ADAPTER = VonageAdapter()
 API_KEY, API_SECRET = "abcd1234", "test-vonage-api-secret"
 SMS_URL, MESSAGES_URL = "https://rest.nexmo.com", "https://api.nexmo.com"
 CUSTOMER, BUSINESS = "447700900001", "447700900000"
 BSUID = "US.13491208655302741918"
-NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
 IMAGE = "https://downloads.intercomcdn.com/i/o/1/abc/photo.jpg?expires=1"
 VOICE = "https://downloads.intercomcdn.com/i/o/1/abc/note.mp3"
 UUID = "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab"
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def settings(**fields: Any) -> Settings:
@@ -117,8 +113,7 @@ class Vonage:
 
 
 def send(message: OutboundMessage, vonage: Handler, **setting: Any) -> str:
-    with httpx.Client(transport=httpx.MockTransport(vonage)) as http:
-        return ADAPTER.send(message, settings(**setting), http, NO_WAIT)
+    return send_with(ADAPTER, message, vonage, settings(**setting))
 
 
 # --- which API ---
@@ -557,8 +552,7 @@ def test_only_throttling_and_platform_trouble_are_transient() -> None:
 
 
 def send_to_standin(message: OutboundMessage) -> str:
-    with httpx.Client(timeout=10.0) as http:
-        return ADAPTER.send(message, get_settings(), http, NO_WAIT)
+    return send_over_http(ADAPTER, message, get_settings())
 
 
 def add_faults(standin: Any, *statuses: int) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -16,9 +15,9 @@ from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejec
 from bridge.messages import Channel, Media
 from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.whatsapp import FAILURE_REASONS, THROTTLING_CODES, WhatsAppAdapter
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, get_settings
 from bridge.standins import StoredMedia
+from tests.providers.support import NO_WAIT, send_over_http, send_with
 
 ADAPTER = WhatsAppAdapter()
 TOKEN = "test-access-token"
@@ -26,10 +25,7 @@ API_URL = "https://graph.facebook.com/v23.0"
 PHONE_NUMBER_ID = "106540352242922"
 CUSTOMER = "16505551234"
 BSUID = "US.13491208655302741918"
-NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
 IMAGE = "https://downloads.intercomcdn.com/i/o/1/abc/photo.jpg?expires=1"
-
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def settings(**fields: Any) -> Settings:
@@ -83,8 +79,7 @@ class Meta:
         return [json.loads(request.content) for request in self.requests]
 
     def send(self, message: OutboundMessage, config: Settings | None = None) -> str:
-        with httpx.Client(transport=httpx.MockTransport(self)) as http:
-            return ADAPTER.send(message, config or settings(), http, NO_WAIT)
+        return send_with(ADAPTER, message, self, config or settings())
 
 
 # --- the request ------------------------------------------------------------------------------
@@ -454,8 +449,7 @@ def send_to_standin(message: OutboundMessage, **fields: Any) -> str:
     config = get_settings()  # after providers_at_standin pointed WHATSAPP_API_URL at it
     if fields:
         config = config.model_copy(update=fields)
-    with httpx.Client(timeout=10.0) as http:
-        return ADAPTER.send(message, config, http, NO_WAIT)
+    return send_over_http(ADAPTER, message, config)
 
 
 def test_a_text_reply_is_recorded_by_the_standin(providers_at_standin):

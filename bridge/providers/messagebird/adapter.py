@@ -16,7 +16,6 @@ import httpx
 
 from bridge.errors import MalformedPayload
 from bridge.messages import DeliveryStatus, Media
-from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.providers import signing
 from bridge.providers.base import (
     Acknowledgement,
@@ -28,11 +27,10 @@ from bridge.providers.base import (
     on_domain,
     same_origin,
 )
-from bridge.providers.messagebird import channels, classic, conversations, failures
+from bridge.providers.messagebird import channels, classic, conversations
 from bridge.providers.messagebird import send as sending
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.payloads import JsonNode
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 JWT_HEADER = "MessageBird-Signature-JWT"
@@ -49,6 +47,7 @@ class MessageBirdAdapter(ProviderAdapter):
     # Number forwards may come as GET with the fields in the query; status reports usually do.
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"GET", "POST"})
+    outbound = sending.OUTBOUND
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -94,19 +93,6 @@ class MessageBirdAdapter(ProviderAdapter):
 
     def acknowledge(self) -> Acknowledgement:
         return Acknowledgement(media_type="text/plain", body=ACKNOWLEDGEMENT)
-
-    def send_limits(self, message: OutboundMessage) -> SendLimits:
-        return sending.send_limits(message)
-
-    def send(
-        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
-    ) -> str:
-        """Through the SMS API or the Conversations API, by the channel the customer wrote to
-        (`send`); a Bird Channels conversation is refused."""
-        return sending.send(message, settings, http, policy)
-
-    def failure_reason(self, code: str | None) -> str | None:
-        return failures.failure_reason(code)
 
     def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
         """MessageBird and Bird media may need `Authorization: AccessKey`; the key is sent only to

@@ -38,18 +38,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import httpx
 import phonenumbers
 
-from bridge.errors import ProviderRejected
 from bridge.logs import mask_number
 from bridge.messages import Channel
 from bridge.outgoing import MediaKind, OutboundMessage, SendLimits, Template, check_planned, media_kind
 from bridge.phones import international_digits_to_e164, strip_formatting
-from bridge.providers.base import api_call
+from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
 from bridge.providers.messagebird.common import NAME
+from bridge.providers.messagebird.failures import failure_reason
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
@@ -114,11 +115,13 @@ def send_limits(message: OutboundMessage) -> SendLimits:
 
 
 def send(message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> str:
-    """Send `message` in one API call; the id MessageBird's reports name it by."""
+    """Send `message` in one call, through the SMS API or the Conversations API by the channel the
+    customer wrote to (a Bird Channels conversation is refused); the id MessageBird's reports name
+    it by."""
     api = api_for(message)
     reason = refusal(api, message)
     if reason:
-        raise _refused(reason)
+        raise refused(NAME, reason)
     if api is Api.CONVERSATIONS:
         url = f"{settings.messagebird_conversations_api_url.rstrip('/')}/v1/send"
         body = conversation_body(message)
@@ -129,7 +132,13 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
         "Authorization": f"AccessKey {settings.secret('messagebird_access_key')}",
         "Accept": "application/json",
     }
-    return _post(http, url, body, headers=headers, policy=policy, recipient=message.to)
+    error = partial(read_error, recipient=message.to)
+    response = post_json(http, url, body, provider=NAME, policy=policy, headers=headers, error=error)
+    return _message_id(response)
+
+
+#: `MessageBirdAdapter.outbound`.
+OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
 
 
 def refusal(api: Api, message: OutboundMessage) -> str | None:
@@ -153,16 +162,16 @@ def sms_body(message: OutboundMessage, *, report_url: str | None) -> tuple[str, 
     """The SMS API path (`messages` or `mms`) and JSON body for `message`."""
     digits = strip_formatting(message.to).removeprefix("+")
     if not digits.isdigit():
-        raise _refused("the customer's sender id is not a number: SMS cannot be sent back to it")
+        raise refused(NAME, "the customer's sender id is not a number: SMS cannot be sent back to it")
     body: dict[str, Any] = {"recipients": [digits], "originator": message.sender}
     if message.text:
         body["body"] = message.text
     if not message.media_urls:
         return "messages", body | ({"reportUrl": report_url} if report_url else {})
     if message.channel is not Channel.SMS or not _mms_reaches(message):
-        raise _refused("MessageBird sends MMS between US and Canadian numbers only")
+        raise refused(NAME, "MessageBird sends MMS between US and Canadian numbers only")
     if len(message.media_urls) > MMS_LIMITS.max_media:
-        raise _refused(f"an MMS carries at most {MMS_LIMITS.max_media} attachments")
+        raise refused(NAME, f"an MMS carries at most {MMS_LIMITS.max_media} attachments")
     # python SDK `mms_create` takes no report URL: MMS reports go to the account's status URL.
     return "mms", body | {"mediaUrls": list(message.media_urls)}
 
@@ -176,10 +185,10 @@ def conversation_body(message: OutboundMessage) -> dict[str, Any]:
     text = message.text
     if not message.media_urls or message.channel is not Channel.WHATSAPP:
         if message.media_urls:
-            raise _refused("attachments travel as links on a Conversations SMS channel")
+            raise refused(NAME, "attachments travel as links on a Conversations SMS channel")
         return base | {"type": "text", "content": {"text": text}}
     if len(message.media_urls) > 1:
-        raise _refused("a WhatsApp message carries one attachment")
+        raise refused(NAME, "a WhatsApp message carries one attachment")
     check_planned(message, WHATSAPP_LIMITS)
     kind = media_type(message.media_urls[0])
     media: dict[str, str] = {"url": message.media_urls[0]} | ({"caption": text} if text.strip() else {})
@@ -209,16 +218,11 @@ def media_type(url: str) -> str:
 def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | None, str]:
     """The first of `errors[]`: its code (a number, read as text) and its description, naming the
     parameter; the recipient's number masked, should MessageBird echo it."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_answer(response)
     errors = data.get("errors") if isinstance(data, dict) else None
     first = errors[0] if isinstance(errors, list) and errors else None
     if not isinstance(first, dict):
-        return None, response.reason_phrase or f"HTTP {response.status_code}"
-    code = first.get("code")
-    code_text = str(code) if isinstance(code, int | str) and not isinstance(code, bool) else None
+        return None, status_text(response)
     description = first.get("description")
     text = description if isinstance(description, str) and description else response.reason_phrase
     parameter = first.get("parameter")
@@ -227,7 +231,7 @@ def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | 
     digits = strip_formatting(recipient).removeprefix("+")
     if len(digits) >= 7:
         text = text.replace(digits, mask_number(digits))
-    return code_text, text
+    return error_code(first.get("code")), text
 
 
 def _mms_reaches(message: OutboundMessage) -> bool:
@@ -250,40 +254,10 @@ def _report_url(settings: Settings) -> str | None:
     return f"{settings.public_url.rstrip('/')}/webhooks/{NAME}/status"
 
 
-def _refused(reason: str) -> ProviderRejected:
-    """A message the bridge will not send as it is (no provider code: MessageBird never saw it)."""
-    return ProviderRejected(provider=NAME, code=None, message=reason)
-
-
-def _post(
-    http: httpx.Client,
-    url: str,
-    body: dict[str, Any],
-    *,
-    headers: dict[str, str],
-    policy: RetryPolicy,
-    recipient: str,
-) -> str:
-    response = api_call(
-        http,
-        "POST",
-        url,
-        provider=NAME,
-        policy=policy,
-        error=lambda answer: read_error(answer, recipient=recipient),
-        json=body,
-        headers=headers,
-    )
-    return _message_id(response)
-
-
 def _message_id(response: httpx.Response) -> str:
     """`id`, or `message.id`. A 2xx without one is refused, not retried: the message may have gone
     out, and a retry could send it twice."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_answer(response)
     nested = data.get("message") if isinstance(data, dict) else None
     candidates = (data, nested)
     message_id = next(
@@ -291,10 +265,7 @@ def _message_id(response: httpx.Response) -> str:
         None,
     )
     if not message_id:
-        raise ProviderRejected(
-            provider=NAME,
-            code=None,
-            message="MessageBird accepted the send but answered no message id",
-            status=response.status_code,
+        raise refused(
+            NAME, "MessageBird accepted the send but answered no message id", status=response.status_code
         )
     return message_id

@@ -10,7 +10,6 @@ import httpx
 
 from bridge.errors import MalformedPayload
 from bridge.messages import DeliveryStatus, Media
-from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.providers.base import (
     FetchedMedia,
     ProviderAdapter,
@@ -21,9 +20,8 @@ from bridge.providers.base import (
     same_origin,
 )
 from bridge.providers.payloads import request_fields
-from bridge.providers.vonage import failures, messages_api, sms_api
+from bridge.providers.vonage import messages_api, sms_api
 from bridge.providers.vonage import send as sending
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +34,7 @@ class VonageAdapter(ProviderAdapter):
     # The SMS API calls with GET or POST, as the dashboard's "HTTP method" says; Messages API POSTs.
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"GET", "POST"})
+    outbound = sending.OUTBOUND
 
     def __init__(
         self, *, clock: Callable[[], float] = time.time, max_skew: float = sms_api.DEFAULT_MAX_SKEW
@@ -86,18 +85,6 @@ class VonageAdapter(ProviderAdapter):
         if data is not None:
             return messages_api.statuses(data, request, provider=self.name)
         return sms_api.receipts(request_fields(request), request, provider=self.name)
-
-    def send_limits(self, message: OutboundMessage) -> SendLimits:
-        return sending.send_limits(message)
-
-    def send(
-        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
-    ) -> str:
-        """WhatsApp and MMS through the Messages API, SMS through the SMS API (`send` module)."""
-        return sending.send(message, settings, http, policy)
-
-    def failure_reason(self, code: str | None) -> str | None:
-        return failures.failure_reason(code)
 
     def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
         """Messages API media sit on Vonage's media servers (`https://api-us.nexmo.com/v3/media/<id>`)

@@ -45,8 +45,8 @@ from bridge.outgoing import (
     media_extension,
     media_kind,
 )
-from bridge.providers.base import api_call
-from bridge.providers.vonage.failures import SMS_SEND_STATUSES, sms_api_code
+from bridge.providers.base import OutboundFunctions, api_call, json_answer, refused
+from bridge.providers.vonage.failures import SMS_SEND_STATUSES, failure_reason, sms_api_code
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
@@ -131,21 +131,22 @@ def send_limits(message: OutboundMessage) -> SendLimits:
 
 
 def send(message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> str:
-    """Send `message` by its route; the id Vonage gave it (SMS API `message-id`, Messages API
-    `message_uuid`), which its delivery reports carry."""
+    """Send `message` by its route (WhatsApp and MMS through the Messages API, SMS through the SMS
+    API); the id Vonage gave it (SMS API `message-id`, Messages API `message_uuid`), which its
+    delivery reports carry."""
     credentials = (settings.secret("vonage_api_key"), settings.secret("vonage_api_secret"))
     route = route_of(message)
     if message.template is not None:
         if route is not WHATSAPP:
-            raise ProviderRejected(
-                provider=NAME,
-                code=None,
-                message="templates are WhatsApp's: Vonage sends SMS as free text at any time",
-            )
+            raise refused(NAME, "templates are WhatsApp's: Vonage sends SMS as free text at any time")
         return _post_message(template_body(message, message.template), settings, http, policy, credentials)
     if route is SMS_API:
         return _send_sms(message, settings, http, policy, credentials)
     return _post_message(messages_body(message, route), settings, http, policy, credentials)
+
+
+#: `VonageAdapter.outbound`.
+OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
 
 
 # --- the SMS API: POST {VONAGE_API_URL}/sms/json ---
@@ -209,13 +210,13 @@ def _sms_outcome(response: httpx.Response) -> tuple[str, str, str]:
     part's id stands for the message."""
     parts = _json(response).get("messages")
     if not isinstance(parts, list) or not parts or not all(isinstance(part, dict) for part in parts):
-        raise ProviderRejected(provider=NAME, code=None, message="the SMS API's answer lists no messages")
+        raise refused(NAME, "the SMS API's answer lists no messages")
     failed = [part for part in parts if str(part.get("status", "")) != "0"]
     part = failed[0] if failed else parts[0]
     status = str(part.get("status", ""))
     message_id = str(part.get("message-id") or "")
     if status == "0" and not message_id:
-        raise ProviderRejected(provider=NAME, code=None, message="the SMS API accepted without a message-id")
+        raise refused(NAME, "the SMS API accepted without a message-id")
     return status, str(part.get("error-text") or f"status {status}"), message_id
 
 
@@ -290,9 +291,7 @@ def _post_message(
     )
     message_uuid = _json(response).get("message_uuid")
     if not isinstance(message_uuid, str) or not message_uuid:
-        raise ProviderRejected(
-            provider=NAME, code=None, message="the Messages API accepted without a message_uuid"
-        )
+        raise refused(NAME, "the Messages API accepted without a message_uuid")
     return message_uuid
 
 
@@ -329,23 +328,16 @@ def _phone_digits(to: str) -> str:
     address = _address(to)
     if not address.isdigit():
         # An alphanumeric sender id (`MTN`) or a WhatsApp user id: SMS cannot answer it.
-        raise ProviderRejected(
-            provider=NAME, code=None, message="the customer's address is not a phone number"
-        )
+        raise refused(NAME, "the customer's address is not a phone number")
     return address
 
 
 def _json(response: httpx.Response, *, strict: bool = True) -> dict[str, Any]:
     """The answer's JSON object; an unreadable 2xx is refused (the message may be out: a retry
     could send it twice), an unreadable error is just empty."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_answer(response)
     if isinstance(data, dict):
         return data
     if strict:
-        raise ProviderRejected(
-            provider=NAME, code=None, message=f"Vonage's answer is not JSON ({response.status_code})"
-        )
+        raise refused(NAME, f"Vonage's answer is not JSON ({response.status_code})")
     return {}

@@ -11,7 +11,6 @@ import httpx
 
 from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.messages import DeliveryStatus, InboundMessage, Media
-from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.providers import payloads, signing
 from bridge.providers.base import (
     Acknowledgement,
@@ -24,11 +23,9 @@ from bridge.providers.base import (
     same_origin,
 )
 from bridge.providers.payloads import JsonNode
-from bridge.providers.whatsapp import failures
 from bridge.providers.whatsapp import send as sending
 from bridge.providers.whatsapp.inbound import read_messages
 from bridge.providers.whatsapp.statuses import read_status
-from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -44,6 +41,7 @@ class WhatsAppAdapter(ProviderAdapter):
     name = "whatsapp"
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"POST"})
+    outbound = sending.OUTBOUND
 
     def disabled_reason(self, settings: Settings) -> str | None:
         # An empty secret counts as unset: an HMAC keyed by "" is one anybody can compute.
@@ -128,15 +126,3 @@ class WhatsAppAdapter(ProviderAdapter):
             media.url, settings.whatsapp_api_url
         )
         return download(http, media.url, media=media, headers=headers if trusted else None)
-
-    def send_limits(self, message: OutboundMessage) -> SendLimits:
-        return sending.send_limits(message)
-
-    def send(
-        self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
-    ) -> str:
-        """`POST {WHATSAPP_API_URL}/{phone-number-id}/messages`; the first message's `wamid`."""
-        return sending.send(message, settings, http, policy)
-
-    def failure_reason(self, code: str | None) -> str | None:
-        return failures.failure_reason(code)

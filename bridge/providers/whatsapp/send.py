@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -44,7 +45,8 @@ from bridge.outgoing import (
     check_planned,
     media_kind,
 )
-from bridge.providers.base import api_call
+from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
+from bridge.providers.whatsapp.failures import failure_reason
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings, env_name
 
@@ -74,21 +76,35 @@ def send_limits(message: OutboundMessage) -> SendLimits:
     """What one message carries on `message`'s channel; WhatsApp is the only one Meta sends."""
     limits = SEND_LIMITS.get(message.channel)
     if limits is None:
-        raise _refused(f"Meta's Cloud API sends WhatsApp only, not {message.channel}")
+        raise refused(PROVIDER, f"Meta's Cloud API sends WhatsApp only, not {message.channel}")
     return limits
 
 
 def send(message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy) -> str:
-    """Send `message` in one Cloud API call; the `wamid` Meta gave it."""
+    """Send `message` in one call to `POST {WHATSAPP_API_URL}/{phone-number-id}/messages`; the
+    `wamid` Meta gave it (the answer's first message's id)."""
     body = request_body(message)
     if not message.sender:
-        raise _refused("no phone-number id to send from")
+        raise refused(PROVIDER, "no phone-number id to send from")
     token = settings.secret("whatsapp_access_token")
     if not token.strip():
         raise ConfigurationError(f"{env_name('whatsapp_access_token')} is empty")
     url = f"{settings.whatsapp_api_url.rstrip('/')}/{quote(message.sender, safe='')}/messages"
     headers = {"Authorization": f"Bearer {token}"}
-    return _post(http, url, body, headers=headers, policy=policy, recipient=message.to)
+    error = partial(read_error, recipient=message.to)
+    try:
+        response = post_json(http, url, body, provider=PROVIDER, policy=policy, headers=headers, error=error)
+    except ProviderRejected as exc:
+        if exc.code in THROTTLING_CODES:
+            raise ProviderRateLimited(
+                f"whatsapp throttled the send (Graph code {exc.code}, HTTP {exc.status}): {exc.message}"
+            ) from exc
+        raise
+    return _message_id(response)
+
+
+#: `WhatsAppAdapter.outbound`.
+OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
 
 
 def request_body(message: OutboundMessage) -> dict[str, Any]:
@@ -104,10 +120,12 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
         return base | template_body(message.template)
     text = message.text
     if len(text) > limits.max_text:
-        raise _refused(f"the text is {len(text)} characters; WhatsApp takes {limits.max_text} per message")
+        raise refused(
+            PROVIDER, f"the text is {len(text)} characters; WhatsApp takes {limits.max_text} per message"
+        )
     if not message.media_urls:
         if not text.strip():
-            raise _refused("nothing to send: no text, media or template")
+            raise refused(PROVIDER, "nothing to send: no text, media or template")
         return base | text_body(text)
     check_planned(message, limits)
     kind, fields = media_object(message.media_urls[0])
@@ -146,74 +164,29 @@ def media_object(url: str) -> tuple[str, dict[str, str]]:
 def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | None, str]:
     """Graph's error code (a number, read as text) and its message with the details; the
     recipient's number masked, should Meta echo it."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_answer(response)
     error = data.get("error") if isinstance(data, dict) else None
     if not isinstance(error, dict):
-        return None, response.reason_phrase or f"HTTP {response.status_code}"
-    code = error.get("code")
-    code_text = str(code) if isinstance(code, int | str) and not isinstance(code, bool) else None
+        return None, status_text(response)
     error_data = error.get("error_data")
     parts = [error.get("message"), error_data.get("details") if isinstance(error_data, dict) else None]
     texts = [part for part in parts if isinstance(part, str) and part]
     text = ": ".join(part for index, part in enumerate(texts) if part not in texts[:index])
-    text = text or response.reason_phrase or f"HTTP {response.status_code}"
+    text = text or status_text(response)
     if recipient:
         text = text.replace(recipient, mask_number(recipient))
-    return code_text, text
-
-
-def _refused(reason: str) -> ProviderRejected:
-    """A message the bridge will not send as it is (no provider code: Meta never saw it)."""
-    return ProviderRejected(provider=PROVIDER, code=None, message=reason)
-
-
-def _post(
-    http: httpx.Client,
-    url: str,
-    body: dict[str, Any],
-    *,
-    headers: dict[str, str],
-    policy: RetryPolicy,
-    recipient: str,
-) -> str:
-    try:
-        response = api_call(
-            http,
-            "POST",
-            url,
-            provider=PROVIDER,
-            policy=policy,
-            error=lambda answer: read_error(answer, recipient=recipient),
-            json=body,
-            headers=headers,
-        )
-    except ProviderRejected as exc:
-        if exc.code in THROTTLING_CODES:
-            raise ProviderRateLimited(
-                f"whatsapp throttled the send (Graph code {exc.code}, HTTP {exc.status}): {exc.message}"
-            ) from exc
-        raise
-    return _message_id(response)
+    return error_code(error.get("code")), text
 
 
 def _message_id(response: httpx.Response) -> str:
     """`messages[0].id` of Meta's answer. A 2xx without one is refused, not retried: the message
     may have gone out, and a retry could send it twice."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    data = json_answer(response)
     messages = data.get("messages") if isinstance(data, dict) else None
     first = messages[0] if isinstance(messages, list) and messages else None
     message_id = first.get("id") if isinstance(first, dict) else None
     if not isinstance(message_id, str) or not message_id:
-        raise ProviderRejected(
-            provider=PROVIDER,
-            code=None,
-            message="Meta accepted the send but answered no messages[0].id",
-            status=response.status_code,
+        raise refused(
+            PROVIDER, "Meta accepted the send but answered no messages[0].id", status=response.status_code
         )
     return message_id

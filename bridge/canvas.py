@@ -1,0 +1,68 @@
+"""Canvas Kit: the JSON an Intercom inbox app answers with, built by small functions.
+
+The shapes are Intercom's Canvas Kit components (`canvas-kit-schemas-from-2.11.yaml`; the types
+left the OpenAPI after 2.11 but the inbox still renders them): a canvas is `{content: {components:
+[…]}, stored_data}`, and `stored_data` comes back with the next submit, which is how a multi-step
+flow (preview, then confirm) remembers what the agent chose.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Component = dict[str, Any]
+
+# Canvas Kit refuses content and stored_data over 64 KB each.
+MAX_BYTES = 64 * 1024
+
+
+def text(value: str, *, style: str = "paragraph", id: str | None = None) -> Component:
+    component: Component = {"type": "text", "text": value, "style": style}
+    if id:
+        component["id"] = id
+    return component
+
+
+def header(value: str) -> Component:
+    return text(value, style="header")
+
+
+def error(value: str) -> Component:
+    return text(value, style="error")
+
+
+def muted(value: str) -> Component:
+    return text(value, style="muted")
+
+
+def button(id: str, label: str, *, style: str = "primary") -> Component:
+    return {"type": "button", "id": id, "label": label, "style": style, "action": {"type": "submit"}}
+
+
+def text_input(id: str, label: str, *, placeholder: str = "", value: str = "") -> Component:
+    component: Component = {"type": "input", "id": id, "label": label}
+    if placeholder:
+        component["placeholder"] = placeholder
+    if value:
+        component["value"] = value
+    return component
+
+
+def table(rows: list[tuple[str, str]]) -> Component:
+    return {"type": "data-table", "items": [{"type": "field-value", "field": f, "value": v} for f, v in rows]}
+
+
+def divider() -> Component:
+    return {"type": "divider"}
+
+
+def canvas(
+    components: list[Component], *, stored_data: dict[str, Any] | None = None, completed: bool = False
+) -> dict[str, Any]:
+    """An initialize or submit response; `completed` tells Intercom the flow is over."""
+    body: dict[str, Any] = {"canvas": {"content": {"components": components}}}
+    if stored_data:
+        body["canvas"]["stored_data"] = stored_data
+    if completed:
+        body["event"] = {"type": "completed"}
+    return body

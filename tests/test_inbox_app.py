@@ -1,0 +1,336 @@
+"""The inbox app: "Merge with existing user/lead", driven as Intercom's inbox drives it.
+
+Requests are Canvas Kit initialize/submit payloads signed with X-Body-Signature; every canvas the
+bridge answers is validated against Intercom's Canvas Kit schemas (../shared/intercom-openapi).
+Merges run against the sandbox, which merges as Intercom 2.16 does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator
+
+from tests.helpers import conversation_bodies, shared_file, signed_twilio
+
+CLIENT_SECRET = "test-intercom-client-secret"
+ADMIN = {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "admin@sandbox.test"}
+LEAD_NUMBER, USER_NUMBER, BUSINESS = "+14155550123", "+14155550999", "+14155550100"
+
+
+@pytest.fixture(scope="module")
+def canvas_schema() -> dict[str, Any]:
+    document = yaml.safe_load(
+        shared_file("intercom-openapi", "canvas-kit-schemas-from-2.11.yaml").read_text()
+    )
+    return {"components": document.get("components", {"schemas": document})}
+
+
+def valid_canvas(schema: dict[str, Any], response: dict[str, Any], kind: str) -> dict[str, Any]:
+    validator = OAS30Validator({**schema, "$ref": f"#/components/schemas/{kind}_response"})
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(response)]
+    assert errors == [], errors
+    return response
+
+
+def texts(response: dict[str, Any]) -> str:
+    """Everything a canvas says, for assertions."""
+    parts = []
+    for component in response["canvas"]["content"]["components"]:
+        parts += [component.get("text", ""), component.get("label", "")]
+        parts += [
+            f"{item['field']}: {item['value']}" for item in component.get("items", []) if "field" in item
+        ]
+    return "\n".join(part for part in parts if part)
+
+
+def buttons(response: dict[str, Any]) -> dict[str, str]:
+    return {c["id"]: c["label"] for c in response["canvas"]["content"]["components"] if c["type"] == "button"}
+
+
+class InboxApp:
+    """Intercom's inbox, for one conversation: sends signed initialize/submit requests."""
+
+    def __init__(self, http, bridge, sandbox, schema, conversation: dict[str, Any], contact: dict[str, Any]):
+        self.http, self.url, self.schema = http, bridge.url, schema
+        self.conversation, self.contact = conversation, contact
+        self.canvas: dict[str, Any] = {}
+
+    def _payload(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "workspace_id": "sandbox",
+            "workspace_region": "us",
+            "admin": ADMIN,
+            "card_creation_options": {},
+            "context": {
+                "conversation_id": int(self.conversation["id"]),
+                "location": "conversation",
+                "locale": "en",
+            },
+            "conversation": self.conversation,
+            "contact": self.contact,
+            **extra,
+        }
+
+    def post(self, path: str, payload: dict[str, Any], *, secret: str | None = CLIENT_SECRET):
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Body-Signature"] = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return self.http.post(f"{self.url}/intercom/inbox-app/{path}", content=body, headers=headers)
+
+    def open(self) -> dict[str, Any]:
+        response = self.post("initialize", self._payload())
+        assert response.status_code == 200, response.text
+        self.canvas = valid_canvas(self.schema, response.json(), "initialize")
+        return self.canvas
+
+    def click(self, component_id: str, **inputs: str) -> dict[str, Any]:
+        payload = self._payload(
+            component_id=component_id,
+            input_values=inputs,
+            user=self.contact,
+            current_canvas=self.canvas["canvas"],
+        )
+        response = self.post("submit", payload)
+        assert response.status_code == 200, response.text
+        self.canvas = valid_canvas(self.schema, response.json(), "submit")
+        return self.canvas
+
+
+@pytest.fixture
+def inbox(http, bridge, sandbox, canvas_schema, settings, drain, providers_at_standin):
+    """Open the app on the conversation a new number's first SMS creates (a lead)."""
+    sandbox.configure(webhook_url=f"{bridge.url}/intercom/webhooks", client_secret=CLIENT_SECRET)
+
+    def open_for(sender: str = LEAD_NUMBER, text: str = "Hi, it's Ada from my new phone") -> InboxApp:
+        assert signed_twilio(bridge.url, settings, sender=sender, recipient=BUSINESS, text=text).send(http)
+        drain()
+        conversation = next(c for c in sandbox.conversations() if text in conversation_bodies(c))
+        contact_id = conversation["contacts"]["contacts"][0]["id"]
+        contact = sandbox.api("GET", f"/contacts/{contact_id}").json()
+        app = InboxApp(http, bridge, sandbox, canvas_schema, conversation, contact)
+        app.open()
+        return app
+
+    return open_for
+
+
+def audit(http, bridge) -> list[dict[str, Any]]:
+    response = http.get(f"{bridge.url}/admin/merges", headers={"Authorization": "Bearer test-admin-token"})
+    assert response.status_code == 200
+    return list(response.json()["merges"])
+
+
+# --- signatures ---
+
+
+@pytest.mark.parametrize("path", ["initialize", "submit"])
+def test_unsigned_or_forged_requests_get_403(path, bridge, http):
+    body = json.dumps({"workspace_id": "x"}).encode()
+    assert http.post(f"{bridge.url}/intercom/inbox-app/{path}", content=body).status_code == 403
+    forged = hmac.new(b"not-the-secret", body, hashlib.sha256).hexdigest()
+    response = http.post(
+        f"{bridge.url}/intercom/inbox-app/{path}", content=body, headers={"X-Body-Signature": forged}
+    )
+    assert response.status_code == 403
+
+
+# --- the first canvas ---
+
+
+def test_the_first_canvas_shows_the_contact_masked_and_a_field_to_find_another(inbox):
+    app = inbox()
+    said = texts(app.canvas)
+    assert "lead" in said and "sms via twilio" in said
+    assert "+14155" in said and LEAD_NUMBER not in said  # the phone, masked
+    assert "find" in buttons(app.canvas)
+    assert app.canvas["canvas"]["stored_data"] == {"from": app.contact["id"]}
+
+
+# --- lead into user, the whole way ---
+
+
+def test_a_lead_merged_into_a_user_takes_its_number_conversation_and_replies_along(
+    inbox, sandbox, bridge, settings, http, drain, providers_at_standin
+):
+    user = sandbox.seed_contact(
+        role="user",
+        name="Ada Lovelace",
+        email="ada@example.com",
+        phone=USER_NUMBER,
+        updated_at=int(time.time()) - 86400,
+    )
+    app = inbox()
+    lead_id = app.contact["id"]
+
+    preview = app.click("find", target="ada@example.com")
+    assert "Merge lead" in texts(preview) and "This cannot be undone." in texts(preview)
+    assert set(buttons(preview)) == {"confirm", "cancel"}
+    refused = app.click("confirm")  # they share no email or phone: Intercom 2.16 refuses
+    assert "share no email or phone" in texts(refused)
+    assert "merge_anyway" in buttons(refused)
+    done = app.click("merge_anyway")  # its own, explicit confirmation
+    assert done["event"] == {"type": "completed"}
+    assert "Merged" in texts(done)
+
+    assert sandbox.api("GET", f"/contacts/{lead_id}").status_code == 410  # the lead is gone
+    assert signed_twilio(bridge.url, settings, sender=LEAD_NUMBER, recipient=BUSINESS, text="still me").send(
+        http
+    )
+    drain()
+    [conversation] = [c for c in sandbox.conversations() if c["id"] == app.conversation["id"]]
+    assert conversation["contacts"]["contacts"][0]["id"] == user["id"]
+    assert conversation_bodies(conversation)[-1] == "still me"
+    assert len(sandbox.conversations()) == 1
+
+    sandbox.api(
+        "POST",
+        f"/conversations/{conversation['id']}/reply",
+        json={"type": "admin", "admin_id": ADMIN["id"], "message_type": "comment", "body": "Welcome back"},
+    )
+    drain()
+    assert [(s.to, s.text) for s in providers_at_standin.state.sends] == [(LEAD_NUMBER, "Welcome back")]
+
+    outcomes = [(row["from_id"], row["into_id"], row["outcome"]) for row in audit(http, bridge)]
+    assert outcomes[:2] == [(lead_id, user["id"], "merged"), (lead_id, user["id"], "refused_not_duplicates")]
+    merged = audit(http, bridge)[0]
+    assert merged["admin"]["id"] == ADMIN["id"] and merged["override"] is True
+    assert merged["from_snapshot"]["role"] == "lead" and merged["into_snapshot"]["email"] == "ada@example.com"
+
+
+def test_a_lead_and_user_sharing_the_number_merge_with_one_confirmation(inbox, sandbox, bridge, http):
+    app = inbox()
+    user = sandbox.seed_contact(role="user", name="Ada", email="ada@example.com", phone=LEAD_NUMBER)
+    app.click("find", target=user["id"])
+    done = app.click("confirm")
+    assert "Merged" in texts(done)
+    assert audit(http, bridge)[0]["outcome"] == "merged"
+
+
+# --- refusals: a clear message, nothing merged, the attempt audited ---
+
+
+def test_a_user_cannot_be_merged_into_a_user(inbox, sandbox, bridge, http):
+    app = inbox()
+    sandbox.api("PUT", f"/contacts/{app.contact['id']}", json={"role": "user"})
+    other = sandbox.seed_contact(role="user", name="Grace", email="grace@example.com")
+    answer = app.click("find", target=other["id"])
+    assert "merges only a lead into a user" in texts(answer)
+    assert "confirm" not in buttons(answer)
+    assert sandbox.api("GET", f"/contacts/{app.contact['id']}").status_code == 200  # nothing merged
+    assert audit(http, bridge)[0]["outcome"] == "refused_roles"
+
+
+def test_a_contact_cannot_be_merged_into_itself(inbox, sandbox, bridge, http):
+    app = inbox()
+    answer = app.click("find", target=app.contact["id"])
+    assert "this contact itself" in texts(answer)
+    assert audit(http, bridge)[0]["outcome"] == "refused_same_contact"
+
+
+def test_an_unknown_contact_is_named_and_the_agent_told_what_to_enter(inbox, sandbox, bridge, http):
+    app = inbox()
+    answer = app.click("find", target="000000000000000000000000")
+    assert "No contact found" in texts(answer) and "profile URL" in texts(answer)
+    assert audit(http, bridge)[0]["outcome"] == "not_found"
+    assert len(sandbox.contacts()) == 1
+
+
+def test_cancel_goes_back_without_merging(inbox, sandbox):
+    app = inbox()
+    user = sandbox.seed_contact(role="user", name="Ada", email="ada@example.com", phone=LEAD_NUMBER)
+    app.click("find", target=user["id"])
+    back = app.click("cancel")
+    assert "find" in buttons(back)
+    assert len(sandbox.contacts()) == 2
+    assert sandbox.api("GET", f"/contacts/{app.contact['id']}").status_code == 200
+
+
+# --- ambiguity shown to agents ---
+
+
+def test_a_number_two_contacts_hold_gives_exactly_one_note_naming_the_other_and_candidate_buttons(
+    inbox, sandbox, bridge, settings, http, drain
+):
+    now = int(time.time())
+    older = sandbox.seed_contact(role="user", name="Old Ada", phone=LEAD_NUMBER, updated_at=now - 86400)
+    newer = sandbox.seed_contact(role="lead", name="New Ada", phone="+1 415-555-0123", updated_at=now - 60)
+    app = inbox(text="first")
+    assert signed_twilio(bridge.url, settings, sender=LEAD_NUMBER, recipient=BUSINESS, text="second").send(
+        http
+    )
+    drain()
+
+    conversation = sandbox.api("GET", f"/conversations/{app.conversation['id']}").json()
+    assert conversation["contacts"]["contacts"][0]["id"] == newer["id"]
+    notes = [
+        p["body"]
+        for p in conversation["conversation_parts"]["conversation_parts"]
+        if p["part_type"] == "note"
+    ]
+    assert len(notes) == 1
+    assert (
+        older["id"] in notes[0]
+        and "Old Ada" in notes[0]
+        and newer["id"] not in notes[0].split("the others:")[1]
+    )
+    assert f"candidate:{older['id']}" in buttons(app.canvas)
+
+
+# --- routing survives merges made outside the bridge ---
+
+
+def test_a_lead_merged_in_intercom_itself_is_followed_through_its_link(
+    inbox, sandbox, bridge, settings, http, drain
+):
+    app = inbox(text="hello")
+    lead_id = app.contact["id"]
+    user = sandbox.seed_contact(role="user", name="Ada", email="ada@example.com", phone=LEAD_NUMBER)
+    merged = sandbox.api("POST", "/contacts/merge", json={"from": lead_id, "into": user["id"]})
+    assert merged.status_code == 200  # an agent merged them in Intercom: the bridge was not told
+
+    assert signed_twilio(bridge.url, settings, sender=LEAD_NUMBER, recipient=BUSINESS, text="again").send(
+        http
+    )
+    drain()
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["hello", "again"]
+    assert conversation["contacts"]["contacts"][0]["id"] == user["id"]
+
+
+def test_the_cli_lists_merges(inbox, sandbox, bridge, http, bridge_env):
+    import os
+    import subprocess
+    import sys
+
+    app = inbox()
+    app.click("find", target="nobody@example.com")
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge", "merges", "list"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not_found" in result.stdout and app.contact["id"] in result.stdout
+
+
+def test_the_admin_api_needs_the_token(bridge, http):
+    assert http.get(f"{bridge.url}/admin/merges").status_code == 401
+    assert (
+        http.get(f"{bridge.url}/admin/merges", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
+    assert (
+        http.get(
+            f"{bridge.url}/admin/merges", headers={"Authorization": "Bearer test-admin-token"}
+        ).status_code
+        == 200
+    )
