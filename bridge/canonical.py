@@ -8,6 +8,8 @@ Intercom once, remembers the alias, and moves the lead's identities and threads 
 
 from __future__ import annotations
 
+import logging
+
 from redis import Redis
 
 from bridge import keys
@@ -18,6 +20,8 @@ from bridge.intercom.models import ContactRef
 from bridge.threads import ThreadStore
 
 MAX_HOPS = 4
+
+log = logging.getLogger(__name__)
 
 
 def follow_alias(redis_client: Redis, contact: ContactRef) -> ContactRef:
@@ -48,6 +52,19 @@ def canonical(redis_client: Redis, intercom: IntercomClient, contact: ContactRef
     if current.id != contact.id:
         reroute(redis_client, contact.id, live.ref)
     return live.ref
+
+
+def forget_deleted(redis_client: Redis, contact_id: str) -> None:
+    """`contact_id` was deleted in Intercom (no survivor): its numbers and threads lead nowhere,
+    so the next message from them is matched afresh (search, else a new lead)."""
+    identities = IdentityMap(redis_client).forget_contact(contact_id)
+    threads = ThreadStore(redis_client).forget_contact(contact_id)
+    log.warning(
+        "contact %s was deleted in Intercom: forgot its %d identities and %d conversations",
+        contact_id,
+        len(identities),
+        len(threads),
+    )
 
 
 def reroute(redis_client: Redis, old_id: str, survivor: ContactRef) -> None:

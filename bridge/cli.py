@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from pydantic import ValidationError
 
+from bridge.cli_contacts import contacts
+from bridge.cli_doctor import doctor
 from bridge.errors import BridgeError
 from bridge.logs import configure_logging, secret_values
-from bridge.settings import get_settings
+from bridge.settings import Settings, describe_invalid, get_settings, reset_settings_cache
 
 
 @contextmanager
@@ -26,9 +30,32 @@ def _friendly_errors() -> Iterator[None]:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--sandbox",
+    "use_sandbox",
+    is_flag=True,
+    help="Talk to the running `bridge run --sandbox` (its sandbox, stand-ins and credentials).",
+)
+def main(verbose: bool, use_sandbox: bool) -> None:
     """SMS and WhatsApp providers <-> Intercom conversations."""
-    configure_logging(level=logging.DEBUG if verbose else logging.INFO, secrets=secret_values(get_settings()))
+    try:
+        settings = get_settings()
+        if use_sandbox:
+            settings = _point_at_sandbox_run(settings)
+    except ValidationError as exc:
+        for line in describe_invalid(exc):
+            click.echo(f"bridge: invalid setting {line}", err=True)
+        sys.exit(2)
+    configure_logging(level=logging.DEBUG if verbose else logging.INFO, secrets=secret_values(settings))
+
+
+def _point_at_sandbox_run(settings: Settings) -> Settings:
+    from bridge.runner import last_sandbox_environment
+
+    with _friendly_errors():
+        os.environ.update(last_sandbox_environment(settings.data_dir, os.environ))
+    reset_settings_cache()
+    return get_settings()
 
 
 @main.command()
@@ -213,3 +240,7 @@ def merges_list(limit: int) -> None:
             f"{when:<19}  {admin[:16]:<16}  {row['from_id'][:24]:<24}  {row['into_id'][:24]:<24}  "
             f"{row['outcome']}"
         )
+
+
+main.add_command(doctor)
+main.add_command(contacts)

@@ -18,7 +18,9 @@ it to the surviving user when a lead is merged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from redis import Redis
 
@@ -77,6 +79,14 @@ class IdentityMap:
             self.set(identity_key, to)
         return moved
 
+    def forget_contact(self, contact_id: str) -> list[str]:
+        """Forget every identity of `contact_id` (deleted in Intercom); the keys forgotten."""
+        forgotten = self.identities_of(contact_id)
+        for identity_key in forgotten:
+            self.forget(identity_key)
+        self._redis.delete(keys.contact_identities(contact_id))
+        return forgotten
+
     def forget(self, identity_key: str) -> None:
         previous = self.get(identity_key)
         with self._redis.pipeline() as pipe:
@@ -91,7 +101,7 @@ def resolve_contact(
 ) -> MatchDecision:
     """The contact `message` belongs to, creating a lead when nobody matches."""
     sender = message.sender
-    decision = _from_identity_map(sender, message.aliases, identities)
+    decision = decide_from_identity_map(sender, message.aliases, identities)
     if decision is None:
         if sender.kind is IdentityKind.PHONE and sender.e164:
             decision = _search_phone(sender, intercom, default_region)
@@ -113,9 +123,10 @@ def resolve_contact(
     return decision
 
 
-def _from_identity_map(
+def decide_from_identity_map(
     sender: SenderIdentity, aliases: tuple[SenderIdentity, ...], identities: IdentityMap
 ) -> MatchDecision | None:
+    """What the identity map alone decides: the sender's key, its aliases', then its variants'."""
     exact = [sender.key, *(alias.key for alias in aliases)]
     for key in (*exact, *sender.variant_keys):
         known = identities.get(key)
@@ -127,12 +138,19 @@ def _from_identity_map(
     return None
 
 
-def _search_phone(
-    sender: SenderIdentity, intercom: IntercomClient, default_region: str
-) -> MatchDecision | None:
+def phone_search_numbers(sender: SenderIdentity) -> list[str]:
+    """The E.164 numbers a phone sender is searched by: its own, then its variants'."""
     assert sender.e164 is not None
-    numbers = [sender.e164, *(key.removeprefix("phone:") for key in sender.variant_keys)]
-    decision = decide_from_search(intercom.search_contacts(phone_search_query(numbers)))
+    return [sender.e164, *(key.removeprefix("phone:") for key in sender.variant_keys)]
+
+
+def decide_phone_search(
+    sender: SenderIdentity, candidates: Sequence[Contact], *, default_region: str
+) -> MatchDecision | None:
+    """The decision a phone search's result leads to, naming the variant the winner is stored under."""
+    assert sender.e164 is not None
+    numbers = phone_search_numbers(sender)
+    decision = decide_from_search(candidates)
     if decision is None:
         return None
     winner = next(c for c in decision.candidates if c.id == decision.contact_id)
@@ -142,11 +160,27 @@ def _search_phone(
     return decision
 
 
+def identity_search_query(sender: SenderIdentity) -> dict[str, Any]:
+    """The search for a sender that is not a phone number: its `bridge_identity` attribute."""
+    return {"field": f"custom_attributes.{IDENTITY_ATTRIBUTE}", "operator": "=", "value": sender.key}
+
+
+def decide_identity_search(candidates: Sequence[Contact]) -> MatchDecision | None:
+    """The decision a `bridge_identity` search's result leads to."""
+    decision = decide_from_search(candidates)
+    return replace(decision, rule=MatchRule.EXTERNAL_IDENTITY) if decision else None
+
+
+def _search_phone(
+    sender: SenderIdentity, intercom: IntercomClient, default_region: str
+) -> MatchDecision | None:
+    candidates = intercom.search_contacts(phone_search_query(phone_search_numbers(sender)))
+    return decide_phone_search(sender, candidates, default_region=default_region)
+
+
 def _search_external_identity(sender: SenderIdentity, intercom: IntercomClient) -> MatchDecision | None:
     intercom.ensure_data_attribute(IDENTITY_ATTRIBUTE, description=IDENTITY_ATTRIBUTE_DESCRIPTION)
-    query = {"field": f"custom_attributes.{IDENTITY_ATTRIBUTE}", "operator": "=", "value": sender.key}
-    decision = decide_from_search(intercom.search_contacts(query))
-    return replace(decision, rule=MatchRule.EXTERNAL_IDENTITY) if decision else None
+    return decide_identity_search(intercom.search_contacts(identity_search_query(sender)))
 
 
 def _create_lead(message: InboundMessage, intercom: IntercomClient) -> MatchDecision:

@@ -28,7 +28,7 @@ from typing import Any
 from redis import Redis
 
 from bridge.attachments import AttachmentResolver, Attachments
-from bridge.canonical import canonical, follow_alias
+from bridge.canonical import canonical, follow_alias, forget_deleted
 from bridge.contacts import IdentityMap, resolve_contact
 from bridge.errors import (
     BridgeError,
@@ -49,6 +49,20 @@ from bridge.settings import Settings
 from bridge.threads import Thread, ThreadStore, continues, thread_key
 
 log = logging.getLogger(__name__)
+
+
+class ContactDeleted(Exception):
+    """The contact a message was matched to no longer exists in Intercom, and nothing replaced it."""
+
+    def __init__(self, contact_id: str) -> None:
+        super().__init__(contact_id)
+        self.contact_id = contact_id
+
+
+def _no_conversation(reason: str) -> IntercomNotFound:
+    return IntercomNotFound(
+        method="POST", path="/conversations", status=404, code="not_found", message=reason
+    )
 
 
 class Result(StrEnum):
@@ -159,8 +173,20 @@ class Deliverer:
         return replace(delivery, inbound_id=entry.inbound_id)
 
     def _post(self, carrier: LedgerEntry, message: InboundMessage) -> Delivery:
-        """Post `message` to Intercom, with recovery points on the `carrier` ledger entry."""
-        contact = self._contact(carrier, message)
+        """Post `message` to Intercom, with recovery points on the `carrier` ledger entry. A contact
+        deleted in Intercom since the bridge matched it is forgotten, and the message matched
+        afresh, once (a contact deleted twice in one delivery is a real failure)."""
+        try:
+            return self._post_as(carrier, message, self._contact(carrier, message))
+        except ContactDeleted as deleted:
+            forget_deleted(self._redis, deleted.contact_id)
+            self._ledger.update(carrier.inbound_id, contact_id="", contact_role="", match="")
+        try:
+            return self._post_as(carrier, message, self._contact(carrier, message))
+        except ContactDeleted as deleted:
+            raise _no_conversation(f"contact {deleted.contact_id} no longer exists in Intercom") from None
+
+    def _post_as(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
         if message.new_identity is not None:
             return self._change_number(carrier, message, contact)
         attachments = self._attachments_for(carrier, message)
@@ -193,13 +219,7 @@ class Deliverer:
             lambda who: self._intercom.create_conversation(contact=who, body=body, attachment_urls=urls),
         )
         if not created:
-            raise IntercomNotFound(
-                method="POST",
-                path="/conversations",
-                status=404,
-                code="not_found",
-                message=f"contact {contact.id} no longer exists in Intercom",
-            )
+            raise _no_conversation(f"no conversation could be opened for contact {contact.id}, which exists")
         conversation_id = str(created)
         match = self._match(carrier.inbound_id)
         self._threads.save(_new_thread(key, message, conversation_id, contact, now, sent_at, match))
@@ -211,13 +231,16 @@ class Deliverer:
     ) -> tuple[object, ContactRef]:
         """Run `action` as `contact`; if Intercom says the contact is gone (merged: 410 with a Link,
         or 404), run it once more as the contact it became. (None, contact) when the contact is
-        alive and the failure was the conversation's (deleted), so the caller can open a new one."""
+        alive and the failure was the conversation's (deleted), so the caller can open a new one;
+        ContactDeleted when the contact was deleted outright."""
         try:
             return action(contact) or True, contact
         except (IntercomGone, IntercomNotFound) as failure:
             survivor = canonical(self._redis, self._intercom, contact)
-            if survivor is None or survivor.id == contact.id:
-                if isinstance(failure, IntercomGone) or survivor is None:
+            if survivor is None:
+                raise ContactDeleted(contact.id) from failure
+            if survivor.id == contact.id:
+                if isinstance(failure, IntercomGone):
                     raise
                 return None, contact
             log.info("contact %s was merged into %s; following it", contact.id, survivor.id)

@@ -22,6 +22,7 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:contact:{contact_id}:threads   | set    | forever    | threads whose conversation is the contact's |
 | bridge:alias:{contact_id}             | string | forever    | a merged-away contact -> the one it became   |
 | bridge:merges                         | list   | forever    | audit of every merge attempt, newest last   |
+| bridge:sync:contacts                  | hash   | 7 days idle| a `contacts sync` run; deleted when it ends  |
 """
 
 from __future__ import annotations
@@ -89,3 +90,5 @@ def alias(contact_id: str) -> str:
 
 
 MERGES = f"{PREFIX}merges"
+# `bridge contacts sync`'s one resumable run (bridge.contacts_sync sets its idle expiry).
+CONTACTS_SYNC = f"{PREFIX}sync:contacts"

@@ -8,20 +8,24 @@ also dies with the supervisor if it is killed outright.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from bridge.connection import resolve_redis
+from bridge.errors import ConfigurationError
 from bridge.processes import die_with_parent
-from bridge.sandbox.credentials import sandbox_credentials
+from bridge.sandbox.credentials import sandbox_credentials, stored_sandbox_credentials
 from bridge.settings import Settings
 
 STOP_GRACE_SECONDS = 30.0
@@ -87,16 +91,10 @@ def _start_sandbox(
     """The Intercom sandbox and the providers' stand-ins, and the environment that points the
     bridge at them: the whole loop (inbound, agent reply, send, delivery report) on one machine."""
     credentials = sandbox_credentials(settings.data_dir)
-    env.update({name: value for name, value in credentials.items() if not os.environ.get(name)})
-    sandbox_url = f"http://127.0.0.1:{options.sandbox_port}"
-    standins_url = f"http://127.0.0.1:{options.standins_port}"
-    env["INTERCOM_API_URL"] = sandbox_url
-    env["INTERCOM_ACCESS_TOKEN"] = credentials["INTERCOM_ACCESS_TOKEN"]
-    env["INTERCOM_CLIENT_SECRET"] = credentials["INTERCOM_CLIENT_SECRET"]
-    env.setdefault("BRIDGE_PUBLIC_URL", f"http://{options.host}:{options.port}")
-    for variable in STANDIN_URL_VARIABLES:
-        env[variable] = standins_url
-    env["WHATSAPP_API_URL"] = f"{standins_url}/v23.0"
+    env.update(sandbox_environment(credentials, options, os.environ))
+    record_sandbox_run(settings.data_dir, options)
+    sandbox_url = env["INTERCOM_API_URL"]
+    standins_url = env["TWILIO_API_URL"]
     webhook_url = f"http://{options.host}:{options.port}/intercom/webhooks"
     children.append(
         _spawn(
@@ -119,6 +117,48 @@ def _start_sandbox(
     _wait_ready(f"{sandbox_url}/_sandbox/state", children)
     _wait_ready(f"{standins_url}/_standin/sends", children)
     return sandbox_url, standins_url
+
+
+def sandbox_environment(
+    credentials: Mapping[str, str], options: RunOptions, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The variables that point a bridge process at a sandbox run: the generated credentials fill
+    what `environ` leaves unset, except Intercom's token and client secret, which are always the
+    sandbox's; Intercom is the sandbox, every provider API a stand-in."""
+    sandbox_url = f"http://127.0.0.1:{options.sandbox_port}"
+    standins_url = f"http://127.0.0.1:{options.standins_port}"
+    env = {name: value for name, value in credentials.items() if not environ.get(name)}
+    env["INTERCOM_API_URL"] = sandbox_url
+    env["INTERCOM_ACCESS_TOKEN"] = credentials["INTERCOM_ACCESS_TOKEN"]
+    env["INTERCOM_CLIENT_SECRET"] = credentials["INTERCOM_CLIENT_SECRET"]
+    if not environ.get("BRIDGE_PUBLIC_URL"):
+        env["BRIDGE_PUBLIC_URL"] = f"http://{options.host}:{options.port}"
+    for variable in STANDIN_URL_VARIABLES:
+        env[variable] = standins_url
+    env["WHATSAPP_API_URL"] = f"{standins_url}/v23.0"
+    return env
+
+
+SANDBOX_RUN_FILE = "sandbox-run.json"
+
+
+def record_sandbox_run(data_dir: Path, options: RunOptions) -> None:
+    """Leave the run's ports in the data dir, so `bridge --sandbox COMMAND` in another terminal
+    (doctor, jobs, contacts) talks to this run without repeating them."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / SANDBOX_RUN_FILE).write_text(json.dumps(dataclasses.asdict(options)))
+
+
+def last_sandbox_environment(data_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """`sandbox_environment` of the last `bridge run --sandbox` that used this data dir."""
+    try:
+        recorded = json.loads((data_dir / SANDBOX_RUN_FILE).read_text())
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"no `bridge run --sandbox` has used {data_dir} (BRIDGE_DATA_DIR): start one first"
+        ) from None
+    options = RunOptions(**recorded)
+    return sandbox_environment(stored_sandbox_credentials(data_dir), options, environ)
 
 
 # Every provider API the bridge calls, pointed at the stand-ins in sandbox mode.

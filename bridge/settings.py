@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.errors import ConfigurationError
@@ -163,6 +163,18 @@ def env_name(field: str) -> str:
 def get_settings() -> Settings:
     """The process's settings, read once."""
     return Settings()
+
+
+def describe_invalid(exc: ValidationError) -> list[str]:
+    """One line per invalid setting, named by its environment variable, without echoing the value.
+
+    Pydantic's own report is a traceback plus the raw input, and the input may be a secret.
+    """
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"{name}: {error['msg']}")
+    return lines
 
 
 def reset_settings_cache() -> None:

@@ -107,6 +107,16 @@ class ThreadStore:
         self._redis.delete(keys.contact_threads(from_id))
         return [thread.key for thread in moved]
 
+    def forget_contact(self, contact_id: str) -> list[str]:
+        """Drop every thread of `contact_id` (deleted in Intercom, its conversations with it)."""
+        threads = self.of_contact(contact_id)
+        with self._redis.pipeline() as pipe:
+            for thread in threads:
+                pipe.delete(keys.thread(thread.key), keys.conversation(thread.conversation_id))
+            pipe.delete(keys.contact_threads(contact_id))
+            pipe.execute()
+        return [thread.key for thread in threads]
+
     def record_inbound(self, thread: Thread, *, at: float, reply_reference: str | None = None) -> Thread:
         """The customer wrote at `at`: their message reopens a closed conversation in Intercom
         too, so a close event older than it no longer applies."""

@@ -88,6 +88,26 @@ def test_twenty_concurrent_messages_from_a_new_number_make_one_lead_one_conversa
     assert sorted(arrival_order) == sorted(f"message {n}" for n in range(20))
 
 
+def test_a_contact_deleted_in_intercom_is_forgotten_and_the_next_message_makes_a_new_lead(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    assert signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="first").send(http)
+    drain()
+    [first] = sandbox.contacts()
+    deleted = sandbox.api("DELETE", f"/contacts/{first['id']}")
+    assert deleted.status_code == 200 and deleted.json()["deleted"] is True
+    assert sandbox.conversations() == []  # deleted with their only contact
+
+    assert signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="second").send(http)
+    drain()
+    assert FailedJobRegistry(queue=inbound_queue(redis_client)).get_job_ids() == []
+    [lead] = sandbox.contacts()
+    assert lead["id"] != first["id"] and lead["phone"] == CUSTOMER
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["second"]
+    assert conversation["contacts"]["contacts"][0]["id"] == lead["id"]
+
+
 def test_the_same_message_sid_posted_twice_is_one_message_in_intercom(bridge, settings, sandbox, drain, http):
     request = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="only once")
     assert request.send(http).status_code == 200

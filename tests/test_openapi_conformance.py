@@ -13,12 +13,17 @@ import time
 from typing import Any
 
 import pytest
+import redis
 import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
+from bridge.contacts import IdentityMap
+from bridge.contacts_sync import sync_contacts
+from bridge.intercom.client import IntercomClient
+from bridge.lookup import build_lookup
 from tests.helpers import shared_file, signed_twilio
 
 HOST = "https://api.intercom.io"
@@ -122,6 +127,20 @@ def _workload(bridge, settings, sandbox, drain, http) -> None:
     sandbox.api("GET", f"/conversations/{sandbox.conversations()[0]['id']}")
     sandbox.api("GET", "/admins")
     sandbox.api("GET", "/me")
+    # `bridge contacts sync` pages through GET /contacts (cursor in the query); `lookup` only reads.
+    sandbox.api("GET", "/contacts", params={"starting_after": "not-a-cursor"})
+    with IntercomClient.from_settings(settings) as intercom:
+        redis_client = redis.Redis.from_url(settings.redis_url)
+        try:
+            sync_contacts(
+                redis_client=redis_client,
+                intercom=intercom,
+                default_region=settings.default_region,
+                per_page=2,
+            )
+            build_lookup("+14155550123", region="US", identities=IdentityMap(redis_client), intercom=intercom)
+        finally:
+            redis_client.close()
 
 
 def test_every_exchange_conforms_to_intercoms_openapi(
@@ -142,6 +161,10 @@ def test_every_exchange_conforms_to_intercoms_openapi(
         assert expected in operations, expected
     assert any(e["status"] == 429 for e in exchanges)
     assert any(e["path"].endswith("/reply") for e in exchanges)
+    assert any(
+        (e["method"], e["path"], e["status"]) == ("GET", "/contacts", 200) and "starting_after" in e["query"]
+        for e in exchanges
+    )
 
     problems = []
     for exchange in exchanges:

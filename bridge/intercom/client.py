@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -37,9 +38,21 @@ API_VERSION = "2.16"
 SEARCH_PAGE_SIZE = 50
 # A phone number held by more contacts than this is a data problem, not a match to make.
 SEARCH_MAX_PAGES = 20
+# `GET /contacts` serves at most 150 contacts a page (research/intercom-api.md §2.4, pagination).
+LIST_MAX_PER_PAGE = 150
 
 _EXISTING_ID = re.compile(r"id=([A-Za-z0-9]+)")
 _CANONICAL_LINK = re.compile(r"</contacts/([^>]+)>\s*;\s*rel=\"?canonical\"?")
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of `GET /contacts`: the contacts as Intercom sent them (custom attributes
+    included), the cursor of the next page (None on the last) and the total when Intercom gives it."""
+
+    items: tuple[dict[str, Any], ...]
+    next_cursor: str | None
+    total_count: int | None
 
 
 class IntercomClient:
@@ -99,6 +112,28 @@ class IntercomClient:
                 json={"name": name, "model": "contact", "data_type": "string", "description": description},
             )
         self._known_attributes.add(name)
+
+    def has_data_attribute(self, name: str) -> bool:
+        """Whether the contact custom attribute `name` is defined (a read; creates nothing)."""
+        listed = self.request("GET", "/data_attributes", params={"model": "contact"})
+        return any(isinstance(item, dict) and item.get("name") == name for item in listed.get("data", []))
+
+    def list_contacts(
+        self, *, per_page: int = LIST_MAX_PER_PAGE, starting_after: str | None = None
+    ) -> ContactPage:
+        """One page of every contact in the workspace (merged-away ones excluded). Unlike search,
+        the list's cursor goes in the query string: `starting_after` from `pages.next`."""
+        params = {"per_page": str(min(per_page, LIST_MAX_PER_PAGE))}
+        if starting_after:
+            params["starting_after"] = starting_after
+        page = self.request("GET", "/contacts", params=params)
+        cursor = ((page.get("pages") or {}).get("next") or {}).get("starting_after")
+        total = page.get("total_count")
+        return ContactPage(
+            items=tuple(item for item in page.get("data", []) if isinstance(item, dict)),
+            next_cursor=str(cursor) if cursor else None,
+            total_count=total if isinstance(total, int) else None,
+        )
 
     def get_contact(self, contact_id: str) -> Contact:
         return Contact.from_json(self.request("GET", f"/contacts/{contact_id}"))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from bridge.errors import MalformedPayload
 from bridge.identity import classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
-from bridge.providers import africastalking_send
+from bridge.providers import africastalking_check, africastalking_send
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.payloads import first, required, timestamp
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
@@ -44,6 +44,7 @@ class AfricasTalkingAdapter(UrlTokenAdapter):
     title = "Africa's Talking"
     secret_field = "africastalking_webhook_secret"
     outbound = africastalking_send.OUTBOUND
+    credential_check = africastalking_check.CREDENTIAL_CHECK
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
         fields = callback_fields(request)

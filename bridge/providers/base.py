@@ -3,7 +3,8 @@
 An adapter knows one provider's wire format and nothing else: whether it is configured, how to
 prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryStatus`es, what
 the provider expects as an answer, and how to fetch the media it announces (which may need the
-provider's credentials). Replies leave through its `outbound`, the provider's send module.
+provider's credentials). Replies leave through its `outbound`, the provider's send module, and
+`bridge doctor` proves its API credentials through its `credential_check`.
 Routes call adapters; adapters never touch Redis or Intercom.
 """
 
@@ -92,6 +93,24 @@ class OutboundFunctions:
     failure_reason: Callable[[str | None], str | None]
 
 
+@dataclass(frozen=True)
+class CredentialCheck:
+    """How one provider proves its API credentials (`ProviderAdapter.check_credentials`): the
+    cheapest authenticated read its API offers. `request` names that call for people
+    (`GET /balance`); `credentials` and `api_url` are the settings fields it reads, so a report
+    can name the variables to fix; `run` makes the call and describes the account in a few words."""
+
+    request: str
+    credentials: tuple[str, ...]
+    api_url: str
+    run: Callable[[Settings, httpx.Client], str]
+
+
+#: Quick retries for a credential check: one more try after a 5xx or a dropped connection, and
+#: no long wait for a rate-limit window (`bridge doctor` runs while someone watches).
+CHECK_POLICY = RetryPolicy(max_attempts=2, backoff=0.2, max_wait=2.0)
+
+
 class ProviderAdapter(ABC):
     """One provider: configuration, verification, parsing, acknowledgement, media, sending."""
 
@@ -103,6 +122,8 @@ class ProviderAdapter(ABC):
     status_methods: frozenset[str] = frozenset({"POST"})
     #: How replies leave through the provider (its send module's `OUTBOUND`); None: they cannot yet.
     outbound: ClassVar[Outbound | None] = None
+    #: How its API credentials are proved (`bridge doctor`); None: no check for it yet.
+    credential_check: ClassVar[CredentialCheck | None] = None
 
     @abstractmethod
     def disabled_reason(self, settings: Settings) -> str | None:
@@ -153,6 +174,17 @@ class ProviderAdapter(ABC):
             raise MalformedPayload(f"{self.name} media {media.reference} has no URL")
         return download(http, media.url, media=media)
 
+    def check_credentials(self, settings: Settings, http: httpx.Client) -> str:
+        """Prove the API credentials with the cheapest authenticated read the provider's API
+        offers; a short description of the account ("account Acme (AC12…)"), never a secret.
+
+        Raises `ConfigurationError` naming the variable when a credential is unset,
+        `ProviderRejected` when the provider refuses them, and `ProviderUnavailable` /
+        `ProviderRateLimited` when it cannot be asked."""
+        if self.credential_check is None:
+            raise refused(self.name, "no credential check for this provider")
+        return self.credential_check.run(settings, http)
+
     def _outbound(self) -> Outbound:
         if self.outbound is None:
             raise refused(self.name, "the bridge cannot send through it yet")
@@ -201,6 +233,23 @@ def post_json(
     return api_call(
         http, "POST", url, provider=provider, policy=policy, error=error, json=body, headers=headers
     )
+
+
+def read_account(
+    http: httpx.Client,
+    url: str,
+    *,
+    provider: str,
+    error: Callable[[httpx.Response], tuple[str | None, str]],
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """GET `url` through `api_call` with `CHECK_POLICY` (a credential check); the answer's JSON
+    object. A 2xx without one is refused: whatever answered is not the provider's API."""
+    response = api_call(http, "GET", url, provider=provider, policy=CHECK_POLICY, error=error, **kwargs)
+    data = json_answer(response)
+    if not isinstance(data, dict):
+        raise refused(provider, "the answer is not a JSON object", status=response.status_code)
+    return data
 
 
 def refused(provider: str, reason: str, *, status: int | None = None) -> ProviderRejected:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bridge.errors import MalformedPayload
 from bridge.identity import classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
-from bridge.providers import textmagic_send
+from bridge.providers import textmagic_check, textmagic_send
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.payloads import FormData, first, required, timestamp
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
@@ -73,6 +73,7 @@ class TextMagicAdapter(UrlTokenAdapter):
     title = "TextMagic"
     secret_field = "textmagic_webhook_secret"
     outbound = textmagic_send.outbound(FAILURE_REASONS)
+    credential_check = textmagic_check.CREDENTIAL_CHECK
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
         fields = callback_fields(request)

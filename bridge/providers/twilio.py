@@ -16,7 +16,7 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.identity import SenderIdentity, classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
-from bridge.providers import twilio_send
+from bridge.providers import twilio_check, twilio_send
 from bridge.providers.base import (
     Acknowledgement,
     FetchedMedia,
@@ -58,6 +58,7 @@ STATUS_MAP: dict[str, DeliveryState | None] = {
 class TwilioAdapter(ProviderAdapter):
     name = "twilio"
     outbound = twilio_send.OUTBOUND
+    credential_check = twilio_check.CREDENTIAL_CHECK
 
     def disabled_reason(self, settings: Settings) -> str | None:
         if settings.twilio_auth_token is None:

@@ -13,6 +13,7 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -26,6 +27,7 @@ from bridge.sandbox.state import ApiError, Conversation, Exchange, Fault, Worksp
 
 CONTROL_PREFIX = "/_sandbox"
 MAX_PER_PAGE = 150
+LIST_PER_PAGE = 50  # Intercom's default page size for listing contacts
 RECORDED_HEADERS = ("authorization", "intercom-version", "content-type", "accept")
 
 
@@ -78,6 +80,11 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
             raise ApiError(400, "parameter_invalid", "one of email, external_id or role is required")
         return workspace.create_contact(fields).to_json()
 
+    @app.get("/contacts")
+    async def list_contacts(request: Request) -> dict[str, Any]:
+        """Every live contact, oldest first; the cursor goes in the query string (not in a body)."""
+        return _list_contacts(workspace, request.query_params)
+
     @app.get("/contacts/{contact_id}")
     async def show_contact(contact_id: str) -> dict[str, Any]:
         return workspace.contact(contact_id).to_json()
@@ -85,6 +92,11 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
     @app.put("/contacts/{contact_id}")
     async def update_contact(contact_id: str, request: Request) -> dict[str, Any]:
         return workspace.update_contact(contact_id, await _json_body(request)).to_json()
+
+    @app.delete("/contacts/{contact_id}")
+    async def delete_contact(contact_id: str) -> dict[str, Any]:
+        deleted = workspace.delete_contact(contact_id)
+        return {"type": "contact", "id": deleted.id, "external_id": deleted.external_id, "deleted": True}
 
     @app.post("/contacts/search")
     async def search_contacts(request: Request) -> dict[str, Any]:
@@ -477,3 +489,57 @@ def _cursor_offset(cursor: Any) -> int:
         return int(base64.urlsafe_b64decode(str(cursor).encode()).decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "parameter_invalid", "starting_after is not a cursor this search issued") from exc
+
+
+def _list_contacts(workspace: Workspace, params: Mapping[str, str]) -> dict[str, Any]:
+    """`GET /contacts`: merged-away contacts are left out. The cursor names the last contact
+    served, not an offset, so contacts created during a pass land on a later page, not a repeat."""
+    try:
+        per_page = min(int(params.get("per_page") or LIST_PER_PAGE), MAX_PER_PAGE)
+    except ValueError as exc:
+        raise ApiError(400, "parameter_invalid", "per_page must be an integer") from exc
+    if per_page < 1:
+        raise ApiError(400, "parameter_invalid", "per_page must be at least 1")
+    after, page_number = _list_cursor(workspace, params.get("starting_after"))
+    ordered = list(workspace.contacts.values())
+    begin = next(i for i, c in enumerate(ordered) if c.id == after) + 1 if after else 0
+    remaining = [c for c in ordered[begin:] if c.merged_into is None]
+    page = remaining[:per_page]
+    total = len(workspace.live_contacts())
+    pages: dict[str, Any] = {
+        "type": "pages",
+        "page": page_number,
+        "per_page": per_page,
+        "total_pages": max((total + per_page - 1) // per_page, 1),
+    }
+    if len(remaining) > per_page:
+        cursor = json.dumps({"after": page[-1].id, "page": page_number + 1})
+        pages["next"] = {
+            "page": page_number + 1,
+            "starting_after": base64.urlsafe_b64encode(cursor.encode()).decode(),
+        }
+    return {"type": "list", "data": [c.to_json() for c in page], "total_count": total, "pages": pages}
+
+
+def _list_cursor(workspace: Workspace, cursor: Any) -> tuple[str | None, int]:
+    """(the id of the last contact served, the page number) from a list cursor; 400 as Intercom
+    answers a cursor it did not issue."""
+    if not cursor:
+        return None, 1
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(str(cursor).encode()).decode())
+        after, page_number = str(fields["after"]), int(fields["page"])
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise _invalid_starting_after() from exc
+    if after not in workspace.contacts:
+        raise _invalid_starting_after()
+    return after, page_number
+
+
+def _invalid_starting_after() -> ApiError:
+    return ApiError(
+        400,
+        "client_error",
+        "Invalid starting_after param. "
+        "Please try again using a starting_after value from a paginated response",
+    )

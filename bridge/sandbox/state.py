@@ -413,6 +413,16 @@ class Workspace:
             )
         return contact
 
+    def delete_contact(self, contact_id: str) -> Contact:
+        """Delete a contact outright, and the conversations that were only theirs: afterwards both
+        answer 404, as in a workspace where someone deleted the person (a GDPR erasure)."""
+        contact = self.contact(contact_id)
+        del self.contacts[contact.id]
+        for conversation_id, conversation in list(self.conversations.items()):
+            if conversation.contact_ids == [contact.id]:
+                del self.conversations[conversation_id]
+        return contact
+
     def update_contact(self, contact_id: str, fields: dict[str, Any]) -> Contact:
         contact = self.contact(contact_id)
         for name in ("role", "phone", "name", "email", "external_id"):

@@ -1,11 +1,14 @@
-"""Africa's Talking's messaging API (sends), as its SDKs and docs describe it.
+"""Africa's Talking's messaging API (sends) and its application data (`GET /version1/user`, which
+`bridge doctor` reads), as its SDKs and docs describe them.
 
 `POST /version1/messaging` with headers `apiKey` and `Accept: application/json` and a form body
 (`username`, `to`, `message`, `from`, `bulkSMSMode`). A wrong key or username is a plain-text
 401 "The supplied authentication is invalid"; a send answers 201 with `SMSMessageData` and one
 recipient per number (statusCode 101, `messageId` `ATXid_…`). A refused recipient comes back
 with its statusCode, also as the HTTP status (406 UserInBlacklist, 409 DoNotDisturbRejection:
-africastalking-node.js issue #143, AT's SMS notifications docs).
+africastalking-node.js issue #143, AT's SMS notifications docs). The application data takes the
+same `apiKey` header and `username` as a query parameter, answering `{"UserData": {"balance"}}`
+(africastalking-python `Application.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from bridge.standins.state import Sent, StandInState
 
 SEND_PATH = "/version1/messaging"
+USER_PATH = "/version1/user"
 AUTH_FAILED = "The supplied authentication is invalid"
 REQUIRED = ("username", "to", "message")
 
@@ -40,6 +44,18 @@ RECIPIENT_FAULTS: dict[int, str] = {
 
 def router(state: StandInState) -> APIRouter:
     api = APIRouter()
+
+    @api.get(USER_PATH)
+    async def application_data(request: Request) -> Response:
+        """The app's data: authenticate like a send, answer its balance."""
+        authenticated = (
+            bool(state.africastalking_api_key)
+            and request.headers.get("apikey") == state.africastalking_api_key
+            and request.query_params.get("username") == state.africastalking_username
+        )
+        if state.require_auth and not authenticated:
+            return PlainTextResponse(AUTH_FAILED, status_code=401)
+        return JSONResponse({"UserData": {"balance": "KES 1785.5000"}})
 
     @api.post(SEND_PATH)
     async def send(request: Request) -> Response:

@@ -1,9 +1,12 @@
-"""MessageBird's APIs, as much of them as the bridge uses: SMS, MMS and Conversations sends.
+"""MessageBird's APIs, as much of them as the bridge uses: SMS, MMS and Conversations sends, and
+the balance `bridge doctor` proves the access key with.
 
 - SMS API: `POST /messages` and `POST /mms`, JSON, `Authorization: AccessKey <key>`; 201 with the
   message (MMS) object (messagebird-async `examples/example.json`, python SDK `mms.py`).
 - Conversations API: `POST /v1/send`, same header; 202 with `{"id", "status": "accepted"}`
   (go-rest-api `testdata/messageSendResponse.json`).
+- Balance API: `GET /balance`, same header; 200 `{"payment", "type", "amount"}`
+  (developers.messagebird.com/api/balance).
 
 Both APIs put errors in `{"errors": [{"code", "description", "parameter"}]}`
 (developers.messagebird.com/api/conversations); the stand-in serves both under one base URL, as
@@ -69,6 +72,13 @@ def router(state: StandInState) -> APIRouter:
             return error(422, 10, f"at most {MAX_MMS_MEDIA} mediaUrls", "mediaUrls")
         return _sms_created(state, body, media=media)
 
+    @api.get("/balance")
+    async def balance(request: Request) -> Response:
+        """The Balance API: authenticate like a send, answer a prepaid balance in credits."""
+        if not _authenticated(state, request):
+            return error(401, *SMS_UNAUTHORIZED)
+        return JSONResponse({"payment": "prepaid", "type": "credits", "amount": 9.2})
+
     @api.post("/v1/send")
     async def conversations_send(request: Request) -> Response:
         """The Conversations API's send: record, answer `accepted`."""
@@ -130,6 +140,14 @@ async def _accept(
     if not isinstance(body, dict):
         return error(400, 21, "the body is not a JSON object"), {}
     return None, body
+
+
+def _authenticated(state: StandInState, request: Request) -> bool:
+    """The check `_accept` makes, for endpoints that read no body."""
+    expected = f"AccessKey {state.messagebird_access_key}"
+    return not state.require_auth or bool(
+        state.messagebird_access_key and request.headers.get("authorization") == expected
+    )
 
 
 def _missing(body: dict[str, Any], *names: str) -> str | None:

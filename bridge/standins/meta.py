@@ -1,4 +1,4 @@
-"""Meta's Graph API for WhatsApp: media lookups and downloads, and sends.
+"""Meta's Graph API for WhatsApp: media lookups and downloads, sends, and `/me`.
 
 Its paths start with a version (`/v23.0/…`) and end in ids, so its catch-all routes are mounted
 last: other providers' paths must be matched first.
@@ -7,6 +7,7 @@ The send endpoint checks what the real one documents and the bridge could get wr
 token, `messaging_product`, a recipient in `to` (digits) or `recipient` (a BSUID), one media
 object per message with a `link`, a caption only where Meta takes one (not on audio) and within
 1024 characters, text within 4096. Errors come in Graph's envelope (`error.code` is Meta's code).
+`/me` (what `bridge doctor` proves the token with) answers the token's system user, `{"id", "name"}`.
 """
 
 from __future__ import annotations
@@ -94,6 +95,14 @@ def router(state: StandInState) -> APIRouter:
         return JSONResponse(
             {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": sent.message_id}]}
         )
+
+    # Before the media lookup below: `/{version}/{media_id}` would take `me` for a media id.
+    @api.get("/{version}/me")
+    async def me(version: str, request: Request) -> Response:
+        """The node the token belongs to: a system user, as Cloud API tokens are."""
+        if not bearer_ok(request, state.whatsapp_access_token):
+            return error(401, "Invalid OAuth access token - Cannot parse access token", 190)
+        return JSONResponse({"name": "Stand-in System User", "id": "122100000000000001"})
 
     @api.get("/{version}/{media_id}")
     async def media_lookup(version: str, media_id: str, request: Request) -> Response:

@@ -1,4 +1,6 @@
-"""TextMagic's REST API v2, as much of it as the bridge uses: message sends.
+"""TextMagic's REST API v2, as much of it as the bridge uses: message sends, and the current user
+`bridge doctor` proves the credentials with (`GET /api/v2/user`, textmagic-rest-python-v2
+`docs/User.md`).
 
 `POST /api/v2/messages` with `X-TM-Username` / `X-TM-Key` (textmagic.com/docs/api/send-sms), JSON
 or form-encoded like the real API; 201 with `SendMessageResponse` (textmagic-rest-python-v2
@@ -33,15 +35,26 @@ FAULTS: dict[int, str] = {
 def router(state: StandInState) -> APIRouter:
     api = APIRouter()
 
-    @api.post("/api/v2/messages")
-    async def send_message(request: Request) -> Response:
-        """TextMagic's message send: check like TextMagic, record, answer the new message."""
+    def authorized(request: Request) -> bool:
+        """TextMagic's header pair, as every v2 endpoint checks it."""
         username, key = request.headers.get("x-tm-username"), request.headers.get("x-tm-key")
-        if state.require_auth and not (
+        return not state.require_auth or bool(
             state.textmagic_username
             and username == state.textmagic_username
             and key == state.textmagic_api_key
-        ):
+        )
+
+    @api.get("/api/v2/user")
+    async def current_user(request: Request) -> Response:
+        """The current user: authenticate like a send, answer the `User` object."""
+        if not authorized(request):
+            return error(401, FAULTS[401])
+        return JSONResponse(user(state.textmagic_username))
+
+    @api.post("/api/v2/messages")
+    async def send_message(request: Request) -> Response:
+        """TextMagic's message send: check like TextMagic, record, answer the new message."""
+        if not authorized(request):
             return error(401, FAULTS[401])
         fault = state.take_fault(PROVIDER)
         if fault is not None:
@@ -58,6 +71,29 @@ def router(state: StandInState) -> APIRouter:
 def error(status: int, message: str, *, fields: dict[str, list[str]] | None = None) -> JSONResponse:
     errors = {"common": [], "fields": fields} if fields else None
     return JSONResponse({"code": status, "message": message, "errors": errors}, status_code=status)
+
+
+def user(username: str) -> dict[str, Any]:
+    """The `User` object (docs/User.md), for an active account paying in pounds."""
+    return {
+        "id": 1001,
+        "displayTimeFormat": "24h",
+        "username": username,
+        "firstName": "Stand",
+        "lastName": "In",
+        "email": "standin@example.com",
+        "status": "A",
+        "balance": 12.5,
+        "phone": "447700900000",
+        "company": "Stand-in Ltd",
+        "currency": {"id": "GBP", "htmlSymbol": "&pound;"},
+        "country": {"id": "GB", "name": "United Kingdom"},
+        "timezone": {"id": 1, "area": "Europe", "dst": 0, "offset": 0, "timezone": "Europe/London"},
+        "subaccountType": "P",
+        "emailAccepted": True,
+        "phoneAccepted": True,
+        "avatar": None,
+    }
 
 
 def invalid(fields: dict[str, Any]) -> dict[str, list[str]]:

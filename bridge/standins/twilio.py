@@ -1,9 +1,12 @@
-"""Twilio's REST API, as much of it as the bridge uses: media downloads and message sends.
+"""Twilio's REST API, as much of it as the bridge uses: media downloads, message sends, and the
+account fetch `bridge doctor` proves the credentials with.
 
 Sends follow Twilio's Messages resource (twilio.com/docs/messaging/api/message-resource):
 `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, form-encoded, HTTP Basic
 `AccountSid:AuthToken`; 201 with the Message resource, errors as
 `{"code", "message", "more_info", "status"}` (what twilio-python's `TwilioRestException` reads).
+The account fetch is `GET /2010-04-01/Accounts/{AccountSid}.json` with the same Basic auth,
+answering the Account resource (twilio.com/docs/iam/api/account), auth token included as Twilio's is.
 """
 
 from __future__ import annotations
@@ -44,13 +47,29 @@ def router(state: StandInState) -> APIRouter:
             return error(401, 20003, "Authenticate")
         return serve_media(state, media_id)
 
-    @api.post(f"/{API_VERSION}/Accounts/{{account}}/Messages.json")
-    async def create_message(account: str, request: Request) -> Response:
-        """Twilio's Message create: validate like Twilio, record the send, answer the resource."""
+    def refusal(request: Request, account: str) -> Response | None:
+        """Twilio's answer to a request under /Accounts/{account} with the wrong credentials or
+        another account's SID; None when it may go on."""
         if state.require_auth and not basic_ok(request, state.twilio_account_sid, state.twilio_auth_token):
             return error(401, 20003, "Authenticate")
         if account != state.twilio_account_sid:
             return error(404, 20404, f"The requested resource {request.url.path} was not found")
+        return None
+
+    @api.get(f"/{API_VERSION}/Accounts/{{account}}.json")
+    async def fetch_account(account: str, request: Request) -> Response:
+        """Twilio's Account fetch: authenticate like a send, answer the Account resource."""
+        refused = refusal(request, account)
+        if refused is not None:
+            return refused
+        return JSONResponse(account_resource(state, account))
+
+    @api.post(f"/{API_VERSION}/Accounts/{{account}}/Messages.json")
+    async def create_message(account: str, request: Request) -> Response:
+        """Twilio's Message create: validate like Twilio, record the send, answer the resource."""
+        refused = refusal(request, account)
+        if refused is not None:
+            return refused
         fault = state.take_fault("twilio")
         if fault is not None:
             code, message = FAULTS.get(fault, (fault, "Fault injected by the stand-in"))
@@ -130,6 +149,24 @@ def created(state: StandInState, account: str, fields: dict[str, list[str]]) -> 
         "uri": uri,
     }
     return JSONResponse(resource, status_code=201)
+
+
+def account_resource(state: StandInState, account: str) -> dict[str, Any]:
+    """The Account resource as Twilio documents its properties."""
+    created = format_datetime(datetime(2024, 1, 1, tzinfo=UTC), usegmt=True)
+    uri = f"/{API_VERSION}/Accounts/{account}"
+    return {
+        "auth_token": state.twilio_auth_token,
+        "date_created": created,
+        "date_updated": created,
+        "friendly_name": "Stand-in account",
+        "owner_account_sid": account,
+        "sid": account,
+        "status": "active",
+        "subresource_uris": {"messages": f"{uri}/Messages.json", "balance": f"{uri}/Balance.json"},
+        "type": "Full",
+        "uri": f"{uri}.json",
+    }
 
 
 def error(status: int, code: int, message: str) -> JSONResponse:

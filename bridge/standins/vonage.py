@@ -1,10 +1,13 @@
-"""Vonage's send APIs: the SMS API (`POST /sms/json`) and the Messages API (`POST /v1/messages`).
+"""Vonage's send APIs: the SMS API (`POST /sms/json`) and the Messages API (`POST /v1/messages`),
+and the Account API's balance (`GET /account/get-balance`), which `bridge doctor` reads.
 
 As the real ones: the SMS API takes a form (or JSON) with `api_key`/`api_secret` and reports every
 outcome, bad credentials included, as a `status` per message in an HTTP 200 (Nexmo/api-specification
 `definitions/sms.yml`; nexmo-python's tests answer bad credentials with status 4 "Bad Credentials").
 The Messages API takes JSON with HTTP Basic `api_key:api_secret`, answers 202 `{"message_uuid"}`,
-and errors as RFC 7807 problems.
+and errors as RFC 7807 problems. The balance takes `api_key`/`api_secret` as query parameters
+(Nexmo/api-specification `definitions/account.yml`; Vonage's curl snippet sends them as HTTP Basic,
+also accepted), answers `{"value", "autoReload"}`, and bad credentials 401 with `error-code`.
 
 Faults (`/_standin/faults/vonage`) are taken by whichever endpoint is called next: a value below 100
 is an SMS API status (1 throttled, 29 non-whitelisted…) in a 200 body, as the SMS API reports
@@ -104,6 +107,22 @@ def router(state: StandInState) -> APIRouter:
         if "client-ref" in fields:
             part["client-ref"] = fields["client-ref"]
         return JSONResponse({"message-count": "1", "messages": [part]})
+
+    @api.get("/account/get-balance")
+    async def get_balance(request: Request) -> Response:
+        """The Account API's balance: authenticate like the SMS API (or Basic), answer it in EUR."""
+        query = request.query_params
+        by_query = bool(state.vonage_api_key) and (
+            query.get("api_key"),
+            query.get("api_secret"),
+        ) == (state.vonage_api_key, state.vonage_api_secret)
+        if state.require_auth and not (
+            by_query or basic_ok(request, state.vonage_api_key, state.vonage_api_secret)
+        ):
+            return JSONResponse(
+                {"error-code": "401", "error-code-label": "authentication failed"}, status_code=401
+            )
+        return JSONResponse({"value": 10.171275, "autoReload": False})
 
     @api.post("/v1/messages")
     async def send_message(request: Request) -> Response:

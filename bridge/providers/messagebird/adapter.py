@@ -28,6 +28,7 @@ from bridge.providers.base import (
     same_origin,
 )
 from bridge.providers.messagebird import channels, classic, conversations
+from bridge.providers.messagebird import check as checking
 from bridge.providers.messagebird import send as sending
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.payloads import JsonNode
@@ -48,6 +49,7 @@ class MessageBirdAdapter(ProviderAdapter):
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"GET", "POST"})
     outbound = sending.OUTBOUND
+    credential_check = checking.CREDENTIAL_CHECK
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

@@ -20,6 +20,7 @@ from bridge.providers.base import (
     same_origin,
 )
 from bridge.providers.payloads import request_fields
+from bridge.providers.vonage import check as checking
 from bridge.providers.vonage import messages_api, sms_api
 from bridge.providers.vonage import send as sending
 from bridge.settings import Settings
@@ -35,6 +36,7 @@ class VonageAdapter(ProviderAdapter):
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"GET", "POST"})
     outbound = sending.OUTBOUND
+    credential_check = checking.CREDENTIAL_CHECK
 
     def __init__(
         self, *, clock: Callable[[], float] = time.time, max_skew: float = sms_api.DEFAULT_MAX_SKEW

@@ -23,6 +23,7 @@ from bridge.providers.base import (
     same_origin,
 )
 from bridge.providers.payloads import JsonNode
+from bridge.providers.whatsapp import check as checking
 from bridge.providers.whatsapp import send as sending
 from bridge.providers.whatsapp.inbound import read_messages
 from bridge.providers.whatsapp.statuses import read_status
@@ -42,6 +43,7 @@ class WhatsAppAdapter(ProviderAdapter):
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"POST"})
     outbound = sending.OUTBOUND
+    credential_check = checking.CREDENTIAL_CHECK
 
     def disabled_reason(self, settings: Settings) -> str | None:
         # An empty secret counts as unset: an HMAC keyed by "" is one anybody can compute.
