@@ -60,13 +60,16 @@ class RawPayload:
     """What the provider sent, kept for ops (never re-verified: it was verified on arrival).
 
     `query` is kept because some providers send everything in it (GET callbacks), without the
-    `token` parameter: that one is a secret (TextMagic, Africa's Talking).
+    `token` parameter: that one is a secret (TextMagic, Africa's Talking). `content_type` is the
+    whole header (a multipart body cannot be read again without its boundary) and `method` the
+    request's: with them, a replay can parse the payload again after a fix.
     """
 
     content_type: str
     body: str
     path: str
     query: str = ""
+    method: str = "POST"
 
 
 @dataclass(frozen=True)

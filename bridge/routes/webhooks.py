@@ -39,10 +39,11 @@ async def receive_webhook(
     adapter.verify(webhook, settings)
     content = adapter.parse(webhook, settings)
     raw = RawPayload(
-        content_type=webhook.content_type,
+        content_type=webhook.headers.get("content-type", ""),
         body=webhook.body.decode("utf-8", "replace"),
         path=request.url.path,
         query=_without_secrets(webhook.query),
+        method=webhook.method,
     )
     store_content(content, raw, ledger=ledger, statuses=statuses)
     return _answer(adapter.acknowledge())
