@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -9,14 +11,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bridge import __version__
+from bridge import __version__, metrics
 from bridge.connection import redis_client, resolve_redis
 from bridge.errors import StorageUnavailable, WebhookRejected
 from bridge.ledger import InboundLedger
-from bridge.logs import configure_logging, redact_server_logs, secret_values
+from bridge.logs import configure_logging, route_server_logs, secret_values
 from bridge.media import media_store
 from bridge.providers import ADAPTERS, ProviderAdapter
+from bridge.request_context import RequestIdMiddleware
+from bridge.retention import sweep_media
 from bridge.routes import admin, health, inbox_app, intercom, media, webhooks
+from bridge.routes import metrics as metrics_route
 from bridge.settings import Settings, get_settings
 from bridge.statuses import StatusLedger
 
@@ -28,21 +33,32 @@ def create_app(
 ) -> FastAPI:
     """The bridge's web app; `settings` default to the environment's, `adapters` to every provider."""
     settings = settings or get_settings()
+    secrets = secret_values(settings)
+    # Run as plain `uvicorn bridge.app:app`, nobody configured logging, and uvicorn imports the
+    # app before its first line ("Started server process"): configured here, that line is
+    # already in the bridge's format.
+    if not logging.getLogger().handlers:
+        configure_logging(secrets=secrets, log_format=settings.log_format)
+        route_server_logs(secrets)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        secrets = secret_values(settings)
-        if not logging.getLogger().handlers:  # run as plain `uvicorn bridge.app:app`
-            configure_logging(secrets=secrets)
-        redact_server_logs(secrets)
+        # Again: a server configured after the app was made (tests, benchmarks) has just given
+        # uvicorn's loggers handlers of their own.
+        route_server_logs(secrets)
         url, embedded = resolve_redis(settings)
         client = redis_client(url)
         app.state.redis = client
         app.state.ledger = InboundLedger(client, settings)
         app.state.status_ledger = StatusLedger(client, settings)
+        sweeper = asyncio.create_task(sweep_media(app.state.media), name="media-sweep")
         try:
-            yield
+            with metrics.installed(metrics.Metrics(client)):
+                yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             client.close()
             if embedded is not None:
                 embedded.stop()
@@ -54,6 +70,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(RequestIdMiddleware)
     app.state.media = media_store(settings.data_dir, settings.retention_days)
     app.state.adapters = {
         adapter.name: adapter for adapter in (adapters if adapters is not None else ADAPTERS.values())
@@ -64,9 +81,11 @@ def create_app(
     app.include_router(intercom.router)
     app.include_router(inbox_app.router)
     app.include_router(admin.router)
+    app.include_router(metrics_route.router)
 
     @app.exception_handler(WebhookRejected)
     async def rejected(request: Request, exc: WebhookRejected) -> JSONResponse:
+        webhooks.count_rejection(request, exc)
         return JSONResponse({"detail": exc.reason}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StorageUnavailable)

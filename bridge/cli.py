@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bridge.cli_contacts import contacts
 from bridge.cli_doctor import doctor
+from bridge.cli_jobs import jobs
 from bridge.errors import BridgeError
 from bridge.logs import configure_logging, secret_values
 from bridge.settings import Settings, describe_invalid, get_settings, reset_settings_cache
@@ -46,7 +47,11 @@ def main(verbose: bool, use_sandbox: bool) -> None:
         for line in describe_invalid(exc):
             click.echo(f"bridge: invalid setting {line}", err=True)
         sys.exit(2)
-    configure_logging(level=logging.DEBUG if verbose else logging.INFO, secrets=secret_values(settings))
+    configure_logging(
+        level=logging.DEBUG if verbose else logging.INFO,
+        secrets=secret_values(settings),
+        log_format=settings.log_format,
+    )
 
 
 def _point_at_sandbox_run(settings: Settings) -> Settings:
@@ -244,3 +249,4 @@ def merges_list(limit: int) -> None:
 
 main.add_command(doctor)
 main.add_command(contacts)
+main.add_command(jobs)

@@ -24,7 +24,7 @@ from typing import Any
 
 from redis import Redis
 
-from bridge import keys
+from bridge import keys, metrics
 from bridge.connection import read_hash
 from bridge.errors import IntercomConflict
 from bridge.identity import IdentityKind, SenderIdentity
@@ -112,6 +112,7 @@ def resolve_contact(
     contact = ContactRef(id=decision.contact_id, role=decision.role)
     for identity in (sender, *message.aliases):
         identities.set(identity.key, contact)
+    metrics.current().contact_match(decision.rule.value, variant=decision.variant is not None)
     log.info(
         "sender %s matched contact %s by %s%s (%d candidates)",
         mask(sender.key),

@@ -27,6 +27,7 @@ from typing import Any
 
 from redis import Redis
 
+from bridge import metrics
 from bridge.attachments import AttachmentResolver, Attachments
 from bridge.canonical import canonical, follow_alias, forget_deleted
 from bridge.contacts import IdentityMap, resolve_contact
@@ -57,6 +58,17 @@ class ContactDeleted(Exception):
     def __init__(self, contact_id: str) -> None:
         super().__init__(contact_id)
         self.contact_id = contact_id
+
+
+def goes_on_in(
+    redis_client: Redis, thread: Thread, contact: ContactRef, *, now: float, settings: Settings
+) -> bool:
+    """Whether `contact`'s new message goes on in `thread`'s conversation (else a new one opens):
+    the thread is still that contact's (merges followed) and the conversation still continues."""
+    owner = follow_alias(redis_client, ContactRef(thread.contact_id, contact.role))
+    return owner.id == contact.id and continues(
+        thread, now=now, new_conversation_after=settings.new_conversation_after
+    )
 
 
 def _no_conversation(reason: str) -> IntercomNotFound:
@@ -198,11 +210,7 @@ class Deliverer:
         now = self._clock()
         # WhatsApp's 24-hour window runs from when the customer sent it, not from when we delivered it.
         sent_at = min(message.received_at.timestamp(), now)
-        if (
-            thread is not None
-            and follow_alias(self._redis, ContactRef(thread.contact_id, contact.role)).id == contact.id
-            and continues(thread, now=now, new_conversation_after=self._settings.new_conversation_after)
-        ):
+        if thread is not None and goes_on_in(self._redis, thread, contact, now=now, settings=self._settings):
             replied, contact = self._as_live_contact(
                 contact,
                 lambda who: self._intercom.reply_as_contact(
@@ -318,6 +326,9 @@ class Deliverer:
 
     def _delivered(self, carrier: LedgerEntry, result: Result, conversation_id: str) -> Delivery:
         self._mark_delivered(carrier.inbound_id, conversation_id)
+        metrics.current().delivered(
+            carrier.message.provider, result.value, received_at=carrier.get("received_at"), now=self._clock()
+        )
         log.info("inbound %s: %s %s", carrier.inbound_id, result.value, conversation_id)
         return Delivery(carrier.inbound_id, result, conversation_id)
 

@@ -33,6 +33,7 @@ from bridge.intercom.client import API_VERSION, IntercomClient
 from bridge.logs import mask, secret_values
 from bridge.providers.base import ProviderAdapter
 from bridge.settings import Settings, env_name
+from bridge.signature_mode import log_only_providers
 
 
 class Status(StrEnum):
@@ -107,6 +108,16 @@ def check_settings(settings: Settings, adapters: Iterable[ProviderAdapter]) -> l
                 "providers",
                 "none is enabled: a provider is on when its verifying secret is set",
                 "set the verifying secret of each provider you use (its line below names it)",
+            )
+        )
+    logging_only = log_only_providers(settings)
+    if logging_only:
+        results.append(
+            _warn(
+                env_name("signature_modes"),
+                f"log-only for {', '.join(logging_only)}: webhooks whose signature fails are processed",
+                "anyone who knows the URL can post messages as any sender: set it back to enforce "
+                "(or unset it) once the logs show no `signature does not verify` warnings",
             )
         )
     for field, hint in RECOMMENDED:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from bridge.phones import international_digits_to_e164, strip_formatting, to_e164
+from bridge.phones import international_digits_to_e164, national_to_e164, strip_formatting
 from bridge.variants import family_key, phone_variants
 
 # Meta's business-scoped user id: two-letter country, optional ENT. for a parent id, then up to 128
@@ -119,7 +119,7 @@ def _phone_e164(digits: str, *, plus: bool, country_code_included: bool, region:
         return international_digits_to_e164(digits)
     if digits.startswith("00"):
         return international_digits_to_e164(digits[2:])
-    return to_e164(digits, region=region)
+    return national_to_e164(digits, region=region)
 
 
 def sender_problem(sender: SenderIdentity) -> str | None:

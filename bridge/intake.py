@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bridge.claims import Outcome
 from bridge.ledger import InboundLedger, RawPayload
 from bridge.messages import DeliveryStatus
+from bridge.metrics import WebhookOutcome
 from bridge.providers.base import WebhookContent
 from bridge.statuses import StatusLedger
 
@@ -15,6 +16,15 @@ from bridge.statuses import StatusLedger
 class IntakeResult:
     accepted: int
     duplicates: int
+
+    def outcome(self, *, verified: bool) -> WebhookOutcome:
+        """What the request counts as: a redelivery when nothing in it was new; one whose
+        signature failed (stored under BRIDGE_SIGNATURE_MODE=log-only) counts as that first."""
+        if not verified:
+            return WebhookOutcome.WOULD_BE_FORGED
+        if self.duplicates and not self.accepted:
+            return WebhookOutcome.DUPLICATE
+        return WebhookOutcome.ACCEPTED
 
 
 def store_content(

@@ -23,6 +23,11 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:alias:{contact_id}             | string | forever    | a merged-away contact -> the one it became   |
 | bridge:merges                         | list   | forever    | audit of every merge attempt, newest last   |
 | bridge:sync:contacts                  | hash   | 7 days idle| a `contacts sync` run; deleted when it ends  |
+| bridge:metrics:{metric}               | hash   | forever    | one counter or histogram (`bridge.metrics`)  |
+
+A metric's hash holds one field per series: the JSON list of its label values (a histogram's
+end with the bucket's upper bound, or `sum`), valued by HINCRBYFLOAT. Counters only grow;
+Prometheus takes a flushed Redis for a counter reset.
 """
 
 from __future__ import annotations
@@ -92,3 +97,10 @@ def alias(contact_id: str) -> str:
 MERGES = f"{PREFIX}merges"
 # `bridge contacts sync`'s one resumable run (bridge.contacts_sync sets its idle expiry).
 CONTACTS_SYNC = f"{PREFIX}sync:contacts"
+
+METRICS_PREFIX = f"{PREFIX}metrics:"
+
+
+def metric(name: str) -> str:
+    """The hash of metric `name` (`webhooks_total`: `bridge_` is left out)."""
+    return f"{METRICS_PREFIX}{name}"

@@ -27,6 +27,7 @@ from bridge.claims import Outcome, claim
 from bridge.connection import read_hash
 from bridge.messages import InboundMessage
 from bridge.queueing import enqueue_inbound, inbound_queue
+from bridge.request_context import request_id_fields
 from bridge.settings import Settings
 
 # Claim inside the transaction: number the arrival, store the entry, join the sender's lane.
@@ -118,6 +119,7 @@ class InboundLedger:
             "received_at": f"{time.time():.6f}",
             "message": message.model_dump_json(),
             "raw": json.dumps(asdict(raw)),
+            **request_id_fields(),  # the webhook's: the job's log lines carry it too
         }
         flat = [item for pair in fields.items() for item in pair]
         retention = self._settings.retention_days * 86400

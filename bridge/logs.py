@@ -1,16 +1,28 @@
-"""Logging that never shows a full phone number or a configured secret.
+"""Logging that never shows a full phone number or a configured secret, in JSON or text.
 
 Masking happens twice: call sites pass identities through `mask`, and a filter on the root
 handler masks whatever slipped through (an exception message quoting a request, a library's own
-log line) and replaces any configured secret with `***`.
+log line) and replaces any configured secret with `***`. The same handler stamps each record
+with the request and job it belongs to (`bridge.request_context`).
+
+`BRIDGE_LOG_FORMAT`: `json` writes one object per line, what log stores ingest; `text` is for
+people; `auto` (the default) picks JSON unless stderr is a terminal.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal, TextIO
+from urllib.parse import parse_qsl, quote_plus
+
+from bridge.request_context import ContextFilter
+
+LogFormat = Literal["auto", "json", "text"]
 
 # A phone number in international form: +, then 7 to 15 digits, possibly split by spaces or
 # dashes. Bare digit runs are left alone: they are Intercom conversation ids and timestamps, and
@@ -48,6 +60,8 @@ class RedactingFilter(logging.Filter):
         cleaned = self._clean(message)
         if record.exc_text:
             record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         record.msg, record.args = cleaned, None
         return True
 
@@ -57,31 +71,126 @@ class RedactingFilter(logging.Filter):
         return mask(text)
 
 
-def configure_logging(*, level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
-    """Root logging to stderr through the redacting filter (idempotent)."""
+_CONTEXT_FIELDS = ("request_id", "job_id")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: `ts`, `level`, `logger`, `message`, and when known
+    `request_id`, `job_id` and `exc` (the traceback).
+
+    Only these fields, never a record's `extra`: the redacting filter cleans the message and the
+    traceback, and an extra (RQ passes a job's arguments) would bypass it.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        entry = {
+            "ts": ts.replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value:
+                entry[name] = str(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry)
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message [request_id=… job_id=…]`, for a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        ids = [f"{name}={value}" for name in _CONTEXT_FIELDS if (value := getattr(record, name, None))]
+        return f"{line} [{' '.join(ids)}]" if ids else line
+
+
+def wants_json(log_format: LogFormat, stream: TextIO) -> bool:
+    """`auto` means JSON where nobody reads along (a container, a service manager, a pipe)."""
+    if log_format == "auto":
+        isatty = getattr(stream, "isatty", None)
+        return not (isatty is not None and isatty())
+    return log_format == "json"
+
+
+def configure_logging(
+    *,
+    level: int = logging.INFO,
+    secrets: Iterable[str] = (),
+    log_format: LogFormat = "auto",
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Root logging to `stream` (stderr) through context and redacting filters (idempotent)."""
+    stream = stream if stream is not None else sys.stderr
     root = logging.getLogger()
     root.setLevel(level)
     for handler in list(root.handlers):
-        if getattr(handler, "_bridge", False):
+        if is_bridge_handler(handler):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler._bridge = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if wants_json(log_format, stream) else TextFormatter())
+    handler.addFilter(ContextFilter())
     handler.addFilter(RedactingFilter(secrets))
     root.addHandler(handler)
     # httpx logs every request at INFO; the bridge logs what matters about its own calls.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    return handler
 
 
-def redact_server_logs(secrets: Iterable[str]) -> None:
-    """Redact uvicorn's own loggers too: run as `uvicorn bridge.app:app`, its access log would
-    print `/webhooks/textmagic?token=<secret>` (TextMagic and Africa's Talking authenticate by a
-    token in the URL)."""
-    for name in ("uvicorn.access", "uvicorn.error"):
+def is_bridge_handler(handler: logging.Handler) -> bool:
+    return bool(getattr(handler, "_bridge", False))
+
+
+class HideQueryValues(logging.Filter):
+    """Uvicorn's access line with the query's values hidden: providers that call with GET put
+    the customer's number (`msisdn=353871234567`, no `+` to recognise it by) and text there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            path, _, query = args[2].partition("?")
+            names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
+            hidden = "&".join(f"{quote_plus(name)}=***" for name in names)
+            record.args = (*args[:2], f"{path}?{hidden}", *args[3:])
+        return True
+
+
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def route_server_logs(secrets: Iterable[str]) -> None:
+    """Uvicorn's own lines through the bridge's format and filters (idempotent).
+
+    Run as `uvicorn bridge.app:app`, uvicorn has given its loggers handlers of their own; once
+    the bridge has configured logging, they hand their records to the root handler instead, so
+    "Started server process" and the access lines come out as JSON too. A logger uvicorn
+    silenced (`--no-access-log`: no handler, no propagation) stays silent. When someone else
+    configured logging, their handlers stay, and the loggers' records are at least redacted: the
+    access line of `/webhooks/textmagic?token=<secret>` would otherwise print the secret.
+    """
+    routed = any(is_bridge_handler(handler) for handler in logging.getLogger().handlers)
+    for name in _SERVER_LOGGERS:
         logger = logging.getLogger(name)
-        for existing in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
+        for existing in [f for f in logger.filters if isinstance(f, RedactingFilter | HideQueryValues)]:
             logger.removeFilter(existing)
-        logger.addFilter(RedactingFilter(secrets))
+        if name == "uvicorn.access":
+            logger.addFilter(HideQueryValues())
+        if routed and logger.handlers:
+            logger.handlers.clear()
+            logger.propagate = True
+        elif not routed:
+            logger.addFilter(RedactingFilter(secrets))
 
 
 def secret_values(settings: object) -> list[str]:

@@ -77,6 +77,13 @@ def build_lookup(
 ) -> LookupReport:
     """The report for a message from `number`, national forms read in `region`. Reads only."""
     sender = classify_sender(number, country_code_included=False, default_region=region)
+    return sender_lookup(sender, number=number, region=region, identities=identities, intercom=intercom)
+
+
+def sender_lookup(
+    sender: SenderIdentity, *, number: str, region: str, identities: IdentityMap, intercom: IntercomClient
+) -> LookupReport:
+    """The report for a message from an already classified `sender` (a stored message's). Reads only."""
     problem = sender_problem(sender)
     if problem is not None:
         return LookupReport(

@@ -43,6 +43,10 @@ class StoredMedia:
         return (kind.startswith(_INLINE_PREFIXES) and kind != "image/svg+xml") or kind in _INLINE_TYPES
 
 
+# A write older than this that never completed was cut short by a crash (writes take seconds).
+ABANDONED_WRITE_SECONDS = 3600
+
+
 class MediaStore:
     def __init__(self, root: Path, *, ttl_seconds: float, clock: Callable[[], float] = time.time) -> None:
         self._root = root
@@ -82,9 +86,12 @@ class MediaStore:
         )
 
     def purge_expired(self) -> int:
-        """Remove every expired item; how many."""
+        """Remove every expired item, and the leftovers of writes a crash cut short (a `.bin`
+        whose `.json` never came, a `.tmp`) once they are an hour old; how many items."""
+        if not self._root.exists():
+            return 0
         removed = 0
-        for meta_path in self._root.glob("*.json") if self._root.exists() else ():
+        for meta_path in self._root.glob("*.json"):
             token = meta_path.stem
             try:
                 expired = float(json.loads(meta_path.read_text())["expires_at"]) <= self._clock()
@@ -93,6 +100,15 @@ class MediaStore:
             if expired:
                 self._remove(token)
                 removed += 1
+        stale_before = self._clock() - ABANDONED_WRITE_SECONDS
+        for path in [*self._root.glob("*.tmp"), *self._root.glob("*.bin")]:
+            orphan = path.suffix == ".tmp" or not path.with_suffix(".json").exists()
+            try:
+                if orphan and path.stat().st_mtime < stale_before:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+            except OSError:
+                continue  # removed by another process meanwhile
         return removed
 
     def _remove(self, token: str) -> None:

@@ -32,6 +32,19 @@ def to_e164(number: str, *, region: str | None = None) -> str | None:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
+def national_to_e164(number: str, *, region: str) -> str | None:
+    """E.164 of a number written nationally in `region`, or None when it cannot be a number
+    there (a UK `07700 900123` read as American): better an unreadable sender ops can see, and
+    replay once `BRIDGE_DEFAULT_REGION` is right, than a contact under a number nobody has."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
 def international_digits_to_e164(digits: str) -> str | None:
     """`16505551234` (country code included, no `+`) -> `+16505551234`, never a default region."""
     return to_e164("+" + digits.lstrip("+"))

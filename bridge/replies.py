@@ -39,6 +39,7 @@ from bridge.outbound import OutboundStore
 from bridge.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.base import ProviderAdapter
 from bridge.queueing import enqueue_reply, outbound_queue
+from bridge.request_context import request_id_fields
 from bridge.retrying import RetryPolicy
 from bridge.settings import Settings
 from bridge.threads import Thread, ThreadStore
@@ -81,6 +82,7 @@ class ReplyLedger:
                 }
             ),
             "received_at": f"{time.time():.6f}",
+            **request_id_fields(),
         }
 
         def write(pipe: Pipeline) -> None:
@@ -132,47 +134,24 @@ class ReplySender:
         entry = self._replies.get(part_id)
         if not entry:
             raise LedgerRecordMissing(f"reply {part_id} is not stored (expired or never stored)")
-        sent = tuple(value for name, value in sorted(entry.items()) if name.startswith("sent."))
         if ReplyStatus(entry["status"]) in FINAL:
-            return SendResult(part_id, ReplyStatus(entry["status"]), sent)
-        conversation_id = entry["conversation_id"]
-        thread = self._threads.by_conversation(conversation_id)
-        if thread is None:
-            raise UnprocessableMessage(f"conversation {conversation_id} is not one the bridge opened")
-        adapter = self._adapters.get(thread.provider)
-        if adapter is None:
-            raise UnprocessableMessage(
-                f"no provider {thread.provider!r} to send conversation {conversation_id}"
-            )
-        part = json.loads(entry["part"])
-        draft = Draft(text=html_to_text(part["body"]), attachment_urls=tuple(part["attachments"]))
-        base = OutboundMessage(
-            channel=Channel(thread.channel),
-            to=thread.customer_address,
-            sender=thread.business_number,
-            account=thread.account or None,
-            reply_reference=thread.reply_reference or None,
-        )
-        status = ReplyStatus.SENT
-        if self._outside_whatsapp_window(thread):
-            template = self._template(thread.provider)
-            self._notes.post_once(
-                conversation_id, self._window_note(thread, template), once=f"window:{part_id}"
-            )
-            if template is None:
-                self._replies.update(part_id, status=ReplyStatus.BLOCKED.value)
-                return SendResult(part_id, ReplyStatus.BLOCKED)
-            messages = [replace(base, template=template)]
-            status = ReplyStatus.TEMPLATE_SENT
-        else:
-            messages = plan(draft, adapter.send_limits(base), base)
+            return SendResult(part_id, ReplyStatus(entry["status"]), sent_ids(entry))
+        thread, adapter = reply_route(entry, self._threads, self._adapters)
+        planned = plan_reply(entry, thread, adapter, self._settings, now=self._clock())
+        if planned.window_note is not None:
+            self._notes.post_once(thread.conversation_id, planned.window_note, once=f"window:{part_id}")
+        if planned.status is ReplyStatus.BLOCKED:
+            self._replies.update(part_id, status=ReplyStatus.BLOCKED.value)
+            return SendResult(part_id, ReplyStatus.BLOCKED)
         ids = [
             self._send_one(adapter, message, index, entry, thread, part_id)
-            for index, message in enumerate(messages)
+            for index, message in enumerate(planned.messages)
         ]
-        self._replies.update(part_id, status=status.value)
-        log.info("reply %s: %s through %s (%d messages)", part_id, status.value, thread.provider, len(ids))
-        return SendResult(part_id, status, tuple(ids))
+        self._replies.update(part_id, status=planned.status.value)
+        log.info(
+            "reply %s: %s through %s (%d messages)", part_id, planned.status.value, thread.provider, len(ids)
+        )
+        return SendResult(part_id, planned.status, tuple(ids))
 
     def _send_one(
         self,
@@ -219,29 +198,82 @@ class ReplySender:
             )
         return provider_id
 
-    def _outside_whatsapp_window(self, thread: Thread) -> bool:
-        if thread.channel != Channel.WHATSAPP.value:
-            return False
-        return self._clock() - thread.last_inbound_at > WHATSAPP_WINDOW_SECONDS
 
-    def _template(self, provider: str) -> Template | None:
-        """The configured template for `provider`'s WhatsApp, if any."""
-        if provider == "whatsapp" and self._settings.whatsapp_template:
-            name, _, language = self._settings.whatsapp_template.partition(":")
-            return Template(name=name, language=language or "en_US")
-        if provider == "twilio" and self._settings.twilio_whatsapp_content_sid:
-            return Template(name=self._settings.twilio_whatsapp_content_sid)
-        return None
+def sent_ids(entry: Mapping[str, str]) -> tuple[str, ...]:
+    """The provider message ids already sent for a reply part, in order."""
+    return tuple(entry[name] for name in sorted(entry, key=_sent_index) if name.startswith("sent."))
 
-    def _window_note(self, thread: Thread, template: Template | None) -> str:
-        hours = (self._clock() - thread.last_inbound_at) / 3600
-        why = (
-            f"Not sent to the customer: their last WhatsApp message was {hours:.0f} hours ago, and WhatsApp "
-            "allows free-text replies only within 24 hours of it."
-        )
-        if template is not None:
-            return f"{why} The approved template “{template.name}” was sent instead, inviting them to reply."
-        return f"{why} No template is configured to reach them outside the window; they must write first."
+
+def _sent_index(name: str) -> int:
+    return int(name.removeprefix("sent.")) if name.startswith("sent.") else -1
+
+
+def reply_route(
+    entry: Mapping[str, str], threads: ThreadStore, adapters: Mapping[str, ProviderAdapter]
+) -> tuple[Thread, ProviderAdapter]:
+    """The thread a reply part answers and the provider that carries it; UnprocessableMessage when
+    the conversation is not the bridge's or its provider is not configured (fixable, then replayed)."""
+    conversation_id = entry["conversation_id"]
+    thread = threads.by_conversation(conversation_id)
+    if thread is None:
+        raise UnprocessableMessage(f"conversation {conversation_id} is not one the bridge opened")
+    adapter = adapters.get(thread.provider)
+    if adapter is None:
+        raise UnprocessableMessage(f"no provider {thread.provider!r} to send conversation {conversation_id}")
+    return thread, adapter
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    """What sending a reply part would do: its final status, the messages (one API call each),
+    and the note agents get when WhatsApp's window is closed."""
+
+    status: ReplyStatus
+    messages: tuple[OutboundMessage, ...]
+    window_note: str | None = None
+
+
+def plan_reply(
+    entry: Mapping[str, str], thread: Thread, adapter: ProviderAdapter, settings: Settings, *, now: float
+) -> ReplyPlan:
+    """The plan for reply part `entry` on `thread` at `now`. Pure: sending and dry runs share it."""
+    part = json.loads(entry["part"])
+    draft = Draft(text=html_to_text(part["body"]), attachment_urls=tuple(part["attachments"]))
+    base = OutboundMessage(
+        channel=Channel(thread.channel),
+        to=thread.customer_address,
+        sender=thread.business_number,
+        account=thread.account or None,
+        reply_reference=thread.reply_reference or None,
+    )
+    if thread.channel == Channel.WHATSAPP.value and now - thread.last_inbound_at > WHATSAPP_WINDOW_SECONDS:
+        template = whatsapp_template(thread.provider, settings)
+        note = window_note(now - thread.last_inbound_at, template)
+        if template is None:
+            return ReplyPlan(ReplyStatus.BLOCKED, (), note)
+        return ReplyPlan(ReplyStatus.TEMPLATE_SENT, (replace(base, template=template),), note)
+    return ReplyPlan(ReplyStatus.SENT, tuple(plan(draft, adapter.send_limits(base), base)))
+
+
+def whatsapp_template(provider: str, settings: Settings) -> Template | None:
+    """The configured template for `provider`'s WhatsApp, if any."""
+    if provider == "whatsapp" and settings.whatsapp_template:
+        name, _, language = settings.whatsapp_template.partition(":")
+        return Template(name=name, language=language or "en_US")
+    if provider == "twilio" and settings.twilio_whatsapp_content_sid:
+        return Template(name=settings.twilio_whatsapp_content_sid)
+    return None
+
+
+def window_note(elapsed: float, template: Template | None) -> str:
+    """The note agents read when a reply falls outside WhatsApp's 24-hour window."""
+    why = (
+        f"Not sent to the customer: their last WhatsApp message was {elapsed / 3600:.0f} hours ago, and "
+        "WhatsApp allows free-text replies only within 24 hours of it."
+    )
+    if template is not None:
+        return f"{why} The approved template “{template.name}” was sent instead, inviting them to reply."
+    return f"{why} No template is configured to reach them outside the window; they must write first."
 
 
 def failure_note(provider: str, code: str | None, reason: str, text: str) -> str:

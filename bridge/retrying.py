@@ -4,7 +4,7 @@ Inside one job attempt: 429 waits until the rate-limit window resets (`X-RateLim
 seconds, or `Retry-After`), 5xx, 408 and transport errors back off exponentially with jitter.
 When attempts run out the caller's retryable error is raised and RQ retries the whole job later
 (`BRIDGE_RETRY_DELAYS`). Any other answer is returned for the caller to judge: only it knows the
-service's error format.
+service's error format. Every 429 and every second waited is counted by service (`bridge.metrics`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bridge import metrics
 from bridge.errors import RetryableError
+from bridge.metrics import WaitReason
 
 log = logging.getLogger(__name__)
 
@@ -78,24 +80,30 @@ def call_with_retries(
                     f"{service} unreachable for {request} after {attempt} attempts: {type(exc).__name__}"
                 ) from exc
             log.warning("%s %s: %s, retrying", service, request, type(exc).__name__)
-            policy.sleep(policy.backoff_delay(attempt))
+            _wait(policy, service, WaitReason.BACKOFF, policy.backoff_delay(attempt))
             continue
         status = response.status_code
         if not transient(status):
             return response
         if status == 429:
+            metrics.current().rate_limited(service)
             if last:
                 raise rate_limited(
                     f"{service} answered 429 to {request} {attempt} times: {describe(response)}"
                 )
             wait = policy.rate_limit_wait(response, attempt)
             log.warning("%s %s: 429, waiting %.2fs for the rate-limit window", service, request, wait)
-            policy.sleep(wait)
+            _wait(policy, service, WaitReason.RATE_LIMIT, wait)
             continue
         if last:
             raise unavailable(
                 f"{service} answered {status} to {request} after {attempt} attempts: {describe(response)}"
             )
         log.warning("%s %s: %s, retrying", service, request, status)
-        policy.sleep(policy.backoff_delay(attempt))
+        _wait(policy, service, WaitReason.BACKOFF, policy.backoff_delay(attempt))
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _wait(policy: RetryPolicy, service: str, reason: WaitReason, seconds: float) -> None:
+    metrics.current().waited(service, reason, seconds)
+    policy.sleep(seconds)

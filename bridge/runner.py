@@ -63,16 +63,9 @@ def run(settings: Settings, options: RunOptions, *, say: Callable[[str], None]) 
         sandbox_url = standins_url = None
         if options.sandbox:
             sandbox_url, standins_url = _start_sandbox(settings, options, env, children)
-        web = [
-            "-m",
-            "uvicorn",
-            "bridge.app:app",
-            "--host",
-            options.host,
-            "--port",
-            str(options.port),
-            "--no-access-log",
-        ]
+        # With its access log: that line is the web side's record of each webhook, and carries
+        # the request id its job's lines carry (query values hidden, see bridge.logs).
+        web = ["-m", "uvicorn", "bridge.app:app", "--host", options.host, "--port", str(options.port)]
         children.append(_spawn("web", web, env, module=False))
         for number in range(1, options.workers + 1):
             children.append(_spawn(f"worker-{number}", ["worker"], env))

@@ -17,6 +17,8 @@ from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.errors import ConfigurationError
+from bridge.logs import LogFormat
+from bridge.signature_mode import SignatureMode, parse_signature_modes
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -46,6 +48,7 @@ def parse_delays(value: object) -> tuple[int, ...]:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+SignatureModes = Annotated[dict[str, SignatureMode], NoDecode, BeforeValidator(parse_signature_modes)]
 Delays = Annotated[tuple[int, ...], NoDecode, BeforeValidator(parse_delays)]
 
 
@@ -75,6 +78,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="BRIDGE_MAX_BODY_BYTES")
     # Base of the in-process backoff between quick retries of one HTTP call (seconds).
     http_backoff: Duration = Field(0.5, validation_alias="BRIDGE_HTTP_BACKOFF")
+    # `enforce` (default), `log-only`, or per provider: `twilio=log-only` (bridge.signature_mode).
+    signature_modes: SignatureModes = Field(
+        default_factory=lambda: parse_signature_modes(""), validation_alias="BRIDGE_SIGNATURE_MODE"
+    )
+    # `json`, `text`, or `auto`: JSON unless stderr is a terminal (see bridge.logs).
+    log_format: LogFormat = Field("auto", validation_alias="BRIDGE_LOG_FORMAT")
 
     # --- Intercom ---
     intercom_access_token: SecretStr | None = Field(None, validation_alias="INTERCOM_ACCESS_TOKEN")

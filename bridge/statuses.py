@@ -3,11 +3,15 @@
 A report is identified by (provider, outbound message id, state): providers repeat reports, and
 report the same message several times as it moves (sent, delivered, read). Each distinct one is
 stored, numbered and handed to a worker; a repeat is acknowledged and creates nothing.
+
+A report is stored as the `DeliveryStatus` JSON, plus the `request_id` of the webhook that
+brought it: a key the model ignores when reading, which the job's log lines carry.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 
 from redis import Redis
 from redis.client import Pipeline
@@ -16,6 +20,7 @@ from bridge import keys
 from bridge.claims import Outcome, claim
 from bridge.messages import DeliveryStatus
 from bridge.queueing import enqueue_status, status_queue
+from bridge.request_context import request_id_fields
 from bridge.settings import Settings
 
 
@@ -37,7 +42,7 @@ class StatusLedger:
         key = keys.status(entry_id)
 
         def write(pipe: Pipeline) -> None:
-            pipe.set(key, status.model_dump_json(), ex=self._settings.retention_days * 86400)
+            pipe.set(key, _stored(status), ex=self._settings.retention_days * 86400)
             enqueue_status(self._queue, entry_id, settings=self._settings, pipeline=pipe)
 
         return claim(self._redis, key, write, what="the delivery report")
@@ -45,3 +50,14 @@ class StatusLedger:
     def get(self, entry_id: str) -> DeliveryStatus | None:
         raw = self._redis.get(keys.status(entry_id))
         return DeliveryStatus.model_validate_json(raw) if raw else None
+
+    def request_id(self, entry_id: str) -> str | None:
+        """The id of the request that brought report `entry_id`, if it was stored with one."""
+        raw = self._redis.get(keys.status(entry_id))
+        value = json.loads(raw).get("request_id") if raw else None
+        return value if isinstance(value, str) else None
+
+
+def _stored(status: DeliveryStatus) -> str:
+    extra = request_id_fields()
+    return json.dumps(status.model_dump(mode="json") | extra) if extra else status.model_dump_json()

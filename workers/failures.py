@@ -20,6 +20,7 @@ from bridge.errors import ConfigurationError, PermanentError
 from bridge.lanes import SenderLane
 from bridge.ledger import InboundLedger, Status
 from bridge.logs import mask
+from bridge.replies import ReplyLedger, ReplyStatus
 from bridge.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,19 @@ def record_failure(
             job.retries_left = 0
         final = not job.should_retry
         reason = describe(exc_value)
-        job.meta.update({"reason": reason, "failed_at": time.time(), "final": final})
+        attempts = int(job.meta.get("attempts", 0)) + 1
+        job.meta.update({"reason": reason, "failed_at": time.time(), "final": final, "attempts": attempts})
         job.save_meta()  # type: ignore[no-untyped-call]
-        inbound_id = (job.kwargs or {}).get("inbound_id")
-        if inbound_id:
-            _record_on_ledger(connection, inbound_id, reason=reason, final=final)
+        kwargs = job.kwargs or {}
+        if kwargs.get("inbound_id"):
+            _record_on_ledger(connection, kwargs["inbound_id"], reason=reason, final=final)
+        if kwargs.get("part_id") and final:
+            ReplyLedger(connection, get_settings()).update(
+                kwargs["part_id"],
+                status=ReplyStatus.FAILED.value,
+                error=reason,
+                failed_at=f"{time.time():.6f}",
+            )
         log.warning("job %s failed (%s): %s", job.id, "final" if final else "will retry", reason)
     except Exception:  # noqa: BLE001 - see the module docstring
         log.exception("could not record the failure of job %s", job.id)

@@ -9,6 +9,7 @@ from bridge.attachments import AttachmentResolver
 from bridge.delivery import Deliverer, Result
 from bridge.intercom.client import IntercomClient
 from bridge.media import media_store
+from bridge.metrics import measured_job
 from bridge.providers import ADAPTERS
 from bridge.queueing import inbound_queue, schedule_inbound
 from bridge.settings import get_settings
@@ -16,6 +17,7 @@ from bridge.settings import get_settings
 MEDIA_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
+@measured_job
 def process_inbound(*, inbound_id: str) -> dict[str, str]:
     """Deliver ledger entry `inbound_id` (and any earlier message of its sender still waiting)."""
     settings = get_settings()

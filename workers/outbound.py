@@ -6,6 +6,7 @@ import httpx
 from rq import get_current_job
 
 from bridge.intercom.client import IntercomClient
+from bridge.metrics import measured_job
 from bridge.providers import ADAPTERS
 from bridge.replies import ReplySender
 from bridge.settings import get_settings
@@ -13,6 +14,7 @@ from bridge.settings import get_settings
 PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
+@measured_job
 def send_reply(*, part_id: str) -> dict[str, object]:
     """Send reply part `part_id` (resuming after any message of it already sent)."""
     settings = get_settings()

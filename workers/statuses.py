@@ -7,6 +7,7 @@ from rq import get_current_job
 from bridge.errors import LedgerRecordMissing
 from bridge.intercom.client import IntercomClient
 from bridge.messages import DeliveryState
+from bridge.metrics import measured_job
 from bridge.notes import Notes
 from bridge.outbound import OutboundStore
 from bridge.providers import ADAPTERS
@@ -15,6 +16,7 @@ from bridge.settings import get_settings
 from bridge.statuses import StatusLedger
 
 
+@measured_job
 def apply_status(*, status_id: str) -> dict[str, str]:
     """Record report `status_id` on its sent message; a failure becomes one note in its conversation."""
     settings = get_settings()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bridge import metrics
 from bridge.errors import (
     IntercomConflict,
     IntercomGone,
@@ -41,6 +43,8 @@ SEARCH_MAX_PAGES = 20
 # `GET /contacts` serves at most 150 contacts a page (research/intercom-api.md §2.4, pagination).
 LIST_MAX_PER_PAGE = 150
 
+# Intercom's resource and action names are lowercase words; its ids carry digits (hex or numeric).
+_PATH_WORD = re.compile(r"[a-z_]+")
 _EXISTING_ID = re.compile(r"id=([A-Za-z0-9]+)")
 _CANONICAL_LINK = re.compile(r"</contacts/([^>]+)>\s*;\s*rel=\"?canonical\"?")
 
@@ -208,7 +212,7 @@ class IntercomClient:
     ) -> dict[str, Any]:
         """One API call with quick retries; the decoded JSON body on success."""
         response = call_with_retries(
-            lambda: self._http.request(method, path, json=json, params=params),
+            lambda: self._attempt(method, path, json=json, params=params),
             policy=self._policy,
             service="Intercom",
             request=f"{method} {path}",
@@ -219,6 +223,29 @@ class IntercomClient:
         if response.status_code >= 400:
             raise _rejection(method, path, response)
         return _json_object(response)
+
+    def _attempt(self, method: str, path: str, *, json: Any, params: dict[str, str] | None) -> httpx.Response:
+        """One HTTP attempt, measured by endpoint template and answer (`transport_error`: none)."""
+        started = time.perf_counter()
+
+        def record(status: str) -> None:
+            seconds = time.perf_counter() - started
+            metrics.current().intercom_request(method, endpoint_template(path), status, seconds)
+
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TransportError:
+            record("transport_error")
+            raise
+        record(str(response.status_code))
+        return response
+
+
+def endpoint_template(path: str) -> str:
+    """`/conversations/123/reply` -> `/conversations/{id}/reply`: a metric label, so ids never
+    become one (a series per contact would grow without bound)."""
+    segments = path.split("?", 1)[0].strip("/").split("/")
+    return "/" + "/".join(part if _PATH_WORD.fullmatch(part) else "{id}" for part in segments)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

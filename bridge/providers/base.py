@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bridge import metrics
 from bridge.errors import MalformedPayload, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from bridge.messages import DeliveryStatus, InboundMessage, Media
+from bridge.metrics import SendOutcome
 from bridge.outgoing import OutboundMessage, SendLimits
 from bridge.retrying import RetryPolicy, call_with_retries
 from bridge.settings import Settings
@@ -159,8 +161,20 @@ class ProviderAdapter(ABC):
         """Send one message; the id the provider gave it (delivery reports refer to it).
 
         Raises `ProviderRejected` (permanent, with the provider's code) or, once quick retries ran
-        out, `ProviderUnavailable` / `ProviderRateLimited` (the job is retried later)."""
-        return self._outbound().send(message, settings, http, policy)
+        out, `ProviderUnavailable` / `ProviderRateLimited` (the job is retried later). Every
+        outcome is counted here, the one door every send goes through."""
+        recorder = metrics.current()
+        template = message.template is not None
+        try:
+            provider_message_id = self._outbound().send(message, settings, http, policy)
+        except ProviderRejected:
+            recorder.outbound_message(self.name, SendOutcome.REJECTED, template=template)
+            raise
+        except Exception:
+            recorder.outbound_message(self.name, SendOutcome.FAILED, template=template)
+            raise
+        recorder.outbound_message(self.name, SendOutcome.SENT, template=template)
+        return provider_message_id
 
     def failure_reason(self, code: str | None) -> str | None:
         """A person's explanation of a delivery error code (Twilio 21610: the customer replied

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import redis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from bridge.deps import RedisDep
+from bridge.heartbeats import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -19,9 +19,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(redis_client: RedisDep) -> JSONResponse:
-    """Ready to accept webhooks: Redis answers."""
-    try:
-        redis_client.ping()
-    except redis.RedisError as exc:
-        return JSONResponse({"status": "unavailable", "redis": type(exc).__name__}, status_code=503)
-    return JSONResponse({"status": "ok", "redis": "ok"})
+    """Ready to work: Redis answers and a worker heartbeated recently, so accepted messages will
+    be delivered; 503 says which is missing."""
+    ready = readiness(redis_client)
+    return JSONResponse(ready.to_json(), status_code=200 if ready.ready else 503)

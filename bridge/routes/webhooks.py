@@ -7,13 +7,22 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request, Response
 
+from bridge import metrics
 from bridge.deps import AdaptersDep, LedgerDep, SettingsDep, StatusLedgerDep
-from bridge.errors import MethodNotAllowed, PayloadTooLarge, ProviderDisabled, UnknownProvider
+from bridge.errors import (
+    MethodNotAllowed,
+    PayloadTooLarge,
+    ProviderDisabled,
+    UnknownProvider,
+    WebhookRejected,
+)
 from bridge.intake import store_content, store_statuses
 from bridge.ledger import RawPayload
+from bridge.metrics import WebhookKind, refusal_outcome
 from bridge.providers import ProviderAdapter, WebhookRequest
 from bridge.providers.base import Acknowledgement
 from bridge.settings import Settings
+from bridge.signature_mode import verify_signature
 
 router = APIRouter(tags=["webhooks"])
 
@@ -36,7 +45,7 @@ async def receive_webhook(
     handshake = adapter.handshake(webhook, settings)
     if handshake is not None:
         return _answer(handshake)
-    adapter.verify(webhook, settings)
+    verified = verify_signature(adapter, webhook, settings)
     content = adapter.parse(webhook, settings)
     raw = RawPayload(
         content_type=webhook.headers.get("content-type", ""),
@@ -45,7 +54,8 @@ async def receive_webhook(
         query=_without_secrets(webhook.query),
         method=webhook.method,
     )
-    store_content(content, raw, ledger=ledger, statuses=statuses)
+    stored = store_content(content, raw, ledger=ledger, statuses=statuses)
+    metrics.current().webhook(adapter.name, WebhookKind.INBOUND, stored.outcome(verified=verified))
     return _answer(adapter.acknowledge())
 
 
@@ -63,9 +73,24 @@ async def receive_status(
         return Response(status_code=200)
     _check_method(adapter, request.method, adapter.status_methods)
     webhook = await read_webhook(request, settings)
-    adapter.verify(webhook, settings)
-    store_statuses(adapter.parse_statuses(webhook, settings), statuses=statuses)
+    verified = verify_signature(adapter, webhook, settings)
+    stored = store_statuses(adapter.parse_statuses(webhook, settings), statuses=statuses)
+    metrics.current().webhook(adapter.name, WebhookKind.STATUS, stored.outcome(verified=verified))
     return _answer(adapter.acknowledge())
+
+
+_KINDS = {"/webhooks/{provider}": WebhookKind.INBOUND, "/webhooks/{provider}/status": WebhookKind.STATUS}
+
+
+def count_rejection(request: Request, refused: WebhookRejected) -> None:
+    """Count a provider webhook the bridge refused (the app's handler for `WebhookRejected` calls
+    this for every route; only the provider routes' refusals are counted, and only for a known
+    provider: an unknown one's name is whatever path was asked for)."""
+    kind = _KINDS.get(getattr(request.scope.get("route"), "path", ""))
+    provider = request.path_params.get("provider", "")
+    outcome = refusal_outcome(refused)
+    if kind is not None and outcome is not None and provider in request.app.state.adapters:
+        metrics.current().webhook(provider, kind, outcome)
 
 
 def _adapter(adapters: dict[str, ProviderAdapter], provider: str, settings: Settings) -> ProviderAdapter:

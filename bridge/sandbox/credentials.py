@@ -38,6 +38,7 @@ def _generate() -> dict[str, str]:
         "AFRICASTALKING_USERNAME": "sandbox",
         "AFRICASTALKING_API_KEY": secrets.token_hex(16),
         "AFRICASTALKING_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+        "BRIDGE_ADMIN_TOKEN": secrets.token_urlsafe(32),  # the ops API (/admin/...), on to try it
     }
 
 

@@ -1,0 +1,307 @@
+"""Failed jobs for operators, end to end: `bridge jobs failed|show|replay` and the admin API,
+on the real web app, Redis, workers and the Intercom sandbox.
+
+The story the issue asks for: Intercom fails every call, ten signed messages end as ten failed
+jobs with their reasons; once Intercom is back, one replay delivers each exactly once, a second
+delivers nothing, and a dry run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from rq.registry import FailedJobRegistry
+
+from bridge.cli import main
+from bridge.jobs import mask_address, parse_since
+from bridge.ledger import InboundLedger
+from bridge.queueing import inbound_queue
+from bridge.settings import reset_settings_cache
+from tests.helpers import conversation_bodies, signed_twilio
+
+BUSINESS = "+14155550100"
+CUSTOMERS = ("+14155550101", "+14155550102", "+14155550103")
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+
+def cli(*args: str) -> Result:
+    reset_settings_cache()
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def send_ten(bridge, settings, http) -> dict[str, list[str]]:
+    """Ten signed messages from three customers; what each customer wrote, in order."""
+    written: dict[str, list[str]] = {customer: [] for customer in CUSTOMERS}
+    for number in range(10):
+        customer = CUSTOMERS[number % len(CUSTOMERS)]
+        text = f"message {number}"
+        request = signed_twilio(bridge.url, settings, sender=customer, recipient=BUSINESS, text=text)
+        assert request.send(http).status_code == 200
+        written[customer].append(text)
+    return written
+
+
+def bodies_by_customer(sandbox) -> dict[str, list[str]]:
+    phones = {contact["id"]: contact["phone"] for contact in sandbox.contacts()}
+    return {
+        phones[conversation["contacts"]["contacts"][0]["id"]]: conversation_bodies(conversation)
+        for conversation in sandbox.conversations()
+    }
+
+
+def writes(sandbox) -> list[dict[str, Any]]:
+    """The sandbox requests that could change the workspace (a search reads)."""
+    return [r for r in sandbox.requests() if r["method"] != "GET" and not r["path"].endswith("/search")]
+
+
+def failed_ids(redis_client) -> list[str]:
+    return FailedJobRegistry(queue=inbound_queue(redis_client)).get_job_ids()
+
+
+def test_ten_failed_messages_are_listed_with_reasons_and_one_replay_delivers_each_once(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    sandbox.fault(500, times=None)
+    written = send_ten(bridge, settings, http)
+    drain()
+
+    listed = cli("jobs", "failed", "--json")
+    jobs = json.loads(listed.output)["jobs"]
+    assert len(jobs) == 10
+    for job in jobs:
+        assert job["kind"] == "inbound" and job["provider"] == "twilio"
+        assert "Intercom answered 500" in job["reason"]
+        assert job["attempts"] == 3  # BRIDGE_RETRY_DELAYS=0,0: the first try and two retries
+        assert job["party"] in {mask_address(customer) for customer in CUSTOMERS}
+    table = cli("jobs", "failed").output
+    assert len([line for line in table.splitlines() if line.startswith("in-twilio-")]) == 10
+    assert not any(customer in table for customer in CUSTOMERS)  # masked: +14155****01
+
+    shown = json.loads(cli("jobs", "show", jobs[0]["id"]).output)
+    assert shown["record"]["message"]["text"] == "message 0"
+    assert shown["record"]["status"] == "failed" and "500" in shown["record"]["error"]
+    assert CUSTOMERS[0] not in json.dumps(shown)
+    revealed = json.loads(cli("jobs", "show", jobs[0]["id"], "--reveal").output)
+    assert revealed["record"]["message"]["sender"]["e164"] == CUSTOMERS[0]
+    assert "From=" in revealed["record"]["raw"]["body"]
+
+    sandbox.clear_faults()
+    writes_before = len(writes(sandbox))
+    dry = cli("jobs", "replay", "--all", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.count(": planned:") == 10
+    assert "a new lead would be created" in dry.output
+    assert "calls: POST /contacts/search, POST /contacts (a new lead), POST /conversations" in dry.output
+    assert "dry run, nothing changed" in dry.output
+    assert len(writes(sandbox)) == writes_before
+    assert sandbox.contacts() == [] and sandbox.conversations() == []
+    assert sorted(failed_ids(redis_client)) == sorted(job["id"] for job in jobs)
+
+    replay = cli("jobs", "replay", "--all", "--no-wait")
+    assert replay.exit_code == 0, replay.output
+    assert replay.output.count(": queued:") == 10
+    assert failed_ids(redis_client) == []
+    drain()
+    assert bodies_by_customer(sandbox) == written
+    assert len(sandbox.contacts()) == 3
+
+    again = cli("jobs", "replay", "--all")
+    assert "No failed jobs to replay." in again.output
+    by_id = cli("jobs", "replay", jobs[0]["id"], "--no-wait")
+    assert ": not_failed:" in by_id.output
+    drain()
+    assert bodies_by_customer(sandbox) == written  # still each once
+
+
+def test_the_admin_api_answers_what_the_cli_prints(bridge, settings, sandbox, drain, http, redis_client):
+    sandbox.fault(500, times=None)
+    written = send_ten(bridge, settings, http)
+    drain()
+
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "test-admin-token"}):
+        assert http.get(f"{bridge.url}/admin/jobs/failed", headers=headers).status_code == 401
+        assert (
+            http.post(f"{bridge.url}/admin/jobs/replay", json={"all": True}, headers=headers).status_code
+            == 401
+        )
+
+    api_jobs = http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).json()["jobs"]
+    cli_jobs = json.loads(cli("jobs", "failed", "--json").output)["jobs"]
+    assert api_jobs == cli_jobs and len(api_jobs) == 10
+    one = api_jobs[0]["id"]
+    shown = http.get(f"{bridge.url}/admin/jobs/{one}", headers=ADMIN).json()
+    assert shown == json.loads(cli("jobs", "show", one).output)
+    assert http.get(f"{bridge.url}/admin/jobs/in-nothing", headers=ADMIN).status_code == 404
+
+    sandbox.clear_faults()
+    dry = http.post(f"{bridge.url}/admin/jobs/replay", json={"all": True, "dry_run": True}, headers=ADMIN)
+    assert dry.status_code == 200
+    assert [r["outcome"] for r in dry.json()["replays"]] == ["planned"] * 10
+    assert all(r["plan"] for r in dry.json()["replays"])
+    single_dry = http.post(f"{bridge.url}/admin/jobs/{one}/replay?dry_run=true", headers=ADMIN).json()
+    assert single_dry["replays"][0]["outcome"] == "planned"
+    assert sandbox.conversations() == [] and len(failed_ids(redis_client)) == 10
+
+    single = http.post(f"{bridge.url}/admin/jobs/{one}/replay", headers=ADMIN).json()
+    assert single["replays"][0]["outcome"] == "queued"
+    rest = http.post(f"{bridge.url}/admin/jobs/replay", json={"all": True}, headers=ADMIN).json()
+    assert [r["outcome"] for r in rest["replays"]] == ["queued"] * 9
+    drain()
+    assert bodies_by_customer(sandbox) == written
+
+    again = http.post(f"{bridge.url}/admin/jobs/replay", json={"all": True}, headers=ADMIN).json()
+    assert again["replays"] == []
+    by_id = http.post(f"{bridge.url}/admin/jobs/replay", json={"ids": [one]}, headers=ADMIN).json()
+    assert by_id["replays"][0]["outcome"] == "not_failed"
+    bad = http.post(f"{bridge.url}/admin/jobs/replay", json={"all": True, "ids": [one]}, headers=ADMIN)
+    assert bad.status_code == 400
+    assert http.get(f"{bridge.url}/admin/jobs/failed?since=yesterday", headers=ADMIN).status_code == 400
+
+
+def test_a_message_delivered_before_its_job_is_replayed_is_not_delivered_again(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    sandbox.fault(500, times=None)
+    request = signed_twilio(bridge.url, settings, sender=CUSTOMERS[0], recipient=BUSINESS, text="once")
+    request.send(http)
+    drain()
+    [job_id] = failed_ids(redis_client)
+    sandbox.clear_faults()
+    # Meanwhile it got through some other way (an operator re-ran it by hand, say).
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    inbound_id = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer).kwargs["inbound_id"]
+    InboundLedger(redis_client, settings).update(inbound_id, status="delivered", conversation_id="123")
+
+    replay = cli("jobs", "replay", job_id, "--no-wait")
+    assert f"{job_id}: already_done: already in conversation 123" in replay.output
+    drain()
+    assert sandbox.conversations() == []
+    assert failed_ids(redis_client) == []  # settled: off the failed list
+
+
+def test_an_unreadable_sender_is_kept_listed_and_delivered_after_the_region_is_fixed(
+    bridge, settings, sandbox, drain, http, redis_client, monkeypatch
+):
+    national = "07700900123"  # a UK mobile written nationally; the bridge assumes BRIDGE_DEFAULT_REGION=US
+    request = signed_twilio(
+        bridge.url, settings, sender=national, recipient=BUSINESS, text="hello from the UK"
+    )
+    assert request.send(http).status_code == 200  # accepted: never a silent drop
+    drain()
+    [job] = json.loads(cli("jobs", "failed", "--json").output)["jobs"]
+    assert "UnprocessableMessage" in job["reason"] and "sender id" in job["reason"]
+    assert job["attempts"] == 1  # permanent: not retried
+
+    still = cli("jobs", "replay", job["id"], "--no-wait")
+    assert ": still_unprocessable:" in still.output
+    assert failed_ids(redis_client) == [job["id"]]
+
+    monkeypatch.setenv("BRIDGE_DEFAULT_REGION", "GB")
+    dry = cli("jobs", "replay", job["id"], "--dry-run")
+    assert ": planned:" in dry.output and "+44770*****23" in dry.output
+    fixed = cli("jobs", "replay", job["id"], "--no-wait")
+    assert ": queued:" in fixed.output, fixed.output
+    drain()
+    [lead] = sandbox.contacts()
+    assert lead["phone"] == "+447700900123"
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["hello from the UK"]
+
+
+@pytest.fixture
+def loop(providers_at_standin, bridge, sandbox):
+    sandbox.configure(
+        webhook_url=f"{bridge.url}/intercom/webhooks", client_secret="test-intercom-client-secret"
+    )
+    return providers_at_standin
+
+
+def test_a_reply_the_provider_refused_is_listed_and_sent_once_on_replay(
+    loop, bridge, settings, sandbox, drain, http
+):
+    signed_twilio(bridge.url, settings, sender=CUSTOMERS[0], recipient=BUSINESS, text="hi").send(http)
+    drain()
+    [conversation] = sandbox.conversations()
+    http.post(f"{loop.url}/_standin/faults/twilio", json={"statuses": [400]}).raise_for_status()
+    reply = sandbox.api(
+        "POST",
+        f"/conversations/{conversation['id']}/reply",
+        json={"type": "admin", "admin_id": "991267101", "message_type": "comment", "body": "On it"},
+    )
+    assert reply.status_code == 200
+    drain()
+    assert loop.state.sends == []
+
+    [job] = json.loads(cli("jobs", "failed", "--json").output)["jobs"]
+    assert job["kind"] == "outbound" and job["provider"] == "twilio"
+    assert job["party"] == mask_address(CUSTOMERS[0])
+    assert "21610" in job["reason"]
+    dry = cli("jobs", "replay", "--all", "--dry-run")
+    assert "sent: 1 message(s), 0 already sent (not again), 1 to send" in dry.output
+    assert "calls: twilio send" in dry.output
+
+    assert ": queued:" in cli("jobs", "replay", "--all", "--no-wait").output
+    drain()
+    [sent] = loop.state.sends
+    assert sent.text == "On it"
+    assert "No failed jobs to replay." in cli("jobs", "replay", "--all").output
+    drain()
+    assert len(loop.state.sends) == 1
+
+
+def test_replay_needs_ids_or_all_and_since_reads_durations_and_dates(bridge_env):
+    assert cli("jobs", "replay").exit_code == 2
+    assert cli("jobs", "replay", "x", "--all").exit_code == 2
+    assert cli("jobs", "replay", "x", "--provider", "twilio").exit_code == 2
+    assert "not a duration or a date" in cli("jobs", "failed", "--since", "soon").output
+    assert parse_since("2h", now=10_000.0) == 10_000.0 - 7200
+    assert parse_since("2026-11-23T10:00:00Z") == parse_since("2026-11-23T10:00:00+00:00")
+    assert parse_since("2026-11-23T10:00:00") == parse_since("2026-11-23T10:00:00Z")  # UTC unless it says
+
+
+def test_replay_waits_for_the_workers_and_reports_what_they_did(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from rq import Worker
+
+    sandbox.fault(500, times=None)
+    written = send_ten(bridge, settings, http)
+    drain()
+    sandbox.clear_faults()
+
+    worker = subprocess.Popen([sys.executable, "-m", "bridge", "worker"], env=os.environ.copy())
+    try:
+        for _ in range(300):  # until the worker has registered itself
+            if Worker.all(connection=redis_client):
+                break
+            time.sleep(0.1)
+        result = cli("jobs", "replay", "--all", "--timeout", "120")
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert result.exit_code == 0, result.output
+    assert "10 done, 0 failed again, 0 not finished." in result.output
+    assert bodies_by_customer(sandbox) == written
+
+
+def test_replay_without_a_running_worker_queues_and_says_so(bridge, settings, sandbox, drain, http):
+    sandbox.fault(500, times=None)
+    signed_twilio(bridge.url, settings, sender=CUSTOMERS[0], recipient=BUSINESS, text="later").send(http)
+    drain()
+    sandbox.clear_faults()
+    result = cli("jobs", "replay", "--all")
+    assert result.exit_code == 0
+    assert "No worker is running: the jobs are queued" in result.output
+    drain()
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["later"]
