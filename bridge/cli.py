@@ -99,7 +99,7 @@ def worker(burst: bool) -> None:
         settings.require("intercom_access_token")
         url, embedded = resolve_redis(settings)
         try:
-            run_worker(redis_client(url, timeout=30.0), burst=burst)
+            run_worker(redis_client(url, timeout=30.0, wait_out_outages=True), burst=burst)
         finally:
             if embedded is not None:
                 embedded.stop()

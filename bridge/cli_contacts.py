@@ -26,15 +26,17 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def _services(settings: Settings) -> Iterator[tuple[Redis, IntercomClient]]:
-    """Redis (the embedded server when `REDIS_URL` is unset) and the Intercom client."""
+def _services(settings: Settings, *, budgeted: bool) -> Iterator[tuple[Redis, IntercomClient]]:
+    """Redis (the embedded server when `REDIS_URL` is unset) and the Intercom client, booking
+    its calls in the budget the workers share when `budgeted` (`bridge.rate_budget`)."""
     from bridge.connection import redis_client, resolve_redis
 
     settings.require("intercom_access_token")
     url, embedded = resolve_redis(settings)
     try:
-        with IntercomClient.from_settings(settings) as intercom:
-            yield redis_client(url, timeout=30.0), intercom
+        client = redis_client(url, timeout=30.0)
+        with IntercomClient.from_settings(settings, redis_client=client if budgeted else None) as intercom:
+            yield client, intercom
     finally:
         if embedded is not None:
             embedded.stop()
@@ -55,7 +57,8 @@ def sync(restart: bool) -> None:
     settings = get_settings()
     shown = _ProgressDisplay()
     try:
-        with _services(settings) as (redis, intercom):
+        # Page after page of reads, maybe while workers deliver: within the shared budget.
+        with _services(settings, budgeted=True) as (redis, intercom):
             try:
                 summary = sync_contacts(
                     redis_client=redis,
@@ -88,7 +91,8 @@ def lookup(number: str, region: str | None) -> None:
 
     settings = get_settings()
     try:
-        with _services(settings) as (redis, intercom):
+        # A few reads someone is waiting for, leaving nothing in Redis: outside the budget (doctor too).
+        with _services(settings, budgeted=False) as (redis, intercom):
             report = build_lookup(
                 number,
                 region=(region or settings.default_region).upper(),

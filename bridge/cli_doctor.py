@@ -26,10 +26,11 @@ def doctor(timeout: float) -> None:
     from bridge.settings import get_settings
 
     settings = get_settings()
-    # One quick retry, and no long wait for a rate-limit window: someone is watching.
+    # One quick retry, and no long wait for a rate-limit window: someone is watching. Outside the
+    # shared call budget: one call, and the Intercom check must not depend on the Redis check.
     policy = RetryPolicy(max_attempts=2, backoff=0.2, max_wait=2.0)
     intercom = (
-        IntercomClient.from_settings(settings, policy=policy)
+        IntercomClient.from_settings(settings, redis_client=None, policy=policy)
         if settings.intercom_access_token is not None
         else None
     )

@@ -204,7 +204,7 @@ def _failed_jobs(*, dry_run: bool = False) -> Iterator[tuple[FailedJobs, Any]]:
             from bridge.replay_plan import ReplayPlanner
 
             settings.require("intercom_access_token")
-            intercom = IntercomClient.from_settings(settings)
+            intercom = IntercomClient.from_settings(settings, redis_client=client)
             planner = ReplayPlanner(
                 redis_client=client, intercom=intercom, adapters=ADAPTERS, settings=settings
             )

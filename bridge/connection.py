@@ -18,18 +18,25 @@ def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
     return embedded.url, embedded
 
 
-def redis_client(url: str, *, timeout: float = 2.0) -> Redis:
-    """A client with timeouts and two quick reconnection attempts.
+def redis_client(url: str, *, timeout: float = 2.0, wait_out_outages: bool = False) -> Redis:
+    """A client with timeouts and two quick reconnection attempts, or, `wait_out_outages`, as
+    many as it takes (one a second once the backoff is up).
 
     The web side calls Redis from its event loop: a Redis that is down must turn into a 503 (so
     the provider retries) within a fraction of a second, not after redis-py's default backoff.
+    Workers must do the opposite and wait: RQ's worker quits on a connection error anywhere but
+    its dequeue (a blink of Redis would stop every worker for good), and a job that failed
+    between Intercom's answer and the write that records it would repeat that call on its retry.
+    Waiting, the job records it once Redis is back, and the worker carries on.
     """
+    retries = -1 if wait_out_outages else 2  # redis-py: a negative count retries forever
+    cap = 1.0 if wait_out_outages else 0.2
     return Redis.from_url(
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+        retry=Retry(ExponentialBackoff(cap=cap, base=0.02), retries=retries),
     )
 
 

@@ -9,10 +9,11 @@ this one. Each delivery resumes from the ledger's recovery points:
    closed (reply as the contact); otherwise open a new one from the contact.
 4. done — `status=delivered` with the conversation id, and the message leaves the lane.
 
-The one window the ledger cannot close: Intercom accepted step 3 and the process died before
-recording it. A retry then posts the message again. Intercom has no idempotency key to prevent
-that (research/engineering.md §4.3), so the window is kept to the time between a response and
-one Redis write.
+The one window the ledger cannot close: Intercom applied step 3 (or created the lead in step 1)
+and the process died before recording it, with the call in flight or just answered. A retry then
+posts the message again (or, search lagging, creates another lead). Intercom has no idempotency
+key to prevent that (research/engineering.md §4.3), so each result is recorded the moment it
+comes back, and workers wait out a Redis outage rather than fail between the two.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class Deliverer:
             raise LedgerRecordMissing(f"inbound {inbound_id} is not in the ledger (expired or never stored)")
         if entry.status is Status.DELIVERED:
             return Delivery(inbound_id, Result.ALREADY, entry.get("conversation_id") or "")
-        lane = SenderLane(self._redis, entry.message.sender.lane_key)
+        lane = SenderLane(self._redis, entry.message.sender.lane_key, worker_ttl=self._settings.worker_ttl)
         with lane.held():
             for earlier_id in lane.waiting_before(inbound_id):
                 self._deliver_earlier(earlier_id, lane)

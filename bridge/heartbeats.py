@@ -12,6 +12,10 @@ waits `worker_ttl - 15` = 45 s; a busy forking worker heartbeats every 30 s whil
 (RQ's job monitoring interval). A worker is alive when it heartbeated within 90 s: one missed
 heartbeat is tolerated, two are not. (RQ itself keeps a worker's key `worker_ttl + 60` = 120 s.)
 Timestamps come from the workers' clocks, so hosts must agree on the time (NTP), as RQ assumes.
+
+`BRIDGE_WORKER_TTL` (default and maximum 60) shortens all of it at once, for tests that kill
+workers: with 10, maintenance runs every 10 s and a busy worker heartbeats every 5 s, so an
+abandoned job is retried about 70 s after the kill (RQ adds a fixed 60 s to a job's heartbeat).
 """
 
 from __future__ import annotations
@@ -27,8 +31,26 @@ from rq.utils import utcparse
 from bridge.queueing import QUEUES
 
 WORKER_TTL_SECONDS = 60
-MAINTENANCE_INTERVAL_SECONDS = 60
 HEARTBEAT_FRESH_SECONDS = 90
+
+
+@dataclass(frozen=True)
+class WorkerTimings:
+    """The RQ worker's timings, all derived from one TTL so they stay in proportion."""
+
+    worker_ttl: int
+    maintenance_interval: int
+    job_monitoring_interval: int  # a busy worker's heartbeat period (RQ's default: 30)
+
+
+def worker_timings(worker_ttl: int = WORKER_TTL_SECONDS) -> WorkerTimings:
+    """Maintenance as often as the TTL, job heartbeats twice per TTL (60 gives RQ's 30 s). A TTL
+    above 60 would outlast `HEARTBEAT_FRESH_SECONDS` and is refused by the settings."""
+    return WorkerTimings(
+        worker_ttl=worker_ttl,
+        maintenance_interval=worker_ttl,
+        job_monitoring_interval=max(worker_ttl // 2, 1),
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
@@ -21,6 +22,7 @@ from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import Contact
 from bridge.logs import mask_number
 from bridge.merges import MergeOutcome, Merger, MergeResult, label
+from bridge.providers.payloads import JsonNode
 from bridge.settings import Settings
 from bridge.threads import ThreadStore
 
@@ -31,25 +33,62 @@ FIND, CONFIRM, OVERRIDE, CANCEL = "find", "confirm", "merge_anyway", "cancel"
 CANDIDATE_PREFIX = "candidate:"
 
 
+@dataclass(frozen=True)
+class CanvasRequest:
+    """What the app reads from an initialize or submit request (research/intercom-api.md §5.3).
+
+    Read once, up front, with `JsonNode`: a field of the wrong JSON type is a 400 that names it
+    (`contact.phone must be a string`), never an exception deep in a step."""
+
+    contact: Contact | None  # the conversation's contact; None outside a conversation
+    conversation_id: str | None
+    admin: dict[str, str]  # the agent: id, name, email
+    component_id: str = ""  # what the agent clicked (submit)
+    target: str = ""  # the "merge into" field (submit)
+    stored_from: str = ""  # the canvas's stored_data (submit)
+    stored_into: str = ""
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> CanvasRequest:
+        root = JsonNode(data)
+        context, conversation = root.object("context"), root.object("conversation")
+        admin = root.object("admin")
+        canvas_node = root.object("current_canvas")
+        stored = canvas_node.object("stored_data") if canvas_node else None
+        inputs = root.object("input_values")
+        return cls(
+            contact=_contact(root.object("contact")),
+            conversation_id=(context.text("conversation_id") if context else None)
+            or (conversation.text("id") if conversation else None),
+            admin={key: (admin.text(key) if admin else None) or "" for key in ("id", "name", "email")},
+            component_id=root.text("component_id") or "",
+            target=(inputs.text(TARGET_INPUT) if inputs else None) or "",
+            stored_from=(stored.text("from") if stored else None) or "",
+            stored_into=(stored.text("into") if stored else None) or "",
+        )
+
+
 class InboxApp:
     def __init__(self, *, redis_client: Redis, intercom: IntercomClient, settings: Settings) -> None:
         self._threads = ThreadStore(redis_client)
         self._merger = Merger(redis_client, intercom, default_region=settings.default_region)
 
-    def initialize(self, request: dict[str, Any]) -> dict[str, Any]:
+    def initialize(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The first canvas, for the conversation an agent opened."""
+        request = CanvasRequest.parse(payload)
         return self._guarded(lambda: self._start(request))
 
-    def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+    def submit(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The next canvas, after the agent clicked `component_id`."""
+        request = CanvasRequest.parse(payload)
         return self._guarded(lambda: self._step(request))
 
     # --- steps ---
 
     def _start(
-        self, request: dict[str, Any], *, notice: list[canvas.Component] | None = None
+        self, request: CanvasRequest, *, notice: list[canvas.Component] | None = None
     ) -> dict[str, Any]:
-        contact = _contact(request)
+        contact = request.contact
         if contact is None:
             return canvas.canvas(
                 [
@@ -57,7 +96,7 @@ class InboxApp:
                     canvas.muted("Open a conversation with a customer to merge their contact."),
                 ]
             )
-        conversation_id = _conversation_id(request)
+        conversation_id = request.conversation_id
         thread = self._threads.by_conversation(conversation_id) if conversation_id else None
         rows = [
             ("Name", contact.name or "(no name)"),
@@ -89,18 +128,15 @@ class InboxApp:
         ]
         return canvas.canvas(components, stored_data={"from": contact.id})
 
-    def _step(self, request: dict[str, Any]) -> dict[str, Any]:
-        component = str(request.get("component_id") or "")
-        stored = ((request.get("current_canvas") or {}).get("stored_data")) or {}
-        admin = _admin(request)
-        contact = _contact(request)
-        source_id = str(stored.get("from") or (contact.id if contact else ""))
+    def _step(self, request: CanvasRequest) -> dict[str, Any]:
+        component, admin, contact = request.component_id, request.admin, request.contact
+        source_id = request.stored_from or (contact.id if contact else "")
         if component == CANCEL or not source_id:
             return self._start(request)
         if component in (CONFIRM, OVERRIDE):
             result = self._merger.merge(
                 from_id=source_id,
-                into_id=str(stored.get("into") or ""),
+                into_id=request.stored_into,
                 admin=admin,
                 override=component == OVERRIDE,
             )
@@ -108,7 +144,7 @@ class InboxApp:
         if component.startswith(CANDIDATE_PREFIX):
             query = component.removeprefix(CANDIDATE_PREFIX)
         else:
-            query = str((request.get("input_values") or {}).get(TARGET_INPUT) or "")
+            query = request.target
         target = self._merger.find(query)
         if target is None:
             message = (
@@ -161,7 +197,7 @@ class InboxApp:
         ]
         return canvas.canvas(components, stored_data={"from": source.id, "into": target.id})
 
-    def _outcome(self, request: dict[str, Any], result: MergeResult) -> dict[str, Any]:
+    def _outcome(self, request: CanvasRequest, result: MergeResult) -> dict[str, Any]:
         if result.merged:
             return canvas.canvas([canvas.header("Merged"), canvas.text(result.message)], completed=True)
         if result.outcome is MergeOutcome.NOT_DUPLICATES and result.source and result.target:
@@ -190,23 +226,21 @@ class InboxApp:
         return result
 
 
-def _contact(request: dict[str, Any]) -> Contact | None:
-    data = request.get("contact")
-    if not isinstance(data, dict) or not data.get("id"):
+def _contact(data: JsonNode | None) -> Contact | None:
+    """The request's contact, as much of it as the app shows (no times: it never reads them)."""
+    contact_id = data.text("id") if data else None
+    if data is None or not contact_id:
         return None
-    return Contact.from_json(data)
-
-
-def _conversation_id(request: dict[str, Any]) -> str | None:
-    context = request.get("context") or {}
-    conversation = request.get("conversation") or {}
-    value = context.get("conversation_id") or conversation.get("id")
-    return str(value) if value else None
-
-
-def _admin(request: dict[str, Any]) -> dict[str, str]:
-    admin = request.get("admin") or {}
-    return {key: str(admin.get(key) or "") for key in ("id", "name", "email")}
+    return Contact(
+        id=contact_id,
+        role=data.text("role") or "lead",
+        updated_at=0,
+        created_at=0,
+        phone=data.text("phone") or None,
+        name=data.text("name") or None,
+        email=data.text("email") or None,
+        external_id=data.text("external_id") or None,
+    )
 
 
 def _candidate_label(candidate: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ newer bridge) lets it through.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -61,6 +62,8 @@ class JobKind(StrEnum):
 
 QUEUE_OF = {JobKind.INBOUND: INBOUND_QUEUE, JobKind.OUTBOUND: OUTBOUND_QUEUE, JobKind.STATUS: STATUS_QUEUE}
 KIND_OF_PREFIX = {"in-": JobKind.INBOUND, "out-": JobKind.OUTBOUND, "st-": JobKind.STATUS}
+# What RQ accepts as a job id (`rq.job.validate_job_id`); an operator can type anything.
+RQ_JOB_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def kind_of(job_id: str) -> JobKind | None:
@@ -297,6 +300,8 @@ class FailedJobs:
         return FailedJobRegistry(queue=self._queues[kind])
 
     def _job(self, job_id: str) -> Job | None:
+        if not RQ_JOB_ID.fullmatch(job_id):
+            return None  # RQ raises ValueError rather than look such an id up: there is no such job
         try:
             return Job.fetch(job_id, connection=self._redis, serializer=JSONSerializer)
         except NoSuchJobError:

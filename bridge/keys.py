@@ -24,6 +24,7 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:merges                         | list   | forever    | audit of every merge attempt, newest last   |
 | bridge:sync:contacts                  | hash   | 7 days idle| a `contacts sync` run; deleted when it ends  |
 | bridge:metrics:{metric}               | hash   | forever    | one counter or histogram (`bridge.metrics`)  |
+| bridge:budget:intercom                | hash   | 1 min idle | Intercom call budget (`bridge.rate_budget`)  |
 
 A metric's hash holds one field per series: the JSON list of its label values (a histogram's
 end with the bucket's upper bound, or `sum`), valued by HINCRBYFLOAT. Counters only grow;
@@ -99,6 +100,10 @@ MERGES = f"{PREFIX}merges"
 CONTACTS_SYNC = f"{PREFIX}sync:contacts"
 
 METRICS_PREFIX = f"{PREFIX}metrics:"
+
+# The Intercom call budget every process shares (bridge.rate_budget): µs timestamps of the next
+# free slot (`tat`) and of the end of a 429's pause (`paused_until`).
+INTERCOM_BUDGET = f"{PREFIX}budget:intercom"
 
 
 def metric(name: str) -> str:

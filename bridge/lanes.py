@@ -9,6 +9,9 @@ to a worker.
 
 The lock is an efficiency lock with a timeout (redis-py's `Lock`), not a correctness lock: if it
 ever expired mid-delivery, the identity map and the ledger's recovery points are the backstop.
+A worker killed while it holds the lock holds up its sender until the timeout: two worker TTLs
+(120 s), about as long as RQ takes to retry that worker's job (`bridge.heartbeats`), and
+shorter with it under `BRIDGE_WORKER_TTL`.
 """
 
 from __future__ import annotations
@@ -22,20 +25,21 @@ from redis.exceptions import LockError
 from bridge import keys
 from bridge.connection import read_list
 from bridge.errors import SenderBusy
+from bridge.heartbeats import WORKER_TTL_SECONDS
 from bridge.logs import mask
-
-LOCK_TIMEOUT_SECONDS = 120
-LOCK_WAIT_SECONDS = 60
 
 
 class SenderLane:
-    def __init__(self, redis_client: Redis, identity_key: str) -> None:
+    def __init__(
+        self, redis_client: Redis, identity_key: str, *, worker_ttl: int = WORKER_TTL_SECONDS
+    ) -> None:
         self._redis = redis_client
         self._identity = identity_key
+        self._wait = worker_ttl  # 60 s by default
         self._lock = redis_client.lock(
             keys.sender_lock(identity_key),
-            timeout=LOCK_TIMEOUT_SECONDS,
-            blocking_timeout=LOCK_WAIT_SECONDS,
+            timeout=2 * worker_ttl,
+            blocking_timeout=self._wait,
             thread_local=False,
         )
 
@@ -43,7 +47,7 @@ class SenderLane:
     def held(self) -> Iterator[None]:
         """Hold the sender's lock; `SenderBusy` (retryable) when it cannot be had in time."""
         if not self._lock.acquire():
-            raise SenderBusy(f"sender {mask(self._identity)} stayed locked for {LOCK_WAIT_SECONDS}s")
+            raise SenderBusy(f"sender {mask(self._identity)} stayed locked for {self._wait}s")
         try:
             yield
         finally:

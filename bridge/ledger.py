@@ -1,10 +1,11 @@
 """The inbound ledger: every message the bridge accepted, stored before the provider hears "OK".
 
-`accept` is one Redis transaction that claims (provider, provider message id), stores the raw
-payload and the normalized message, appends the message to its sender's lane and enqueues its
-job. Either all of that happens or none of it: a provider's retry of a stored message meets the
-claim and creates nothing, and a message that was not stored is never acknowledged (the caller
-answers 503 on `StorageUnavailable` and the provider retries).
+`accept` is one atomic Redis step (`bridge.claims`: one script, one round trip) that claims
+(provider, provider message id), numbers the arrival, stores the raw payload and the normalized
+message, appends the message to its sender's lane and enqueues its job. Either all of that
+happens or none of it: a provider's retry of a stored message meets the claim and creates
+nothing, and a message that was not stored is never acknowledged (the caller answers 503 on
+`StorageUnavailable` and the provider retries).
 
 The entry then carries the job's recovery points (`contact_id`, `conversation_id`), so a retried
 or replayed job resumes after the last step that reached Intercom instead of repeating it.
@@ -22,29 +23,31 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import keys
-from bridge.claims import Outcome, claim
+from bridge import claims, keys
+from bridge.claims import Outcome
 from bridge.connection import read_hash
 from bridge.messages import InboundMessage
 from bridge.queueing import enqueue_inbound, inbound_queue
 from bridge.request_context import request_id_fields
 from bridge.settings import Settings
 
-# Claim inside the transaction: number the arrival, store the entry, join the sender's lane.
-# The WATCH on the entry key (below) already guarantees nobody else claimed it in between.
-_CLAIM = """
-local seq = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
-redis.call('RPUSH', KEYS[3], ARGV[1])
-return seq
-"""
-
 # Recovery points go only to an entry that still exists: an expired entry must stay gone, not
 # come back as a hash without its message.
 _UPDATE_EXISTING = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
+# A failed attempt is recorded only on an entry not delivered yet: another job of the sender's
+# lane may have delivered the message while this one waited for the lane or lay dead, and a
+# "retrying" written over "delivered" would make the retry post the message again.
+_RECORD_FAILURE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'status') == ARGV[1] then return 0 end
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 """
 
@@ -106,11 +109,15 @@ class InboundLedger:
         self._redis = redis_client
         self._settings = settings
         self._queue = inbound_queue(redis_client)
-        self._claim = redis_client.register_script(_CLAIM)
         self._update = redis_client.register_script(_UPDATE_EXISTING)
+        self._record_failure = redis_client.register_script(_RECORD_FAILURE)
 
     def accept(self, message: InboundMessage, raw: RawPayload) -> Outcome:
         """Store and queue `message` exactly once; a repeat of a stored message is a duplicate."""
+        return claims.claim(self._redis, self.claim(message, raw))
+
+    def claim(self, message: InboundMessage, raw: RawPayload) -> claims.Claim:
+        """`accept`'s claim, to send with others (`claims.run_batched`)."""
         entry_id = inbound_id(message.provider, message.provider_message_id)
         key = keys.inbound(entry_id)
         fields = {
@@ -121,22 +128,19 @@ class InboundLedger:
             "raw": json.dumps(asdict(raw)),
             **request_id_fields(),  # the webhook's: the job's log lines carry it too
         }
-        flat = [item for pair in fields.items() for item in pair]
         retention = self._settings.retention_days * 86400
 
         def write(pipe: Pipeline) -> None:
-            self._claim(
-                keys=[key, keys.INBOUND_SEQUENCE, keys.mailbox(message.sender.lane_key)],
-                args=[entry_id, retention, *flat],
-                client=pipe,
-            )
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            pipe.expire(key, retention)
+            pipe.rpush(keys.mailbox(message.sender.lane_key), entry_id)
             if message.fragment is not None:
                 group = keys.fragments(fragment_group(message))
                 pipe.hset(group, str(message.fragment.index), entry_id)
                 pipe.expire(group, retention)
             enqueue_inbound(self._queue, entry_id, settings=self._settings, pipeline=pipe)
 
-        return claim(self._redis, key, write, what="the message")
+        return claims.prepare(self._redis, key, write, what="the message", numbered_by=keys.INBOUND_SEQUENCE)
 
     def get(self, entry_id: str) -> LedgerEntry | None:
         fields = read_hash(self._redis, keys.inbound(entry_id))
@@ -149,6 +153,14 @@ class InboundLedger:
             seq=int(fields.get("seq", "0")),
             fields=fields,
         )
+
+    def record_failure(self, entry_id: str, *, status: Status, reason: str) -> bool:
+        """Count a failed delivery attempt and say why, as `status` (retrying, or failed for good),
+        unless the message is delivered (see `_RECORD_FAILURE`) or gone; False when so."""
+        fields = {"status": status.value, "error": reason, "failed_at": f"{time.time():.6f}"}
+        flat = [item for pair in fields.items() for item in pair]
+        recorded = self._record_failure(keys=[keys.inbound(entry_id)], args=[Status.DELIVERED.value, *flat])
+        return bool(recorded)
 
     def update(self, entry_id: str, **fields: Any) -> None:
         """Record a recovery point or a status; values are stored as strings (JSON for objects)."""

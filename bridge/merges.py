@@ -28,7 +28,8 @@ from bridge.intercom.models import Contact
 from bridge.phones import to_e164
 from bridge.threads import ThreadStore
 
-_CONTACT_ID = re.compile(r"^[0-9a-f]{24}$")
+# An Intercom contact id. Matched whole (`fullmatch`): `$` would let a trailing newline through.
+_CONTACT_ID = re.compile(r"[0-9a-f]{24}")
 
 
 class MergeOutcome(StrEnum):
@@ -125,7 +126,7 @@ class Merger:
         query = query.strip()
         if not query:
             return None
-        if _CONTACT_ID.match(query):
+        if _CONTACT_ID.fullmatch(query):
             try:
                 return self._intercom.get_contact(query)
             except (IntercomNotFound, IntercomGone):
@@ -135,6 +136,11 @@ class Merger:
         return found[0] if found else None
 
     def contact(self, contact_id: str) -> Contact | None:
+        """The contact by Intercom id; None when there is none. Ids come from the agent's request
+        (stored_data, what they typed), so anything that is not an id names no contact and never
+        becomes part of a URL."""
+        if not _CONTACT_ID.fullmatch(contact_id):
+            return None
         try:
             return self._intercom.get_contact(contact_id)
         except (IntercomNotFound, IntercomGone):

@@ -35,6 +35,7 @@ from redis import Redis, RedisError
 from rq import get_current_job
 
 from bridge import keys
+from bridge.claims import Tally
 from bridge.errors import (
     MalformedPayload,
     MethodNotAllowed,
@@ -103,6 +104,7 @@ def refusal_outcome(refused: WebhookRejected) -> WebhookOutcome | None:
 class WaitReason(StrEnum):
     RATE_LIMIT = "rate_limit"  # a 429's window
     BACKOFF = "backoff"  # after a 5xx, a 408 or a transport error
+    BUDGET = "budget"  # for a slot of the call budget shared by every process (bridge.rate_budget)
 
 
 class SendOutcome(StrEnum):
@@ -140,7 +142,8 @@ RATE_LIMITED = Spec(
 )
 RETRY_WAIT = Spec(
     "bridge_api_retry_wait_seconds_total",
-    "Seconds spent waiting between quick retries of one API call: rate-limit windows and backoff.",
+    "Seconds spent waiting on an API: rate-limit windows and backoff between quick retries, "
+    "and slots of the shared call budget.",
     ("service", "reason"),
 )
 CONTACT_MATCHES = Spec(
@@ -198,6 +201,19 @@ class Metrics:
 
     def webhook(self, provider: str, kind: WebhookKind, outcome: WebhookOutcome) -> None:
         self._add([(WEBHOOKS, (provider, kind.value, outcome.value), 1.0)])
+
+    def webhook_tally(
+        self, provider: str, kind: WebhookKind, *, if_new: WebhookOutcome, if_duplicate: WebhookOutcome
+    ) -> Tally | None:
+        """`webhook`, counted by the script that stores what the webhook carried, in the same
+        command (`bridge.claims.Tally`): a webhook makes one round trip to Redis, not two."""
+        if self._redis is None:
+            return None
+        return Tally(
+            WEBHOOKS.key,
+            if_new=series_field((provider, kind.value, if_new.value)),
+            if_duplicate=series_field((provider, kind.value, if_duplicate.value)),
+        )
 
     def intercom_request(self, method: str, endpoint: str, status: str, seconds: float) -> None:
         """One HTTP attempt (a retried call is several): `endpoint` a template, never a raw path."""

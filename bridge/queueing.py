@@ -28,6 +28,7 @@ PROCESS_INBOUND = "workers.inbound.process_inbound"
 SEND_REPLY = "workers.outbound.send_reply"
 APPLY_STATUS = "workers.statuses.apply_status"
 RECORD_FAILURE = "workers.failures.record_failure"
+JOB_FUNCTIONS = (PROCESS_INBOUND, SEND_REPLY, APPLY_STATUS, RECORD_FAILURE)  # what workers import
 
 # One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
 JOB_TIMEOUT_SECONDS = 300

@@ -27,7 +27,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from bridge import keys
-from bridge.claims import Outcome, claim
+from bridge.claims import Outcome, claim, prepare
 from bridge.connection import read_hash
 from bridge.errors import LedgerRecordMissing, ProviderRejected, UnprocessableMessage
 from bridge.html_text import html_to_text
@@ -90,7 +90,7 @@ class ReplyLedger:
             pipe.expire(key, self._settings.retention_days * 86400)
             enqueue_reply(self._queue, part.part_id, settings=self._settings, pipeline=pipe)
 
-        return claim(self._redis, key, write, what="the reply")
+        return claim(self._redis, prepare(self._redis, key, write, what="the reply"))
 
     def get(self, part_id: str) -> dict[str, str]:
         return read_hash(self._redis, keys.reply(part_id))

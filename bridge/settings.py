@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="BRIDGE_MAX_BODY_BYTES")
     # Base of the in-process backoff between quick retries of one HTTP call (seconds).
     http_backoff: Duration = Field(0.5, validation_alias="BRIDGE_HTTP_BACKOFF")
+    # Workers' heartbeat TTL and maintenance interval (bridge.heartbeats); shorter only for tests.
+    worker_ttl: int = Field(60, ge=5, le=60, validation_alias="BRIDGE_WORKER_TTL")
     # `enforce` (default), `log-only`, or per provider: `twilio=log-only` (bridge.signature_mode).
     signature_modes: SignatureModes = Field(
         default_factory=lambda: parse_signature_modes(""), validation_alias="BRIDGE_SIGNATURE_MODE"
@@ -90,6 +92,9 @@ class Settings(BaseSettings):
     intercom_api_url: str = Field("https://api.intercom.io", validation_alias="INTERCOM_API_URL")
     intercom_client_secret: SecretStr | None = Field(None, validation_alias="INTERCOM_CLIENT_SECRET")
     intercom_admin_id: str | None = Field(None, validation_alias="INTERCOM_ADMIN_ID")
+    # Intercom's rate limit for the app, in calls a minute; the bridge books 90 % of it across all
+    # its processes (bridge.rate_budget). 0 turns the shared budget off.
+    intercom_calls_per_minute: int = Field(10_000, ge=0, validation_alias="BRIDGE_INTERCOM_CALLS_PER_MINUTE")
 
     # --- Twilio ---
     twilio_account_sid: str | None = Field(None, validation_alias="TWILIO_ACCOUNT_SID")

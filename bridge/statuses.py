@@ -16,8 +16,8 @@ import json
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import keys
-from bridge.claims import Outcome, claim
+from bridge import claims, keys
+from bridge.claims import Outcome
 from bridge.messages import DeliveryStatus
 from bridge.queueing import enqueue_status, status_queue
 from bridge.request_context import request_id_fields
@@ -38,6 +38,11 @@ class StatusLedger:
         self._queue = status_queue(redis_client)
 
     def accept(self, status: DeliveryStatus) -> Outcome:
+        """Store and queue `status` exactly once; a repeat is a duplicate."""
+        return claims.claim(self._redis, self.claim(status))
+
+    def claim(self, status: DeliveryStatus) -> claims.Claim:
+        """`accept`'s claim, to send with others (`claims.run_batched`)."""
         entry_id = status_id(status)
         key = keys.status(entry_id)
 
@@ -45,7 +50,7 @@ class StatusLedger:
             pipe.set(key, _stored(status), ex=self._settings.retention_days * 86400)
             enqueue_status(self._queue, entry_id, settings=self._settings, pipeline=pipe)
 
-        return claim(self._redis, key, write, what="the delivery report")
+        return claims.prepare(self._redis, key, write, what="the delivery report")
 
     def get(self, entry_id: str) -> DeliveryStatus | None:
         raw = self._redis.get(keys.status(entry_id))

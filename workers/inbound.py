@@ -13,6 +13,7 @@ from bridge.metrics import measured_job
 from bridge.providers import ADAPTERS
 from bridge.queueing import inbound_queue, schedule_inbound
 from bridge.settings import get_settings
+from bridge.tls import tls_context
 
 MEDIA_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -26,8 +27,8 @@ def process_inbound(*, inbound_id: str) -> dict[str, str]:
     # Clients per job: a forking worker runs every job in a fresh process, so pooled clients made
     # in the parent would not be reused anyway.
     with (
-        IntercomClient.from_settings(settings) as intercom,
-        httpx.Client(timeout=MEDIA_TIMEOUT) as media_http,
+        IntercomClient.from_settings(settings, redis_client=job.connection) as intercom,
+        httpx.Client(timeout=MEDIA_TIMEOUT, verify=tls_context()) as media_http,
     ):
         attachments = AttachmentResolver(
             settings=settings,

@@ -10,6 +10,7 @@ from bridge.metrics import measured_job
 from bridge.providers import ADAPTERS
 from bridge.replies import ReplySender
 from bridge.settings import get_settings
+from bridge.tls import tls_context
 
 PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -20,7 +21,10 @@ def send_reply(*, part_id: str) -> dict[str, object]:
     settings = get_settings()
     job = get_current_job()
     assert job is not None, "send_reply runs inside an RQ worker"
-    with IntercomClient.from_settings(settings) as intercom, httpx.Client(timeout=PROVIDER_TIMEOUT) as http:
+    with (
+        IntercomClient.from_settings(settings, redis_client=job.connection) as intercom,
+        httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context()) as http,
+    ):
         sender = ReplySender(
             redis_client=job.connection, intercom=intercom, adapters=ADAPTERS, settings=settings, http=http
         )

@@ -36,7 +36,7 @@ def apply_status(*, status_id: str) -> dict[str, str]:
             or status.error_message
             or "failed"
         )
-        with IntercomClient.from_settings(settings) as intercom:
+        with IntercomClient.from_settings(settings, redis_client=job.connection) as intercom:
             noted = Notes(job.connection, intercom, settings).post_once(
                 record["conversation_id"],
                 failure_note(status.provider, status.error_code, reason, record.get("text", "")),

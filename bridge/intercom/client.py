@@ -7,6 +7,10 @@ Quick retries (`bridge.retrying`) happen inside one job attempt: 429 waits until
 `X-RateLimit-Reset` (Intercom counts in 10-second windows), 5xx, 408 and transport errors back off.
 When those run out the call raises a `RetryableError` and RQ retries the job later
 (`BRIDGE_RETRY_DELAYS`). Any other 4xx is permanent and keeps Intercom's own code and message.
+
+Every attempt first books a slot of the call budget all the bridge's processes share
+(`bridge.rate_budget`), so together they stay under Intercom's limit; a 429 that comes anyway
+pauses them all until its `X-RateLimit-Reset`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+from redis import Redis
 
 from bridge import metrics
 from bridge.errors import (
@@ -31,8 +36,10 @@ from bridge.errors import (
     IntercomUnavailable,
 )
 from bridge.intercom.models import Contact, ContactRef
+from bridge.rate_budget import CallBudget
 from bridge.retrying import RetryPolicy, call_with_retries
 from bridge.settings import Settings
+from bridge.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +67,12 @@ class ContactPage:
 
 
 class IntercomClient:
-    def __init__(self, http: httpx.Client, *, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, http: httpx.Client, *, policy: RetryPolicy | None = None, budget: CallBudget | None = None
+    ) -> None:
         self._http = http
         self._policy = policy or RetryPolicy()
+        self._budget = budget
         self._known_attributes: set[str] = set()
 
     @classmethod
@@ -70,9 +80,13 @@ class IntercomClient:
         cls,
         settings: Settings,
         *,
+        redis_client: Redis | None = None,
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
     ) -> IntercomClient:
+        """A client for the configured workspace. With `redis_client`, every attempt books a slot
+        of the budget shared through that Redis (`BRIDGE_INTERCOM_CALLS_PER_MINUTE`): the bridge's
+        processes all pass theirs. Without, none: a one-off check, or tests of the client alone."""
         http = httpx.Client(
             base_url=settings.intercom_api_url.rstrip("/"),
             headers={
@@ -83,8 +97,10 @@ class IntercomClient:
             },
             timeout=httpx.Timeout(15.0, connect=5.0),
             transport=transport,
+            verify=tls_context(),
         )
-        return cls(http, policy=policy or RetryPolicy(backoff=settings.http_backoff))
+        budget = CallBudget.from_settings(settings, redis_client) if redis_client is not None else None
+        return cls(http, policy=policy or RetryPolicy(backoff=settings.http_backoff), budget=budget)
 
     def close(self) -> None:
         self._http.close()
@@ -225,7 +241,10 @@ class IntercomClient:
         return _json_object(response)
 
     def _attempt(self, method: str, path: str, *, json: Any, params: dict[str, str] | None) -> httpx.Response:
-        """One HTTP attempt, measured by endpoint template and answer (`transport_error`: none)."""
+        """One HTTP attempt, measured by endpoint template and answer (`transport_error`: none),
+        in a slot of the shared budget; a 429 pauses every process sharing it."""
+        if self._budget is not None:
+            self._budget.acquire()
         started = time.perf_counter()
 
         def record(status: str) -> None:
@@ -238,6 +257,8 @@ class IntercomClient:
             record("transport_error")
             raise
         record(str(response.status_code))
+        if response.status_code == 429 and self._budget is not None:
+            self._budget.pause(self._policy.rate_limit_wait(response, attempt=1))
         return response
 
 

@@ -104,7 +104,7 @@ def _planner(
     from bridge.replay_plan import ReplayPlanner
 
     settings.require("intercom_access_token")
-    with IntercomClient.from_settings(settings) as intercom:
+    with IntercomClient.from_settings(settings, redis_client=jobs.connection) as intercom:
         yield ReplayPlanner(
             redis_client=jobs.connection, intercom=intercom, adapters=adapters, settings=settings
         )

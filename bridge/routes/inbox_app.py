@@ -66,5 +66,5 @@ async def _verified_payload(request: Request, settings: Settings) -> dict[str, A
 def _run(
     settings: Settings, redis_client: Redis, step: Callable[[InboxApp], dict[str, Any]]
 ) -> dict[str, Any]:
-    with IntercomClient.from_settings(settings) as intercom:
+    with IntercomClient.from_settings(settings, redis_client=redis_client) as intercom:
         return step(InboxApp(redis_client=redis_client, intercom=intercom, settings=settings))

@@ -16,7 +16,8 @@ from bridge.threads import ThreadStore
 router = APIRouter(tags=["intercom"])
 
 
-@router.api_route("/intercom/webhooks", methods=["POST", "HEAD"])
+@router.head("/intercom/webhooks")
+@router.post("/intercom/webhooks")
 async def intercom_webhook(request: Request, settings: SettingsDep, redis_client: RedisDep) -> Response:
     """Intercom's notifications (signed with X-Hub-Signature); HEAD answers Intercom's URL check."""
     if request.method == "HEAD":

@@ -8,15 +8,14 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Request, Response
 
 from bridge import metrics
-from bridge.deps import AdaptersDep, LedgerDep, SettingsDep, StatusLedgerDep
+from bridge.deps import AdaptersDep, BatcherDep, LedgerDep, SettingsDep, StatusLedgerDep
 from bridge.errors import (
     MethodNotAllowed,
-    PayloadTooLarge,
     ProviderDisabled,
     UnknownProvider,
     WebhookRejected,
 )
-from bridge.intake import store_content, store_statuses
+from bridge.intake import store_content, store_statuses, webhook_tally
 from bridge.ledger import RawPayload
 from bridge.metrics import WebhookKind, refusal_outcome
 from bridge.providers import ProviderAdapter, WebhookRequest
@@ -27,7 +26,9 @@ from bridge.signature_mode import verify_signature
 router = APIRouter(tags=["webhooks"])
 
 
-@router.api_route("/webhooks/{provider}", methods=["GET", "POST", "HEAD"])
+@router.head("/webhooks/{provider}")
+@router.get("/webhooks/{provider}")
+@router.post("/webhooks/{provider}")
 async def receive_webhook(
     provider: str,
     request: Request,
@@ -35,6 +36,7 @@ async def receive_webhook(
     adapters: AdaptersDep,
     ledger: LedgerDep,
     statuses: StatusLedgerDep,
+    batcher: BatcherDep,
 ) -> Response:
     """Accept a provider's inbound messages; answer only once every one of them is stored."""
     adapter = _adapter(adapters, provider, settings)
@@ -54,18 +56,21 @@ async def receive_webhook(
         query=_without_secrets(webhook.query),
         method=webhook.method,
     )
-    stored = store_content(content, raw, ledger=ledger, statuses=statuses)
-    metrics.current().webhook(adapter.name, WebhookKind.INBOUND, stored.outcome(verified=verified))
+    tally = webhook_tally(adapter.name, WebhookKind.INBOUND, verified=verified)
+    await store_content(content, raw, ledger=ledger, statuses=statuses, batcher=batcher, tally=tally)
     return _answer(adapter.acknowledge())
 
 
-@router.api_route("/webhooks/{provider}/status", methods=["GET", "POST", "HEAD"])
+@router.head("/webhooks/{provider}/status")
+@router.get("/webhooks/{provider}/status")
+@router.post("/webhooks/{provider}/status")
 async def receive_status(
     provider: str,
     request: Request,
     settings: SettingsDep,
     adapters: AdaptersDep,
     statuses: StatusLedgerDep,
+    batcher: BatcherDep,
 ) -> Response:
     """Accept a provider's delivery reports for messages the bridge sent."""
     adapter = _adapter(adapters, provider, settings)
@@ -74,8 +79,9 @@ async def receive_status(
     _check_method(adapter, request.method, adapter.status_methods)
     webhook = await read_webhook(request, settings)
     verified = verify_signature(adapter, webhook, settings)
-    stored = store_statuses(adapter.parse_statuses(webhook, settings), statuses=statuses)
-    metrics.current().webhook(adapter.name, WebhookKind.STATUS, stored.outcome(verified=verified))
+    reports = adapter.parse_statuses(webhook, settings)
+    tally = webhook_tally(adapter.name, WebhookKind.STATUS, verified=verified)
+    await store_statuses(reports, statuses=statuses, batcher=batcher, tally=tally)
     return _answer(adapter.acknowledge())
 
 
@@ -123,21 +129,15 @@ def _answer(ack: Acknowledgement) -> Response:
 
 
 async def read_webhook(request: Request, settings: Settings) -> WebhookRequest:
-    """The request as the provider sent it: raw body (size-capped) and the URL it called."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise PayloadTooLarge(f"the body is larger than {settings.max_body_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > settings.max_body_bytes:
-            raise PayloadTooLarge(f"the body is larger than {settings.max_body_bytes} bytes")
+    """The request as the provider sent it: raw body and the URL it called. The body is at most
+    `BRIDGE_MAX_BODY_BYTES`: `bridge.body_limit` raises `PayloadTooLarge` while it is read."""
+    body = await request.body()
     return WebhookRequest(
         method=request.method,
         url=public_url(request, settings),
         headers=request.headers,
         query=request.url.query,
-        body=bytes(body),
+        body=body,
         received_at=datetime.now(UTC),
     )
 

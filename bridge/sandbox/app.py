@@ -2,8 +2,9 @@
 
 It speaks Intercom's wire format (Bearer auth, `error.list` errors, `X-RateLimit-*` headers on
 authenticated answers, 2.16 object shapes) so the bridge can be tried without a workspace and
-tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency and
-faults, seed contacts, and expose what was exchanged; `/` shows the workspace to a person.
+tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency,
+faults and the rate limit, seed contacts, and expose what was exchanged and how many calls each
+rate-limit window counted; `/` shows the workspace to a person.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from starlette.middleware.base import RequestResponseEndpoint
 from bridge.sandbox.dashboard import render_dashboard
 from bridge.sandbox.notifications import STATE_TOPICS, notify, topics_for_part
 from bridge.sandbox.search import InvalidQuery, compile_query, custom_fields
-from bridge.sandbox.state import ApiError, Conversation, Exchange, Fault, Workspace
+from bridge.sandbox.state import (
+    DEFAULT_RATE_LIMIT,
+    RATE_WINDOW_SECONDS,
+    ApiError,
+    Conversation,
+    Exchange,
+    Fault,
+    Workspace,
+)
 
 CONTROL_PREFIX = "/_sandbox"
 MAX_PER_PAGE = 150
@@ -302,6 +311,28 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
             await _change_state(workspace, conversation, action, workspace.admins[0])
         return RedirectResponse("/", status_code=303)
 
+    @app.post(f"{CONTROL_PREFIX}/rate_limit")
+    async def set_rate_limit(request: Request) -> dict[str, Any]:
+        """Intercom's rate limit, `{"per_window": 50, "window_seconds": 10}`: more calls in one
+        window get 429 with `X-RateLimit-*` until it ends. Counts start afresh."""
+        fields = await request.json()
+        workspace.set_rate_limit(
+            int(fields.get("per_window", DEFAULT_RATE_LIMIT)),
+            float(fields.get("window_seconds", RATE_WINDOW_SECONDS)),
+        )
+        return workspace.rate_report()
+
+    @app.get(f"{CONTROL_PREFIX}/rate_limit")
+    async def rate_limit_report() -> dict[str, Any]:
+        """The limit, and each window's calls and 429s (benchmarks print calls per window)."""
+        return workspace.rate_report()
+
+    @app.delete(f"{CONTROL_PREFIX}/rate_limit")
+    async def rate_limit_off() -> dict[str, Any]:
+        """No 429s any more; calls are still counted."""
+        workspace.rate_limit = 0
+        return workspace.rate_report()
+
     @app.post(f"{CONTROL_PREFIX}/faults")
     async def add_fault(request: Request) -> dict[str, Any]:
         fields = await request.json()
@@ -362,17 +393,10 @@ async def _edge(workspace: Workspace, request: Request, call_next: RequestRespon
             headers = window.headers(remaining=0) | {
                 "X-RateLimit-Reset": str(int(now + fault.reset_in + 0.999))
             }
-            return _error(
-                429, "rate_limit_exceeded", f"Exceeded rate limit of {window.limit} in 10_seconds", headers
-            )
+            return _error(429, "rate_limit_exceeded", window.exceeded_message(), headers)
         return _error(fault.status, "server_error", "Injected by the sandbox")
     if window.exceeded:
-        return _error(
-            429,
-            "rate_limit_exceeded",
-            f"Exceeded rate limit of {window.limit} in 10_seconds",
-            window.headers(),
-        )
+        return _error(429, "rate_limit_exceeded", window.exceeded_message(), window.headers())
     response = await call_next(request)
     response.headers.update(window.headers())
     return response
@@ -394,6 +418,7 @@ async def _record(workspace: Workspace, request: Request, body: bytes, response:
             status=response.status_code,
             response_headers={k.lower(): v for k, v in response.headers.items()},
             response_body=_decode(content),
+            at=time.time(),
         )
     )
     return Response(content, status_code=response.status_code, headers=dict(response.headers))

@@ -1,4 +1,5 @@
-"""The sandbox's in-memory Intercom workspace and its switches (search lag, faults, latency).
+"""The sandbox's in-memory Intercom workspace and its switches (search lag, faults, latency,
+rate limit).
 
 Objects are rendered in Intercom 2.16's shapes (checked against the official OpenAPI description
 by the tests). Behaviour follows what Intercom documents and what the bridge must survive:
@@ -11,6 +12,7 @@ leaves the lead answering 410 with a `Link` to the survivor.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import secrets
 import time
@@ -24,6 +26,7 @@ WORKSPACE_ID = "sandbox"
 RATE_WINDOW_SECONDS = 10
 # Intercom's default: 10,000 calls a minute per app, enforced in 10-second windows.
 DEFAULT_RATE_LIMIT = 10_000 // 6
+RATE_TALLIES_KEPT = 8_640  # a day of 10-second windows
 
 
 class ApiError(Exception):
@@ -230,12 +233,26 @@ class Fault:
     reset_in: float = 1.0  # for 429: seconds until X-RateLimit-Reset
 
 
+@dataclass
+class WindowTally:
+    """One rate-limit window's calls (answered or not) and how many of them got its 429."""
+
+    start: float  # unix seconds
+    calls: int = 0
+    limited: int = 0
+
+
 @dataclass(frozen=True)
 class RateWindow:
     limit: int
     remaining: int
     reset: int  # unix seconds when the window ends
     exceeded: bool
+    seconds: float = RATE_WINDOW_SECONDS
+
+    def exceeded_message(self) -> str:
+        """Intercom's wording: `Exceeded rate limit of 167 in 10_seconds`."""
+        return f"Exceeded rate limit of {self.limit} in {self.seconds:g}_seconds"
 
     def headers(self, *, remaining: int | None = None) -> dict[str, str]:
         return {
@@ -257,6 +274,7 @@ class Exchange:
     status: int
     response_headers: dict[str, str]
     response_body: Any
+    at: float = 0.0  # unix time it was answered: benchmarks time messages by it
 
 
 class Workspace:
@@ -280,8 +298,9 @@ class Workspace:
         self.search_lag = 0.0
         self.latency = 0.0
         self.faults: list[Fault] = []
-        self.rate_limit = DEFAULT_RATE_LIMIT
-        self._window = (0, 0)  # (window start, calls in it)
+        self.rate_limit = DEFAULT_RATE_LIMIT  # calls a window; 0: no limit (calls still counted)
+        self.rate_window_seconds = float(RATE_WINDOW_SECONDS)
+        self.rate_tallies: deque[WindowTally] = deque(maxlen=RATE_TALLIES_KEPT)
         self.exchanges: deque[Exchange] = deque(maxlen=20_000)
         self.deliveries: list[Any] = []  # webhook notifications sent (sandbox.notifications.Delivery)
         self._ids = itertools.count(1)
@@ -300,18 +319,42 @@ class Workspace:
             return fault
         return None
 
+    def set_rate_limit(self, per_window: int, window_seconds: float) -> None:
+        """Limit calls to `per_window` in fixed windows of `window_seconds` (0: count only),
+        counted afresh from now."""
+        if per_window < 0 or not window_seconds > 0:
+            raise ApiError(400, "parameter_invalid", "per_window must be >= 0 and window_seconds > 0")
+        self.rate_limit = per_window
+        self.rate_window_seconds = float(window_seconds)
+        self.rate_tallies.clear()
+
     def count_call(self, now: float) -> RateWindow:
-        """Count one call in the current 10-second window."""
-        start = int(now // RATE_WINDOW_SECONDS * RATE_WINDOW_SECONDS)
-        window_start, calls = self._window
-        calls = calls + 1 if window_start == start else 1
-        self._window = (start, calls)
+        """Count one call in the current window (windows start at multiples of its length)."""
+        seconds = self.rate_window_seconds
+        start = math.floor(now / seconds) * seconds
+        if not self.rate_tallies or self.rate_tallies[-1].start != start:
+            self.rate_tallies.append(WindowTally(start))
+        tally = self.rate_tallies[-1]
+        tally.calls += 1
+        exceeded = self.rate_limit > 0 and tally.calls > self.rate_limit
+        tally.limited += int(exceeded)
         return RateWindow(
             limit=self.rate_limit,
-            remaining=max(self.rate_limit - calls, 0),
-            reset=start + RATE_WINDOW_SECONDS,
-            exceeded=self.rate_limit > 0 and calls > self.rate_limit,
+            remaining=max(self.rate_limit - tally.calls, 0),
+            reset=math.ceil(start + seconds),
+            exceeded=exceeded,
+            seconds=seconds,
         )
+
+    def rate_report(self) -> dict[str, Any]:
+        """The limit, and each window's calls and 429s (windows without calls are left out)."""
+        return {
+            "per_window": self.rate_limit,
+            "window_seconds": self.rate_window_seconds,
+            "calls": sum(tally.calls for tally in self.rate_tallies),
+            "limited": sum(tally.limited for tally in self.rate_tallies),
+            "windows": [tally.__dict__ for tally in self.rate_tallies],
+        }
 
     # --- ids ---
 

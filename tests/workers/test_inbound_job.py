@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from rq.exceptions import AbandonedJobError
 from rq.registry import FailedJobRegistry
 from twilio.request_validator import RequestValidator
 
 from bridge.ledger import InboundLedger, inbound_id
 from bridge.queueing import inbound_job_id, inbound_queue
 from tests.helpers import conversation_bodies, signed_twilio
+from workers.failures import record_failure
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 
@@ -87,3 +89,28 @@ def test_failure_reasons_never_carry_the_full_phone_number(
     ).send(http)
     drain()
     assert CUSTOMER not in failed_job(redis_client, "SMmask").meta["reason"]
+
+
+def test_a_failure_recorded_after_a_later_job_delivered_the_message_posts_nothing_again(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    # A worker dies in the first message's job. The sender's next job delivers both (the lane
+    # delivers earlier messages first); RQ then finds the dead worker's job abandoned, records
+    # its failure and retries it. That failure must not undo "delivered".
+    for sid, text in (("SMfirst", "first"), ("SMsecond", "second")):
+        message = signed_twilio(
+            bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text=text, message_id=sid
+        )
+        assert message.send(http).status_code == 200
+    queue = inbound_queue(redis_client)
+    abandoned = queue.fetch_job(inbound_job_id(inbound_id("twilio", "SMfirst")))
+    queue.remove(abandoned)  # in the dead worker's hands
+    drain()
+    record_failure(abandoned, redis_client, AbandonedJobError, AbandonedJobError(), None)
+    queue.enqueue_job(abandoned)  # RQ's retry of it
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["first", "second"]
+    entry = InboundLedger(redis_client, settings).get(inbound_id("twilio", "SMfirst"))
+    assert entry.status.value == "delivered"
