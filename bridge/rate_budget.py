@@ -142,11 +142,13 @@ class CallBudget:
         self._pause = redis_client.register_script(_PAUSE)
 
     @classmethod
-    def from_settings(cls, settings: Settings, redis_client: Redis) -> CallBudget | None:
+    def from_settings(
+        cls, settings: Settings, redis_client: Redis, *, max_wait: float = DEFAULT_MAX_WAIT
+    ) -> CallBudget | None:
         """The budget `BRIDGE_INTERCOM_CALLS_PER_MINUTE` sets; None when it is 0 (off)."""
         if settings.intercom_calls_per_minute == 0:
             return None
-        return cls(redis_client, calls_per_minute=settings.intercom_calls_per_minute)
+        return cls(redis_client, calls_per_minute=settings.intercom_calls_per_minute, max_wait=max_wait)
 
     @property
     def interval(self) -> float:

@@ -254,6 +254,25 @@ def test_cancel_goes_back_without_merging(inbox, sandbox):
     assert sandbox.api("GET", f"/contacts/{app.contact['id']}").status_code == 200
 
 
+def test_while_intercom_is_rate_limited_the_agent_is_told_to_try_again_instead_of_waiting(
+    inbox, sandbox, bridge, settings, redis_client, http
+):
+    """A worker may wait out a 429 window; an agent looking at the app should not: Intercom
+    gives a canvas request a few seconds. With every process paused for 10 s, the app answers at
+    once that Intercom is busy (a worker would have waited the 10 s), and nothing is merged."""
+    from bridge.rate_budget import CallBudget
+
+    app = inbox()
+    user = sandbox.seed_contact(role="user", name="Ada", email="ada@example.com", phone=LEAD_NUMBER)
+    budget = CallBudget.from_settings(settings, redis_client)
+    assert budget is not None
+    budget.pause(10.0)
+    answer = app.click("find", target=user["id"])
+    assert "try again in a moment" in texts(answer)
+    assert "Confirm" not in texts(answer)
+    assert len(sandbox.contacts()) == 2 and audit(http, bridge) == []
+
+
 # --- ambiguity shown to agents ---
 
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from redis import Redis
@@ -36,7 +37,7 @@ from bridge.errors import (
     IntercomUnavailable,
 )
 from bridge.intercom.models import Contact, ContactRef
-from bridge.rate_budget import CallBudget
+from bridge.rate_budget import DEFAULT_MAX_WAIT, CallBudget
 from bridge.retrying import RetryPolicy, call_with_retries
 from bridge.settings import Settings
 from bridge.tls import tls_context
@@ -83,10 +84,13 @@ class IntercomClient:
         redis_client: Redis | None = None,
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
+        budget_wait: float = DEFAULT_MAX_WAIT,
     ) -> IntercomClient:
         """A client for the configured workspace. With `redis_client`, every attempt books a slot
         of the budget shared through that Redis (`BRIDGE_INTERCOM_CALLS_PER_MINUTE`): the bridge's
-        processes all pass theirs. Without, none: a one-off check, or tests of the client alone."""
+        processes all pass theirs. Without, none: a one-off check, or tests of the client alone.
+        `budget_wait` caps the wait for a slot: someone waiting on an answer (the inbox app)
+        prefers "try again" to a long silence."""
         http = httpx.Client(
             base_url=settings.intercom_api_url.rstrip("/"),
             headers={
@@ -99,7 +103,11 @@ class IntercomClient:
             transport=transport,
             verify=tls_context(),
         )
-        budget = CallBudget.from_settings(settings, redis_client) if redis_client is not None else None
+        budget = (
+            CallBudget.from_settings(settings, redis_client, max_wait=budget_wait)
+            if redis_client is not None
+            else None
+        )
         return cls(http, policy=policy or RetryPolicy(backoff=settings.http_backoff), budget=budget)
 
     def close(self) -> None:
@@ -156,7 +164,7 @@ class IntercomClient:
         )
 
     def get_contact(self, contact_id: str) -> Contact:
-        return Contact.from_json(self.request("GET", f"/contacts/{contact_id}"))
+        return Contact.from_json(self.request("GET", f"/contacts/{_segment(contact_id)}"))
 
     def search_contacts(self, query: dict[str, Any]) -> list[Contact]:
         """Every contact matching `query`, across pages (the cursor goes in the body, not the URL)."""
@@ -202,7 +210,7 @@ class IntercomClient:
         }
         if attachment_urls:
             payload["attachment_urls"] = list(attachment_urls)
-        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
+        return self.request("POST", f"/conversations/{_segment(conversation_id)}/reply", json=payload)
 
     def merge_contacts(
         self, from_id: str, into_id: str, *, skip_duplicate_validation: bool = False
@@ -219,7 +227,7 @@ class IntercomClient:
     def add_note(self, conversation_id: str, *, admin_id: str, body: str) -> dict[str, Any]:
         """An internal note in the conversation, authored by `admin_id` (never sent to the customer)."""
         payload = {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}
-        return self.request("POST", f"/conversations/{conversation_id}/reply", json=payload)
+        return self.request("POST", f"/conversations/{_segment(conversation_id)}/reply", json=payload)
 
     # --- transport ---
 
@@ -260,6 +268,12 @@ class IntercomClient:
         if response.status_code == 429 and self._budget is not None:
             self._budget.pause(self._policy.rate_limit_wait(response, attempt=1))
         return response
+
+
+def _segment(identifier: str) -> str:
+    """An id as one path segment: whatever it holds (it may come from an agent's input or a
+    stored record) it cannot reach another endpoint (`../admins`) or break the request line."""
+    return quote(str(identifier), safe="")
 
 
 def endpoint_template(path: str) -> str:

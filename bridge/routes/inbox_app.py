@@ -22,11 +22,13 @@ from bridge.inbox_app import InboxApp
 from bridge.intercom.client import IntercomClient
 from bridge.providers.payloads import parse_json_object
 from bridge.providers.signing import verify_hmac_header
+from bridge.retrying import RetryPolicy
 from bridge.routes.webhooks import read_webhook
 from bridge.settings import Settings
 
 router = APIRouter(tags=["inbox app"])
 SIGNATURE_HEADER = "X-Body-Signature"
+INTERACTIVE_WAIT_SECONDS = 3.0  # longest wait for an Intercom call slot or a 429 window
 
 
 @router.post("/intercom/inbox-app/initialize")
@@ -66,5 +68,10 @@ async def _verified_payload(request: Request, settings: Settings) -> dict[str, A
 def _run(
     settings: Settings, redis_client: Redis, step: Callable[[InboxApp], dict[str, Any]]
 ) -> dict[str, Any]:
-    with IntercomClient.from_settings(settings, redis_client=redis_client) as intercom:
+    # An agent is waiting and Intercom gives a canvas request a few seconds: a short wait for a
+    # budget slot and for 429 windows, then the canvas says "try again" (`InboxApp._guarded`).
+    interactive = RetryPolicy(backoff=settings.http_backoff, max_wait=INTERACTIVE_WAIT_SECONDS)
+    with IntercomClient.from_settings(
+        settings, redis_client=redis_client, policy=interactive, budget_wait=INTERACTIVE_WAIT_SECONDS
+    ) as intercom:
         return step(InboxApp(redis_client=redis_client, intercom=intercom, settings=settings))

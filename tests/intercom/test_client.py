@@ -216,3 +216,18 @@ def test_a_conversation_is_opened_from_the_contact_and_its_id_read_from_the_mess
     assert conversation_id == "499"
     assert seen[0]["from"] == {"type": "lead", "id": "c1"}
     assert seen[0]["attachment_urls"] == urls
+
+
+@pytest.mark.parametrize("identifier", ["../admins", "1 HTTP/1.1\r\nX: y", "a/b?c#d"])
+def test_an_id_stays_one_path_segment_whatever_it_holds(identifier: str) -> None:
+    seen: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path)
+        return error(404, "not_found", "Contact Not Found")
+
+    with pytest.raises(IntercomNotFound):
+        client_for(handler).get_contact(identifier)
+    [path] = seen
+    assert path.startswith(b"/contacts/") and path.count(b"/") == 2
+    assert b"?" not in path and b"#" not in path and b" " not in path and b"\r" not in path
