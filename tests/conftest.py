@@ -273,3 +273,9 @@ def providers_at_standin(bridge_env, standin, monkeypatch) -> BackgroundServer:
     monkeypatch.setenv("WHATSAPP_API_URL", f"{standin.url}/v23.0")
     reset_settings_cache()
     return standin
+
+
+@pytest.fixture
+def standin_settings(providers_at_standin: BackgroundServer) -> Settings:
+    """The environment's settings, with every provider's API URL pointing at the stand-in."""
+    return get_settings()

@@ -14,7 +14,7 @@ from bridge.messages import Channel
 from bridge.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.africastalking import AfricasTalkingAdapter
 from bridge.providers.africastalking_send import FAILURE_REASONS
-from bridge.settings import Settings, get_settings
+from bridge.settings import Settings
 from tests.providers.support import Handler, form, replies, send_over_http, send_recorded
 
 ADAPTER = AfricasTalkingAdapter()
@@ -257,18 +257,14 @@ def test_an_unknown_code_has_no_reason(code: str | None) -> None:
 # --- against the stand-in, over HTTP ---
 
 
-@pytest.fixture
-def live(providers_at_standin: object) -> Settings:
-    """The environment's settings, with AFRICASTALKING_API_URL pointing at the stand-in."""
-    return get_settings()
-
-
 def standin_send(message: OutboundMessage, config: Settings) -> str:
     return send_over_http(ADAPTER, message, config)
 
 
-def test_the_standin_records_one_sms_with_its_addresses_and_text(live: Settings, standin: object) -> None:
-    message_id = standin_send(MESSAGE, live)
+def test_the_standin_records_one_sms_with_its_addresses_and_text(
+    standin_settings: Settings, standin: object
+) -> None:
+    message_id = standin_send(MESSAGE, standin_settings)
     [record] = standin.state.sends  # type: ignore[attr-defined]
     assert (record.provider, record.message_id) == ("africastalking", message_id)
     assert (record.to, record.sender, record.text, record.media) == (MESSAGE.to, "21512", MESSAGE.text, [])
@@ -276,32 +272,38 @@ def test_the_standin_records_one_sms_with_its_addresses_and_text(live: Settings,
     assert message_id.startswith("ATXid_")
 
 
-def test_the_standin_gets_attachments_as_links_in_the_text(live: Settings, standin: object) -> None:
+def test_the_standin_gets_attachments_as_links_in_the_text(
+    standin_settings: Settings, standin: object
+) -> None:
     draft = Draft(text="Your receipt", attachment_urls=("https://files.example.com/receipt.pdf",))
     [message] = plan(draft, ADAPTER.send_limits(MESSAGE), MESSAGE)
-    standin_send(message, live)
+    standin_send(message, standin_settings)
     [record] = standin.state.sends  # type: ignore[attr-defined]
     assert record.text == "Your receipt\nhttps://files.example.com/receipt.pdf"
     assert record.media == []
 
 
-def test_the_standin_429_then_success_sends_once(live: Settings, standin: object) -> None:
+def test_the_standin_429_then_success_sends_once(standin_settings: Settings, standin: object) -> None:
     standin.state.faults["africastalking"] = deque([429])  # type: ignore[attr-defined]
-    message_id = standin_send(MESSAGE, live)
+    message_id = standin_send(MESSAGE, standin_settings)
     [record] = standin.state.sends  # type: ignore[attr-defined]
     assert record.message_id == message_id
 
 
-def test_the_standins_refused_recipient_is_rejected_with_its_code(live: Settings, standin: object) -> None:
+def test_the_standins_refused_recipient_is_rejected_with_its_code(
+    standin_settings: Settings, standin: object
+) -> None:
     standin.state.faults["africastalking"] = deque([406])  # type: ignore[attr-defined]
     with pytest.raises(ProviderRejected) as raised:
-        standin_send(MESSAGE, live)
+        standin_send(MESSAGE, standin_settings)
     assert raised.value.code == "406"
     assert standin.state.sends == []  # type: ignore[attr-defined]
 
 
-def test_the_standin_refuses_a_wrong_api_key_as_africastalking_does(live: Settings, standin: object) -> None:
-    wrong = live.model_copy(update={"africastalking_api_key": SecretStr("not-the-key")})
+def test_the_standin_refuses_a_wrong_api_key_as_africastalking_does(
+    standin_settings: Settings, standin: object
+) -> None:
+    wrong = standin_settings.model_copy(update={"africastalking_api_key": SecretStr("not-the-key")})
     with pytest.raises(ProviderRejected) as raised:
         standin_send(MESSAGE, wrong)
     assert (raised.value.status, raised.value.message) == (401, "The supplied authentication is invalid")

@@ -4,7 +4,6 @@ retries and refusals, limits, failure reasons, and the stand-in."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -16,7 +15,7 @@ from bridge.messages import Channel
 from bridge.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.messagebird import MessageBirdAdapter
 from bridge.providers.messagebird.send import Api, api_for, media_type
-from bridge.settings import Settings, get_settings
+from bridge.settings import Settings
 from tests.providers.support import NO_WAIT, FakeApi, answer, send_over_http, send_with
 
 ADAPTER = MessageBirdAdapter()
@@ -371,11 +370,6 @@ def test_unknown_and_ambiguous_codes_have_no_reason(code: str | None) -> None:
 
 
 # --- against the stand-in ---
-
-
-@pytest.fixture
-def standin_settings(providers_at_standin: Any) -> Iterator[Settings]:
-    yield get_settings()
 
 
 def standin_send(message: OutboundMessage, settings: Settings) -> str:

@@ -4,7 +4,6 @@ refusals, limits, failure reasons, and the stand-in."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -15,7 +14,7 @@ from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavaila
 from bridge.messages import Channel
 from bridge.outgoing import OutboundMessage, SendLimits, Template
 from bridge.providers.textmagic import FAILURE_REASONS, TextMagicAdapter
-from bridge.settings import Settings, get_settings
+from bridge.settings import Settings
 from tests.providers.support import NO_WAIT, FakeApi, answer, send_over_http, send_with
 
 ADAPTER = TextMagicAdapter()
@@ -187,11 +186,6 @@ def test_letters_that_are_no_failure_have_no_reason(code: str | None) -> None:
 
 
 # --- against the stand-in ---
-
-
-@pytest.fixture
-def standin_settings(providers_at_standin: Any) -> Iterator[Settings]:
-    yield get_settings()
 
 
 def standin_send(message: OutboundMessage, settings: Settings) -> str:

@@ -15,7 +15,7 @@ from bridge.messages import Channel
 from bridge.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.twilio import TwilioAdapter
 from bridge.providers.twilio_send import FAILURE_REASONS, BridgeHttpClient
-from bridge.settings import Settings, get_settings
+from bridge.settings import Settings
 from tests.providers.support import NO_WAIT, Handler, form, replies, send_over_http, send_recorded
 
 ADAPTER = TwilioAdapter()
@@ -290,35 +290,31 @@ def test_an_unknown_code_has_no_reason(code: str | None) -> None:
 # --- against the stand-in, over HTTP ---
 
 
-@pytest.fixture
-def live(providers_at_standin: object) -> Settings:
-    """The environment's settings, with TWILIO_API_URL pointing at the stand-in."""
-    return get_settings()
-
-
 def standin_send(message: OutboundMessage, config: Settings) -> str:
     return send_over_http(ADAPTER, message, config)
 
 
-def test_the_standin_records_one_sms_with_its_addresses_and_text(live: Settings, standin: object) -> None:
-    sid = standin_send(SMS, live)
+def test_the_standin_records_one_sms_with_its_addresses_and_text(
+    standin_settings: Settings, standin: object
+) -> None:
+    sid = standin_send(SMS, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert (sent.provider, sent.message_id) == ("twilio", sid)
     assert (sent.to, sent.sender, sent.text, sent.media) == (SMS.to, SMS.sender, SMS.text, [])
     assert sid.startswith("SM")
 
 
-def test_the_standin_records_mms_media_as_media(live: Settings, standin: object) -> None:
+def test_the_standin_records_mms_media_as_media(standin_settings: Settings, standin: object) -> None:
     urls = ("https://files.example.com/a.jpg", "https://files.example.com/b.jpg")
     message = OutboundMessage(channel=Channel.SMS, to=SMS.to, sender=SMS.sender, text="Pics", media_urls=urls)
-    sid = standin_send(message, live)
+    sid = standin_send(message, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert sent.media == list(urls)
     assert sent.request["MediaUrl"] == list(urls)
     assert sid == sent.message_id and sid.startswith("MM")
 
 
-def test_the_standin_records_whatsapp_media_as_media(live: Settings, standin: object) -> None:
+def test_the_standin_records_whatsapp_media_as_media(standin_settings: Settings, standin: object) -> None:
     message = OutboundMessage(
         channel=Channel.WHATSAPP,
         to=WHATSAPP.to,
@@ -326,51 +322,53 @@ def test_the_standin_records_whatsapp_media_as_media(live: Settings, standin: ob
         text="Your invoice",
         media_urls=("https://files.example.com/invoice.pdf",),
     )
-    sid = standin_send(message, live)
+    sid = standin_send(message, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert (sent.to, sent.sender) == ("whatsapp:+31612345678", "whatsapp:+14155238886")
     assert sent.media == ["https://files.example.com/invoice.pdf"]
     assert sent.message_id == sid
 
 
-def test_the_standin_records_a_content_template(live: Settings, standin: object) -> None:
+def test_the_standin_records_a_content_template(standin_settings: Settings, standin: object) -> None:
     message = OutboundMessage(
         channel=Channel.WHATSAPP,
         to=WHATSAPP.to,
         sender=WHATSAPP.sender,
         template=Template(name="HX" + "d" * 32),
     )
-    sid = standin_send(message, live)
+    sid = standin_send(message, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert (sent.template, sent.text, sent.message_id) == ("HX" + "d" * 32, "", sid)
 
 
-def test_the_standin_429_then_success_sends_once(live: Settings, standin: object) -> None:
+def test_the_standin_429_then_success_sends_once(standin_settings: Settings, standin: object) -> None:
     standin.state.faults["twilio"] = deque([429])  # type: ignore[attr-defined]
-    sid = standin_send(SMS, live)
+    sid = standin_send(SMS, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert sent.message_id == sid
 
 
-def test_the_standins_400_is_the_opt_out_error(live: Settings, standin: object) -> None:
+def test_the_standins_400_is_the_opt_out_error(standin_settings: Settings, standin: object) -> None:
     standin.state.faults["twilio"] = deque([400])  # type: ignore[attr-defined]
     with pytest.raises(ProviderRejected) as raised:
-        standin_send(SMS, live)
+        standin_send(SMS, standin_settings)
     assert raised.value.code == "21610"
     assert ADAPTER.failure_reason(raised.value.code)
     assert standin.state.sends == []  # type: ignore[attr-defined]
 
 
-def test_the_standin_refuses_a_wrong_auth_token_as_twilio_does(live: Settings, standin: object) -> None:
-    wrong = live.model_copy(update={"twilio_auth_token": SecretStr("not-the-token")})
+def test_the_standin_refuses_a_wrong_auth_token_as_twilio_does(
+    standin_settings: Settings, standin: object
+) -> None:
+    wrong = standin_settings.model_copy(update={"twilio_auth_token": SecretStr("not-the-token")})
     with pytest.raises(ProviderRejected) as raised:
         standin_send(SMS, wrong)
     assert (raised.value.code, raised.value.status) == ("20003", 401)
     assert standin.state.sends == []  # type: ignore[attr-defined]
 
 
-def test_the_standin_refuses_a_whatsapp_to_sms_pair(live: Settings, standin: object) -> None:
+def test_the_standin_refuses_a_whatsapp_to_sms_pair(standin_settings: Settings, standin: object) -> None:
     message = OutboundMessage(channel=Channel.WHATSAPP, to=WHATSAPP.to, sender=SMS.sender, text="Hi")
     with pytest.raises(ProviderRejected) as raised:
-        standin_send(message, live)
+        standin_send(message, standin_settings)
     assert raised.value.code == "21910"
