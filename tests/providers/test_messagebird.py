@@ -24,7 +24,7 @@ from bridge.providers.messagebird import MessageBirdAdapter
 from bridge.settings import Settings
 from bridge.simulators import SimulatedMessage
 from bridge.simulators.messagebird import inbound, signature
-from tests.helpers import SHARED, shared_file
+from tests.helpers import reference_absent, shared_file, shared_path
 
 KEY = "test-messagebird-signing-key-0123456789"
 URL = "https://bridge.example.com/webhooks/messagebird"
@@ -70,7 +70,7 @@ def only_message(req: WebhookRequest, **fields: Any) -> Any:
 # --- signatures: the python SDK's webhook_signature_test_data.json ---
 
 
-VECTOR = SHARED / "samples" / "messagebird_signature_vector.json"
+VECTOR = shared_path("samples", "messagebird_signature_vector.json")
 
 
 def vector() -> dict[str, Any]:
@@ -80,7 +80,7 @@ def vector() -> dict[str, Any]:
 def vector_cases() -> list[Any]:
     """One test per case, named after it (read at collection, so a missing file skips instead)."""
     if not VECTOR.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{VECTOR} is not here"))]
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reference_absent(VECTOR)))]
     return [pytest.param(case, id=case["name"]) for case in json.loads(VECTOR.read_text())["cases"]]
 
 
