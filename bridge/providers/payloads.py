@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from bridge.providers.base import WebhookRequest
 
 FormData = ImmutableMultiDict[str, str]
+# Twilio's richest webhook (WhatsApp with 10 media) has under 80 fields.
+MAX_FORM_FIELDS = 1000
 
 
 def parse_form(text: str) -> FormData:
@@ -32,8 +34,14 @@ def parse_form(text: str) -> FormData:
     Blank values are kept too: Twilio signs `ToCity=` like any other parameter. Parsing is
     lenient; a body that is not a form lacks the fields its format requires, and the adapter
     answers 400 naming the first missing one.
+
+    At most `MAX_FORM_FIELDS` fields: no provider sends a hundred, and a body of tens of thousands
+    of empty fields (well under the body limit) is refused before anything else looks at it.
     """
-    return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True))
+    try:
+        return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    except ValueError as exc:  # parse_qsl's "Max number of fields exceeded"
+        raise MalformedPayload(f"the form has more than {MAX_FORM_FIELDS} fields") from exc
 
 
 def decode_form_body(body: bytes) -> FormData:

@@ -69,7 +69,7 @@ class TwilioAdapter(ProviderAdapter):
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:
             raise SignatureInvalid("X-Twilio-Signature is missing")
-        params = decode_form_body(request.body) if request.method == "POST" else {}
+        params = _Params(decode_form_body(request.body)) if request.method == "POST" else {}
         algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER.lower()))
         validator = RequestValidator(settings.secret("twilio_auth_token"))
         if not validator.validate(request.url, params, signature, algorithm=algorithm):
@@ -168,3 +168,17 @@ def _media(form: FormData) -> tuple[Media, ...]:
             raise MalformedPayload(f"MediaUrl{index} is missing (NumMedia={count})")
         media.append(Media(url=url, content_type=form.get(f"MediaContentType{index}") or None))
     return tuple(media)
+
+
+class _Params(dict[str, list[str]]):
+    """A form's values grouped by name, for `RequestValidator`: it asks `getlist` once per name,
+    and a multi-dict's `getlist` scans every field, so a form of n fields cost n² before any
+    secret was compared (twice: with and without the port). Grouped once, it is linear."""
+
+    def __init__(self, form: FormData) -> None:
+        super().__init__()
+        for name, value in form.multi_items():
+            self.setdefault(name, []).append(value)
+
+    def getlist(self, name: str) -> list[str]:
+        return self[name]

@@ -13,6 +13,7 @@ from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.identity import IdentityKind
 from bridge.messages import Channel
 from bridge.providers.base import WebhookRequest
+from bridge.providers.payloads import MAX_FORM_FIELDS
 from bridge.providers.twilio import EMPTY_TWIML, TwilioAdapter
 from bridge.settings import Settings
 from tests.helpers import shared_file
@@ -101,6 +102,20 @@ def test_a_signature_made_with_another_token_is_refused():
     forged = request("From=%2B14155550123&Body=hi", token="not-the-token")
     with pytest.raises(SignatureInvalid):
         ADAPTER.verify(forged, settings())
+
+
+def test_a_signed_form_with_as_many_fields_as_the_cap_allows_verifies():
+    # The grouping the validator is given must sign exactly what Twilio signs, repeats included.
+    body = urlencode(
+        [("From", "+14155550123"), *((f"Field{i % 400}", str(i)) for i in range(MAX_FORM_FIELDS - 1))]
+    )
+    ADAPTER.verify(request(body), settings())
+
+
+def test_a_form_with_more_fields_than_any_provider_sends_is_refused_before_the_signature():
+    body = "&".join(f"f{i}=" for i in range(MAX_FORM_FIELDS + 1))
+    with pytest.raises(MalformedPayload, match=f"more than {MAX_FORM_FIELDS} fields"):
+        ADAPTER.verify(request(body, signature="AAAA"), settings())
 
 
 def test_twilio_is_disabled_without_its_auth_token():

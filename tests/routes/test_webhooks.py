@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import redis
 
 from bridge import keys
@@ -89,6 +92,24 @@ def test_a_signed_but_malformed_body_gets_400_with_the_reason(bridge, settings, 
     )
     assert response.status_code == 400
     assert response.json()["detail"] == "MessageSid is missing"
+    assert nothing_stored(redis_client)
+
+
+def test_a_form_of_tens_of_thousands_of_fields_is_refused_while_other_requests_are_answered(
+    bridge, http, redis_client
+):
+    # 60,000 empty fields are about 500 KB, under the body limit: the refusal must come from counting
+    # them, and the event loop must stay free for everybody else meanwhile (the validator used to take
+    # minutes over such a form, on the loop, before comparing any secret).
+    body = "&".join(f"f{i}=" for i in range(60_000)).encode()
+    headers = {"X-Twilio-Signature": "AAAA", "Content-Type": "application/x-www-form-urlencoded"}
+    with ThreadPoolExecutor(max_workers=1) as pool, httpx.Client(timeout=5.0) as other:
+        hostile = pool.submit(http.post, f"{bridge.url}/webhooks/twilio", content=body, headers=headers)
+        health = [other.get(f"{bridge.url}/healthz").status_code for _ in range(5)]
+        refused = hostile.result()
+    assert health == [200] * 5
+    assert refused.status_code == 400
+    assert "more than" in refused.json()["detail"]
     assert nothing_stored(redis_client)
 
 
