@@ -1,9 +1,8 @@
 """Every request the bridge sends, and every answer the sandbox gives, against Intercom's own
 OpenAPI description (2.16, ../shared/intercom-openapi).
 
-The description has two known defects (../shared/intercom-openapi/SOURCE.md): contact ids typed
-`format: uuid` (no real 24-hex id passes) and unix timestamps typed `integer` with `format:
-date-time`. Those two formats are dropped before validating; nothing else is relaxed.
+Its two known defects (`format: uuid` contact ids, `integer` timestamps with `format: date-time`)
+are dropped on loading (tests/intercom_openapi.py); nothing else is relaxed.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
@@ -24,28 +22,15 @@ from bridge.contacts import IdentityMap
 from bridge.contacts_sync import sync_contacts
 from bridge.intercom.client import IntercomClient
 from bridge.lookup import build_lookup
-from tests.helpers import shared_file, signed_twilio
+from tests.helpers import signed_twilio
+from tests.intercom_openapi import intercom_description, intercom_error_schema
 
 HOST = "https://api.intercom.io"
 
 
-def _drop_defective_formats(node: Any) -> Any:
-    if isinstance(node, dict):
-        cleaned = {key: _drop_defective_formats(value) for key, value in node.items()}
-        if cleaned.get("format") == "uuid" or (
-            cleaned.get("type") == "integer" and cleaned.get("format") == "date-time"
-        ):
-            cleaned.pop("format")
-        return cleaned
-    if isinstance(node, list):
-        return [_drop_defective_formats(item) for item in node]
-    return node
-
-
 @pytest.fixture(scope="module")
 def intercom_spec() -> dict[str, Any]:
-    path = shared_file("intercom-openapi", "api.intercom.io.2.16.yaml")
-    return dict(_drop_defective_formats(yaml.load(path.read_text(), Loader=yaml.CSafeLoader)))
+    return intercom_description()
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +39,10 @@ def intercom_openapi(intercom_spec: dict[str, Any]) -> OpenAPI:
 
 
 @pytest.fixture(scope="module")
-def error_envelope(intercom_spec: dict[str, Any]) -> OAS30Validator:
+def error_envelope() -> OAS30Validator:
     """Intercom's `error` schema, for real answers the description does not list for an operation
     (a 409 on create contact, a 404 on show contact): their body must still be an `error.list`."""
-    return OAS30Validator(intercom_spec["components"]["schemas"]["error"])
+    return intercom_error_schema()
 
 
 def _request(exchange: dict[str, Any]) -> MockRequest:

@@ -13,21 +13,20 @@ import asyncio
 import base64
 import json
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
 from bridge.sandbox.dashboard import render_dashboard
+from bridge.sandbox.errors import NOT_JSON_MESSAGE, ApiError, install_error_handlers
 from bridge.sandbox.notifications import STATE_TOPICS, notify, topics_for_part
 from bridge.sandbox.search import InvalidQuery, compile_query, custom_fields
 from bridge.sandbox.state import (
     DEFAULT_RATE_LIMIT,
     RATE_WINDOW_SECONDS,
-    ApiError,
     Conversation,
     Exchange,
     Fault,
@@ -45,9 +44,7 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
     app = FastAPI(title="Intercom sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.workspace = workspace
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.headers)
+    install_error_handlers(app)
 
     @app.middleware("http")
     async def intercom_edge(request: Request, call_next: RequestResponseEndpoint) -> Response:
@@ -384,7 +381,7 @@ async def _edge(workspace: Workspace, request: Request, call_next: RequestRespon
     token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
     if not token or (workspace.token is not None and token != workspace.token):
         # Intercom sends no rate-limit headers without valid credentials.
-        return _error(401, "unauthorized", "Access Token Invalid")
+        return ApiError(401, "unauthorized", "Access Token Invalid").response()
     now = time.time()
     window = workspace.count_call(now)
     fault = workspace.take_fault(request.url.path)
@@ -393,10 +390,10 @@ async def _edge(workspace: Workspace, request: Request, call_next: RequestRespon
             headers = window.headers(remaining=0) | {
                 "X-RateLimit-Reset": str(int(now + fault.reset_in + 0.999))
             }
-            return _error(429, "rate_limit_exceeded", window.exceeded_message(), headers)
-        return _error(fault.status, "server_error", "Injected by the sandbox")
+            return ApiError(429, "rate_limit_exceeded", window.exceeded_message(), headers).response()
+        return ApiError(fault.status, "server_error", "Injected by the sandbox").response()
     if window.exceeded:
-        return _error(429, "rate_limit_exceeded", window.exceeded_message(), window.headers())
+        return ApiError(429, "rate_limit_exceeded", window.exceeded_message(), window.headers()).response()
     response = await call_next(request)
     response.headers.update(window.headers())
     return response
@@ -433,20 +430,11 @@ def _decode(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {
-        "type": "error.list",
-        "request_id": str(uuid.uuid4()),
-        "errors": [{"code": code, "message": message}],
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
         data = await request.json()
     except ValueError as exc:
-        raise ApiError(400, "parameter_invalid", "the body is not JSON") from exc
+        raise ApiError(400, "parameter_invalid", NOT_JSON_MESSAGE) from exc
     if not isinstance(data, dict):
         raise ApiError(400, "parameter_invalid", "the body must be a JSON object")
     return data

@@ -22,22 +22,13 @@ from typing import Any
 
 import phonenumbers
 
+from bridge.sandbox.errors import ApiError
+
 WORKSPACE_ID = "sandbox"
 RATE_WINDOW_SECONDS = 10
 # Intercom's default: 10,000 calls a minute per app, enforced in 10-second windows.
 DEFAULT_RATE_LIMIT = 10_000 // 6
 RATE_TALLIES_KEPT = 8_640  # a day of 10-second windows
-
-
-class ApiError(Exception):
-    """An Intercom error answer: status, `error.list` code and message, extra headers."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
 
 
 def _formatted_phone(phone: str | None) -> str | None:
