@@ -21,6 +21,8 @@ number.
         │   ├── IntercomGone      410 (a merged contact; `canonical_id` from the Link header)
         │   └── IntercomConflict  409 naming an existing contact (`existing_id`)
         ├── ProviderRejected      a provider refused a send (4xx), with its own code and message
+        ├── PartiallySent         a provider sent some parts of a message and refused others: never
+        │                         retried (the parts that went would reach the customer twice)
         ├── UnprocessableMessage  accepted and stored, but it cannot be delivered as it is
         └── LedgerRecordMissing   the job's message is no longer in the ledger (retention)
 
@@ -35,6 +37,8 @@ number.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 
 class BridgeError(Exception):
@@ -123,6 +127,33 @@ class ProviderRejected(PermanentError):
         self.status = status
         label = f" {code}" if code else ""
         super().__init__(f"{provider} refused the message{label}: {message}")
+
+
+class RefusedPart(NamedTuple):
+    """One part of a message that the provider refused while it sent others."""
+
+    number: int  # 1-based, in the order the provider listed the parts
+    code: str | None
+    message: str
+
+
+class PartiallySent(PermanentError):
+    """A provider accepted some parts of one message (a long SMS goes out as several) and refused
+    others, in one answer. Permanent by type: sending again would deliver the accepted parts a
+    second time, so the send is recorded under the ids it got and the agent is told what is missing.
+    The Vonage SDK raises `PartialFailureError` on the same answer."""
+
+    def __init__(
+        self, *, provider: str, message_ids: tuple[str, ...], total: int, refused: tuple[RefusedPart, ...]
+    ) -> None:
+        self.provider = provider
+        self.message_ids = message_ids  # of the accepted parts, in order; the first names the message
+        self.total = total
+        self.refused = refused
+        parts = ", ".join(
+            f"part {part.number} ({part.code or 'no code'}: {part.message})" for part in refused
+        )
+        super().__init__(f"{provider} sent {len(message_ids)} of {total} parts and refused {parts}")
 
 
 class UnprocessableMessage(PermanentError):

@@ -6,7 +6,10 @@ conversation's thread (provider, business number, the customer's address as the 
 it), plans the messages the provider's limits allow, and sends them one by one, recording each
 provider message id before the next: a retry or a replay resumes after the last one sent, so
 the customer never receives a part twice (except in the instant between a provider accepting a
-message and its id being recorded: no provider offers an idempotency key to close it).
+message and its id being recorded: no provider offers an idempotency key to close it). For the
+same reason a message the provider sent only in part (a long SMS whose later parts it refused:
+`PartiallySent`) is recorded as sent under the ids it got and never sent again; a note tells the
+agent which parts are missing and why.
 
 WhatsApp allows free text only within 24 hours of the customer's last message. Outside it the
 reply is not sent; a note tells the agent why, and the configured template is sent instead when
@@ -29,7 +32,7 @@ from redis.client import Pipeline
 from bridge import keys
 from bridge.claims import Outcome, claim, prepare
 from bridge.connection import read_hash
-from bridge.errors import LedgerRecordMissing, ProviderRejected, UnprocessableMessage
+from bridge.errors import LedgerRecordMissing, PartiallySent, ProviderRejected, UnprocessableMessage
 from bridge.html_text import html_to_text
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.webhooks import ReplyPart
@@ -54,10 +57,11 @@ class ReplyStatus(StrEnum):
     SENT = "sent"
     TEMPLATE_SENT = "template_sent"  # outside the window: the template went instead
     BLOCKED = "blocked"  # outside the window, no template configured: nothing sent
+    PARTLY_SENT = "partly_sent"  # sent, but the provider refused some parts of a message (noted)
     FAILED = "failed"
 
 
-FINAL = frozenset({ReplyStatus.SENT, ReplyStatus.TEMPLATE_SENT, ReplyStatus.BLOCKED})
+FINAL = frozenset({ReplyStatus.SENT, ReplyStatus.TEMPLATE_SENT, ReplyStatus.BLOCKED, ReplyStatus.PARTLY_SENT})
 
 
 class ReplyLedger:
@@ -147,11 +151,10 @@ class ReplySender:
             self._send_one(adapter, message, index, entry, thread, part_id)
             for index, message in enumerate(planned.messages)
         ]
-        self._replies.update(part_id, status=planned.status.value)
-        log.info(
-            "reply %s: %s through %s (%d messages)", part_id, planned.status.value, thread.provider, len(ids)
-        )
-        return SendResult(part_id, planned.status, tuple(ids))
+        status = ReplyStatus.PARTLY_SENT if partly_sent(self._replies.get(part_id)) else planned.status
+        self._replies.update(part_id, status=status.value)
+        log.info("reply %s: %s through %s (%d messages)", part_id, status.value, thread.provider, len(ids))
+        return SendResult(part_id, status, tuple(ids))
 
     def _send_one(
         self,
@@ -164,9 +167,23 @@ class ReplySender:
     ) -> str:
         recorded = entry.get(f"sent.{index}")
         if recorded:
-            return recorded  # sent before a crash or by the attempt a replay repeats
+            # Sent before a crash or by the attempt a replay repeats; a partial send's note may be
+            # what the crash interrupted (said once: `post_once`).
+            self._note_partial(thread, part_id, index, entry.get(f"partial.{index}"))
+            return recorded
+        partial: str | None = None
         try:
-            provider_id = adapter.send(message, self._settings, self._http, self._policy)
+            accepted: tuple[str, ...] = (adapter.send(message, self._settings, self._http, self._policy),)
+        except PartiallySent as sent_in_part:
+            # Some parts reached the customer: record them like a send, never send again.
+            accepted = sent_in_part.message_ids
+            partial = json.dumps(
+                {
+                    "sent": list(accepted),
+                    "total": sent_in_part.total,
+                    "note": partial_note(adapter, sent_in_part, message.text),
+                }
+            )
         except ProviderRejected as rejected:
             reason = adapter.failure_reason(rejected.code)
             self._notes.post_once(
@@ -176,7 +193,22 @@ class ReplySender:
             )
             self._replies.update(part_id, status=ReplyStatus.FAILED.value, error=str(rejected))
             raise
-        self._replies.update(part_id, **{f"sent.{index}": provider_id})
+        sent = {f"sent.{index}": accepted[0]} | ({f"partial.{index}": partial} if partial else {})
+        self._replies.update(part_id, **sent)
+        self._note_partial(thread, part_id, index, partial)
+        # Every part has its own id and delivery reports (a long SMS): each ties back to the reply.
+        for provider_id in accepted:
+            self._record_sent(adapter, provider_id, message, thread, part_id)
+        return accepted[0]
+
+    def _record_sent(
+        self,
+        adapter: ProviderAdapter,
+        provider_id: str,
+        message: OutboundMessage,
+        thread: Thread,
+        part_id: str,
+    ) -> None:
         report = self._outbound.record_sent(
             adapter.name,
             provider_id,
@@ -196,7 +228,17 @@ class ReplySender:
                 ),
                 once=f"failed:{adapter.name}:{provider_id}",
             )
-        return provider_id
+
+    def _note_partial(self, thread: Thread, part_id: str, index: int, partial: str | None) -> None:
+        """Tell the agent, once, which parts of message `index` the provider refused."""
+        if partial:
+            note = str(json.loads(partial)["note"])
+            self._notes.post_once(thread.conversation_id, note, once=f"partial:{part_id}:{index}")
+
+
+def partly_sent(entry: Mapping[str, str]) -> bool:
+    """Whether a provider sent some message of the reply only in part (`partial.<index>`)."""
+    return any(name.startswith("partial.") for name in entry)
 
 
 def sent_ids(entry: Mapping[str, str]) -> tuple[str, ...]:
@@ -278,7 +320,26 @@ def window_note(elapsed: float, template: Template | None) -> str:
 
 def failure_note(provider: str, code: str | None, reason: str, text: str) -> str:
     """The note agents read when a message did not reach the customer."""
-    excerpt = text if len(text) <= 80 else text[:77] + "…"
-    what = f"“{excerpt}”" if excerpt else "the attachment"
     label = f" (error {code})" if code else ""
-    return f"Not delivered: {what} could not be delivered by {provider}{label}: {reason}"
+    return f"Not delivered: {_quoted(text)} could not be delivered by {provider}{label}: {reason}"
+
+
+def partial_note(adapter: ProviderAdapter, partial: PartiallySent, text: str) -> str:
+    """The note agents read when the provider sent some parts of a message and refused others:
+    which parts are missing, and the provider's words for why (with what to do, when known)."""
+    missing = "; ".join(
+        f"part {part.number} of {partial.total}{f' (error {part.code})' if part.code else ''}: "
+        + ": ".join(words for words in (part.message, adapter.failure_reason(part.code)) if words)
+        for part in partial.refused
+    )
+    sent = len(partial.message_ids)
+    return (
+        f"Partly delivered: {adapter.name} sent {sent} of {partial.total} parts of {_quoted(text)} and "
+        f"refused {missing}. The bridge does not send the message again: the customer would get the "
+        "other parts twice. Send the missing text again if it matters."
+    )
+
+
+def _quoted(text: str) -> str:
+    excerpt = text if len(text) <= 80 else text[:77] + "…"
+    return f"“{excerpt}”" if excerpt else "the attachment"

@@ -287,6 +287,31 @@ def test_a_failed_delivery_becomes_one_note_with_the_reason_and_delivered_or_rea
     assert "21610" in note and "STOP" in note and "Your order shipped" in note
 
 
+def test_a_long_sms_vonage_sends_only_in_part_goes_once_and_the_agent_is_told_the_missing_part(
+    loop, bridge, sandbox, drain, http, redis_client
+):
+    from bridge.replies import ReplyLedger, ReplyStatus
+
+    inbound("vonage", bridge, http, drain)
+    conversation = only_conversation(sandbox)
+    # Vonage takes part 1 of the 2-part SMS and throttles part 2 (the SDK's send_sms_partial_error.json).
+    http.post(f"{loop.url}/_standin/faults/vonage", json={"statuses": [-1]}).raise_for_status()
+    reply = " ".join(f"word{n}" for n in range(40))  # 269 GSM-7 characters: two SMS parts
+    admin_reply(sandbox, conversation["id"], reply)
+    drain()
+    drain()  # a retry, had the job asked for one, would run here
+
+    [sent] = loop.state.sends
+    assert sent.text == reply[:153]
+    assert [r["path"] for r in loop.state.requests if r["path"].startswith("/sms")] == ["/sms/json"]
+    [note] = notes(sandbox.api("GET", f"/conversations/{conversation['id']}").json())
+    assert "part 2 of 2" in note and "Throttled" in note and reply[:20] in note
+    [part_id] = [key.decode().rsplit(":", 1)[-1] for key in redis_client.scan_iter("bridge:reply:*")]
+    record = ReplyLedger(redis_client, get_settings()).get(part_id)
+    assert record["status"] == ReplyStatus.PARTLY_SENT.value
+    assert record["sent.0"] == sent.message_id
+
+
 def _twilio_status(bridge, http, sid: str, status: str, error_code: str | None) -> None:
     from urllib.parse import urlencode
 

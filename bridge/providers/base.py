@@ -20,7 +20,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from bridge import metrics
-from bridge.errors import MalformedPayload, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.errors import (
+    MalformedPayload,
+    PartiallySent,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from bridge.messages import DeliveryStatus, InboundMessage, Media
 from bridge.metrics import SendOutcome
 from bridge.outgoing import OutboundMessage, SendLimits
@@ -160,13 +166,18 @@ class ProviderAdapter(ABC):
     ) -> str:
         """Send one message; the id the provider gave it (delivery reports refer to it).
 
-        Raises `ProviderRejected` (permanent, with the provider's code) or, once quick retries ran
-        out, `ProviderUnavailable` / `ProviderRateLimited` (the job is retried later). Every
-        outcome is counted here, the one door every send goes through."""
+        Raises `ProviderRejected` (permanent, with the provider's code), `PartiallySent` (some
+        parts went out, others were refused: never sent again) or, once quick retries ran out,
+        `ProviderUnavailable` / `ProviderRateLimited` (the job is retried later). Every outcome is
+        counted here, the one door every send goes through: a partial send as sent, since the
+        customer got it (what is missing reaches the agent as a note)."""
         recorder = metrics.current()
         template = message.template is not None
         try:
             provider_message_id = self._outbound().send(message, settings, http, policy)
+        except PartiallySent:
+            recorder.outbound_message(self.name, SendOutcome.SENT, template=template)
+            raise
         except ProviderRejected:
             recorder.outbound_message(self.name, SendOutcome.REJECTED, template=template)
             raise

@@ -9,9 +9,16 @@ and errors as RFC 7807 problems. The balance takes `api_key`/`api_secret` as que
 (Nexmo/api-specification `definitions/account.yml`; Vonage's curl snippet sends them as HTTP Basic,
 also accepted), answers `{"value", "autoReload"}`, and bad credentials 401 with `error-code`.
 
+A text longer than one SMS goes out as parts, and the SMS API answers one entry per part, each with
+its own `message-id` (developer.vonage.com "Concatenation and Encoding"): the stand-in records the
+message once, under its first part's id, as the bridge identifies it.
+
 Faults (`/_standin/faults/vonage`) are taken by whichever endpoint is called next: a value below 100
 is an SMS API status (1 throttled, 29 non-whitelisted…) in a 200 body, as the SMS API reports
-errors; any other value is that HTTP status, in the SMS API's body or as a problem.
+errors; a negative value -N is a partial failure on the SMS API: the parts before the last are sent
+and the last is refused with status N (the answer of the Vonage python SDK's test data
+`send_sms_partial_error.json`; a one-part text is just refused); any other value is that HTTP
+status, in the SMS API's body or as a problem.
 """
 
 from __future__ import annotations
@@ -41,6 +48,12 @@ _PROBLEMS: dict[int, tuple[str, str]] = {
     429: ("messages-olympus#1010", "Rate Limit Hit"),
 }
 _ERRORS_URL = "https://developer.nexmo.com/api-errors/"
+# An SMS API status's `error-text` where the real one is known (status 1: the SDK's test data).
+_ERROR_TEXTS = {"1": "Throttled"}
+# Characters in one SMS, and in each part of a longer one (a 6-octet concatenation header takes
+# the rest), by the SMS API's `type`: GSM-7 `text` or UCS-2 `unicode` (3GPP TS 23.040).
+_SINGLE_SMS = {"text": 160, "unicode": 70}
+_CONCATENATED_PART = {"text": 153, "unicode": 67}
 _MEDIA_TYPES = ("image", "video", "audio", "file", "vcard")
 _CHANNELS = ("sms", "mms", "whatsapp")
 
@@ -74,9 +87,9 @@ def router(state: StandInState) -> APIRouter:
         ):
             return sms_answer("4", "Bad Credentials")
         fault = state.take_fault(PROVIDER)
-        if fault is not None and fault < 100:
-            return sms_answer(str(fault), f"fault {fault} injected")
-        if fault is not None:
+        if fault is not None and 0 <= fault < 100:
+            return sms_answer(str(fault), _ERROR_TEXTS.get(str(fault), f"fault {fault} injected"))
+        if fault is not None and fault >= 100:
             status = _SMS_STATUS_FOR_HTTP.get(fault, "5" if fault >= 500 else "3")
             return sms_answer(status, f"HTTP {fault} injected", http_status=fault)
         for name in ("from", "to", "text"):
@@ -84,29 +97,28 @@ def router(state: StandInState) -> APIRouter:
                 return sms_answer("2", f"Missing {name} param")
         if not fields["to"].isdigit():
             return sms_answer("3", "Invalid to param")
-        message_id = f"{state.next_id():016X}"
+        texts = sms_parts(fields["text"], fields.get("type", "text"))
+        refused: list[dict[str, str]] = []
+        if fault is not None:  # what is left: -N, the last part refused with status N
+            status = str(-fault)
+            refused = [{"status": status, "error-text": _ERROR_TEXTS.get(status, f"fault {status} injected")}]
+            texts = texts[:-1]
+            if not texts:
+                return JSONResponse({"message-count": "1", "messages": refused})
+        parts = [_sent_part(state, fields) for _ in texts]
         request_seen = {key: value for key, value in fields.items() if key != "api_secret"}
         state.record(
             Sent(
                 provider=PROVIDER,
-                message_id=message_id,
+                message_id=parts[0]["message-id"],
                 to=fields["to"],
                 sender=fields["from"],
-                text=fields["text"],
+                text="".join(texts),
                 request=request_seen,
             )
         )
-        part = {
-            "to": fields["to"],
-            "message-id": message_id,
-            "status": "0",
-            "remaining-balance": "15.53590000",
-            "message-price": "0.03330000",
-            "network": "23410",
-        }
-        if "client-ref" in fields:
-            part["client-ref"] = fields["client-ref"]
-        return JSONResponse({"message-count": "1", "messages": [part]})
+        messages = parts + refused
+        return JSONResponse({"message-count": str(len(messages)), "messages": messages})
 
     @api.get("/account/get-balance")
     async def get_balance(request: Request) -> Response:
@@ -159,6 +171,30 @@ def router(state: StandInState) -> APIRouter:
         return JSONResponse({"message_uuid": message_uuid}, status_code=202)
 
     return api
+
+
+def _sent_part(state: StandInState, fields: dict[str, str]) -> dict[str, str]:
+    """One accepted part in the SMS API's answer ("Troubleshooting SMS"), with an id of its own."""
+    part = {
+        "to": fields["to"],
+        "message-id": f"{state.next_id():016X}",
+        "status": "0",
+        "remaining-balance": "15.53590000",
+        "message-price": "0.03330000",
+        "network": "23410",
+    }
+    if "client-ref" in fields:
+        part["client-ref"] = fields["client-ref"]
+    return part
+
+
+def sms_parts(text: str, message_type: str) -> list[str]:
+    """The SMS `text` goes out as: itself when it fits one, else parts of a concatenated SMS."""
+    kind = "unicode" if message_type == "unicode" else "text"
+    if len(text) <= _SINGLE_SMS[kind]:
+        return [text]
+    size = _CONCATENATED_PART[kind]
+    return [text[start : start + size] for start in range(0, len(text), size)]
 
 
 async def _sms_fields(request: Request) -> dict[str, str]:

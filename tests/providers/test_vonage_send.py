@@ -13,7 +13,14 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.errors import (
+    ConfigurationError,
+    PartiallySent,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+    RefusedPart,
+)
 from bridge.messages import Channel
 from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.vonage import SMS_ERROR_CODES, VonageAdapter
@@ -66,6 +73,14 @@ def sms_accepted(*message_ids: str) -> httpx.Response:
         for message_id in message_ids or ("0C000000217B7F02",)
     ]
     return httpx.Response(200, json={"message-count": str(len(parts)), "messages": parts})
+
+
+def sms_partly_accepted(message_id: str, status: str, error_text: str) -> httpx.Response:
+    """Part 1 of 2 accepted, part 2 refused: the Vonage python SDK's `send_sms_partial_error.json`
+    (its `Sms.send` raises `PartialFailureError` on it)."""
+    accepted = sms_accepted(message_id).json()["messages"]
+    refused = {"status": status, "error-text": error_text}
+    return httpx.Response(200, json={"message-count": "2", "messages": [*accepted, refused]})
 
 
 def sms_status(status: str, error_text: str, *, http_status: int = 200) -> httpx.Response:
@@ -223,6 +238,44 @@ def test_sms_api_refuses_to_answer_an_alphanumeric_sender_without_calling_vonage
 
 def test_a_long_sms_is_identified_by_its_first_part() -> None:
     assert send(sms("word " * 150), Vonage(sms_accepted("PART1", "PART2", "PART3"))) == "PART1"
+
+
+@pytest.mark.parametrize(
+    ("status", "error_text"), [("1", "Throttled"), ("29", "Non White-listed Destination")]
+)
+def test_a_long_sms_refused_in_part_is_never_sent_again(status: str, error_text: str) -> None:
+    # Retrying, even a transient refusal, would send part 1 to the customer a second time.
+    vonage = Vonage(sms_partly_accepted("3295d748-4e14-4681-af78-166dca3c5aab", status, error_text))
+    with pytest.raises(PartiallySent) as caught:
+        send(sms("word " * 50), vonage)
+    assert len(vonage.requests) == 1
+    partial = caught.value
+    assert (partial.provider, partial.message_ids, partial.total) == (
+        "vonage",
+        ("3295d748-4e14-4681-af78-166dca3c5aab",),
+        2,
+    )
+    assert partial.refused == (RefusedPart(2, f"sms-api-{status}", error_text),)
+
+
+def test_the_parts_sent_around_a_refused_one_are_all_kept() -> None:
+    parts = [*sms_accepted("PART1").json()["messages"], {"status": "1", "error-text": "Throttled"}]
+    parts.append(sms_accepted("PART3").json()["messages"][0])
+    answer = httpx.Response(200, json={"message-count": "3", "messages": parts})
+    with pytest.raises(PartiallySent) as caught:
+        send(sms("word " * 80), Vonage(answer))
+    assert (caught.value.message_ids, caught.value.total) == (("PART1", "PART3"), 3)
+    assert [part.number for part in caught.value.refused] == [2]
+
+
+def test_a_long_sms_refused_whole_with_a_transient_status_is_retried() -> None:
+    refused = {"status": "1", "error-text": "Throttled"}
+    vonage = Vonage(
+        httpx.Response(200, json={"message-count": "2", "messages": [refused, refused]}),
+        sms_accepted("PART1", "PART2"),
+    )
+    assert send(sms("word " * 50), vonage) == "PART1"
+    assert len(vonage.requests) == 2
 
 
 def test_sms_api_429_then_success_sends_once() -> None:
@@ -566,6 +619,27 @@ def test_standin_sms_records_one_send(providers_at_standin: Any) -> None:
     assert (sent.to, sent.sender, sent.text, sent.media) == (CUSTOMER, BUSINESS, "Hello from the bridge", [])
     assert sent.request["status-report-req"] == "1"
     assert "api_secret" not in sent.request
+
+
+def test_standin_long_sms_answers_every_part_and_records_the_message_once(providers_at_standin: Any) -> None:
+    text = "word " * 50  # 250 GSM-7 characters: two parts of a concatenated SMS
+    message_id = send_to_standin(sms(text))
+    (sent,) = providers_at_standin.state.sends
+    assert (sent.message_id, sent.text) == (message_id, text)
+
+
+def test_standin_partial_failure_sends_the_first_part_once_and_is_not_retried(
+    providers_at_standin: Any,
+) -> None:
+    add_faults(providers_at_standin, -1)  # the last part throttled, the others sent
+    text = "word " * 50
+    with pytest.raises(PartiallySent) as caught:
+        send_to_standin(sms(text))
+    (sent,) = providers_at_standin.state.sends
+    assert sent.text == text[:153]
+    assert caught.value.message_ids == (sent.message_id,)
+    assert caught.value.refused == (RefusedPart(2, "sms-api-1", "Throttled"),)
+    assert [r["path"] for r in providers_at_standin.state.requests] == ["/sms/json"]
 
 
 def test_standin_whatsapp_media_travels_as_media(providers_at_standin: Any) -> None:

@@ -29,12 +29,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
 
-from bridge.errors import ProviderRejected
+from bridge.errors import PartiallySent, ProviderRejected, RefusedPart
 from bridge.messages import Channel
 from bridge.outgoing import (
     MediaKind,
@@ -180,17 +180,31 @@ def _send_sms(
     policy: RetryPolicy,
     credentials: tuple[str, str],
 ) -> str:
-    """The SMS API answers 200 even when it refuses, with a status per part: transient statuses
-    (`SMS_SEND_STATUSES[...].retry`) are retried like a 429, the others are permanent, with the
-    code `sms-api-<status>` (receipt err-codes reuse the same numbers: `failures`)."""
+    """The SMS API answers 200 even when it refuses, with a status per SMS part. When every part
+    failed, transient statuses (`SMS_SEND_STATUSES[...].retry`) are retried like a 429 and the
+    others are permanent, with the code `sms-api-<status>` (receipt err-codes reuse the same
+    numbers: `failures`). When some parts went out, nothing is retried: a retry sends the whole
+    text again, and the customer would get those parts twice (`PartiallySent`)."""
     api_key, api_secret = credentials
     form = sms_form(message, api_key=api_key, api_secret=api_secret, public_url=settings.public_url)
     url = f"{settings.vonage_api_url.rstrip('/')}/sms/json"
     for attempt in range(1, policy.max_attempts + 1):
         response = api_call(http, "POST", url, provider=NAME, policy=policy, error=sms_api_error, data=form)
-        status, text, message_id = _sms_outcome(response)
-        if status == "0":
-            return message_id
+        parts = sms_parts(response)
+        accepted = tuple(part.message_id for part in parts if part.status == "0")
+        failed = [(number, part) for number, part in enumerate(parts, 1) if part.status != "0"]
+        if not failed:
+            return accepted[0]
+        if accepted:
+            raise PartiallySent(
+                provider=NAME,
+                message_ids=accepted,
+                total=len(parts),
+                refused=tuple(
+                    RefusedPart(number, sms_api_code(part.status), part.error_text) for number, part in failed
+                ),
+            )
+        status, text = failed[0][1].status, failed[0][1].error_text
         known = SMS_SEND_STATUSES.get(status)
         reason = f"{text}: {known.reason}" if known else text
         if known is None or known.retry is None:
@@ -203,21 +217,31 @@ def _send_sms(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _sms_outcome(response: httpx.Response) -> tuple[str, str, str]:
-    """(status, error-text, message-id) of the first part that failed, else of the first part.
+class SmsPart(NamedTuple):
+    """One entry of the SMS API's `messages`: one SMS part, with its own status and id."""
 
-    A long text is one entry per SMS part, each with its own `message-id` and receipt; the first
-    part's id stands for the message."""
-    parts = _json(response).get("messages")
-    if not isinstance(parts, list) or not parts or not all(isinstance(part, dict) for part in parts):
+    status: str
+    error_text: str
+    message_id: str
+
+
+def sms_parts(response: httpx.Response) -> list[SmsPart]:
+    """The parts of the SMS API's answer, in its order.
+
+    A long text is one entry per SMS part, each with its own `status`, `message-id` and receipt;
+    the first accepted part's id stands for the message. An accepted part without an id is
+    refused as an answer (the message may be out: a retry could send it twice)."""
+    entries = _json(response).get("messages")
+    if not isinstance(entries, list) or not entries or not all(isinstance(entry, dict) for entry in entries):
         raise refused(NAME, "the SMS API's answer lists no messages")
-    failed = [part for part in parts if str(part.get("status", "")) != "0"]
-    part = failed[0] if failed else parts[0]
-    status = str(part.get("status", ""))
-    message_id = str(part.get("message-id") or "")
-    if status == "0" and not message_id:
-        raise refused(NAME, "the SMS API accepted without a message-id")
-    return status, str(part.get("error-text") or f"status {status}"), message_id
+    parts = []
+    for entry in entries:
+        status = str(entry.get("status", ""))
+        message_id = str(entry.get("message-id") or "")
+        if status == "0" and not message_id:
+            raise refused(NAME, "the SMS API accepted without a message-id")
+        parts.append(SmsPart(status, str(entry.get("error-text") or f"status {status}"), message_id))
+    return parts
 
 
 def sms_api_error(response: httpx.Response) -> tuple[str | None, str]:
