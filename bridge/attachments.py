@@ -7,7 +7,9 @@ announced only by id cannot be delivered: that is a configuration error naming t
 
 An attachment that cannot be fetched does not cost the customer's message: a transient failure
 (5xx, 429, network) retries the job; a definite one (404, 403, too large) delivers the message
-with a line saying which attachment is missing and why.
+with a line saying which attachment is missing and why. A link that can never be fetched
+(`bridge.media_urls`: not http(s), no host, not a URL) is withheld in both modes, unrequested,
+and the message delivered on its first attempt with a line saying why.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bridge.errors import ConfigurationError, MalformedPayload, MediaUnavailable
+from bridge.errors import ConfigurationError, MalformedPayload, MediaRefused, MediaUnavailable
 from bridge.media import MediaStore
+from bridge.media_urls import refusal
 from bridge.messages import InboundMessage, Media
 from bridge.providers.base import ProviderAdapter
 from bridge.settings import Settings
@@ -63,7 +66,7 @@ class AttachmentResolver:
                     f"BRIDGE_PUBLIC_URL is not set: {message.provider} sends media by id, and the bridge "
                     "must serve them to Intercom from its own public URL"
                 )
-            return Attachments(urls=[media.url for media in message.media if media.url])
+            return self._pass_through(message)
         attachments = Attachments()
         for media in message.media:
             url, note = self._proxy(message.provider, media, public_url.rstrip("/"))
@@ -73,13 +76,30 @@ class AttachmentResolver:
                 attachments.notes.append(note)
         return attachments
 
+    def _pass_through(self, message: InboundMessage) -> Attachments:
+        """The provider's links, for Intercom to fetch, except those that can never be fetched:
+        Intercom cannot either, and an agent must not be handed `file:///etc/passwd` as a link."""
+        attachments = Attachments()
+        for media in message.media:
+            assert media.url is not None  # resolve() refuses media without a URL in this mode
+            refused = refusal(media.url)
+            if refused is None:
+                attachments.urls.append(media.url)
+            else:
+                log.warning("%s attachment withheld: %s", message.provider, refused.describe())
+                attachments.notes.append(withheld_note(refused.describe(), media))
+        return attachments
+
     def _proxy(self, provider: str, media: Media, public_url: str) -> tuple[str | None, str | None]:
         adapter = self._adapters.get(provider)
         if adapter is None:
             raise ConfigurationError(f"no adapter for provider {provider!r} to fetch its media")
-        label = media.filename or media.content_type or "attachment"
+        label = _label(media)
         try:
             fetched = adapter.fetch_media(media, self._settings, self._http)
+        except MediaRefused as exc:  # never requested: no retry could make the link work
+            log.warning("%s attachment withheld: %s", provider, exc)
+            return None, withheld_note(str(exc), media)
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             if status >= 500 or status in (408, 429):
@@ -95,3 +115,13 @@ class AttachmentResolver:
             return None, f"(an attachment was larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB; {label})"
         token = self._store.put(fetched)
         return f"{public_url}/media/{token}", None
+
+
+def withheld_note(reason: str, media: Media) -> str:
+    """The line that replaces an attachment whose link is never fetched: why, and at most the
+    link's scheme and host (its query may carry an access signature)."""
+    return f"(an attachment was withheld, not fetched: {reason}; {_label(media)})"
+
+
+def _label(media: Media) -> str:
+    return media.filename or media.content_type or "attachment"

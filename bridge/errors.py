@@ -24,6 +24,7 @@ number.
         ├── PartiallySent         a provider sent some parts of a message and refused others: never
         │                         retried (the parts that went would reach the customer twice)
         ├── UnprocessableMessage  accepted and stored, but it cannot be delivered as it is
+        ├── MediaRefused          an attachment's link can never be fetched (not http(s), no host, …)
         └── LedgerRecordMissing   the job's message is no longer in the ledger (retention)
 
     WebhookRejected               raised while answering a provider; maps to an HTTP status
@@ -158,6 +159,11 @@ class PartiallySent(PermanentError):
 
 class UnprocessableMessage(PermanentError):
     """The message was accepted and stored but cannot be delivered as it is."""
+
+
+class MediaRefused(PermanentError):
+    """An attachment's link can never be fetched (`bridge.media_urls`); nothing was requested.
+    The message itself is still delivered, with a line saying why the attachment is missing."""
 
 
 class LedgerRecordMissing(PermanentError):

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from rq import SimpleWorker
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.serializers import JSONSerializer
 
+from bridge.ledger import inbound_id
 from bridge.media import MediaStore
+from bridge.media_urls import MAX_URL_LENGTH
 from bridge.providers.base import FetchedMedia
+from bridge.queueing import QUEUES, inbound_job_id, inbound_queue
 from bridge.settings import get_settings, reset_settings_cache
 from bridge.standins import StoredMedia
 from tests.helpers import conversation_bodies, signed_twilio
@@ -32,11 +39,24 @@ def twilio_media_url(standin, media_id: str) -> str:
     return f"{standin.url}/2010-04-01/Accounts/AC1/Messages/MM1/Media/{media_id}"
 
 
-def send_mms(server, urls, http, text="photo") -> None:
+def send_mms(server, urls, http, text="photo", message_id=None) -> None:
     response = signed_twilio(
-        server.url, get_settings(), sender=CUSTOMER, recipient=BUSINESS, text=text, media=tuple(urls)
+        server.url,
+        get_settings(),
+        sender=CUSTOMER,
+        recipient=BUSINESS,
+        text=text,
+        media=tuple(urls),
+        message_id=message_id,
     ).send(http)
     assert response.status_code == 200
+
+
+def run_one_job(redis_client) -> None:
+    """Run exactly one job, so a test sees what its first attempt did (retries run at once in
+    tests: BRIDGE_RETRY_DELAYS=0,0)."""
+    worker = SimpleWorker(list(QUEUES), connection=redis_client, serializer=JSONSerializer)
+    worker.work(burst=True, max_jobs=1)
 
 
 def test_twilio_media_behind_credentials_reach_intercom_from_the_bridge(
@@ -90,19 +110,77 @@ def test_media_failing_for_now_retries_and_is_delivered_when_it_recovers(
 ):
     standin.state.media["ME2"] = StoredMedia(PNG, "image/png", status=503)
     send_mms(public_bridge, [twilio_media_url(standin, "ME2")], http)
-    # Retries run at once in tests (BRIDGE_RETRY_DELAYS=0,0); recover after the first attempt.
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
-    from bridge.queueing import QUEUES
-
-    worker = SimpleWorker(list(QUEUES), connection=redis_client, serializer=JSONSerializer)
-    worker.work(burst=True, max_jobs=1)
+    run_one_job(redis_client)  # recover after the first attempt
     assert sandbox.conversations() == []
     standin.state.media["ME2"] = StoredMedia(PNG, "image/png")
     drain()
     [conversation] = sandbox.conversations()
     assert len(conversation["source"]["attachments"]) == 1
+
+
+# Links no retry can make work; `{standin}` is the stand-in's address, which would answer if asked.
+NEVER_FETCHABLE = [
+    pytest.param("file:///etc/passwd", "only http and https links are fetched, not file:", id="file"),
+    pytest.param(
+        "ftp://files.example/photo.png?X-Amz-Signature=SECRET",
+        "only http and https links are fetched, not ftp: (ftp://files.example)",
+        id="ftp",
+    ),
+    pytest.param("http://", "the link names no host", id="http-without-host"),
+    pytest.param("not a url", "the link is not a URL", id="not-a-url"),
+    pytest.param(
+        "{standin}/media/my photo",
+        "the link contains spaces or control characters (http://127.0.0.1)",
+        id="space",
+    ),
+    pytest.param(
+        "{standin}/media/X1\r\nX-Injected: 1",
+        "the link contains spaces or control characters (http://127.0.0.1)",
+        id="control-characters",
+    ),
+    pytest.param(
+        "{standin}/media/" + "a" * MAX_URL_LENGTH,
+        f"the link is longer than {MAX_URL_LENGTH} characters",
+        id="overlong",
+    ),
+]
+
+
+@pytest.mark.parametrize(("link", "reason"), NEVER_FETCHABLE)
+def test_a_link_that_can_never_be_fetched_is_withheld_and_the_text_delivered_on_the_first_attempt(
+    public_bridge, standin, sandbox, http, redis_client, link, reason
+):
+    standin.state.media["X1"] = StoredMedia(PNG, "image/png")
+    send_mms(public_bridge, [link.format(standin=standin.url)], http, text="see attached", message_id="MM1")
+    run_one_job(redis_client)
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == [
+        f"see attached\n(an attachment was withheld, not fetched: {reason}; image/jpeg)"
+    ]
+    assert conversation["source"]["attachments"] == []
+    assert standin.state.requests == []  # nothing fetched
+    job = Job.fetch(inbound_job_id(inbound_id("twilio", "MM1")), connection=redis_client)
+    assert job.is_finished and "attempts" not in job.meta  # no attempt ever failed
+    queue = inbound_queue(redis_client)
+    assert queue.count == 0
+    assert ScheduledJobRegistry(queue=queue).get_job_ids() == []
+    assert FailedJobRegistry(queue=queue).get_job_ids() == []
+
+
+def test_without_a_public_url_a_link_that_can_never_be_fetched_is_not_handed_to_intercom(
+    bridge, settings, standin, sandbox, drain, http
+):
+    url = twilio_media_url(standin, "ME3")
+    send_mms(bridge, ["file:///etc/passwd", url], http, text="see attached")
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert [a["url"] for a in conversation["source"]["attachments"]] == [url]
+    assert conversation_bodies(conversation) == [
+        "see attached\n(an attachment was withheld, not fetched: only http and https links are fetched, "
+        "not file:; image/jpeg)"
+    ]
 
 
 def test_without_a_public_url_media_urls_pass_through_unchanged(

@@ -27,6 +27,7 @@ from bridge.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from bridge.media_urls import ensure_fetchable
 from bridge.messages import DeliveryStatus, InboundMessage, Media
 from bridge.metrics import SendOutcome
 from bridge.outgoing import OutboundMessage, SendLimits
@@ -309,7 +310,11 @@ def download(
     headers: Mapping[str, str] | None = None,
     auth: httpx.Auth | tuple[str, str] | None = None,
 ) -> FetchedMedia:
-    """GET `url` (following redirects; httpx drops credentials when a redirect leaves the host)."""
+    """GET `url` (following redirects; httpx drops credentials when a redirect leaves the host).
+
+    The one door every media fetch goes through: a link that can never be fetched raises
+    `MediaRefused` here, before any request (`bridge.media_urls`)."""
+    ensure_fetchable(url)
     response = http.get(url, headers=dict(headers or {}), auth=auth, follow_redirects=True)
     response.raise_for_status()
     served = response.headers.get("content-type", "").split(";")[0].strip().lower()
