@@ -2,7 +2,9 @@
 the balance `bridge doctor` proves the access key with.
 
 - SMS API: `POST /messages` and `POST /mms`, JSON, `Authorization: AccessKey <key>`; 201 with the
-  message (MMS) object (messagebird-async `examples/example.json`, python SDK `mms.py`).
+  message (MMS) object (messagebird-async `examples/example.json`, python SDK `mms.py`). Recipients
+  come as a JSON array (nodejs and go `/messages`) or a comma-separated string (what both the python
+  and go SDKs send to `/mms`, and the python SDK to `/messages`): the stand-in takes either.
 - Conversations API: `POST /v1/send`, same header; 202 with `{"id", "status": "accepted"}`
   (go-rest-api `testdata/messageSendResponse.json`).
 - Balance API: `GET /balance`, same header; 200 `{"payment", "type", "amount"}`
@@ -53,7 +55,10 @@ def router(state: StandInState) -> APIRouter:
         missing = _missing(body, "originator", "body", "recipients")
         if missing:
             return error(422, 9, f"{missing} is required", missing)
-        return _sms_created(state, body, media=[])
+        recipients = _recipients(body["recipients"])
+        if not recipients:
+            return error(422, 9, "no (correct) recipients found", "recipients")
+        return _sms_created(state, body, recipients, media=[])
 
     @api.post("/mms")
     async def create_mms(request: Request) -> Response:
@@ -70,7 +75,10 @@ def router(state: StandInState) -> APIRouter:
             return error(422, 9, "body or mediaUrls is required", "body")
         if len(media) > MAX_MMS_MEDIA:
             return error(422, 10, f"at most {MAX_MMS_MEDIA} mediaUrls", "mediaUrls")
-        return _sms_created(state, body, media=media)
+        recipients = _recipients(body["recipients"])
+        if not recipients:
+            return error(422, 9, "no (correct) recipients found", "recipients")
+        return _sms_created(state, body, recipients, media=media)
 
     @api.get("/balance")
     async def balance(request: Request) -> Response:
@@ -154,17 +162,28 @@ def _missing(body: dict[str, Any], *names: str) -> str | None:
     return next((name for name in names if body.get(name) in (None, "", [])), None)
 
 
-def _sms_created(state: StandInState, body: dict[str, Any], *, media: list[str]) -> Response:
-    recipients = body["recipients"]
-    if isinstance(recipients, str):  # the API also takes a comma-separated string
-        recipients = recipients.split(",")
+def _recipients(value: object) -> list[str]:
+    """The numbers in `recipients`, a JSON array or a comma-separated string; empty when any entry
+    is not a number (MessageBird then answers "no (correct) recipients found")."""
+    entries = value.split(",") if isinstance(value, str) else value
+    if not isinstance(entries, list):
+        return []
+    numbers = [str(entry).strip() for entry in entries if isinstance(entry, str | int)]
+    if len(numbers) != len(entries) or not all(number.isdigit() for number in numbers):
+        return []
+    return numbers
+
+
+def _sms_created(
+    state: StandInState, body: dict[str, Any], recipients: list[str], *, media: list[str]
+) -> Response:
     message_id = f"{state.next_id():032x}"
     now = datetime.now(UTC).isoformat(timespec="seconds")
     state.record(
         Sent(
             provider=PROVIDER,
             message_id=message_id,
-            to=",".join(str(recipient) for recipient in recipients),
+            to=",".join(recipients),
             sender=str(body["originator"]),
             text=str(body.get("body") or ""),
             media=media,
@@ -186,8 +205,8 @@ def _sms_created(state: StandInState, body: dict[str, Any], *, media: list[str])
             "totalDeliveredCount": 0,
             "totalDeliveryFailedCount": 0,
             "items": [
-                {"recipient": int(r) if str(r).isdigit() else r, "status": "sent", "statusDatetime": now}
-                for r in recipients
+                {"recipient": int(recipient), "status": "sent", "statusDatetime": now}
+                for recipient in recipients
             ],
         },
     }

@@ -3,6 +3,7 @@ retries and refusals, limits, failure reasons, and the stand-in."""
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import replace
 from typing import Any
@@ -111,9 +112,10 @@ def test_attachments_between_us_numbers_go_as_one_mms() -> None:
     send(replace(US_SMS, media_urls=media), api, public_url="https://bridge.example.com")
     [request] = api.requests
     assert str(request.url) == "https://rest.messagebird.com/mms"
-    # The python SDK's mms_create takes no report URL.
+    # The python SDK's mms_create takes no report URL; both SDKs send `recipients` as a
+    # comma-separated string (python `mms_create`, go-rest-api `mms.CreateRequest`).
     assert api.body() == {
-        "recipients": ["16502530000"],
+        "recipients": "16502530000",
         "originator": "14155550100",
         "body": "Hi",
         "mediaUrls": list(media),
@@ -396,6 +398,50 @@ def test_an_mms_reaches_the_standin_with_its_media(
     sent = only_send(providers_at_standin)
     assert sent.message_id == message_id
     assert (sent.to, sent.sender, sent.text, sent.media) == ("16502530000", "14155550100", "Hi", list(media))
+
+
+def test_an_mms_goes_on_the_wire_with_its_recipients_as_a_comma_separated_string(
+    providers_at_standin: Any, standin_settings: Settings
+) -> None:
+    standin_send(replace(US_SMS, media_urls=("https://x.io/a.png",)), standin_settings)
+    [request] = [r for r in providers_at_standin.state.requests if r["path"] == "/mms"]
+    assert json.loads(request["body"])["recipients"] == "16502530000"
+
+
+@pytest.mark.parametrize("recipients", ["16502530000,16502530001", ["16502530000", "16502530001"]])
+def test_the_standin_takes_the_python_sdks_mms_body(providers_at_standin: Any, recipients: object) -> None:
+    # messagebird python SDK `mms_create(...)`: its keyword arguments as the JSON body, list joined.
+    body = {
+        "originator": "14155550100",
+        "recipients": recipients,
+        "body": "Hi",
+        "mediaUrls": ["https://x.io/a.png"],
+        "subject": None,
+        "reference": None,
+        "scheduledDatetime": None,
+    }
+    response = httpx.post(
+        f"{providers_at_standin.url}/mms", json=body, headers={"Authorization": f"AccessKey {KEY}"}
+    )
+    assert response.status_code == 201, response.text
+    assert [item["recipient"] for item in response.json()["recipients"]["items"]] == [
+        16502530000,
+        16502530001,
+    ]
+    assert only_send(providers_at_standin).to == "16502530000,16502530001"
+
+
+@pytest.mark.parametrize("recipients", ["16502530000,not-a-number", [{"msisdn": 16502530000}], 16502530000])
+def test_the_standin_refuses_recipients_that_are_not_numbers(
+    providers_at_standin: Any, recipients: object
+) -> None:
+    body = {"originator": "14155550100", "recipients": recipients, "mediaUrls": ["https://x.io/a.png"]}
+    response = httpx.post(
+        f"{providers_at_standin.url}/mms", json=body, headers={"Authorization": f"AccessKey {KEY}"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["parameter"] == "recipients"
+    assert providers_at_standin.state.sends == []
 
 
 def test_a_whatsapp_image_reaches_the_standin_as_media(

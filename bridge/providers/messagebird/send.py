@@ -7,9 +7,11 @@ stores a different kind of id there, so its shape says which API can answer (`AP
   API, `POST {MESSAGEBIRD_API_URL}/messages` with `{"recipients": [digits], "originator", "body",
   "reportUrl"}` (messagebird python SDK `message_create`, nodejs `examples/messages_create.js`,
   php-rest-api commit f073e19 "Add reportUrl parameter"; nyaruka/courier handlers/messagebird sends
-  the same JSON). Attachments go to `POST /mms` with `mediaUrls` (python SDK `mms_create`), which
-  Bird sends within the US and Canada only, up to 10 per message (docs.bird.com "MMS sizes and
-  limitations"): elsewhere attachments travel as links in the text (`send_limits`).
+  the same JSON). Attachments go to `POST /mms` with `mediaUrls`, `recipients` there a
+  comma-separated string (python SDK `mms_create` joins a list with commas; go-rest-api
+  `mms.CreateRequest.Recipients` is a string, "comma separated list"), which Bird sends within the
+  US and Canada only, up to 10 per message (docs.bird.com "MMS sizes and limitations"): elsewhere
+  attachments travel as links in the text (`send_limits`).
 - Conversations API events (`conversations`) store `message.channelId`, 32 hex digits
   (`619747f69cf940a98fb443140ce9aed2` in the SDKs' examples), WhatsApp and SMS channels alike:
   `POST {MESSAGEBIRD_CONVERSATIONS_API_URL}/v1/send` with `{"to", "from": <channelId>, "type",
@@ -173,7 +175,8 @@ def sms_body(message: OutboundMessage, *, report_url: str | None) -> tuple[str, 
     if len(message.media_urls) > MMS_LIMITS.max_media:
         raise refused(NAME, f"an MMS carries at most {MMS_LIMITS.max_media} attachments")
     # python SDK `mms_create` takes no report URL: MMS reports go to the account's status URL.
-    return "mms", body | {"mediaUrls": list(message.media_urls)}
+    # `recipients` is a comma-separated string on `/mms`, here of one number (module docstring).
+    return "mms", body | {"recipients": digits, "mediaUrls": list(message.media_urls)}
 
 
 def conversation_body(message: OutboundMessage) -> dict[str, Any]:
