@@ -53,6 +53,12 @@ class MatchDecision:
 def phone_search_query(e164_numbers: Sequence[str]) -> dict[str, Any]:
     """Contacts whose normalized phone is one of the numbers, or whose stored phone is written
     in one of their common forms (Intercom's `phone` matches the stored string exactly)."""
+    # One search call whatever the number: every written form (~35 per number with the exit codes
+    # of bridge.phones.written_exit_codes, at most two numbers: a number and its country variant)
+    # goes into a single `IN` filter, so a group holds 2 filters of Intercom's 15 and a sender
+    # costs one request against the rate limit (intercom-api.md §2.4, §6.1; it records no limit on
+    # an `IN` list's length). Suffix filters (`$`) would catch more spellings, but also other
+    # people's numbers, and page through them.
     forms: list[str] = []
     for number in e164_numbers:
         forms.extend(form for form in written_forms(number) if form not in forms)

@@ -243,6 +243,7 @@ def test_a_completed_run_is_not_resumed_the_next_run_reads_everything_again(redi
     [
         ({"phone": "+1 (415) 555-0123"}, ("phone:+14155550123",), False),
         ({"phone": "(415) 555-0123"}, ("phone:+14155550123",), False),
+        ({"phone": "00 44 20 7946 0958"}, ("phone:+442079460958",), False),  # Europe's exit code in the US
         ({"phone": "call me"}, (), True),
         ({"phone": None}, (), False),
         ({"phone": "  "}, (), False),

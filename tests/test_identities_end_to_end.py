@@ -6,7 +6,10 @@ import time
 
 import pytest
 
+from bridge.app import create_app
+from bridge.serving import BackgroundServer
 from bridge.settings import get_settings, reset_settings_cache
+from tests.conftest import run_workers_in_process
 from tests.helpers import conversation_bodies, signed_twilio
 
 BUSINESS = "+14155550100"
@@ -61,24 +64,51 @@ def test_argentina_is_one_way_a_54_sender_does_not_take_a_549_contact(bridge, se
     assert len(sandbox.contacts()) == 2
 
 
+def deliver_in_region(region: str, monkeypatch, redis_client, http, sender: str, text: str = "hi") -> None:
+    """Deliver one SMS through a bridge whose BRIDGE_DEFAULT_REGION is `region`, and drain the queues."""
+    monkeypatch.setenv("BRIDGE_DEFAULT_REGION", region)
+    reset_settings_cache()
+    settings = get_settings()
+    with BackgroundServer(create_app(settings)) as server:
+        request = signed_twilio(server.url, settings, sender=sender, recipient=BUSINESS, text=text)
+        assert request.send(http).status_code == 200
+        run_workers_in_process(redis_client)
+
+
+def contact_searches(sandbox) -> int:
+    return sum(1 for r in sandbox.requests() if (r["method"], r["path"]) == ("POST", "/contacts/search"))
+
+
 def test_a_national_number_stored_in_ireland_matches_its_e164_sender(
     bridge_env, monkeypatch, sandbox, redis_client, http
 ):
-    monkeypatch.setenv("BRIDGE_DEFAULT_REGION", "IE")
-    reset_settings_cache()
-    settings = get_settings()
-    from bridge.app import create_app
-    from bridge.serving import BackgroundServer
-    from tests.conftest import run_workers_in_process
-
     contact = seed(sandbox, "0871234567")
-    with BackgroundServer(create_app(settings)) as server:
-        signed_twilio(server.url, settings, sender="+353871234567", recipient=BUSINESS, text="dia duit").send(
-            http
-        )
-        run_workers_in_process(redis_client)
+    deliver_in_region("IE", monkeypatch, redis_client, http, "+353871234567", text="dia duit")
 
     assert only_conversation_contact(sandbox) == contact["id"]
+
+
+@pytest.mark.parametrize(
+    ("region", "stored", "sender"),
+    [
+        ("US", "0044 20 7946 0958", "+442079460958"),  # Europe's 00 where the deployment dials 011
+        ("US", "00 44 20 7946 0958", "+442079460958"),
+        ("GB", "011 44 20 7946 0958", "+442079460958"),  # America's 011 where the deployment dials 00
+        ("GB", "011442079460958", "+442079460958"),
+        ("GB", "0011 1 415-555-0123", "+14155550123"),  # Australia's 0011
+        ("US", "010 81 3-1234-5678", "+81312345678"),  # Japan's 010
+        ("GB", "810 1 415-555-0123", "+14155550123"),  # Russia's 810
+    ],
+)
+def test_a_number_stored_with_any_countrys_exit_code_matches_its_sender_without_a_sync(
+    region, stored, sender, bridge_env, monkeypatch, sandbox, redis_client, http
+):
+    contact = seed(sandbox, stored)
+    deliver_in_region(region, monkeypatch, redis_client, http, sender)
+
+    assert only_conversation_contact(sandbox) == contact["id"]
+    assert [c["phone"] for c in sandbox.contacts()] == [stored]  # no new lead, nothing rewritten
+    assert contact_searches(sandbox) == 1  # the written forms share one search (bridge.matching)
 
 
 def test_the_identity_map_knows_a_number_by_its_variants_before_search_does(
