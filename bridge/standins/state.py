@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
@@ -90,14 +91,17 @@ class StandInState:
 
 
 def basic_ok(request: Request, user: str, password: str) -> bool:
-    header = request.headers.get("authorization", "")
-    if not header.startswith("Basic "):
+    """Whether the request carries HTTP Basic `user:password` (RFC 7617), the one check every
+    stand-in whose API takes Basic shares. The scheme's name is case-insensitive (RFC 9110
+    §11.1); no user configured refuses everything."""
+    scheme, _, encoded = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic" or not user:
         return False
     try:
-        given = base64.b64decode(header.removeprefix("Basic ")).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        given = base64.b64decode(encoded.strip(), validate=True)
+    except binascii.Error:
         return False
-    return bool(user) and given == f"{user}:{password}"
+    return hmac.compare_digest(given, f"{user}:{password}".encode())
 
 
 def bearer_ok(request: Request, token: str) -> bool:

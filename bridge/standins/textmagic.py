@@ -2,8 +2,9 @@
 `bridge doctor` proves the credentials with (`GET /api/v2/user`, textmagic-rest-python-v2
 `docs/User.md`).
 
-`POST /api/v2/messages` with `X-TM-Username` / `X-TM-Key` (textmagic.com/docs/api/send-sms), JSON
-or form-encoded like the real API; 201 with `SendMessageResponse` (textmagic-rest-python-v2
+`POST /api/v2/messages` with `X-TM-Username` / `X-TM-Key` (textmagic.com/docs/api/send-sms) or HTTP
+Basic `username:apiKey` (the v2 SDKs' `BasicAuth`, textmagic-rest-python-v2 `configuration.py`),
+JSON or form-encoded like the real API; 201 with `SendMessageResponse` (textmagic-rest-python-v2
 `docs/SendMessageResponse.md`). Errors are `{"code": <HTTP status>, "message", "errors"}`
 (textmagic.com/docs/api/response-codes).
 """
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from bridge.standins.state import Sent, StandInState
+from bridge.standins.state import Sent, StandInState, basic_ok
 
 PROVIDER = "textmagic"
 MAX_PARTS = 6  # "TextMagic allows sending 1 to 6 message parts" (SendMessageInputObject)
@@ -36,13 +37,14 @@ def router(state: StandInState) -> APIRouter:
     api = APIRouter()
 
     def authorized(request: Request) -> bool:
-        """TextMagic's header pair, as every v2 endpoint checks it."""
+        """TextMagic's header pair or HTTP Basic, as every v2 endpoint checks them."""
         username, key = request.headers.get("x-tm-username"), request.headers.get("x-tm-key")
-        return not state.require_auth or bool(
-            state.textmagic_username
-            and username == state.textmagic_username
-            and key == state.textmagic_api_key
+        by_headers = bool(state.textmagic_username) and (username, key) == (
+            state.textmagic_username,
+            state.textmagic_api_key,
         )
+        by_basic = basic_ok(request, state.textmagic_username, state.textmagic_api_key)
+        return not state.require_auth or by_headers or by_basic
 
     @api.get("/api/v2/user")
     async def current_user(request: Request) -> Response:

@@ -1,9 +1,12 @@
 """Vonage's send APIs: the SMS API (`POST /sms/json`) and the Messages API (`POST /v1/messages`),
 and the Account API's balance (`GET /account/get-balance`), which `bridge doctor` reads.
 
-As the real ones: the SMS API takes a form (or JSON) with `api_key`/`api_secret` and reports every
-outcome, bad credentials included, as a `status` per message in an HTTP 200 (Nexmo/api-specification
-`definitions/sms.yml`; nexmo-python's tests answer bad credentials with status 4 "Bad Credentials").
+As the real ones: the SMS API takes a form (or JSON) with `api_key`/`api_secret`, or the pair as
+HTTP Basic (how the Vonage python SDK v4 sends it: `Sms` posts with its `basic` auth type), and
+reports every outcome, bad credentials included, as a `status` per message in an HTTP 200
+(Nexmo/api-specification `definitions/sms.yml`; nexmo-python's tests answer bad credentials with
+status 4 "Bad Credentials"). Signed requests (`sig`) are not taken: the stand-in holds no signature
+secret.
 The Messages API takes JSON with HTTP Basic `api_key:api_secret`, answers 202 `{"message_uuid"}`,
 and errors as RFC 7807 problems. The balance takes `api_key`/`api_secret` as query parameters
 (Nexmo/api-specification `definitions/account.yml`; Vonage's curl snippet sends them as HTTP Basic,
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -80,11 +84,7 @@ def router(state: StandInState) -> APIRouter:
     @api.post("/sms/json")
     async def send_sms(request: Request) -> Response:
         fields = await _sms_fields(request)
-        if state.require_auth and (
-            not state.vonage_api_key
-            or fields.get("api_key") != state.vonage_api_key
-            or fields.get("api_secret") != state.vonage_api_secret
-        ):
+        if not _authenticated(state, request, fields):
             return sms_answer("4", "Bad Credentials")
         fault = state.take_fault(PROVIDER)
         if fault is not None and 0 <= fault < 100:
@@ -122,15 +122,8 @@ def router(state: StandInState) -> APIRouter:
 
     @api.get("/account/get-balance")
     async def get_balance(request: Request) -> Response:
-        """The Account API's balance: authenticate like the SMS API (or Basic), answer it in EUR."""
-        query = request.query_params
-        by_query = bool(state.vonage_api_key) and (
-            query.get("api_key"),
-            query.get("api_secret"),
-        ) == (state.vonage_api_key, state.vonage_api_secret)
-        if state.require_auth and not (
-            by_query or basic_ok(request, state.vonage_api_key, state.vonage_api_secret)
-        ):
+        """The Account API's balance: authenticate like the SMS API, answer it in EUR."""
+        if not _authenticated(state, request, request.query_params):
             return JSONResponse(
                 {"error-code": "401", "error-code-label": "authentication failed"}, status_code=401
             )
@@ -171,6 +164,14 @@ def router(state: StandInState) -> APIRouter:
         return JSONResponse({"message_uuid": message_uuid}, status_code=202)
 
     return api
+
+
+def _authenticated(state: StandInState, request: Request, params: Mapping[str, str]) -> bool:
+    """The SMS and Account APIs' check: the account's key and secret as parameters (form, JSON or
+    query), or as HTTP Basic; either proves the request."""
+    key, secret = state.vonage_api_key, state.vonage_api_secret
+    by_params = bool(key) and (params.get("api_key"), params.get("api_secret")) == (key, secret)
+    return not state.require_auth or by_params or basic_ok(request, key, secret)
 
 
 def _sent_part(state: StandInState, fields: dict[str, str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ refusals, limits, failure reasons, and the stand-in."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -219,6 +220,44 @@ def test_the_standin_refuses_wrong_credentials_like_textmagic(
     with pytest.raises(ProviderRejected) as refused:
         standin_send(SMS, wrong)
     assert (refused.value.code, refused.value.status, refused.value.message) == ("401", 401, "Unauthorized")
+    assert providers_at_standin.state.sends == []
+
+
+# The two ways TextMagic's v2 API takes the username and API key: its X-TM headers (what the bridge
+# sends) and HTTP Basic, what the v2 SDKs send (textmagic-rest-python-v2 `BasicAuth`).
+AUTH_VARIANTS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "x-tm headers": lambda user, key: {"headers": {"X-TM-Username": user, "X-TM-Key": key}},
+    "basic": lambda user, key: {"auth": (user, key)},
+}
+# Every v2 endpoint checks them alike: a send, and the current user `bridge doctor` reads.
+ENDPOINTS = [("POST", "/api/v2/messages"), ("GET", "/api/v2/user")]
+
+
+def call_standin(
+    standin: Any, endpoint: tuple[str, str], variant: str, user: str, key: str
+) -> httpx.Response:
+    method, path = endpoint
+    body = {"json": {"text": "Hello Ada", "phones": "447860021130"}} if method == "POST" else {}
+    return httpx.request(method, f"{standin.url}{path}", **body, **AUTH_VARIANTS[variant](user, key))
+
+
+@pytest.mark.parametrize("variant", AUTH_VARIANTS)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[path for _, path in ENDPOINTS])
+def test_the_standin_takes_both_ways_textmagic_takes_the_credentials(
+    providers_at_standin: Any, variant: str, endpoint: tuple[str, str]
+) -> None:
+    response = call_standin(providers_at_standin, endpoint, variant, USER, KEY)
+    assert response.status_code == (201 if endpoint[0] == "POST" else 200), response.text
+
+
+@pytest.mark.parametrize("variant", AUTH_VARIANTS)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[path for _, path in ENDPOINTS])
+@pytest.mark.parametrize(("user", "key"), [(USER, "wrong"), ("someone-else", KEY), ("", "")])
+def test_the_standin_refuses_wrong_credentials_however_they_come(
+    providers_at_standin: Any, variant: str, endpoint: tuple[str, str], user: str, key: str
+) -> None:
+    response = call_standin(providers_at_standin, endpoint, variant, user, key)
+    assert (response.status_code, response.json()["message"]) == (401, "Unauthorized")
     assert providers_at_standin.state.sends == []
 
 

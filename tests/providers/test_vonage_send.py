@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -696,4 +697,50 @@ def test_standin_refuses_wrong_credentials_like_vonage(
         send_to_standin(whatsapp())
     assert by_sms.value.code == "sms-api-4"  # the SMS API says so in a 200
     assert (by_whatsapp.value.code, by_whatsapp.value.status) == ("unauthorized", 401)
+    assert providers_at_standin.state.sends == []
+
+
+# The ways the SMS API takes the account's key and secret (sms.yml `NewMessage`: form, JSON or
+# query parameters), and the Vonage python SDK v4's: HTTP Basic, no key in the body (`Sms.send`
+# posts with the `basic` auth type; vonage_http_client `Auth.create_basic_auth_string`).
+SMS_FORM = {"from": BUSINESS, "to": CUSTOMER, "text": "Hello"}
+SMS_AUTH_VARIANTS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "form": lambda key, secret: {"data": SMS_FORM | {"api_key": key, "api_secret": secret}},
+    "json": lambda key, secret: {"json": SMS_FORM | {"api_key": key, "api_secret": secret}},
+    "query": lambda key, secret: {"data": SMS_FORM, "params": {"api_key": key, "api_secret": secret}},
+    "basic": lambda key, secret: {"data": SMS_FORM, "auth": (key, secret)},
+    "basic, scheme in lower case": lambda key, secret: {
+        "data": SMS_FORM,
+        "headers": {"Authorization": "basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()},
+    },
+}
+
+
+def post_sms(standin: Any, variant: str, key: str, secret: str) -> dict[str, Any]:
+    """A one-part SMS posted to the stand-in with the credentials as `variant` carries them; the
+    SMS API's one entry in its answer."""
+    response = httpx.post(f"{standin.url}/sms/json", **SMS_AUTH_VARIANTS[variant](key, secret))
+    assert response.status_code == 200
+    [part] = response.json()["messages"]
+    return dict(part)
+
+
+@pytest.mark.parametrize("variant", SMS_AUTH_VARIANTS)
+def test_standin_sms_api_takes_every_way_vonage_takes_the_credentials(
+    providers_at_standin: Any, variant: str
+) -> None:
+    part = post_sms(providers_at_standin, variant, API_KEY, API_SECRET)
+    assert part["status"] == "0"
+    assert [sent.message_id for sent in providers_at_standin.state.sends] == [part["message-id"]]
+
+
+@pytest.mark.parametrize("variant", SMS_AUTH_VARIANTS)
+@pytest.mark.parametrize(("key", "secret"), [(API_KEY, "wrong-secret"), ("wrong123", API_SECRET), ("", "")])
+def test_standin_sms_api_refuses_wrong_credentials_however_they_come(
+    providers_at_standin: Any, variant: str, key: str, secret: str
+) -> None:
+    assert post_sms(providers_at_standin, variant, key, secret) == {
+        "status": "4",
+        "error-text": "Bad Credentials",
+    }
     assert providers_at_standin.state.sends == []
