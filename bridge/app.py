@@ -15,11 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bridge import __version__, metrics
-from bridge.batching import Batcher
 from bridge.body_limit import BodyLimitMiddleware
 from bridge.connection import redis_client, resolve_redis
 from bridge.errors import StorageUnavailable, WebhookRejected
-from bridge.ledger import InboundLedger
+from bridge.intake import Intake
 from bridge.logs import configure_logging, route_server_logs, secret_values
 from bridge.media import media_store
 from bridge.providers import ADAPTERS, ProviderAdapter
@@ -28,7 +27,6 @@ from bridge.retention import sweep_media
 from bridge.routes import admin, health, inbox_app, intercom, media, webhooks
 from bridge.routes import metrics as metrics_route
 from bridge.settings import Settings, get_settings
-from bridge.statuses import StatusLedger
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +52,7 @@ def create_app(
         url, embedded = resolve_redis(settings)
         client = redis_client(url)
         app.state.redis = client
-        app.state.ledger = InboundLedger(client, settings)
-        app.state.status_ledger = StatusLedger(client, settings)
-        app.state.batcher = Batcher(client)
+        app.state.intake = Intake(client, settings)
         sweeper = asyncio.create_task(sweep_media(app.state.media), name="media-sweep")
         # What exists by now (modules, the app, its clients) lives as long as the process: kept
         # out of the cycle collector's full passes, which would scan all of it again and again,

@@ -13,11 +13,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from redis import Redis
 
-from bridge.batching import Batcher
-from bridge.ledger import InboundLedger
+from bridge.intake import Intake
 from bridge.providers import ProviderAdapter
 from bridge.settings import Settings
-from bridge.statuses import StatusLedger
 
 
 async def _settings(request: Request) -> Settings:
@@ -30,19 +28,9 @@ async def _redis(request: Request) -> Redis:
     return client
 
 
-async def _ledger(request: Request) -> InboundLedger:
-    ledger: InboundLedger = request.app.state.ledger
-    return ledger
-
-
-async def _status_ledger(request: Request) -> StatusLedger:
-    ledger: StatusLedger = request.app.state.status_ledger
-    return ledger
-
-
-async def _batcher(request: Request) -> Batcher:
-    batcher: Batcher = request.app.state.batcher
-    return batcher
+async def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
 
 
 async def _adapters(request: Request) -> dict[str, ProviderAdapter]:
@@ -65,8 +53,6 @@ async def _admin(request: Request) -> None:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 AdminDep = Annotated[None, Depends(_admin)]
-StatusLedgerDep = Annotated[StatusLedger, Depends(_status_ledger)]
 AdaptersDep = Annotated[dict[str, ProviderAdapter], Depends(_adapters)]
 RedisDep = Annotated[Redis, Depends(_redis)]
-LedgerDep = Annotated[InboundLedger, Depends(_ledger)]
-BatcherDep = Annotated[Batcher, Depends(_batcher)]
+IntakeDep = Annotated[Intake, Depends(_intake)]

@@ -8,6 +8,7 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 |---------------------------------------|--------|------------|----------------------------------------------|
 | bridge:inbound:{inbound_id}           | hash   | retention  | ledger: raw payload, message, recovery points|
 | bridge:inbound:seq                    | string | forever    | arrival counter (orders the ledger)          |
+| bridge:webhook:{webhook_id}           | hash   | retention  | a verified webhook not read yet, raw + reason|
 | bridge:mailbox:{identity}             | list   | until empty| a sender's messages not yet delivered, FIFO  |
 | bridge:lock:sender:{identity}         | string | lock ttl   | serializes contact + conversation per sender |
 | bridge:identity:{identity}            | hash   | forever    | identity -> Intercom contact id and role     |
@@ -41,6 +42,10 @@ def inbound(inbound_id: str) -> str:
 
 
 INBOUND_SEQUENCE = f"{PREFIX}inbound:seq"
+
+
+def webhook(webhook_id: str) -> str:
+    return f"{PREFIX}webhook:{webhook_id}"
 
 
 def mailbox(identity: str) -> str:

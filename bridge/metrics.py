@@ -77,9 +77,10 @@ class WebhookOutcome(StrEnum):
 
     ACCEPTED = "accepted"  # stored (at least one message or report was new)
     DUPLICATE = "duplicate"  # stored before: everything in it was a redelivery
+    UNREADABLE = "unreadable"  # verified but not parsed: stored raw for a worker (bridge.raw_webhooks)
     WOULD_BE_FORGED = "would_be_forged"  # signature failed, stored anyway (BRIDGE_SIGNATURE_MODE=log-only)
     FORGED = "forged"  # 403: the signature does not verify
-    MALFORMED = "malformed"  # 400
+    MALFORMED = "malformed"  # 400: cannot even be verified (too many fields, not UTF-8)
     DISABLED = "disabled"  # 404: the provider's verifying secret is not set
     TOO_LARGE = "too_large"  # 413
     METHOD_NOT_ALLOWED = "method_not_allowed"  # 405

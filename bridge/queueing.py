@@ -25,10 +25,12 @@ STATUS_QUEUE = "bridge-status"
 QUEUES = (INBOUND_QUEUE, OUTBOUND_QUEUE, STATUS_QUEUE)
 
 PROCESS_INBOUND = "workers.inbound.process_inbound"
+READ_WEBHOOK = "workers.webhooks.read_webhook"
 SEND_REPLY = "workers.outbound.send_reply"
 APPLY_STATUS = "workers.statuses.apply_status"
 RECORD_FAILURE = "workers.failures.record_failure"
-JOB_FUNCTIONS = (PROCESS_INBOUND, SEND_REPLY, APPLY_STATUS, RECORD_FAILURE)  # what workers import
+# What workers import.
+JOB_FUNCTIONS = (PROCESS_INBOUND, READ_WEBHOOK, SEND_REPLY, APPLY_STATUS, RECORD_FAILURE)
 
 # One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
 JOB_TIMEOUT_SECONDS = 300
@@ -84,6 +86,19 @@ def enqueue_inbound(
         description=f"deliver inbound {inbound_id}",
     )
     return queue.enqueue_call(PROCESS_INBOUND, pipeline=pipeline, **options)
+
+
+def enqueue_webhook(
+    queue: Queue, webhook_id: str, *, settings: Settings, pipeline: Pipeline | None = None
+) -> Job:
+    """Queue reading one stored webhook (`bridge.raw_webhooks`) on the inbound queue."""
+    options = _options(
+        settings,
+        job_id=f"wh-{webhook_id}",
+        kwargs={"webhook_id": webhook_id},
+        description=f"read webhook {webhook_id}",
+    )
+    return queue.enqueue_call(READ_WEBHOOK, pipeline=pipeline, **options)
 
 
 def schedule_inbound(queue: Queue, inbound_id: str, *, delay_seconds: float, settings: Settings) -> Job:

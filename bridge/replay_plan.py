@@ -20,7 +20,8 @@ from bridge.delivery import goes_on_in
 from bridge.errors import UnprocessableMessage
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
-from bridge.jobs import JobKind, JobRecord, mask_address, masked_identity
+from bridge.jobs import JobKind, JobRecord, masked_identity
+from bridge.logs import mask, mask_number
 from bridge.lookup import sender_lookup
 from bridge.matching import MatchRule
 from bridge.messages import DeliveryState
@@ -53,6 +54,8 @@ class ReplayPlanner:
             return self.inbound(record)
         if record.kind is JobKind.OUTBOUND:
             return self.outbound(record)
+        if record.kind is JobKind.WEBHOOK:
+            return self.webhook(record)
         return self.status(record)
 
     def inbound(self, record: JobRecord) -> list[str]:
@@ -83,7 +86,7 @@ class ReplayPlanner:
                 if decision.rule is not MatchRule.IDENTITY_MAP:
                     calls.append("POST /contacts/search")
                 why = decision.rule.value + (
-                    f", through the variant {decision.variant}" if decision.variant else ""
+                    f", through the variant {mask_number(decision.variant)}" if decision.variant else ""
                 )
                 others = len(decision.candidates) - 1
                 ambiguity = f"; {others} other contact(s) hold the number" if others > 0 else ""
@@ -118,7 +121,7 @@ class ReplayPlanner:
             return [f"cannot be sent as things are: {exc}"]
         planned = plan_reply(reply, thread, adapter, self._settings, now=time.time())
         already = sent_ids(reply)
-        to = mask_address(thread.customer_address)
+        to = mask_number(thread.customer_address)
         lines = [f"reply in conversation {thread.conversation_id} to {to} through {adapter.name}"]
         if planned.window_note is not None:
             lines.append(f"note to the agent: {planned.window_note}")
@@ -129,6 +132,16 @@ class ReplayPlanner:
         )
         lines.append("calls: " + (", ".join([f"{adapter.name} send"] * max(remaining, 0)) or "none"))
         return lines
+
+    def webhook(self, record: JobRecord) -> list[str]:
+        """What reading the stored webhook again would do (it is parsed by the worker's code)."""
+        if record.webhook is None:
+            return ["the webhook is past retention"]
+        return [
+            f"read the stored {record.webhook.provider} webhook again with this bridge's parser "
+            f"(it failed with: {mask(record.webhook.reason)})",
+            "calls: none directly; each message or report it carries is queued once (the ledgers dedupe)",
+        ]
 
     def status(self, record: JobRecord) -> list[str]:
         """Which sent message the report applies to, and whether an agent would get a note."""

@@ -60,8 +60,8 @@ def forged(request):
     return request.__class__(request.url, request.body, {**request.headers, "X-Twilio-Signature": "AAAA"})
 
 
-def malformed(bridge, http: httpx.Client) -> httpx.Response:
-    """Signed, but without a MessageSid."""
+def unreadable(bridge, http: httpx.Client) -> httpx.Response:
+    """Signed, but without a MessageSid: acknowledged, stored for a worker to read again."""
     from twilio.request_validator import RequestValidator
 
     url = f"{bridge.url}/webhooks/twilio"
@@ -76,14 +76,20 @@ def test_webhooks_jobs_matches_and_intercom_calls_are_counted(bridge, settings, 
     assert request.send(http).status_code == 200
     assert request.send(http).status_code == 200  # the provider's redelivery
     assert forged(request).send(http).status_code == 403
-    assert malformed(bridge, http).status_code == 400
+    assert unreadable(bridge, http).status_code == 200
+    too_many_fields = "&".join(f"f{i}=" for i in range(2000))
+    headers = {"X-Twilio-Signature": "AAAA", "Content-Type": "application/x-www-form-urlencoded"}
+    assert (
+        http.post(f"{bridge.url}/webhooks/twilio", content=too_many_fields, headers=headers).status_code
+        == 400
+    )
     drain()
     after = scrape(http, bridge)
 
     def moved(name: str, **labels: str) -> float:
         return after(name, **labels) - before(name, **labels)
 
-    for outcome in ("accepted", "duplicate", "forged", "malformed"):
+    for outcome in ("accepted", "duplicate", "forged", "unreadable", "malformed"):
         assert moved("bridge_webhooks_total", **INBOUND, outcome=outcome) == 1, outcome
     assert moved("bridge_webhooks_total", **INBOUND, outcome="would_be_forged") == 0
     # One message from a new number: one search, one new lead, one new conversation.

@@ -8,14 +8,15 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Request, Response
 
 from bridge import metrics
-from bridge.deps import AdaptersDep, BatcherDep, LedgerDep, SettingsDep, StatusLedgerDep
+from bridge.deps import AdaptersDep, IntakeDep, SettingsDep
 from bridge.errors import (
+    MalformedPayload,
     MethodNotAllowed,
     ProviderDisabled,
     UnknownProvider,
     WebhookRejected,
 )
-from bridge.intake import store_content, store_statuses, webhook_tally
+from bridge.intake import Intake, webhook_tally
 from bridge.ledger import RawPayload
 from bridge.metrics import WebhookKind, refusal_outcome
 from bridge.providers import ProviderAdapter, WebhookRequest
@@ -30,13 +31,7 @@ router = APIRouter(tags=["webhooks"])
 @router.get("/webhooks/{provider}")
 @router.post("/webhooks/{provider}")
 async def receive_webhook(
-    provider: str,
-    request: Request,
-    settings: SettingsDep,
-    adapters: AdaptersDep,
-    ledger: LedgerDep,
-    statuses: StatusLedgerDep,
-    batcher: BatcherDep,
+    provider: str, request: Request, settings: SettingsDep, adapters: AdaptersDep, intake: IntakeDep
 ) -> Response:
     """Accept a provider's inbound messages; answer only once every one of them is stored."""
     adapter = _adapter(adapters, provider, settings)
@@ -48,16 +43,14 @@ async def receive_webhook(
     if handshake is not None:
         return _answer(handshake)
     verified = verify_signature(adapter, webhook, settings)
-    content = adapter.parse(webhook, settings)
-    raw = RawPayload(
-        content_type=webhook.headers.get("content-type", ""),
-        body=webhook.body.decode("utf-8", "replace"),
-        path=request.url.path,
-        query=_without_secrets(webhook.query),
-        method=webhook.method,
-    )
-    tally = webhook_tally(adapter.name, WebhookKind.INBOUND, verified=verified)
-    await store_content(content, raw, ledger=ledger, statuses=statuses, batcher=batcher, tally=tally)
+    raw = _raw(request, webhook)
+    try:
+        content = adapter.parse(webhook, settings)
+    except MalformedPayload as exc:
+        await _store_unreadable(intake, adapter, raw, webhook, exc, WebhookKind.INBOUND, verified=verified)
+    else:
+        tally = webhook_tally(adapter.name, WebhookKind.INBOUND, verified=verified)
+        await intake.store_content(content, raw, tally=tally)
     return _answer(adapter.acknowledge())
 
 
@@ -65,12 +58,7 @@ async def receive_webhook(
 @router.get("/webhooks/{provider}/status")
 @router.post("/webhooks/{provider}/status")
 async def receive_status(
-    provider: str,
-    request: Request,
-    settings: SettingsDep,
-    adapters: AdaptersDep,
-    statuses: StatusLedgerDep,
-    batcher: BatcherDep,
+    provider: str, request: Request, settings: SettingsDep, adapters: AdaptersDep, intake: IntakeDep
 ) -> Response:
     """Accept a provider's delivery reports for messages the bridge sent."""
     adapter = _adapter(adapters, provider, settings)
@@ -79,10 +67,43 @@ async def receive_status(
     _check_method(adapter, request.method, adapter.status_methods)
     webhook = await read_webhook(request, settings)
     verified = verify_signature(adapter, webhook, settings)
-    reports = adapter.parse_statuses(webhook, settings)
-    tally = webhook_tally(adapter.name, WebhookKind.STATUS, verified=verified)
-    await store_statuses(reports, statuses=statuses, batcher=batcher, tally=tally)
+    try:
+        reports = adapter.parse_statuses(webhook, settings)
+    except MalformedPayload as exc:
+        raw = _raw(request, webhook)
+        await _store_unreadable(intake, adapter, raw, webhook, exc, WebhookKind.STATUS, verified=verified)
+    else:
+        tally = webhook_tally(adapter.name, WebhookKind.STATUS, verified=verified)
+        await intake.store_statuses(reports, tally=tally)
     return _answer(adapter.acknowledge())
+
+
+async def _store_unreadable(
+    intake: Intake,
+    adapter: ProviderAdapter,
+    raw: RawPayload,
+    webhook: WebhookRequest,
+    exc: MalformedPayload,
+    kind: WebhookKind,
+    *,
+    verified: bool,
+) -> None:
+    """An authentic request the parser cannot read is kept and acknowledged, never refused: the
+    provider would not send it again (`bridge.raw_webhooks`)."""
+    tally = webhook_tally(adapter.name, kind, verified=verified, readable=False)
+    await intake.store_unreadable(
+        adapter.name, raw, received_at=webhook.received_at, reason=str(exc), verified=verified, tally=tally
+    )
+
+
+def _raw(request: Request, webhook: WebhookRequest) -> RawPayload:
+    return RawPayload(
+        content_type=webhook.headers.get("content-type", ""),
+        body=webhook.body.decode("utf-8", "replace"),
+        path=request.url.path,
+        query=_without_secrets(webhook.query),
+        method=webhook.method,
+    )
 
 
 _KINDS = {"/webhooks/{provider}": WebhookKind.INBOUND, "/webhooks/{provider}/status": WebhookKind.STATUS}
