@@ -32,7 +32,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge.identity import IdentityKind, SenderIdentity
+from bridge.identity import SenderIdentity
 from bridge.ledger import InboundLedger, LedgerEntry, RawPayload, Status
 from bridge.logs import mask, mask_number
 from bridge.messages import InboundMessage
@@ -170,8 +170,9 @@ class FailedJobs:
         return [row.id for row in self.failed(provider=provider, since=since)]
 
     def show(self, job_id: str, *, reveal: bool = False) -> dict[str, Any] | None:
-        """Everything about one job (failed or not), the normalized message included; phone numbers
-        masked and the raw payload left out unless `reveal`. None when there is no such job."""
+        """Everything about one job (failed or not), the normalized message included; every party
+        masked, media URLs without their query and the raw payload left out unless `reveal`. None
+        when there is no such job."""
         job = self._job(job_id)
         if job is None:
             return None
@@ -329,11 +330,11 @@ class FailedJobs:
         elif record.reply:
             thread = self._threads.by_conversation(record.reply.get("conversation_id", ""))
             if thread is not None:
-                provider, party = thread.provider, mask_address(thread.customer_address)
+                provider, party = thread.provider, mask_number(thread.customer_address)
         elif record.kind is JobKind.STATUS:
             status = self._statuses.get(record.status_id)
             if status is not None:
-                provider, party = status.provider, mask_address(status.recipient or "?")
+                provider, party = status.provider, mask_number(status.recipient) if status.recipient else "?"
         if provider == "?" and record.kind is JobKind.INBOUND:
             provider = str((job.kwargs or {}).get("inbound_id", "?")).split("-", 1)[0]
         failed_at = job.meta.get("failed_at")
@@ -358,22 +359,9 @@ def iso(timestamp: float | None) -> str | None:
 
 
 def masked_identity(sender: SenderIdentity) -> str:
-    """A sender as ops see it: a phone number masked, another kind of id (a WhatsApp user id, a
-    username) as it is, with its kind."""
-    if sender.kind is IdentityKind.PHONE and sender.e164:
-        return mask_number(sender.e164)
-    if sender.kind is IdentityKind.PHONE:
-        return mask_address(sender.raw)
-    return f"{sender.kind.value}:{sender.bare}"
-
-
-def mask_address(address: str) -> str:
-    """An address as a provider writes it (`whatsapp:+1415…`, `447700900123`), masked."""
-    prefix, _, number = address.rpartition(":")
-    digits = number.lstrip("+")
-    if digits.isdigit() and len(digits) >= 7:
-        return f"{prefix + ':' if prefix else ''}{mask_number('+' + digits)}"
-    return mask(address)
+    """A sender as ops see it: a phone number as its masked E.164, any other kind (a WhatsApp
+    user id, an alphanumeric id, something unreadable a payload made up) masked after its kind."""
+    return mask_number(sender.e164 or f"{sender.kind.value}:{sender.bare}")
 
 
 def _inbound_detail(entry: LedgerEntry, *, reveal: bool) -> dict[str, Any]:
@@ -384,11 +372,16 @@ def _inbound_detail(entry: LedgerEntry, *, reveal: bool) -> dict[str, Any]:
         message["aliases"] = [masked_identity(alias) for alias in entry.message.aliases]
         if entry.message.new_identity is not None:
             message["new_identity"] = masked_identity(entry.message.new_identity)
+        for media in message["media"]:
+            if media.get("url"):  # a pre-signed URL's query is the access it grants
+                media["url"] = mask(media["url"])
     fields = {name: value for name, value in entry.fields.items() if name not in ("message", "raw")}
     detail: dict[str, Any] = {"inbound_id": entry.inbound_id, **fields, "message": message}
     for name in ("match", "attachments"):
         if isinstance(detail.get(name), str) and detail[name].startswith(("{", "[")):
             detail[name] = json.loads(detail[name])
+    if not reveal and isinstance(detail.get("match"), dict) and detail["match"].get("variant"):
+        detail["match"]["variant"] = mask_number(str(detail["match"]["variant"]))  # a form of the number
     if reveal and entry.get("raw"):
         detail["raw"] = json.loads(entry.fields["raw"])
     return detail
@@ -400,7 +393,7 @@ def _reply_detail(reply: Mapping[str, str], threads: ThreadStore, *, reveal: boo
     detail["sent"] = list(sent_ids(reply))
     thread = threads.by_conversation(reply.get("conversation_id", ""))
     if thread is not None:
-        to = thread.customer_address if reveal else mask_address(thread.customer_address)
+        to = thread.customer_address if reveal else mask_number(thread.customer_address)
         detail["route"] = {
             "provider": thread.provider,
             "channel": thread.channel,
@@ -412,7 +405,7 @@ def _reply_detail(reply: Mapping[str, str], threads: ThreadStore, *, reveal: boo
 
 def _status_detail(status: dict[str, Any], reveal: bool) -> dict[str, Any]:
     if not reveal and status.get("recipient"):
-        status["recipient"] = mask_address(status["recipient"])
+        status["recipient"] = mask_number(status["recipient"])
     return status
 
 

@@ -2,8 +2,11 @@
 
 Masking happens twice: call sites pass identities through `mask`, and a filter on the root
 handler masks whatever slipped through (an exception message quoting a request, a library's own
-log line) and replaces any configured secret with `***`. The same handler stamps each record
-with the request and job it belongs to (`bridge.request_context`).
+log line, RQ's traceback of a failed job, uvicorn's access line) and replaces any configured
+secret with `***`. Masked is what identifies a customer or opens something: phone numbers and
+every other sender id (`mask_number`), URLs' queries (a pre-signed media URL's signature) and
+the tokens of the bridge's media URLs. The same handler stamps each record with the request and
+job it belongs to (`bridge.request_context`).
 
 `BRIDGE_LOG_FORMAT`: `json` writes one object per line, what log stores ingest; `text` is for
 people; `auto` (the default) picks JSON unless stderr is a terminal.
@@ -24,25 +27,54 @@ from bridge.request_context import ContextFilter
 
 LogFormat = Literal["auto", "json", "text"]
 
-# A phone number in international form: +, then 7 to 15 digits, possibly split by spaces or
-# dashes. Bare digit runs are left alone: they are Intercom conversation ids and timestamps, and
-# the code never logs a number's bare digits (it logs identity keys, which carry the +).
-_PHONE = re.compile(r"\+\d(?:[\s-]?\d){6,14}(?!\d)")
+# A phone number in international form: +, then at least 7 digits, possibly split by spaces,
+# dashes, dots or parentheses (`+1 (415) 555-0795`). No upper bound: a 5,000-digit "number" in a
+# message is masked too (`mask_number` bounds what it prints). Bare digit runs are left alone: they
+# are Intercom conversation ids and timestamps, and the code never logs a number's bare digits (it
+# logs identity keys, which carry the +).
+_PHONE = re.compile(r"\+[\s(]{0,2}\d(?:[\s().-]{0,2}\d){6,}")
+# A party's kind or channel, kept in front of its mask (`whatsapp:`, `unknown:`): letters only,
+# so no digit of the party can ride along in it.
+_KIND = re.compile(r"[a-z_]{1,24}:")
 _KEEP_HEAD = 6
 _KEEP_TAIL = 2
+# E.164 numbers have at most 15 digits, so at most 8 hidden: a longer "number" is junk, and
+# printing a star for each of its digits would only flood the line.
+_MAX_HIDDEN = 8
+# A URL's query and fragment: where pre-signed URLs (S3's `X-Amz-Signature`, Meta's lookaside
+# `hash`) carry the access they grant. Scheme, host and path stay, to say what failed.
+_URL_QUERY = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^\s?#'\"<>]*)[?#][^\s'\"<>]*")
+# The bridge's own media URLs: the token is the capability (`bridge.media`).
+_MEDIA_TOKEN = re.compile(r"/media/[A-Za-z0-9_-]+")
 
 
-def mask_number(number: str) -> str:
-    """`+353881234599` -> `+35388*****99`: enough to recognise, not enough to dial."""
-    compact = re.sub(r"[\s-]", "", number)
+def mask_number(party: str) -> str:
+    """Any party, as ops and logs may show it: `+353881234599` -> `+35388*****99`,
+    `whatsapp:+1 (415) 555-0795` -> `whatsapp:+14155****95`, `alphanumeric:INFO` -> `alphanumeric:****`.
+
+    Total, since a payload chooses the sender: whatever the kind, separators, control
+    characters or length, only the kind, the `+`, the first digits (country and area: enough
+    to recognise) and the last two remain, in at most 41 characters; everything else is a star.
+    """
+    kind = _KIND.match(party)
+    prefix = kind.group(0) if kind else ""
+    rest = party[len(prefix) :]
+    first = next((index for index, ch in enumerate(rest) if ch.isdecimal()), None)
+    if first is None:
+        return prefix + "*" * min(len(rest), _MAX_HIDDEN)
+    sign = "+" if "+" in rest[:first] else ""
+    compact = sign + "".join(str(int(ch)) for ch in rest if ch.isdecimal())  # Arabic-Indic digits too
     if len(compact) <= _KEEP_HEAD + _KEEP_TAIL:
-        return "*" * len(compact)
-    hidden = len(compact) - _KEEP_HEAD - _KEEP_TAIL
-    return compact[:_KEEP_HEAD] + "*" * hidden + compact[-_KEEP_TAIL:]
+        return prefix + "*" * len(compact)
+    hidden = min(len(compact) - _KEEP_HEAD - _KEEP_TAIL, _MAX_HIDDEN)
+    return prefix + compact[:_KEEP_HEAD] + "*" * hidden + compact[-_KEEP_TAIL:]
 
 
 def mask(text: str) -> str:
-    """`text` with every phone-like run masked (identity keys, URLs, messages)."""
+    """`text` as it may be logged or shown: every phone-like run masked, every URL without its
+    query and fragment, every bridge media token hidden (`/media/…`)."""
+    text = _URL_QUERY.sub(r"\1?…", text)
+    text = _MEDIA_TOKEN.sub("/media/…", text)
     return _PHONE.sub(lambda match: mask_number(match.group(0)), text)
 
 

@@ -16,9 +16,11 @@ import pytest
 from click.testing import CliRunner, Result
 from rq.registry import FailedJobRegistry
 
+from bridge import keys
 from bridge.cli import main
-from bridge.jobs import mask_address, parse_since
+from bridge.jobs import parse_since
 from bridge.ledger import InboundLedger
+from bridge.logs import mask_number
 from bridge.queueing import inbound_queue
 from bridge.settings import reset_settings_cache
 from tests.helpers import conversation_bodies, signed_twilio
@@ -76,7 +78,7 @@ def test_ten_failed_messages_are_listed_with_reasons_and_one_replay_delivers_eac
         assert job["kind"] == "inbound" and job["provider"] == "twilio"
         assert "Intercom answered 500" in job["reason"]
         assert job["attempts"] == 3  # BRIDGE_RETRY_DELAYS=0,0: the first try and two retries
-        assert job["party"] in {mask_address(customer) for customer in CUSTOMERS}
+        assert job["party"] in {mask_number(customer) for customer in CUSTOMERS}
     table = cli("jobs", "failed").output
     assert len([line for line in table.splitlines() if line.startswith("in-twilio-")]) == 10
     assert not any(customer in table for customer in CUSTOMERS)  # masked: +14155****01
@@ -240,7 +242,7 @@ def test_a_reply_the_provider_refused_is_listed_and_sent_once_on_replay(
 
     [job] = json.loads(cli("jobs", "failed", "--json").output)["jobs"]
     assert job["kind"] == "outbound" and job["provider"] == "twilio"
-    assert job["party"] == mask_address(CUSTOMERS[0])
+    assert job["party"] == mask_number(CUSTOMERS[0])
     assert "21610" in job["reason"]
     dry = cli("jobs", "replay", "--all", "--dry-run")
     assert "sent: 1 message(s), 0 already sent (not again), 1 to send" in dry.output
@@ -331,3 +333,143 @@ def test_a_json_body_with_infinity_is_refused_naming_the_field_not_echoing_it(br
         assert response.status_code == 422, response.text
         [error] = response.json()["detail"]
         assert error["loc"][0] == "body" and error["msg"] and "input" not in error
+
+
+# Senders as hostile as a payload can make them: a NUL inside a number, a 5,000-digit "number"
+# (both of unknown kind), and numbers written with separators (the raw form replies go back to).
+# None shares eight digits in a row with BUSINESS, which the views show in full (it is ours).
+NUL_SENDER = "+1917555\x000795"
+LONG_SENDER = "+" + "1234567890" * 500
+SPACED_CUSTOMER = "+1 (917) 555-0795"
+DASHED_CUSTOMER = "+1-917-555-0796"
+
+
+def leaked(output: str, party: str) -> list[str]:
+    """The forms of `party` found in `output`: as written, as JSON writes it, as bare digits,
+    or any run of more than seven of its digits."""
+    digits = "".join(ch for ch in party if ch.isdigit())
+    forms = {party, json.dumps(party)[1:-1], digits, *(digits[i : i + 8] for i in range(len(digits) - 7))}
+    return sorted(form for form in forms if form and form in output)
+
+
+def test_senders_of_unknown_kind_are_masked_in_every_ops_view_unless_revealed(
+    bridge, settings, sandbox, drain, http
+):
+    for sender in (NUL_SENDER, LONG_SENDER):
+        request = signed_twilio(bridge.url, settings, sender=sender, recipient=BUSINESS, text="hi")
+        assert request.send(http).status_code == 200
+    drain()
+
+    table = cli("jobs", "failed").output
+    listed = cli("jobs", "failed", "--json").output
+    api_listed = http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).text
+    jobs = json.loads(listed)["jobs"]
+    assert len(jobs) == 2 and all(job["party"].startswith("unknown:") for job in jobs)
+    assert all(len(job["party"]) <= 40 for job in jobs)  # a 5,000-digit sender prints no 5,000 digits
+    shown = [cli("jobs", "show", job["id"]).output for job in jobs]
+    api_shown = [http.get(f"{bridge.url}/admin/jobs/{job['id']}", headers=ADMIN).text for job in jobs]
+    for output in (table, listed, api_listed, *shown, *api_shown):
+        for sender in (NUL_SENDER, LONG_SENDER):
+            assert leaked(output, sender) == [], output
+
+    revealed = [json.loads(cli("jobs", "show", job["id"], "--reveal").output) for job in jobs]
+    api_revealed = [
+        http.get(f"{bridge.url}/admin/jobs/{job['id']}?reveal=true", headers=ADMIN).json() for job in jobs
+    ]
+    for detail in (revealed, api_revealed):
+        assert {d["record"]["message"]["sender"]["raw"] for d in detail} == {NUL_SENDER, LONG_SENDER}
+
+
+def test_customers_written_with_separators_are_masked_in_every_ops_view_unless_revealed(
+    loop, bridge, settings, sandbox, drain, http
+):
+    for customer in (SPACED_CUSTOMER, DASHED_CUSTOMER):
+        signed_twilio(bridge.url, settings, sender=customer, recipient=BUSINESS, text="hi").send(http)
+    drain()
+    http.post(f"{loop.url}/_standin/faults/twilio", json={"statuses": [400, 400]}).raise_for_status()
+    for conversation in sandbox.conversations():
+        reply = sandbox.api(
+            "POST",
+            f"/conversations/{conversation['id']}/reply",
+            json={"type": "admin", "admin_id": "991267101", "message_type": "comment", "body": "On it"},
+        )
+        assert reply.status_code == 200
+    drain()
+
+    table = cli("jobs", "failed").output
+    listed = cli("jobs", "failed", "--json").output
+    api_listed = http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).text
+    jobs = json.loads(listed)["jobs"]
+    assert sorted(job["party"] for job in jobs) == ["+19175****95", "+19175****96"]
+    shown = [cli("jobs", "show", job["id"]).output for job in jobs]
+    api_shown = [http.get(f"{bridge.url}/admin/jobs/{job['id']}", headers=ADMIN).text for job in jobs]
+    for output in (table, listed, api_listed, *shown, *api_shown):
+        for customer in (SPACED_CUSTOMER, DASHED_CUSTOMER):
+            assert leaked(output, customer) == [], output
+
+    revealed = [json.loads(cli("jobs", "show", job["id"], "--reveal").output) for job in jobs]
+    api_revealed = [
+        http.get(f"{bridge.url}/admin/jobs/{job['id']}?reveal=true", headers=ADMIN).json() for job in jobs
+    ]
+    for detail in (revealed, api_revealed):
+        assert {d["record"]["route"]["to"] for d in detail} == {SPACED_CUSTOMER, DASHED_CUSTOMER}
+
+
+def test_the_form_of_the_number_a_contact_matched_by_is_masked_unless_revealed(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    sandbox.seed_contact(role="user", phone="+55 11 8765-4321", name="Stored")  # without the 9th digit
+    sandbox.fault(500, times=None, path_prefix="/conversations")
+    sender, variant = "+5511987654321", "+551187654321"
+    signed_twilio(bridge.url, settings, sender=sender, recipient=BUSINESS, text="oi").send(http)
+    drain()
+    sandbox.clear_faults()
+
+    [job] = json.loads(cli("jobs", "failed", "--json").output)["jobs"]
+    shown = cli("jobs", "show", job["id"]).output
+    assert json.loads(shown)["record"]["match"]["variant"] == "+55118*****21"
+    assert variant not in shown and sender not in shown
+    revealed = json.loads(cli("jobs", "show", job["id"], "--reveal").output)
+    assert revealed["record"]["match"]["variant"] == variant
+
+    # Without what that attempt recorded (the contact, the identity map), a dry run searches again.
+    InboundLedger(redis_client, settings).update(revealed["record"]["inbound_id"], contact_id="", match="")
+    redis_client.delete(*redis_client.keys(keys.identity("*")))
+    dry = cli("jobs", "replay", job["id"], "--dry-run").output
+    assert "through the variant +55118*****21" in dry and variant not in dry and sender not in dry
+
+
+# The access a pre-signed media URL (S3, Meta's lookaside) carries in its query.
+SIGNATURE = "4f1c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a10"
+
+
+def test_a_media_urls_signature_is_neither_stored_nor_shown_with_its_failed_job(
+    providers_at_standin, bridge, settings, sandbox, drain, http, redis_client, monkeypatch
+):
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    from bridge.standins import StoredMedia
+
+    monkeypatch.setenv("BRIDGE_PUBLIC_URL", bridge.url)  # so the worker fetches the media itself
+    reset_settings_cache()
+    providers_at_standin.state.media["ME9"] = StoredMedia(b"GIF89a", "image/gif", status=503)
+    media_path = "/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME9"
+    signed_url = f"{providers_at_standin.url}{media_path}?X-Amz-Signature={SIGNATURE}#page-7f3e"
+    request = signed_twilio(
+        bridge.url, settings, sender=CUSTOMERS[0], recipient=BUSINESS, text="pic", media=(signed_url,)
+    )
+    assert request.send(http).status_code == 200
+    drain()
+
+    [job] = json.loads(cli("jobs", "failed", "--json").output)["jobs"]
+    assert job["attempts"] == 3 and "503" in job["reason"]
+    shown = json.loads(cli("jobs", "show", job["id"]).output)
+    api_shown = http.get(f"{bridge.url}/admin/jobs/{job['id']}", headers=ADMIN).json()
+    stored = Job.fetch(job["id"], connection=redis_client, serializer=JSONSerializer).latest_result()
+    for traceback in (shown["traceback"], api_shown["traceback"], stored.exc_string):
+        assert f"{media_path}?…" in traceback  # what failed, still said: scheme, host and path
+        assert SIGNATURE not in traceback and "page-7f3e" not in traceback
+    assert SIGNATURE not in json.dumps(shown) and SIGNATURE not in json.dumps(api_shown)
+    revealed = json.loads(cli("jobs", "show", job["id"], "--reveal").output)
+    assert [media["url"] for media in revealed["record"]["message"]["media"]] == [signed_url]

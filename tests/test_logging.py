@@ -12,7 +12,15 @@ import pytest
 import uvicorn
 from pydantic import ValidationError
 
-from bridge.logs import HideQueryValues, configure_logging, is_bridge_handler, route_server_logs, wants_json
+from bridge.logs import (
+    HideQueryValues,
+    configure_logging,
+    is_bridge_handler,
+    mask,
+    mask_number,
+    route_server_logs,
+    wants_json,
+)
 from bridge.request_context import job_context
 from bridge.settings import Settings, describe_invalid
 
@@ -168,3 +176,38 @@ def test_log_format_defaults_to_auto_and_an_unknown_one_names_the_variable(monke
     with pytest.raises(ValidationError) as raised:
         Settings(_env_file=None)
     assert describe_invalid(raised.value) == ["BRIDGE_LOG_FORMAT: Input should be 'auto', 'json' or 'text'"]
+
+
+LONG = "1234567890" * 500  # a 5,000-digit "number"
+
+
+@pytest.mark.parametrize(
+    ("party", "masked"),
+    [
+        (NUMBER, "+35388*****99"),
+        ("447860123430", "447860****30"),  # international digits without the +, as some providers write
+        ("whatsapp:+14155550795", "whatsapp:+14155****95"),
+        ("+1 (415) 555-0795", "+14155****95"),
+        ("+1-415-555-0795", "+14155****95"),
+        ("+1.415.555.0795", "+14155****95"),
+        ("unknown:+1415555\x000795", "unknown:+14155****95"),
+        ("\x1b\t+1415\r\n555\u200b0795\x7f", "+14155****95"),  # control and invisible characters
+        ("+\u0664\u0664\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663", "+44770*****23"),
+        (f"unknown:+{LONG}", "unknown:+12345********90"),
+        (LONG, "123456********90"),
+        ("whatsapp_user:US.13491208655302741918", "whatsapp_user:134912********18"),
+        ("short_code:12345", "short_code:*****"),
+        ("alphanumeric:INFO", "alphanumeric:****"),
+        ("14155550795:x", "141555***95"),  # digits make no kind: masked with the rest
+        ("+1415555", "********"),
+        ("", ""),
+    ],
+)
+def test_every_party_is_masked_whatever_its_kind_form_or_length(party, masked):
+    assert mask_number(party) == masked
+    assert len(masked) <= 41 and masked.isprintable()  # bounded, and nothing that moves a terminal
+
+
+def test_a_number_of_any_length_in_a_log_line_is_masked_and_bounded():
+    masked = mask(f"sender +{LONG} refused; then +1 (415) 555-0795 wrote")
+    assert masked == "sender +12345********90 refused; then +14155****95 wrote"

@@ -3,12 +3,15 @@
 Real processes throughout: the supervisor, uvicorn serving the bridge, two forking workers, the
 Intercom sandbox and the providers' stand-ins, all writing to one stderr. Customers of every
 provider write in, an agent replies, a delivery report fails, and Intercom fails one message
-until its retries run out. Then every line must be JSON with the fields, the web side's request
-id must be the one on its job's lines, and no full phone number or configured secret may appear.
+until its retries run out. A picture arrives and is fetched from the bridge's media URL; another,
+behind a pre-signed URL, cannot be downloaded. Then every line must be JSON with the fields, the
+web side's request id must be the one on its job's lines, and no full phone number, configured
+secret, URL query (a signature) or media token (a capability) may appear.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -52,7 +55,10 @@ CUSTOMERS = [
 ]
 VONAGE_BY_GET = "+61412345678"  # Vonage's SMS webhook may call with GET: the number in the URL
 FAILING = "+14155550188"
-NUMBERS = [BUSINESS, VONAGE_BY_GET, FAILING, *(number for _, _, number in CUSTOMERS)]
+PICTURE = "+14155550166"  # sends a picture, which the bridge re-serves from /media/<token>
+SIGNED_PICTURE = "+14155550155"  # sends a picture behind a pre-signed URL that cannot be downloaded
+NUMBERS = [BUSINESS, VONAGE_BY_GET, FAILING, PICTURE, SIGNED_PICTURE, *(n for _, _, n in CUSTOMERS)]
+SIGNATURE = "9b2e4d6f8a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f5a7c9e2b"
 FIELDS = {"ts", "level", "logger", "message"}
 DEADLINE_SECONDS = 90.0
 
@@ -136,6 +142,29 @@ def test_a_full_run_logs_json_lines_joined_by_request_id_with_no_number_and_no_s
     status_request_id = _sent(_twilio_status(run.url, sent["message_id"], settings), http)
     wait_for(lambda: "21610" in json.dumps(sandbox.conversations()), "the failure note")
 
+    # A picture reaches Intercom as a bridge media URL, and is fetched from there.
+    twilio_media = f"{run.standins_url}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages/MM1/Media"
+    seed = {"content_base64": base64.b64encode(b"GIF89a").decode(), "content_type": "image/gif"}
+    http.post(f"{run.standins_url}/_standin/media/ME1", json=seed).raise_for_status()
+    picture = SimulatedMessage(PICTURE, BUSINESS, "look", media=(f"{twilio_media}/ME1",))
+    _sent(SIMULATORS["twilio"](picture, run.url, settings), http)
+    wait_for(lambda: _attachments(sandbox, PICTURE), "the picture in Intercom")
+    [media_url] = _attachments(sandbox, PICTURE)
+    token = media_url.rsplit("/media/", 1)[1]
+    fetched = http.get(media_url)
+    assert fetched.status_code == 200 and fetched.content == b"GIF89a"
+
+    # Another, behind a pre-signed URL (as S3 and Meta's lookaside hand them out), fails to download
+    # until the message's retries run out: httpx names the URL in the traceback RQ logs.
+    http.post(f"{run.standins_url}/_standin/media/ME2", json={**seed, "status": 503}).raise_for_status()
+    signed_url = f"{twilio_media}/ME2?X-Amz-Expires=300&X-Amz-Signature={SIGNATURE}#page-7f3e"
+    signed = SimulatedMessage(SIGNED_PICTURE, BUSINESS, "look too", media=(signed_url,))
+    signed_entry = _entry_of(redis_client, _sent(SIMULATORS["twilio"](signed, run.url, settings), http))
+    wait_for(
+        lambda: redis_client.hget(keys.inbound(signed_entry), "status") == Status.FAILED.value.encode(),
+        "the signed picture's message to fail for good",
+    )
+
     # Intercom fails one more message until its retries run out.
     sandbox.fault(500, times=None)
     failing = SIMULATORS["twilio"](SimulatedMessage(FAILING, BUSINESS, "Anyone?"), run.url, settings)
@@ -163,6 +192,9 @@ def test_a_full_run_logs_json_lines_joined_by_request_id_with_no_number_and_no_s
     ]
     for secret in secrets:
         assert secret not in text, "a configured secret is logged"
+    # Nothing that opens a customer's media: no URL's query, no media token.
+    for capability in (SIGNATURE, "X-Amz-", "page-7f3e", token):
+        assert capability not in text, f"{capability} is logged"
 
     # One JSON object per line, each with the fields.
     records = [json.loads(line) for line in lines]
@@ -176,6 +208,10 @@ def test_a_full_run_logs_json_lines_joined_by_request_id_with_no_number_and_no_s
     for request_id in [*request_ids, status_request_id, failing_request_id]:
         assert "/webhooks/" in access[request_id]
     assert "token=***" in "".join(access.values())  # TextMagic's and Africa's Talking's URL secret
+    assert 'GET /media/… HTTP/1.1" 200' in access[fetched.headers["X-Request-ID"]]
+    # The failed download still says what failed: scheme, host and path.
+    signed_lines = _lines_of(records, inbound_job_id(signed_entry))
+    assert any(f"{twilio_media}/ME2?…" in r["message"] for r in signed_lines if r["level"] == "ERROR")
 
     # The web side's request id is on every line its message's job logged.
     for request_id in request_ids:
@@ -237,6 +273,13 @@ def _entry_of(redis_client: redis.Redis, request_id: str) -> str:
 
 def _lines_of(records: list[dict[str, Any]], job_id: str) -> list[dict[str, Any]]:
     return [r for r in records if r.get("job_id") == job_id]
+
+
+def _attachments(sandbox: SandboxControl, number: str) -> list[str]:
+    """The attachment URLs of the conversation `number` opened (none while there is none)."""
+    if not any(c.get("phone") == number for c in sandbox.contacts()):
+        return []
+    return [a["url"] for a in _conversation_of(sandbox, number)["source"]["attachments"]]
 
 
 def _conversation_of(sandbox: SandboxControl, number: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The hook is `execute_job`, around everything RQ does for one job: in the forking worker the
 work horse is forked inside it and inherits the context, so the job's own lines, RQ's traceback
 of a failure and the failure callback's record all carry `job_id` and `request_id`, as do the
-parent's lines about that job (a horse that died, a timeout).
+parent's lines about that job (a horse that died, a timeout). The log lines are masked by the
+logging filter (`bridge.logs`); the traceback RQ stores with a failed job is masked here.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import logging
 
 from rq import Queue, SimpleWorker, Worker
+from rq.executions import Execution
 from rq.job import Job
+from rq.registry import StartedJobRegistry
 from rq.worker.base import BaseWorker
 
 from bridge.ledger import InboundLedger
+from bridge.logs import mask
 from bridge.replies import ReplyLedger
 from bridge.request_context import job_context
 from bridge.settings import get_settings
@@ -27,6 +31,21 @@ class _JobContext(BaseWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         with job_context(job_id=job.id, request_id=request_id_of(job)):
             super().execute_job(job, queue)
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: StartedJobRegistry | None = None,
+        exc_string: str = "",
+        execution: Execution | None = None,
+    ) -> None:
+        """The traceback RQ keeps with the failed job (what `bridge jobs show` prints), masked
+        before it is stored: an httpx error names the full URL it fetched, and a pre-signed
+        media URL's query is the access it grants."""
+        super().handle_job_failure(
+            job, queue, started_job_registry, exc_string=mask(exc_string), execution=execution
+        )
 
 
 class JobContextWorker(_JobContext, Worker):
