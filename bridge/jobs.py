@@ -36,7 +36,7 @@ from bridge.identity import SenderIdentity
 from bridge.ledger import InboundLedger, LedgerEntry, RawPayload, Status
 from bridge.logs import mask, mask_number
 from bridge.messages import InboundMessage
-from bridge.providers.base import ProviderAdapter, WebhookRequest
+from bridge.providers.base import ProviderAdapter
 from bridge.queueing import (
     INBOUND_QUEUE,
     OUTBOUND_QUEUE,
@@ -44,10 +44,12 @@ from bridge.queueing import (
     enqueue_inbound,
     enqueue_reply,
     enqueue_status,
+    enqueue_webhook,
     inbound_queue,
     outbound_queue,
     status_queue,
 )
+from bridge.raw_webhooks import RawWebhook, RawWebhookStore, as_request
 from bridge.replies import FINAL, ReplyLedger, ReplyStatus, sent_ids
 from bridge.settings import Settings
 from bridge.statuses import StatusLedger
@@ -58,10 +60,21 @@ class JobKind(StrEnum):
     INBOUND = "inbound"  # a customer's message on its way into Intercom
     OUTBOUND = "outbound"  # an agent's reply on its way to the customer
     STATUS = "status"  # a provider's delivery report on its way to the conversation
+    WEBHOOK = "webhook"  # a verified webhook the route could not read, read again by a worker
 
 
-QUEUE_OF = {JobKind.INBOUND: INBOUND_QUEUE, JobKind.OUTBOUND: OUTBOUND_QUEUE, JobKind.STATUS: STATUS_QUEUE}
-KIND_OF_PREFIX = {"in-": JobKind.INBOUND, "out-": JobKind.OUTBOUND, "st-": JobKind.STATUS}
+QUEUE_OF = {
+    JobKind.INBOUND: INBOUND_QUEUE,
+    JobKind.OUTBOUND: OUTBOUND_QUEUE,
+    JobKind.STATUS: STATUS_QUEUE,
+    JobKind.WEBHOOK: INBOUND_QUEUE,
+}
+KIND_OF_PREFIX = {
+    "in-": JobKind.INBOUND,
+    "out-": JobKind.OUTBOUND,
+    "st-": JobKind.STATUS,
+    "wh-": JobKind.WEBHOOK,
+}
 # What RQ accepts as a job id (`rq.job.validate_job_id`); an operator can type anything.
 RQ_JOB_ID = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -126,6 +139,7 @@ class JobRecord:
     reply: Mapping[str, str] | None = None
     reply_id: str = ""
     status_id: str = ""
+    webhook: RawWebhook | None = None
 
 
 class FailedJobs:
@@ -141,10 +155,12 @@ class FailedJobs:
         self._replies = ReplyLedger(redis_client, settings)
         self._statuses = StatusLedger(redis_client, settings)
         self._threads = ThreadStore(redis_client)
+        self._webhooks = RawWebhookStore(redis_client, settings)
         self._queues = {
             JobKind.INBOUND: inbound_queue(redis_client),
             JobKind.OUTBOUND: outbound_queue(redis_client),
             JobKind.STATUS: status_queue(redis_client),
+            JobKind.WEBHOOK: inbound_queue(redis_client),
         }
 
     @property
@@ -157,7 +173,9 @@ class FailedJobs:
         """Every failed job, oldest failure first; only `provider`'s, only those failed since `since`."""
         rows = []
         for kind in JobKind:
-            for job in self._fetch(self._registry(kind).get_job_ids()):
+            # Webhook and inbound jobs share a queue, and so its failed registry.
+            ids = [job_id for job_id in self._registry(kind).get_job_ids() if _kind(job_id) is kind]
+            for job in self._fetch(ids):
                 row = self._row(self._record(job))
                 if provider is not None and row.provider != provider:
                     continue
@@ -196,6 +214,8 @@ class FailedJobs:
         elif record.kind is JobKind.STATUS:
             status = self._statuses.get(record.status_id)
             detail["record"] = _status_detail(status.model_dump(mode="json"), reveal) if status else None
+        elif record.webhook is not None:
+            detail["record"] = _webhook_detail(record.webhook, reveal=reveal)
         else:
             detail["record"] = None
         return detail
@@ -258,6 +278,13 @@ class FailedJobs:
                 return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {status.value}")
         if record.kind is JobKind.STATUS and self._statuses.get(record.status_id) is None:
             return Replay(job_id, ReplayOutcome.EXPIRED, "the report is past retention; nothing to replay")
+        if record.kind is JobKind.WEBHOOK:
+            if record.webhook is None:
+                return Replay(
+                    job_id, ReplayOutcome.EXPIRED, "the webhook is past retention; nothing to replay"
+                )
+            if record.webhook.read_at is not None:
+                return Replay(job_id, ReplayOutcome.ALREADY_DONE, "already read: its messages were queued")
         return None
 
     def _requeue(self, record: JobRecord) -> None:
@@ -268,6 +295,8 @@ class FailedJobs:
         elif record.kind is JobKind.OUTBOUND:
             self._replies.update(record.reply_id, status=ReplyStatus.QUEUED.value)
             enqueue_reply(queue, record.reply_id, settings=self._settings)
+        elif record.webhook is not None:
+            enqueue_webhook(queue, record.webhook.webhook_id, settings=self._settings)
         else:
             enqueue_status(queue, record.status_id, settings=self._settings)
 
@@ -279,15 +308,7 @@ class FailedJobs:
         if adapter is None or raw is None:
             return None
         payload = RawPayload(**json.loads(raw))
-        base = (self._settings.public_url or "http://bridge.invalid").rstrip("/")
-        request = WebhookRequest(
-            method=payload.method,
-            url=f"{base}{payload.path}" + (f"?{payload.query}" if payload.query else ""),
-            headers={"content-type": payload.content_type},
-            query=payload.query,
-            body=payload.body.encode(),
-            received_at=entry.message.received_at,
-        )
+        request = as_request(payload, received_at=entry.message.received_at, settings=self._settings)
         try:
             content = adapter.parse(request, self._settings)
         except Exception:  # noqa: BLE001 - a payload this bridge cannot read at all is "still unprocessable"
@@ -313,8 +334,12 @@ class FailedJobs:
         return [job for job in jobs if job is not None]
 
     def _record(self, job: Job) -> JobRecord:
-        kind = kind_of(job.id) or JobKind.INBOUND
+        kind = _kind(job.id)
         kwargs = job.kwargs or {}
+        if kind is JobKind.WEBHOOK:
+            return JobRecord(
+                job=job, kind=kind, webhook=self._webhooks.get(str(kwargs.get("webhook_id", "")))
+            )
         if kind is JobKind.INBOUND:
             return JobRecord(job=job, kind=kind, inbound=self._inbound.get(str(kwargs.get("inbound_id", ""))))
         if kind is JobKind.OUTBOUND:
@@ -335,8 +360,11 @@ class FailedJobs:
             status = self._statuses.get(record.status_id)
             if status is not None:
                 provider, party = status.provider, mask_number(status.recipient) if status.recipient else "?"
-        if provider == "?" and record.kind is JobKind.INBOUND:
-            provider = str((job.kwargs or {}).get("inbound_id", "?")).split("-", 1)[0]
+        elif record.webhook is not None:
+            provider = record.webhook.provider  # the party is unknown until the webhook is read
+        if provider == "?" and record.kind in (JobKind.INBOUND, JobKind.WEBHOOK):
+            kwargs = job.kwargs or {}
+            provider = str(kwargs.get("inbound_id") or kwargs.get("webhook_id") or "?").split("-", 1)[0]
         failed_at = job.meta.get("failed_at")
         return FailedJob(
             id=job.id,
@@ -350,6 +378,29 @@ class FailedJobs:
 
 
 # --- presentation helpers (pure) ---
+
+
+def _kind(job_id: str) -> JobKind:
+    return kind_of(job_id) or JobKind.INBOUND
+
+
+def _webhook_detail(webhook: RawWebhook, *, reveal: bool) -> dict[str, Any]:
+    """A stored webhook as ops see it: why it could not be read, what it was; its body (numbers,
+    texts) only with `reveal`."""
+    detail: dict[str, Any] = {
+        "provider": webhook.provider,
+        "received_at": webhook.received_at.isoformat(),
+        "reason": mask(webhook.reason),
+        "verified": webhook.verified,
+        "read_at": iso(webhook.read_at),
+        "method": webhook.raw.method,
+        "path": webhook.raw.path,
+        "content_type": webhook.raw.content_type[:200],
+        "body_bytes": len(webhook.raw.body.encode("utf-8", "surrogatepass")),
+    }
+    if reveal:
+        detail["raw"] = asdict(webhook.raw)
+    return detail
 
 
 def iso(timestamp: float | None) -> str | None:
