@@ -32,6 +32,8 @@ number.
     ├── ProviderDisabled          404: the provider's verifying secret is not configured
     ├── MethodNotAllowed          405: the provider never calls this URL with that method
     ├── SignatureInvalid          403: the request is not provably from the provider
+    │   └── SignatureOutOfWindow  403: signed, but at a time the bridge no longer (or not yet)
+    │                             accepts: a replay its ledgers may have forgotten (`bridge.freshness`)
     ├── MalformedPayload          400: the body cannot be read as the provider's format
     ├── PayloadTooLarge           413
     └── RetryLater                503: nothing stored; the provider should send it again
@@ -195,6 +197,11 @@ class MethodNotAllowed(WebhookRejected):
 
 class SignatureInvalid(WebhookRejected):
     status = 403
+
+
+class SignatureOutOfWindow(SignatureInvalid):
+    """The signature verifies, but the time it signs is older than the ledgers remember or too far
+    ahead of the bridge's clock: acting on it could repeat what was done before (`bridge.freshness`)."""
 
 
 class MalformedPayload(WebhookRejected):

@@ -1,7 +1,8 @@
 """Agents' replies in Intercom, sent to the customer over the channel they wrote from.
 
 A reply part is claimed once by its Intercom part id when the webhook arrives (the same webhook
-twice, or a bot reply announced under two topics, sends once) and queued. The job then finds the
+twice, or a bot reply announced under two topics, sends once) and queued; a copy arriving after
+the claim has expired is refused by the part's own time (`bridge.freshness`). The job then finds the
 conversation's thread (provider, business number, the customer's address as the provider gave
 it), plans the messages the provider's limits allow, and sends them one by one, recording each
 provider message id before the next: a retry or a replay resumes after the last one sent, so
@@ -29,8 +30,8 @@ import httpx
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge import keys
-from bridge.claims import Outcome, claim, prepare
+from bridge import freshness, keys
+from bridge.claims import Claim, prepare
 from bridge.connection import read_hash
 from bridge.errors import LedgerRecordMissing, PartiallySent, ProviderRejected, UnprocessableMessage
 from bridge.html_text import html_to_text
@@ -70,8 +71,9 @@ class ReplyLedger:
         self._settings = settings
         self._queue = outbound_queue(redis_client)
 
-    def accept(self, part: ReplyPart) -> Outcome:
-        """Store and queue a reply part exactly once."""
+    def claim(self, part: ReplyPart) -> Claim:
+        """The claim that stores and queues a reply part exactly once, to send with others
+        (`claims.run_batched`): a second claim of the same part id is a duplicate."""
         key = keys.reply(part.part_id)
         fields = {
             "conversation_id": part.conversation_id,
@@ -89,12 +91,17 @@ class ReplyLedger:
             **request_id_fields(),
         }
 
+        # The entry outlives every copy of the part `bridge.intercom_events` still accepts: both
+        # derive from BRIDGE_RETENTION_DAYS (`bridge.freshness`), so once it has expired, any copy
+        # is refused by its `created_at` and the part is never sent twice, however late the copy.
+        ttl = freshness.retention_seconds(self._settings)
+
         def write(pipe: Pipeline) -> None:
             pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-            pipe.expire(key, self._settings.retention_days * 86400)
+            pipe.expire(key, ttl)
             enqueue_reply(self._queue, part.part_id, settings=self._settings, pipeline=pipe)
 
-        return claim(self._redis, prepare(self._redis, key, write, what="the reply"))
+        return prepare(self._redis, key, write, what="the reply")
 
     def get(self, part_id: str) -> dict[str, str]:
         return read_hash(self._redis, keys.reply(part_id))

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from bridge import freshness
 from bridge.sandbox.notifications import sign
 from bridge.settings import get_settings, reset_settings_cache
 from bridge.simulators import SIMULATORS, SimulatedMessage
@@ -22,6 +24,7 @@ from tests.helpers import conversation_bodies
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 ADMIN_ID = "991267101"
 CLIENT_SECRET = "test-intercom-client-secret"
+DAY = 86400
 
 
 @pytest.fixture
@@ -175,6 +178,67 @@ def test_a_forged_intercom_webhook_gets_403_and_sends_nothing(
     assert _post(http, bridge, forged_body, signature=sign(body, CLIENT_SECRET)).status_code == 403
     drain()
     assert [s.text for s in providers_at_standin.state.sends] == ["forged"]
+
+
+@pytest.mark.parametrize(
+    "written_in",
+    [-15 * DAY, 3600],
+    ids=["15 days ago: replayed after the ledger forgot it", "an hour ahead of the bridge's clock"],
+)
+def test_a_reply_part_outside_the_window_is_acknowledged_and_sends_nothing(
+    written_in, providers_at_standin, bridge, sandbox, drain, http, redis_client
+):
+    # A captured `conversation.admin.replied` webhook posted again after BRIDGE_RETENTION_DAYS
+    # (14): the reply ledger no longer has the part, only its signed `created_at` tells.
+    inbound("twilio", bridge, http, drain)
+    written_at = int(time.time() + written_in)
+    part = dict(_admin_part("9005", "Said once, long ago"), created_at=written_at)
+    body = _notification(only_conversation(sandbox), "conversation.admin.replied", part, written_at)
+    response = _post(http, bridge, body)
+    drain()
+    assert response.status_code == 200  # Intercom must not retry it
+    assert providers_at_standin.state.sends == []
+    assert list(redis_client.scan_iter("bridge:reply:*")) == []
+    assert response.json()["stale"] == 1 and "queued" not in response.json()
+
+
+def test_a_reply_part_written_13_days_ago_is_still_sent(providers_at_standin, bridge, sandbox, drain, http):
+    inbound("twilio", bridge, http, drain)
+    part = dict(_admin_part("9006", "Late but within the window"), created_at=int(time.time() - 13 * DAY))
+    body = _notification(only_conversation(sandbox), "conversation.admin.replied", part)
+    assert _post(http, bridge, body).json()["queued"] == 1
+    drain()
+    assert [s.text for s in providers_at_standin.state.sends] == ["Late but within the window"]
+
+
+def test_the_reply_ledger_remembers_a_part_longer_than_any_copy_of_it_is_accepted(
+    providers_at_standin, bridge, sandbox, drain, http, redis_client, settings
+):
+    # The invariant of `bridge.freshness`: a copy accepted later always meets the entry the first
+    # one made (a duplicate), even one written at the edge of the clock skew allowed.
+    inbound("twilio", bridge, http, drain)
+    body = _notification(
+        only_conversation(sandbox), "conversation.admin.replied", _admin_part("9007", "Remembered")
+    )
+    assert _post(http, bridge, body).json()["queued"] == 1
+    remembered = redis_client.ttl("bridge:reply:9007")
+    assert remembered > freshness.acceptance_window(settings) + freshness.CLOCK_SKEW_SECONDS
+
+
+def test_duplicate_deliveries_arriving_together_queue_the_reply_once(
+    providers_at_standin, bridge, sandbox, drain, http
+):
+    inbound("twilio", bridge, http, drain)
+    body = _notification(
+        only_conversation(sandbox), "conversation.admin.replied", _admin_part("9008", "Only once")
+    )
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _post(http, bridge, body), range(8)))
+    drain()
+    assert {answer.status_code for answer in answers} == {200}
+    assert sum(answer.json().get("queued", 0) for answer in answers) == 1
+    assert sum(answer.json().get("duplicates", 0) for answer in answers) == 7
+    assert [s.text for s in providers_at_standin.state.sends] == ["Only once"]
 
 
 def test_intercom_checks_the_url_with_head_and_notes_are_ignored(

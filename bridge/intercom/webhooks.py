@@ -50,6 +50,9 @@ class ReplyPart:
     author_type: str
     author_id: str
     attachments: tuple[Attachment, ...]
+    # When the agent wrote it (unix seconds): the part's own time, else the notification's, 0.0
+    # when neither says. Signed with the body, it bounds how late a copy may be acted on
+    # (`bridge.freshness`); a part with no time is therefore never sent.
     created_at: float
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from bridge.deps import RedisDep, SettingsDep
+from bridge.deps import IntakeDep, RedisDep, SettingsDep
 from bridge.errors import ProviderDisabled
 from bridge.intercom import webhooks
 from bridge.intercom_events import handle_notification
@@ -18,7 +20,9 @@ router = APIRouter(tags=["intercom"])
 
 @router.head("/intercom/webhooks")
 @router.post("/intercom/webhooks")
-async def intercom_webhook(request: Request, settings: SettingsDep, redis_client: RedisDep) -> Response:
+async def intercom_webhook(
+    request: Request, settings: SettingsDep, redis_client: RedisDep, intake: IntakeDep
+) -> Response:
     """Intercom's notifications (signed with X-Hub-Signature); HEAD answers Intercom's URL check."""
     if request.method == "HEAD":
         return Response(status_code=200)
@@ -31,7 +35,12 @@ async def intercom_webhook(request: Request, settings: SettingsDep, redis_client
         body, request.headers.get("x-hub-signature"), secret=settings.secret("intercom_client_secret")
     )
     notification = webhooks.parse(body)
-    outcome = handle_notification(
-        notification, threads=ThreadStore(redis_client), replies=ReplyLedger(redis_client, settings)
+    outcome = await handle_notification(
+        notification,
+        threads=ThreadStore(redis_client),
+        replies=ReplyLedger(redis_client, settings),
+        batcher=intake.batcher,
+        settings=settings,
+        now=time.time(),
     )
     return JSONResponse({"status": "ok", **outcome.to_json()})

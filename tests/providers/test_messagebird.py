@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from bridge.errors import MalformedPayload, SignatureInvalid
+from bridge.errors import MalformedPayload, SignatureInvalid, SignatureOutOfWindow
 from bridge.identity import IdentityKind
 from bridge.messages import Channel, DeliveryState, Media
 from bridge.providers.base import WebhookRequest
@@ -163,7 +163,7 @@ def test_messagebird_is_disabled_without_its_signing_key() -> None:
 # --- signatures: Bird's messagebird-signature (docs.bird.com "Verifying a webhook subscription") ---
 
 
-def bird_headers(body: bytes, *, url: str = URL, key: str = KEY, stamp: str = "1719823259") -> dict[str, str]:
+def bird_headers(body: bytes, *, url: str = URL, key: str = KEY, stamp: str = str(ISSUED)) -> dict[str, str]:
     signed = f"{stamp}\n{url}\n".encode() + hashlib.sha256(body).digest()
     digest = hmac.new(key.encode(), signed, hashlib.sha256).digest()
     return {
@@ -205,6 +205,33 @@ def test_a_bird_signature_without_its_timestamp_is_refused() -> None:
     del headers["messagebird-request-timestamp"]
     with pytest.raises(SignatureInvalid, match="messagebird-request-timestamp is missing"):
         ADAPTER.verify(bird_request(b"{}", headers), settings())
+
+
+@pytest.mark.parametrize(
+    "sent_in",
+    [-15 * 86400, 3600],
+    ids=["15 days old: the ledger may have forgotten the message", "an hour ahead of our clock"],
+)
+def test_a_bird_signature_timestamped_outside_the_window_is_refused(sent_in: int) -> None:
+    body = b'{"service":"channels"}'
+    headers = bird_headers(body, stamp=str(ISSUED + sent_in))
+    with pytest.raises(SignatureOutOfWindow, match="messagebird-request-timestamp"):
+        MessageBirdAdapter(clock=lambda: ISSUED).verify(bird_request(body, headers), settings())
+
+
+@pytest.mark.parametrize(
+    "sent_in", [0, 120, -13 * 86400], ids=["now", "two minutes ahead (clock skew)", "13 days old"]
+)
+def test_a_bird_signature_timestamped_within_the_window_verifies(sent_in: int) -> None:
+    body = b'{"service":"channels"}'
+    headers = bird_headers(body, stamp=str(ISSUED + sent_in))
+    MessageBirdAdapter(clock=lambda: ISSUED).verify(bird_request(body, headers), settings())
+
+
+def test_a_bird_timestamp_that_is_not_a_unix_time_is_refused() -> None:
+    body = b"{}"
+    with pytest.raises(SignatureInvalid, match="not a unix time"):
+        ADAPTER.verify(bird_request(body, bird_headers(body, stamp="yesterday")), settings())
 
 
 def test_a_bird_signature_that_is_not_base64_is_refused() -> None:

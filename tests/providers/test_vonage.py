@@ -12,7 +12,13 @@ import httpx
 import jwt
 import pytest
 
-from bridge.errors import MalformedPayload, RetryLater, SignatureInvalid, WebhookRejected
+from bridge.errors import (
+    MalformedPayload,
+    RetryLater,
+    SignatureInvalid,
+    SignatureOutOfWindow,
+    WebhookRejected,
+)
 from bridge.identity import IdentityKind
 from bridge.messages import Channel, DeliveryState, Fragment, Media
 from bridge.providers.base import WebhookRequest
@@ -255,10 +261,14 @@ def test_an_unknown_signature_method_disables_vonage_with_the_reason():
 # --- Messages API: Bearer JWT ---
 
 
+# The vector was issued in October 2023: checked with the clock at its `iat`, as it was made.
 def test_the_generic_jwt_vector_verifies_with_its_secret():
     vector = jwt_vector()
     claims = verify_bearer(
-        json_request(b"", token=vector["token"]), secret=vector["valid_signature_secret"], now=NOW.timestamp()
+        json_request(b"", token=vector["token"]),
+        secret=vector["valid_signature_secret"],
+        now=vector["decoded_claims"]["iat"],
+        settings=settings(),
     )
     assert claims == vector["decoded_claims"]
 
@@ -270,7 +280,8 @@ def test_the_generic_jwt_vector_is_refused_with_another_secret():
         verify_bearer(
             json_request(b"", token=vector["token"]),
             secret=vector["invalid_signature_secret"],
-            now=NOW.timestamp(),
+            now=vector["decoded_claims"]["iat"],
+            settings=settings(),
         )
 
 
@@ -278,7 +289,12 @@ def test_the_generic_jwt_vector_does_not_cover_a_body():
     vector = jwt_vector()
     request = json_request(b'{"message_uuid":"x","channel":"sms"}', token=vector["token"])
     with pytest.raises(SignatureInvalid, match="no payload_hash"):
-        verify_bearer(request, secret=vector["valid_signature_secret"], now=NOW.timestamp())
+        verify_bearer(
+            request,
+            secret=vector["valid_signature_secret"],
+            now=vector["decoded_claims"]["iat"],
+            settings=settings(),
+        )
 
 
 def test_a_messages_api_request_signed_as_vonage_signs_verifies():
@@ -326,6 +342,35 @@ def test_an_expired_token_is_refused():
     request = json_request(body, token=vonage_token(body, exp=1_700_000_000))
     with pytest.raises(SignatureInvalid, match="expired"):
         adapter(1_700_000_100).verify(request, settings())
+
+
+@pytest.mark.parametrize(
+    "issued_in",
+    [-15 * 86400, 3600],
+    ids=["15 days old: the ledger may have forgotten the message", "an hour ahead of our clock"],
+)
+def test_a_messages_api_token_issued_outside_the_window_is_refused(issued_in):
+    now = NOW.timestamp()
+    body = json.dumps(whatsapp_text()).encode()
+    request = json_request(body, token=vonage_token(body, iat=int(now + issued_in)))
+    with pytest.raises(SignatureOutOfWindow, match="iat"):
+        adapter(now).verify(request, settings())
+
+
+@pytest.mark.parametrize(
+    "issued_in", [0, 120, -13 * 86400], ids=["now", "two minutes ahead (clock skew)", "13 days old"]
+)
+def test_a_messages_api_token_issued_within_the_window_verifies(issued_in):
+    now = NOW.timestamp()
+    body = json.dumps(whatsapp_text()).encode()
+    adapter(now).verify(json_request(body, token=vonage_token(body, iat=int(now + issued_in))), settings())
+
+
+def test_a_messages_api_token_without_iat_is_refused():
+    body = json.dumps(whatsapp_text()).encode()
+    token = jwt.encode({"payload_hash": sha256_hex(body), "jti": "x"}, SECRET, algorithm="HS256")
+    with pytest.raises(SignatureInvalid, match="iat"):
+        adapter(NOW.timestamp()).verify(json_request(body, token=token), settings())
 
 
 # --- SMS API inbound ---

@@ -63,7 +63,7 @@ class MessageBirdAdapter(ProviderAdapter):
         secret = settings.secret("messagebird_signing_key")
         token = request.headers.get(JWT_HEADER.lower())
         if token is None and request.headers.get(channels.SIGNATURE_HEADER):
-            channels.verify_signature(request, secret)
+            channels.verify_signature(request, secret, now=self._clock(), settings=settings)
             return
         signing.verify_jwt(
             token,

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 
+from bridge import freshness
 from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.identity import sender_problem
 from bridge.messages import Channel, InboundMessage, Media
@@ -25,11 +26,13 @@ SIGNATURE_HEADER = "messagebird-signature"
 TIMESTAMP_HEADER = "messagebird-request-timestamp"
 
 
-def verify_signature(request: WebhookRequest, secret: str) -> None:
+def verify_signature(request: WebhookRequest, secret: str, *, now: float, settings: Settings) -> None:
     """Raise `SignatureInvalid` unless `messagebird-signature` signs this request.
 
-    Bird documents no tolerance on the timestamp and retries for 8 hours, so none is applied;
-    a replayed message is deduplicated by its id anyway."""
+    Bird documents no tolerance on the timestamp (unix seconds: "1719823259" in the sample its
+    support published) and retries for 8 hours, so a short one would refuse its retries. A replayed message
+    is deduplicated by its id only while the ledger remembers it, so the timestamp must be within
+    `bridge.freshness`' window: older, the ledger may have forgotten it (`SignatureOutOfWindow`)."""
     stamp = request.headers.get(TIMESTAMP_HEADER, "")
     if not stamp:
         raise SignatureInvalid(f"{TIMESTAMP_HEADER} is missing")
@@ -40,6 +43,8 @@ def verify_signature(request: WebhookRequest, secret: str) -> None:
     signed = f"{stamp}\n{request.url}\n".encode() + hashlib.sha256(request.body).digest()
     if not signing.equal(given, hmac.new(secret.encode(), signed, hashlib.sha256).digest()):
         raise SignatureInvalid(f"{SIGNATURE_HEADER} does not match the request")
+    sent_at = freshness.signed_time(stamp, what=TIMESTAMP_HEADER)
+    freshness.check_signed_time(sent_at, now=now, settings=settings, what=TIMESTAMP_HEADER)
 
 
 def event(data: JsonNode, request: WebhookRequest, settings: Settings) -> WebhookContent:

@@ -55,7 +55,7 @@ class VonageAdapter(ProviderAdapter):
     def verify(self, request: WebhookRequest, settings: Settings) -> None:
         secret = settings.secret("vonage_signature_secret")
         if messages_api.request_body(request) is not None:
-            messages_api.verify_bearer(request, secret=secret, now=self._clock())
+            messages_api.verify_bearer(request, secret=secret, now=self._clock(), settings=settings)
         else:
             sms_api.verify_sig(
                 request,

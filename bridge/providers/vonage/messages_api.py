@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from bridge import freshness
 from bridge.errors import MalformedPayload, RetryLater, SignatureInvalid
 from bridge.identity import IdentityKind, SenderIdentity, classify_sender, sender_problem
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
@@ -51,10 +52,14 @@ def request_body(request: WebhookRequest) -> JsonNode | None:
     return node if "message_uuid" in node.data and "channel" in node.data else None
 
 
-def verify_bearer(request: WebhookRequest, *, secret: str, now: float) -> dict[str, Any]:
+def verify_bearer(request: WebhookRequest, *, secret: str, now: float, settings: Settings) -> dict[str, Any]:
     """The Messages API's signature: `Authorization: Bearer`, an HS256 JWT of the signature secret
     whose `payload_hash` must be the body's SHA-256 (Vonage "Signed webhooks"; the SDKs check only
-    the HS256 signature). Its claims (iat, jti, iss, api_key, application_id) on success."""
+    the HS256 signature). Its claims (iat, jti, iss, api_key, application_id) on success.
+
+    Vonage's token carries no `exp`; its `iat` is the one signed time, so it is required and must
+    be within `bridge.freshness`' window: a request captured once would otherwise be good forever,
+    and new again once the ledger forgot its message."""
     scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
     if not scheme:
         # Vonage ("Signed webhooks"): after a rare internal error it may send a callback unsigned,
@@ -62,16 +67,20 @@ def verify_bearer(request: WebhookRequest, *, secret: str, now: float) -> dict[s
         raise RetryLater("the Messages API callback is unsigned; asking Vonage to send it again")
     if scheme.lower() != "bearer":
         raise SignatureInvalid("Authorization is not a Bearer token")
-    return signing.verify_jwt(
+    claims = signing.verify_jwt(
         token.strip() or None,
         header="Authorization",
         secret=secret,
         body=request.body,
         algorithms=("HS256",),
+        required_claims=("iat",),
         payload_hash_required=True,
         url=None,
         now=now,
     )
+    issued = freshness.signed_time(claims["iat"], what="the Authorization token's iat")
+    freshness.check_signed_time(issued, now=now, settings=settings, what="the Authorization token's iat")
+    return claims
 
 
 # --- inbound messages ---
