@@ -1,32 +1,28 @@
-"""Storing what a verified webhook carried: the one domain object the webhook routes call.
+"""The web side of a webhook after its signature verified: store it as it arrived, then answer.
 
-Everything a webhook carried is claimed in one script call, which counts the webhook as well
-(`bridge_webhooks_total`, by `IntakeResult.outcome`), and that call shares its round trip to
-Redis with the other requests in flight (`bridge.claims`, `bridge.batching`). A verified
-webhook the parser cannot read is stored raw instead and read again by a worker
-(`bridge.raw_webhooks`): only an unauthenticated or forged request is refused.
+The request is stored raw in one script call that also counts it (`bridge_webhooks_total`, by
+`IntakeResult.outcome`) and shares its round trip to Redis with the other requests in flight
+(`bridge.batching`); a worker reads it afterwards (`bridge.raw_webhooks`, `workers.webhooks`).
+Nothing here parses: an authentic request is never refused for what it says.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import redis
 from redis import Redis
 
 from bridge import metrics
-from bridge.batching import Batcher
-from bridge.claims import Outcome, Tally, run_batched
-from bridge.ledger import InboundLedger, RawPayload
-from bridge.messages import DeliveryStatus
+from bridge.batching import Batcher, Command
+from bridge.claims import Tally
+from bridge.errors import StorageUnavailable
+from bridge.ledger import RawPayload
 from bridge.metrics import WebhookKind, WebhookOutcome
-from bridge.providers.base import WebhookContent
-from bridge.raw_webhooks import RawWebhookStore
+from bridge.raw_webhooks import RawWebhookStore, Stored
 from bridge.settings import Settings
-from bridge.statuses import StatusLedger
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,60 +41,45 @@ class IntakeResult:
 
 
 class Intake:
-    """The ledgers a webhook's content goes to, and the round trip they share."""
+    """Where verified webhooks are stored, and the round trip their stores share."""
 
     def __init__(self, client: Redis, settings: Settings) -> None:
-        self.ledger = InboundLedger(client, settings)
-        self.statuses = StatusLedger(client, settings)
-        self.unreadable = RawWebhookStore(client, settings)
+        self.webhooks = RawWebhookStore(client, settings)
         self.batcher = Batcher(client)
 
-    async def store_content(
-        self, content: WebhookContent, raw: RawPayload, *, tally: Tally | None
+    async def store_raw(
+        self, provider: str, raw: RawPayload, *, received_at: datetime, verified: bool, tally: Tally | None
     ) -> IntakeResult:
-        """Store every message and report; raises `StorageUnavailable` if they could not be stored,
-        so the provider is told to retry the whole request (nothing of it was stored: the claims
-        are made together, atomically)."""
-        claimed = [self.ledger.claim(message, raw) for message in content.messages]
-        claimed += [self.statuses.claim(status) for status in content.statuses]
-        return _result(await run_batched(self.batcher, claimed, tally))
-
-    async def store_statuses(self, reports: list[DeliveryStatus], *, tally: Tally | None) -> IntakeResult:
-        return _result(await run_batched(self.batcher, [self.statuses.claim(r) for r in reports], tally))
-
-    async def store_unreadable(
-        self,
-        provider: str,
-        raw: RawPayload,
-        *,
-        received_at: datetime,
-        reason: str,
-        verified: bool,
-        tally: Tally | None,
-    ) -> IntakeResult:
-        """Keep an authentic request the parser cannot read, for a worker to read again
-        (`bridge.raw_webhooks`); `StorageUnavailable` as for any other content."""
-        log.warning("%s webhook stored unread, a worker reads it again: %s", provider, reason)
-        claim = self.unreadable.claim(
-            provider, raw, received_at=received_at, reason=reason, verified=verified
+        """Store a verified webhook as it arrived, once, for a worker to read (`bridge.raw_webhooks`);
+        `StorageUnavailable` if it could not be stored, so the provider sends it again."""
+        command = self.webhooks.store_command(
+            provider, raw, received_at=received_at, verified=verified, tally=tally
         )
-        return _result(await run_batched(self.batcher, [claim], tally))
+        [answer] = await self._execute([command], what="the webhook")
+        if answer == Stored.NEEDS_READER:
+            # Rare under load (a reader is then busy): the first webhook after a quiet spell.
+            await self._execute(self.webhooks.reader_commands(), what="the webhook's reader job")
+        if answer == Stored.DUPLICATE:
+            return IntakeResult(accepted=0, duplicates=1)
+        return IntakeResult(accepted=1, duplicates=0)
+
+    async def _execute(self, commands: list[Command], *, what: str) -> list[Any]:
+        try:
+            answers = await self.batcher.execute(commands)
+        except redis.RedisError as exc:
+            raise StorageUnavailable(f"could not store {what}: {type(exc).__name__}") from exc
+        for answer in answers:
+            if isinstance(answer, redis.RedisError):
+                raise StorageUnavailable(f"could not store {what}: {type(answer).__name__}") from answer
+        return answers
 
 
-def webhook_tally(provider: str, kind: WebhookKind, *, verified: bool, readable: bool = True) -> Tally | None:
-    """How the claims of a webhook count it: as `IntakeResult.outcome` says, whether something
-    in it was new or every part was a redelivery (None when nothing is recorded). A verified
-    request stored unread counts as `unreadable`."""
-    if_new = IntakeResult(accepted=1, duplicates=0).outcome(verified=verified)
+def webhook_tally(provider: str, kind: WebhookKind, *, verified: bool) -> Tally | None:
+    """How the store of a webhook counts it: as `IntakeResult.outcome` says, whether it was new or
+    a redelivery (None when nothing is recorded)."""
     return metrics.current().webhook_tally(
         provider,
         kind,
-        if_new=WebhookOutcome.UNREADABLE if verified and not readable else if_new,
+        if_new=IntakeResult(accepted=1, duplicates=0).outcome(verified=verified),
         if_duplicate=IntakeResult(accepted=0, duplicates=1).outcome(verified=verified),
-    )
-
-
-def _result(outcomes: list[Outcome]) -> IntakeResult:
-    return IntakeResult(
-        accepted=outcomes.count(Outcome.ACCEPTED), duplicates=outcomes.count(Outcome.DUPLICATE)
     )

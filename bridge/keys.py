@@ -8,7 +8,9 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 |---------------------------------------|--------|------------|----------------------------------------------|
 | bridge:inbound:{inbound_id}           | hash   | retention  | ledger: raw payload, message, recovery points|
 | bridge:inbound:seq                    | string | forever    | arrival counter (orders the ledger)          |
-| bridge:webhook:{webhook_id}           | hash   | retention  | a verified webhook not read yet, raw + reason|
+| bridge:webhook:{webhook_id}           | hash   | retention  | a webhook as it arrived (raw), its fate      |
+| bridge:webhooks:pending               | zset   | until read | webhooks not read yet, by arrival number     |
+| bridge:webhooks:reader                | string | 15 s       | a reader is taking the pending webhooks      |
 | bridge:mailbox:{identity}             | list   | until empty| a sender's messages not yet delivered, FIFO  |
 | bridge:lock:sender:{identity}         | string | lock ttl   | serializes contact + conversation per sender |
 | bridge:identity:{identity}            | hash   | forever    | identity -> Intercom contact id and role     |
@@ -46,6 +48,10 @@ INBOUND_SEQUENCE = f"{PREFIX}inbound:seq"
 
 def webhook(webhook_id: str) -> str:
     return f"{PREFIX}webhook:{webhook_id}"
+
+
+WEBHOOKS_PENDING = f"{PREFIX}webhooks:pending"
+WEBHOOKS_READER = f"{PREFIX}webhooks:reader"
 
 
 def mailbox(identity: str) -> str:

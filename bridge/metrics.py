@@ -77,7 +77,6 @@ class WebhookOutcome(StrEnum):
 
     ACCEPTED = "accepted"  # stored (at least one message or report was new)
     DUPLICATE = "duplicate"  # stored before: everything in it was a redelivery
-    UNREADABLE = "unreadable"  # verified but not parsed: stored raw for a worker (bridge.raw_webhooks)
     WOULD_BE_FORGED = "would_be_forged"  # signature failed, stored anyway (BRIDGE_SIGNATURE_MODE=log-only)
     FORGED = "forged"  # 403: the signature does not verify
     MALFORMED = "malformed"  # 400: cannot even be verified (too many fields, not UTF-8)
@@ -170,8 +169,14 @@ DELIVERY_LATENCY = Spec(
     # Retries after an outage (BRIDGE_RETRY_DELAYS) stretch this to hours.
     buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0),
 )
+UNREADABLE_WEBHOOKS = Spec(
+    "bridge_unreadable_webhooks_total",
+    "Stored webhooks a worker could not read (each listed by `bridge jobs failed`), by provider and kind.",
+    ("provider", "kind"),
+)
 SPECS = (
     WEBHOOKS,
+    UNREADABLE_WEBHOOKS,
     INTERCOM_REQUESTS,
     INTERCOM_DURATION,
     RATE_LIMITED,
@@ -202,6 +207,9 @@ class Metrics:
 
     def webhook(self, provider: str, kind: WebhookKind, outcome: WebhookOutcome) -> None:
         self._add([(WEBHOOKS, (provider, kind.value, outcome.value), 1.0)])
+
+    def unreadable_webhook(self, provider: str, kind: WebhookKind) -> None:
+        self._add([(UNREADABLE_WEBHOOKS, (provider, kind.value), 1.0)])
 
     def webhook_tally(
         self, provider: str, kind: WebhookKind, *, if_new: WebhookOutcome, if_duplicate: WebhookOutcome

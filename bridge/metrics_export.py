@@ -25,6 +25,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from bridge import keys
 from bridge.heartbeats import heartbeats, live_workers
 from bridge.metrics import SPECS, SUM_FIELD, Spec, bound_text
 from bridge.queueing import QUEUES
@@ -57,6 +58,12 @@ class BridgeCollector(Collector):
             series = _series(spec, fields)
             yield _histogram(spec, series) if spec.histogram else _counter(spec, series)
         yield from _queue_gauges(self._redis)
+        pending = GaugeMetricFamily(
+            "bridge_webhooks_pending",
+            "Webhooks stored as they arrived and not read by a worker yet (bridge.raw_webhooks).",
+        )
+        pending.add_metric([], float(self._redis.zcard(keys.WEBHOOKS_PENDING)))
+        yield pending
         workers = GaugeMetricFamily(
             "bridge_workers", "Workers serving the bridge's queues that heartbeated recently."
         )

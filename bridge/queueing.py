@@ -7,6 +7,7 @@ found from its message and vice versa.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,11 +27,12 @@ QUEUES = (INBOUND_QUEUE, OUTBOUND_QUEUE, STATUS_QUEUE)
 
 PROCESS_INBOUND = "workers.inbound.process_inbound"
 READ_WEBHOOK = "workers.webhooks.read_webhook"
+READ_WEBHOOKS = "workers.webhooks.read_webhooks"
 SEND_REPLY = "workers.outbound.send_reply"
 APPLY_STATUS = "workers.statuses.apply_status"
 RECORD_FAILURE = "workers.failures.record_failure"
 # What workers import.
-JOB_FUNCTIONS = (PROCESS_INBOUND, READ_WEBHOOK, SEND_REPLY, APPLY_STATUS, RECORD_FAILURE)
+JOB_FUNCTIONS = (PROCESS_INBOUND, READ_WEBHOOKS, READ_WEBHOOK, SEND_REPLY, APPLY_STATUS, RECORD_FAILURE)
 
 # One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
 JOB_TIMEOUT_SECONDS = 300
@@ -99,6 +101,15 @@ def enqueue_webhook(
         description=f"read webhook {webhook_id}",
     )
     return queue.enqueue_call(READ_WEBHOOK, pipeline=pipeline, **options)
+
+
+def enqueue_reader(queue: Queue, *, settings: Settings, pipeline: Pipeline | None = None) -> Job:
+    """Queue a reader of the webhooks stored and not read yet (`bridge.raw_webhooks`). Its id is
+    new each time: a reader still running must not be overwritten by the next one's job."""
+    options = _options(
+        settings, job_id=f"rd-{uuid.uuid4().hex}", kwargs={}, description="read the webhooks stored"
+    )
+    return queue.enqueue_call(READ_WEBHOOKS, pipeline=pipeline, **options)
 
 
 def schedule_inbound(queue: Queue, inbound_id: str, *, delay_seconds: float, settings: Settings) -> Job:

@@ -1,53 +1,121 @@
-"""Verified webhooks the bridge could not read: kept, acknowledged, read again later.
+"""Webhooks as they arrived: verified, stored raw, acknowledged; read by a worker afterwards.
 
-A provider that hears 4xx for an authentic request never sends it again (Twilio does not retry a
-4xx; Meta retries for a while, then gives up), so a parser bug or a provider's format change
-would drop messages silently. Instead, once the signature has verified, a request the parser
-cannot read is stored raw with the parser's reason, numbered in the same arrival sequence as the
-messages, and queued as a `wh-` job on the inbound queue (`workers.webhooks.read_webhook`). The
-job parses it again, with whatever parser the worker has by then: what it can read is claimed
-exactly as the route would have claimed it (the ledgers dedupe by the provider's ids); what it
-cannot read fails for good with the reason, is listed by `bridge jobs failed` and kept for
-`BRIDGE_RETENTION_DAYS`, and a replay after an upgrade reads it.
+Before it answers a provider, the web process does only what must happen there: verify the
+request, then store it raw, numbered in arrival order, in one atomic script call that shares its
+round trip with the other requests in flight (`store_command`, `bridge.batching`). Parsing,
+sender classification, normalization and dedupe by the provider's message id happen in a worker
+(`workers.webhooks`): a parser that cannot read an authentic request (a bug, a provider's format
+change) can no longer turn it into a 4xx that the provider never sends again (Twilio does not
+retry a 4xx; Meta gives up after a while).
 
-The record's id is a digest of the request, so a provider's identical retry of an unreadable
-request meets the first one's claim and stores nothing more.
+**Reading in arrival order.** Stored webhooks wait in `bridge:webhooks:pending`, scored by their
+arrival number. One reader at a time (`bridge:webhooks:reader`, a flag with a short lifetime the
+reader keeps renewing) takes them in that order and claims what each carries in the ledgers, so
+every sender's messages join its lane in the order they arrived, whatever the number of workers.
+The script that stores a webhook also sets the flag when no reader holds it and then asks for a
+reader job (`needs_reader`); the reader drops the flag only in the same atomic step that finds
+nothing pending, so a webhook stored meanwhile is never left without one. A reader killed
+mid-run leaves the flag to expire: RQ retries its abandoned job (`bridge.heartbeats`), and the
+next webhook after the flag's lifetime asks for a new reader too.
+
+**Unreadable.** A webhook the reader cannot parse keeps the parser's reason and is queued as a
+job of its own (`wh-{id}`), which fails for good with that reason: `bridge jobs failed` lists it
+and a replay after an upgrade reads it again.
+
+The record's id is a digest of the request, so a provider's identical retry meets the first
+one's record and stores nothing more.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.typing import EncodableT
 
-from bridge import claims, keys
+from bridge import keys
+from bridge.batching import Command
+from bridge.claims import Tally, recorded
 from bridge.connection import read_hash
 from bridge.ledger import RawPayload
 from bridge.providers.base import WebhookRequest
-from bridge.queueing import enqueue_webhook, inbound_queue
+from bridge.queueing import enqueue_reader, enqueue_webhook, inbound_queue
 from bridge.request_context import request_id_fields
 from bridge.settings import Settings
 
 STATUS_PATH_SUFFIX = "/status"
+# How long the reader's flag outlives its last renewal: a reader renews it every batch (well under
+# a second of work), so this only bounds how long a killed reader holds up the others.
+READER_TTL_SECONDS = 15
+# How many pending webhooks a reader takes in one look.
+READ_BATCH = 100
+_RAW_FIELDS = ("content_type", "body", "path", "query", "method")
+
+
+class Stored:
+    """What `store_command`'s script answers."""
+
+    DUPLICATE = 0  # stored before (and read or being read): nothing to do
+    STORED = 1  # stored; a reader holds the flag and will take it
+    NEEDS_READER = 2  # stored (or pending from before) and nobody reads: queue a reader job
+
+
+# ARGV: record key, id, arrival counter, pending set, reader flag, flag lifetime, retention, the
+# tally (hash, field if new, field if a duplicate; '' for none), then the record's field/value pairs.
+_STORE = """
+local key, id, pending, flag = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local answer
+local new = false
+if redis.call('EXISTS', key) == 1 then
+  answer = 0
+  -- a retry of a webhook still waiting while no reader runs (one died, or its job was never
+  -- queued): ask again
+  if redis.call('ZSCORE', pending, id) and redis.call('SET', flag, '1', 'NX', 'EX', ARGV[6]) then
+    answer = 2
+  end
+else
+  local seq = redis.call('INCR', ARGV[3])
+  redis.call('HSET', key, 'seq', seq, unpack(ARGV, 11))
+  redis.call('EXPIRE', key, ARGV[7])
+  redis.call('ZADD', pending, seq, id)
+  answer = 1
+  new = true
+  if redis.call('SET', flag, '1', 'NX', 'EX', ARGV[6]) then answer = 2 end
+end
+if ARGV[8] ~= '' then
+  local field = ARGV[10]
+  if new then field = ARGV[9] end
+  redis.pcall('HINCRBYFLOAT', ARGV[8], field, 1)  -- a count never fails the store
+end
+return answer
+"""
+
+# Drop the reader's flag only if nothing is pending, atomically with looking (see the docstring).
+_RELEASE = """
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+"""
 
 
 @dataclass(frozen=True)
 class RawWebhook:
-    """One stored webhook: what the provider sent, why it could not be read, and whether a later
-    reading succeeded (`read_at`)."""
+    """One stored webhook: what the provider sent, when, whether its signature verified, and
+    what reading it gave (`read_at`, or `reason` it could not be read)."""
 
     webhook_id: str
     provider: str
     raw: RawPayload
     received_at: datetime
-    reason: str
+    seq: int
     verified: bool
+    reason: str
     read_at: float | None
+    request_id: str | None = None
 
     @property
     def is_status(self) -> bool:
@@ -81,48 +149,117 @@ class RawWebhookStore:
     def __init__(self, redis_client: Redis, settings: Settings) -> None:
         self._redis = redis_client
         self._settings = settings
+        self._release = redis_client.register_script(_RELEASE)
 
-    def claim(
-        self, provider: str, raw: RawPayload, *, received_at: datetime, reason: str, verified: bool
-    ) -> claims.Claim:
-        """Store and queue an unreadable webhook once (`claims.run_batched` sends it)."""
+    # --- the web process ---
+
+    def store_command(
+        self,
+        provider: str,
+        raw: RawPayload,
+        *,
+        received_at: datetime,
+        verified: bool,
+        tally: Tally | None,
+    ) -> Command:
+        """The one command that stores a webhook once and counts it; it answers a `Stored`."""
         entry_id = webhook_id(provider, raw)
-        key = keys.webhook(entry_id)
-        fields = {
-            "provider": provider,
-            "raw": json.dumps(asdict(raw)),
-            "received_at": received_at.isoformat(),
-            "reason": reason,
-            "verified": "1" if verified else "0",
-            **request_id_fields(),
-        }
-        retention = self._settings.retention_days * 86400
-        queue = inbound_queue(self._redis)
+        fields: list[EncodableT] = [
+            "provider",
+            provider,
+            "received_at",
+            received_at.isoformat(),
+            "verified",
+            "1" if verified else "0",
+            *(item for name in _RAW_FIELDS for item in (name, getattr(raw, name))),
+            *(item for pair in request_id_fields().items() for item in pair),
+        ]
+        return [
+            "EVAL",
+            _STORE,
+            0,
+            keys.webhook(entry_id),
+            entry_id,
+            keys.INBOUND_SEQUENCE,
+            keys.WEBHOOKS_PENDING,
+            keys.WEBHOOKS_READER,
+            READER_TTL_SECONDS,
+            self._settings.retention_days * 86400,
+            *((tally.key, tally.if_new, tally.if_duplicate) if tally else ("", "", "")),
+            *fields,
+        ]
+
+    def reader_commands(self) -> list[Command]:
+        """The commands that queue a reader job (sent when `store_command` answered NEEDS_READER)."""
 
         def write(pipe: Pipeline) -> None:
-            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-            pipe.expire(key, retention)
-            enqueue_webhook(queue, entry_id, settings=self._settings, pipeline=pipe)
+            enqueue_reader(inbound_queue(self._redis), settings=self._settings, pipeline=pipe)
 
-        return claims.prepare(self._redis, key, write, what="the webhook", numbered_by=keys.INBOUND_SEQUENCE)
+        flat = recorded(self._redis, write)
+        commands: list[Command] = []
+        index = 0
+        while index < len(flat):
+            count = int(str(flat[index]))
+            commands.append(flat[index + 1 : index + 1 + count])
+            index += count + 1
+        return commands
+
+    # --- the reader ---
+
+    def pending(self, limit: int = READ_BATCH) -> list[str]:
+        """The oldest webhooks not read yet, in arrival order."""
+        ids = self._redis.zrange(keys.WEBHOOKS_PENDING, 0, limit - 1)
+        return [_text(item) for item in ids if isinstance(item, bytes | str)]
+
+    def keep_reading(self) -> None:
+        """Renew the reader's flag (between batches)."""
+        self._redis.set(keys.WEBHOOKS_READER, "1", ex=READER_TTL_SECONDS)
+
+    def stop_reading(self) -> bool:
+        """Drop the reader's flag if nothing is pending; False when something arrived meanwhile."""
+        return bool(self._release(keys=[keys.WEBHOOKS_PENDING, keys.WEBHOOKS_READER]))
 
     def get(self, entry_id: str) -> RawWebhook | None:
         fields = read_hash(self._redis, keys.webhook(entry_id))
-        if not fields or "raw" not in fields:
+        if not fields or "body" not in fields:
             return None
         read_at = fields.get("read_at")
         return RawWebhook(
             webhook_id=entry_id,
             provider=fields.get("provider", ""),
-            raw=RawPayload(**json.loads(fields["raw"])),
+            raw=RawPayload(**{name: fields.get(name, "") for name in _RAW_FIELDS}),
             received_at=datetime.fromisoformat(fields.get("received_at") or datetime.now(UTC).isoformat()),
-            reason=fields.get("reason", ""),
+            seq=int(fields.get("seq") or 0),
             verified=fields.get("verified") == "1",
+            reason=fields.get("reason", ""),
             read_at=float(read_at) if read_at else None,
+            request_id=fields.get("request_id") or None,
         )
 
     def mark_read(self, entry_id: str, *, claimed: int) -> None:
-        """The webhook was read and what it carried claimed: a replay has nothing left to do."""
-        self._redis.hset(
-            keys.webhook(entry_id), mapping={"read_at": f"{time.time():.6f}", "claimed": str(claimed)}
-        )
+        """Read, and what it carried claimed: off the pending set; a replay has nothing to do."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                keys.webhook(entry_id), mapping={"read_at": f"{time.time():.6f}", "claimed": str(claimed)}
+            )
+            pipe.hdel(keys.webhook(entry_id), "reason")
+            pipe.zrem(keys.WEBHOOKS_PENDING, entry_id)
+            pipe.execute()
+
+    def mark_unreadable(self, entry_id: str, *, reason: str) -> None:
+        """Cannot be read: off the pending set, with the reason, as a job of its own that fails
+        with it (listed by `bridge jobs failed`, replayable)."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.multi()  # RQ expects a caller's pipeline in MULTI mode (see `bridge.claims`)
+            pipe.hset(keys.webhook(entry_id), "reason", reason)
+            pipe.zrem(keys.WEBHOOKS_PENDING, entry_id)
+            enqueue_webhook(inbound_queue(self._redis), entry_id, settings=self._settings, pipeline=pipe)
+            pipe.execute()
+
+    def forget(self, entry_id: str) -> None:
+        """A pending id whose record expired: nothing left to read."""
+        self._redis.zrem(keys.WEBHOOKS_PENDING, entry_id)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

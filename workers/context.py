@@ -19,6 +19,7 @@ from rq.worker.base import BaseWorker
 
 from bridge.ledger import InboundLedger
 from bridge.logs import mask
+from bridge.raw_webhooks import RawWebhookStore
 from bridge.replies import ReplyLedger
 from bridge.request_context import job_context
 from bridge.settings import get_settings
@@ -72,6 +73,9 @@ def request_id_of(job: Job) -> str | None:
             return ReplyLedger(job.connection, settings).get(kwargs["part_id"]).get("request_id") or None
         if "status_id" in kwargs:
             return StatusLedger(job.connection, settings).request_id(kwargs["status_id"])
+        if "webhook_id" in kwargs:
+            stored = RawWebhookStore(job.connection, settings).get(kwargs["webhook_id"])
+            return stored.request_id if stored else None
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.debug("no request id for job %s: %s", job.id, type(exc).__name__)
     return None

@@ -1,24 +1,79 @@
-"""The webhook job: read a verified webhook the route could not read (`bridge.raw_webhooks`)."""
+"""The webhook jobs: read the webhooks the web process stored as they arrived (`bridge.raw_webhooks`).
+
+`read_webhooks` is the reader: it takes the pending webhooks in arrival order and claims what each
+carries in the ledgers, as one atomic claim per webhook (a provider's redelivery under another
+request meets the claims of the first and adds nothing). `read_webhook` reads one webhook that
+could not be read before, for ops' replay after an upgrade.
+"""
 
 from __future__ import annotations
 
+import logging
+
+from redis import Redis
 from rq import get_current_job
 
-from bridge import claims
-from bridge.errors import LedgerRecordMissing, MalformedPayload, UnprocessableMessage
+from bridge import claims, metrics
+from bridge.errors import LedgerRecordMissing, UnprocessableMessage
 from bridge.ledger import InboundLedger
-from bridge.metrics import measured_job
+from bridge.logs import mask
+from bridge.metrics import WebhookKind, measured_job
 from bridge.providers import ADAPTERS
 from bridge.providers.base import WebhookContent
-from bridge.raw_webhooks import RawWebhookStore, as_request
-from bridge.settings import get_settings
+from bridge.raw_webhooks import RawWebhook, RawWebhookStore, as_request
+from bridge.request_context import current_job_id, job_context
+from bridge.settings import Settings, get_settings
 from bridge.statuses import StatusLedger
+
+log = logging.getLogger(__name__)
+
+
+class Unreadable(Exception):
+    """The webhook cannot be read by this bridge; the message says why."""
+
+
+@measured_job
+def read_webhooks() -> dict[str, str]:
+    """Read every pending webhook, oldest first, until none is left."""
+    job = get_current_job()
+    assert job is not None, "read_webhooks runs inside an RQ worker"
+    read, unreadable = read_pending(job.connection, get_settings())
+    return {"read": str(read), "unreadable": str(unreadable)}
+
+
+def read_pending(connection: Redis, settings: Settings) -> tuple[int, int]:
+    """The reader's loop (`bridge.raw_webhooks`): how many webhooks it read, and how many it could
+    not. Only the holder of the reader's flag may run it."""
+    store = RawWebhookStore(connection, settings)
+    read = unreadable = 0
+    while True:
+        pending = store.pending()
+        if not pending:
+            if store.stop_reading():
+                return read, unreadable
+            continue  # one arrived between the look and the release: it is ours
+        store.keep_reading()
+        for entry_id in pending:
+            record = store.get(entry_id)
+            if record is None:
+                store.forget(entry_id)  # past retention
+                continue
+            try:
+                claimed = read_one(record, connection, settings)
+            except Unreadable as exc:
+                unreadable += 1
+                store.mark_unreadable(entry_id, reason=str(exc))
+                metrics.current().unreadable_webhook(record.provider, _kind(record))
+                log.warning("%s webhook %s cannot be read: %s", record.provider, entry_id, mask(str(exc)))
+            else:
+                read += 1
+                store.mark_read(entry_id, claimed=claimed)
 
 
 @measured_job
 def read_webhook(*, webhook_id: str) -> dict[str, str]:
-    """Parse stored webhook `webhook_id` again and claim what it carries, as the route would have;
-    `UnprocessableMessage` with the parser's reason while it still cannot be read."""
+    """Read stored webhook `webhook_id` again (it could not be read before) and claim what it
+    carries; `UnprocessableMessage` with the parser's reason while it still cannot be read."""
     settings = get_settings()
     job = get_current_job()
     assert job is not None, "read_webhook runs inside an RQ worker"
@@ -28,21 +83,41 @@ def read_webhook(*, webhook_id: str) -> dict[str, str]:
         raise LedgerRecordMissing(f"webhook {webhook_id} is not stored (expired or never stored)")
     if record.read_at is not None:
         return {"result": "already read"}
+    try:
+        claimed = read_one(record, job.connection, settings)
+    except Unreadable as exc:
+        raise UnprocessableMessage(f"the {record.provider} webhook cannot be read: {exc}") from exc
+    store.mark_read(webhook_id, claimed=claimed)
+    return {"result": "read", "claimed": str(claimed)}
+
+
+def read_one(record: RawWebhook, connection: Redis, settings: Settings) -> int:
+    """Parse `record` and claim its messages and reports (each once: the ledgers dedupe by the
+    provider's ids); how many claims were made. `Unreadable` when this bridge cannot read it: any
+    error of the parser counts, so that a parser bug lists the webhook instead of stopping every
+    webhook behind it."""
     adapter = ADAPTERS.get(record.provider)
     if adapter is None:
-        raise UnprocessableMessage(f"no provider {record.provider!r} in this bridge")
+        raise Unreadable(f"no provider {record.provider!r} in this bridge")
     request = as_request(record.raw, received_at=record.received_at, settings=settings)
-    try:
-        content = (
-            WebhookContent(statuses=tuple(adapter.parse_statuses(request, settings)))
-            if record.is_status
-            else adapter.parse(request, settings)
-        )
-    except MalformedPayload as exc:
-        raise UnprocessableMessage(f"the {record.provider} webhook cannot be read: {exc}") from exc
-    ledger, statuses = InboundLedger(job.connection, settings), StatusLedger(job.connection, settings)
-    claimed = [ledger.claim(message, record.raw) for message in content.messages]
-    claimed += [statuses.claim(report) for report in content.statuses]
-    outcomes = claims.run(job.connection, claimed)
-    store.mark_read(webhook_id, claimed=len(outcomes))
-    return {"result": "read", "messages": str(len(content.messages)), "reports": str(len(content.statuses))}
+    # Claims store the request id they are made under: the webhook's, so its jobs log it.
+    with job_context(job_id=current_job_id() or "", request_id=record.request_id):
+        try:
+            content = (
+                WebhookContent(statuses=tuple(adapter.parse_statuses(request, settings)))
+                if record.is_status
+                else adapter.parse(request, settings)
+            )
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            raise Unreadable(str(exc) or type(exc).__name__) from exc
+        if not record.verified:  # let through by BRIDGE_SIGNATURE_MODE=log-only: media never fetched
+            content = content.unverified()
+        ledger, statuses = InboundLedger(connection, settings), StatusLedger(connection, settings)
+        claimed = [ledger.claim(message, record.raw) for message in content.messages]
+        claimed += [statuses.claim(report) for report in content.statuses]
+        claims.run(connection, claimed)
+    return len(claimed)
+
+
+def _kind(record: RawWebhook) -> WebhookKind:
+    return WebhookKind.STATUS if record.is_status else WebhookKind.INBOUND

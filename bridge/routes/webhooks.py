@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request, Response
 from bridge import metrics
 from bridge.deps import AdaptersDep, IntakeDep, SettingsDep
 from bridge.errors import (
-    MalformedPayload,
     MethodNotAllowed,
     ProviderDisabled,
     UnknownProvider,
@@ -42,15 +41,7 @@ async def receive_webhook(
     handshake = adapter.handshake(webhook, settings)
     if handshake is not None:
         return _answer(handshake)
-    verified = verify_signature(adapter, webhook, settings)
-    raw = _raw(request, webhook)
-    try:
-        content = adapter.parse(webhook, settings)
-    except MalformedPayload as exc:
-        await _store_unreadable(intake, adapter, raw, webhook, exc, WebhookKind.INBOUND, verified=verified)
-    else:
-        tally = webhook_tally(adapter.name, WebhookKind.INBOUND, verified=verified)
-        await intake.store_content(content, raw, tally=tally)
+    await _store(intake, adapter, request, webhook, settings, WebhookKind.INBOUND)
     return _answer(adapter.acknowledge())
 
 
@@ -66,33 +57,32 @@ async def receive_status(
         return Response(status_code=200)
     _check_method(adapter, request.method, adapter.status_methods)
     webhook = await read_webhook(request, settings)
-    verified = verify_signature(adapter, webhook, settings)
-    try:
-        reports = adapter.parse_statuses(webhook, settings)
-    except MalformedPayload as exc:
-        raw = _raw(request, webhook)
-        await _store_unreadable(intake, adapter, raw, webhook, exc, WebhookKind.STATUS, verified=verified)
-    else:
-        tally = webhook_tally(adapter.name, WebhookKind.STATUS, verified=verified)
-        await intake.store_statuses(reports, tally=tally)
+    await _store(intake, adapter, request, webhook, settings, WebhookKind.STATUS)
     return _answer(adapter.acknowledge())
 
 
-async def _store_unreadable(
+async def _store(
     intake: Intake,
     adapter: ProviderAdapter,
-    raw: RawPayload,
+    request: Request,
     webhook: WebhookRequest,
-    exc: MalformedPayload,
+    settings: Settings,
     kind: WebhookKind,
-    *,
-    verified: bool,
 ) -> None:
-    """An authentic request the parser cannot read is kept and acknowledged, never refused: the
-    provider would not send it again (`bridge.raw_webhooks`)."""
-    tally = webhook_tally(adapter.name, kind, verified=verified, readable=False)
-    await intake.store_unreadable(
-        adapter.name, raw, received_at=webhook.received_at, reason=str(exc), verified=verified, tally=tally
+    """Verify, then store the request as it arrived; a worker reads it (`bridge.raw_webhooks`).
+
+    Under BRIDGE_SIGNATURE_MODE=log-only a request whose signature failed is taken only if it can
+    be read here: an unverified request that is not even the provider's format is refused (400).
+    """
+    verified = verify_signature(adapter, webhook, settings)
+    if not verified:
+        if kind is WebhookKind.STATUS:
+            adapter.parse_statuses(webhook, settings)
+        else:
+            adapter.parse(webhook, settings)
+    tally = webhook_tally(adapter.name, kind, verified=verified)
+    await intake.store_raw(
+        adapter.name, _raw(request, webhook), received_at=webhook.received_at, verified=verified, tally=tally
     )
 
 
