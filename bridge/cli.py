@@ -105,18 +105,46 @@ def worker(burst: bool) -> None:
                 embedded.stop()
 
 
+# The dev tools answer only requests addressed to 127.0.0.1, localhost or [::1] (bridge.devtools);
+# reached under another name (a container's service name), they must be told it.
+_allow_host = click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests addressed to NAME (repeatable); loopback names always are.",
+)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True)
-@click.option("--token", default=None, help="Accept only this Bearer token (default: any).")
+# Secrets from the environment: a command line is visible to every local user (`ps`).
+@click.option(
+    "--token",
+    envvar="BRIDGE_SANDBOX_TOKEN",
+    show_envvar=True,
+    default=None,
+    help="Accept only this Bearer token (default: any). Prefer the variable: `ps` shows arguments.",
+)
 @click.option(
     "--webhook-url", default=None, help="Send Intercom-style webhooks here (the bridge's /intercom/webhooks)."
 )
 @click.option(
-    "--client-secret", default=None, help="Sign those webhooks with this secret (INTERCOM_CLIENT_SECRET)."
+    "--client-secret",
+    envvar="BRIDGE_SANDBOX_CLIENT_SECRET",
+    show_envvar=True,
+    default=None,
+    help="Sign those webhooks with this secret (the bridge's INTERCOM_CLIENT_SECRET).",
 )
+@_allow_host
 def sandbox(
-    host: str, port: int, token: str | None, webhook_url: str | None, client_secret: str | None
+    host: str,
+    port: int,
+    token: str | None,
+    webhook_url: str | None,
+    client_secret: str | None,
+    allowed_hosts: tuple[str, ...],
 ) -> None:
     """Run the Intercom sandbox: an in-memory stand-in for Intercom's REST API."""
     import uvicorn
@@ -124,14 +152,16 @@ def sandbox(
     from bridge.sandbox import Workspace, create_sandbox_app
 
     workspace = Workspace(token=token, webhook_url=webhook_url, client_secret=client_secret)
+    app = create_sandbox_app(workspace, allowed_hosts=allowed_hosts)
     click.echo(f"Intercom sandbox on http://{host}:{port} (open it in a browser to see the workspace)")
-    uvicorn.run(create_sandbox_app(workspace), host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8002, show_default=True)
-def standins(host: str, port: int) -> None:
+@_allow_host
+def standins(host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
     """Run stand-ins for the providers' APIs (sends, media), with the credentials in the environment."""
     import uvicorn
 
@@ -153,7 +183,8 @@ def standins(host: str, port: int) -> None:
     for field in StandInState.credential_fields():
         setattr(state, field, plain(field))
     click.echo(f"Provider stand-ins on http://{host}:{port} (open it in a browser to see what was sent)")
-    uvicorn.run(create_standin_app(state), host=host, port=port, log_level="warning")
+    app = create_standin_app(state, allowed_hosts=allowed_hosts)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @main.command()

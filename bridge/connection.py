@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -16,6 +18,17 @@ def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
         return settings.redis_url, None
     embedded = ensure_embedded_redis(settings.data_dir)
     return embedded.url, embedded
+
+
+def safe_url(url: str) -> str:
+    """`url` without its password (`redis://:***@host:6379/0`), to print or log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def redis_client(url: str, *, timeout: float = 2.0, wait_out_outages: bool = False) -> Redis:

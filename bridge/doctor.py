@@ -21,12 +21,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import redis
 from redis import Redis
 
+from bridge.connection import safe_url
 from bridge.embedded import URL_FILE
 from bridge.errors import ConfigurationError, IntercomRejected, ProviderRejected, RetryableError
 from bridge.intercom.client import API_VERSION, IntercomClient
@@ -222,17 +223,6 @@ def _appendonly(client: Redis) -> str:
         info: dict[str, Any] = client.info("persistence")
         value = "yes" if str(info.get("aof_enabled")) == "1" else "no"
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def safe_url(url: str) -> str:
-    """`url` without its password (`redis://:***@host:6379/0`)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # --- Intercom ---

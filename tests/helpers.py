@@ -44,7 +44,8 @@ def shared_file(*parts: str) -> Path:
 
 
 class SandboxControl:
-    """The sandbox's `/_sandbox` switches and its Intercom API, over HTTP."""
+    """The sandbox's `/_sandbox` switches and its Intercom API, over HTTP. Every POST is JSON, even
+    a bodiless one: the control routes refuse anything else (`bridge.devtools`)."""
 
     def __init__(self, url: str, token: str = "test-intercom-token-0123456789") -> None:
         self.url = url
@@ -55,7 +56,7 @@ class SandboxControl:
         self._http.close()
 
     def reset(self) -> None:
-        self._http.post("/_sandbox/reset").raise_for_status()
+        self._http.post("/_sandbox/reset", json={}).raise_for_status()
 
     def configure(self, **fields: Any) -> None:
         self._http.put("/_sandbox/config", json=fields).raise_for_status()

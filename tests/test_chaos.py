@@ -313,7 +313,7 @@ def _agent_reply(sandbox: SandboxControl, conversation_id: str, text: str) -> st
     """An agent's reply typed in the sandbox, which tells the bridge with a signed webhook."""
     response = httpx.post(
         f"{sandbox.url}/_sandbox/ui/conversations/{conversation_id}/reply",
-        data={"body": text},
+        json={"body": text},
         follow_redirects=False,
     )
     assert response.status_code < 400, response.text

@@ -13,6 +13,8 @@ import httpx
 import pytest
 import redis
 
+from bridge.embedded import PASSWORD_FILE
+from bridge.sandbox.credentials import stored_sandbox_credentials
 from bridge.serving import free_port
 
 BRIDGE = [sys.executable, "-m", "bridge"]
@@ -87,6 +89,21 @@ def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_st
         banner = _read_until(run, "Press Ctrl-C to stop.", timeout=60)
         assert f"http://127.0.0.1:{sandbox_port}" in banner
 
+        # No secret on any command line (`ps` shows them to every local user): the sandbox gets its
+        # token through the environment, and so refuses any other.
+        data_dir = tmp_path / ".bridge"
+        secrets = [
+            *stored_sandbox_credentials(data_dir).values(),
+            (data_dir / PASSWORD_FILE).read_text().strip(),
+        ]
+        secrets = [secret for secret in secrets if len(secret) >= 16]
+        command_lines = _command_lines(run.pid)
+        assert any("sandbox" in line for line in command_lines) and len(command_lines) >= 6
+        for line in command_lines:
+            assert not [secret for secret in secrets if secret in line], line
+        wrong = httpx.get(f"http://127.0.0.1:{sandbox_port}/me", headers={"Authorization": "Bearer wrong"})
+        assert wrong.status_code == 401
+
         simulate = subprocess.run(
             [
                 *BRIDGE,
@@ -118,7 +135,7 @@ def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_st
         # The agent replies in the sandbox's page; the SMS goes out through the provider stand-in.
         reply = httpx.post(
             f"http://127.0.0.1:{sandbox_port}/_sandbox/ui/conversations/{conversation['id']}/reply",
-            data={"body": "Hi! How can we help?"},
+            json={"body": "Hi! How can we help?"},
         )
         assert reply.status_code in (200, 303)
         [sent] = _wait_for_sends(f"http://127.0.0.1:{standins_port}")
@@ -129,14 +146,24 @@ def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_st
             "Hi! How can we help?",
         )
 
+        # Another terminal's command finds the run's embedded Redis, password and all.
+        failed = subprocess.run(
+            [*BRIDGE, "--sandbox", "jobs", "failed"], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert failed.returncode == 0, failed.stdout + failed.stderr
+
         redis_url = (tmp_path / ".bridge" / "redis.url").read_text().strip()
         run.send_signal(signal.SIGINT)
         assert run.wait(60) == 0
+        output = banner + run.stdout.read()
     finally:
         if run.poll() is None:
             run.kill()
             run.wait()
         run.stdout.close()
+    assert "started embedded Valkey" in output
+    for secret in secrets:
+        assert secret not in output  # the banner shows the Redis URL without its password
     for url in (
         f"http://127.0.0.1:{port}/healthz",
         f"http://127.0.0.1:{sandbox_port}/_sandbox/state",
@@ -146,6 +173,28 @@ def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_st
             httpx.get(url, timeout=1.0)
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(redis_url, socket_connect_timeout=0.5).ping()
+
+
+def _command_lines(pid: int) -> list[str]:
+    """The command lines of `pid`'s descendants, as `ps` shows them to any local user (Linux)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    descendants, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - descendants
+        descendants |= frontier
+    lines = []
+    for child in descendants:
+        try:
+            lines.append((Path("/proc") / str(child) / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return lines
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:

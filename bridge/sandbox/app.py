@@ -4,7 +4,8 @@ It speaks Intercom's wire format (Bearer auth, `error.list` errors, `X-RateLimit
 authenticated answers, 2.16 object shapes) so the bridge can be tried without a workspace and
 tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency,
 faults and the rate limit, seed contacts, and expose what was exchanged and how many calls each
-rate-limit window counted; `/` shows the workspace to a person.
+rate-limit window counted; `/` shows the workspace to a person. Having no auth, they take only JSON,
+and the whole sandbox answers only requests addressed to this machine (`bridge.devtools`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
+from bridge.devtools import LocalOnly
 from bridge.sandbox.dashboard import render_dashboard
 from bridge.sandbox.errors import NOT_JSON_MESSAGE, ApiError, install_error_handlers
 from bridge.sandbox.notifications import STATE_TOPICS, notify, topics_for_part
@@ -39,7 +41,8 @@ LIST_PER_PAGE = 50  # Intercom's default page size for listing contacts
 RECORDED_HEADERS = ("authorization", "intercom-version", "content-type", "accept")
 
 
-def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
+def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Iterable[str] = ()) -> FastAPI:
+    """The sandbox for `workspace`, answering requests to loopback names and `allowed_hosts` only."""
     workspace = workspace or Workspace()
     app = FastAPI(title="Intercom sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.workspace = workspace
@@ -285,28 +288,29 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
     async def deliveries() -> list[dict[str, Any]]:
         return [delivery.__dict__ for delivery in workspace.deliveries]
 
-    # The dashboard's forms: reply as the sandbox admin, close, open.
+    # The dashboard's buttons: reply as the sandbox admin, close, open. JSON (`{"body": ...}`), as
+    # every control route: a cross-site HTML form could otherwise post a reply to a customer.
     @app.post(f"{CONTROL_PREFIX}/ui/conversations/{{conversation_id}}/reply")
-    async def ui_reply(conversation_id: str, request: Request) -> Response:
+    async def ui_reply(conversation_id: str, request: Request) -> dict[str, Any]:
         conversation = workspace.conversation(conversation_id)
-        form = await request.form()
+        fields = await _json_body(request)
         admin = workspace.admins[0]
         author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
-        body = str(form.get("body") or "").strip()
+        body = str(fields.get("body") or "").strip()
         if body:
             part = workspace.add_part(
                 conversation, part_type="comment", body=body, author=author, attachment_urls=[]
             )
             for topic in topics_for_part(part):
                 await notify(workspace, topic, conversation, part)
-        return RedirectResponse("/", status_code=303)
+        return conversation.to_json(workspace.contacts)
 
     @app.post(f"{CONTROL_PREFIX}/ui/conversations/{{conversation_id}}/{{action}}")
-    async def ui_state(conversation_id: str, action: str) -> Response:
+    async def ui_state(conversation_id: str, action: str) -> dict[str, Any]:
         conversation = workspace.conversation(conversation_id)
         if action in STATE_TOPICS:
             await _change_state(workspace, conversation, action, workspace.admins[0])
-        return RedirectResponse("/", status_code=303)
+        return conversation.to_json(workspace.contacts)
 
     @app.post(f"{CONTROL_PREFIX}/rate_limit")
     async def set_rate_limit(request: Request) -> dict[str, Any]:
@@ -363,7 +367,13 @@ def create_sandbox_app(workspace: Workspace | None = None) -> FastAPI:
         workspace.exchanges.clear()
         return {"requests": 0}
 
+    # Added last, so outermost: a refused request is neither authenticated, counted nor recorded.
+    app.add_middleware(LocalOnly, control_prefix=CONTROL_PREFIX, refuse=_refuse, extra_hosts=allowed_hosts)
     return app
+
+
+def _refuse(status: int, code: str, message: str) -> Response:
+    return ApiError(status, code, message).response()
 
 
 async def _change_state(

@@ -8,9 +8,10 @@ so it signs exactly as the running bridge verifies. Variables set in the environ
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
+
+from bridge.private_files import private_dir, write_private
 
 FILE_NAME = "sandbox-credentials.json"
 SANDBOX_ADMIN_ID = "991267101"
@@ -52,7 +53,7 @@ def sandbox_credentials(data_dir: Path) -> dict[str, str]:
             stored = fresh | stored
             _write(path, stored)
         return stored
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     credentials = _generate()
     _write(path, credentials)
     return credentials
@@ -65,6 +66,4 @@ def stored_sandbox_credentials(data_dir: Path) -> dict[str, str]:
 
 
 def _write(path: Path, credentials: dict[str, str]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(credentials, handle, indent=2)
+    write_private(path, json.dumps(credentials, indent=2))

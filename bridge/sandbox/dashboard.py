@@ -60,8 +60,26 @@ def render_dashboard(workspace: Workspace) -> str:
             if rows
             else "<p>None yet.</p>"
         )
-        + "</body></html>"
+        + f"<script>{_SCRIPT}</script></body></html>"
     )
+
+
+# The forms post their fields as JSON, the only body the control routes take (`bridge.devtools`:
+# a form's own encoding is what a cross-site page could post too).
+_SCRIPT = """
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form[data-action]");
+  if (!form) return;
+  event.preventDefault();
+  const response = await fetch(form.dataset.action, {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(Object.fromEntries(new FormData(form))),
+  });
+  if (!response.ok) alert(`The sandbox refused: ${response.status} ${await response.text()}`);
+  location.reload();
+});
+"""
 
 
 def _actions(conversation_id: str, state: str) -> str:
@@ -69,9 +87,9 @@ def _actions(conversation_id: str, state: str) -> str:
     base = f"/_sandbox/ui/conversations/{escape(conversation_id)}"
     toggle = "open" if state != "open" else "close"
     return (
-        f'<form class="reply" method="post" action="{base}/reply">'
+        f'<form class="reply" data-action="{base}/reply">'
         '<input name="body" placeholder="Reply as the agent…" size="60"> <button>Reply</button></form>'
-        f'<form class="reply" method="post" action="{base}/{toggle}">'
+        f'<form class="reply" data-action="{base}/{toggle}">'
         f"<button>{toggle.capitalize()}</button></form>"
     )
 

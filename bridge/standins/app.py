@@ -4,6 +4,8 @@ Each provider's endpoints live in their own module (`twilio.py`, `meta.py`, …)
 authentication as the real API, so the bridge's requests are exercised exactly as in production.
 `/media/{id}` serves public media for any provider; `/_standin/` (no auth) seeds media, injects
 send faults, shows recorded requests and sends, and resets. `/` lists the sends for a person.
+Having no auth, `/_standin/` takes only JSON, and the whole app answers only requests addressed to
+this machine (`bridge.devtools`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict
 from html import escape
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
+from bridge.devtools import LocalOnly
 from bridge.standins import africastalking, messagebird, meta, textmagic, twilio, vonage
 from bridge.standins.state import StandInState, StoredMedia
 from bridge.standins.twilio import serve_media
@@ -25,7 +29,8 @@ from bridge.standins.twilio import serve_media
 CONTROL_PREFIX = "/_standin"
 
 
-def create_standin_app(state: StandInState | None = None) -> FastAPI:
+def create_standin_app(state: StandInState | None = None, *, allowed_hosts: Iterable[str] = ()) -> FastAPI:
+    """The stand-ins over `state`, answering requests to loopback names and `allowed_hosts` only."""
     state = state or StandInState()
     app = FastAPI(title="provider stand-ins", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.standin = state
@@ -114,4 +119,6 @@ def create_standin_app(state: StandInState | None = None) -> FastAPI:
     for module in (twilio, messagebird, vonage, textmagic, africastalking, meta):
         app.include_router(module.router(state))
 
+    # Added last, so outermost: a refused request is not recorded either.
+    app.add_middleware(LocalOnly, control_prefix=CONTROL_PREFIX, extra_hosts=allowed_hosts)
     return app

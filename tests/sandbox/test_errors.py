@@ -88,3 +88,17 @@ def test_a_missing_required_parameter_answers_400_parameter_not_found(extended_s
 def test_an_unexpected_failure_answers_500_server_error(extended_sandbox):
     error = intercom_error(extended_sandbox.api("GET", "/broken"), 500, "server_error")
     assert "RuntimeError" in error["message"]
+
+
+def test_a_request_to_another_host_name_answers_403_forbidden(sandbox, http):
+    # bridge.devtools: the sandbox answers only this machine (DNS rebinding), in Intercom's shape.
+    response = http.get(f"{sandbox.url}/_sandbox/state", headers={"Host": "rebind.evil.example"})
+    intercom_error(response, 403, "forbidden")
+
+
+def test_a_control_post_that_is_not_json_answers_415_unsupported(sandbox, http):
+    response = http.post(
+        f"{sandbox.url}/_sandbox/reset", content="{}", headers={"Content-Type": "text/plain"}
+    )
+    error = intercom_error(response, 415, "unsupported")
+    assert "application/json" in error["message"]
