@@ -7,8 +7,8 @@ Both servers run under uvicorn in subprocesses with the same options and process
 (uvloop and httptools when installed, the access log on as the Procfile runs it), on one
 embedded Valkey like the bridge's default. The bridge runs with real settings: every request
 is a correctly signed Twilio SMS webhook (`bridge.simulators`, twilio's `RequestValidator`)
-with a MessageSid of its own, so every one is verified, claimed, stored with its raw payload
-and queued for RQ, never answered as a duplicate. No workers run: jobs just queue. The bare
+with a MessageSid of its own, so every one is verified and stored as it arrived (numbered, on
+the pending set the reader takes), never answered as a duplicate. No workers run: webhooks wait. The bare
 endpoint reads the body and answers the same empty TwiML (`bench/bare_app.py`).
 
 Two measurements, with bare and bridge rounds alternating so that whatever else the machine is
@@ -22,7 +22,7 @@ doing weighs on both alike, and medians reported:
 Server CPU per request (from /proc) is printed too: it is far less sensitive to other load on
 the machine than the rates, and its bare/bridge ratio is what the req/s ratio would be if the
 server process had a core to itself. Every answer must be a 200, and every 200 must have left a
-queued job in Redis; the run says so, and exits 1 when either is not the case.
+stored webhook in Redis; the run says so, and exits 1 when either is not the case.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from pathlib import Path
 
 import redis
 
+from bridge import keys
 from bridge.embedded import ensure_embedded_redis
-from bridge.queueing import INBOUND_QUEUE
 from bridge.serving import free_port
 from bridge.settings import Settings
 from bridge.simulators import SIMULATORS, SimulatedMessage
@@ -267,16 +267,17 @@ class Bench:
         )
 
     def _queued(self) -> int:
-        return int(self.redis_client.llen(f"rq:queue:{INBOUND_QUEUE}"))
+        """Webhooks stored and waiting for the reader (no workers run, so none is read)."""
+        return int(self.redis_client.zcard(keys.WEBHOOKS_PENDING))
 
     def _check_stored(self, result: Result, queued: int) -> None:
-        """Every 200 must have left a job in the queue (no workers take them)."""
+        """Every 200 must have left its webhook stored, pending (no workers read them)."""
         if queued < result.answered_ok:
             self.stored_ok = False
-            self.stored_report.append(f"{result.answered_ok} answered 200 but only {queued} jobs queued")
+            self.stored_report.append(f"{result.answered_ok} answered 200 but only {queued} webhooks stored")
         elif queued > result.sent:
             self.stored_ok = False
-            self.stored_report.append(f"{queued} jobs queued for {result.sent} requests sent")
+            self.stored_report.append(f"{queued} webhooks stored for {result.sent} requests sent")
 
     def _redis_cpu(self) -> float:
         return cpu_seconds(self.redis_pid) if self.redis_pid else 0.0
@@ -434,7 +435,7 @@ def run(bench: Bench) -> int:
     print("\nChecks")
     print(f"   answers other than 200, or none: {refused}" + ("" if refused else " (every answer was 200)"))
     if bench.stored_ok:
-        print("   every 200 from the bridge left its job queued in Redis")
+        print("   every 200 from the bridge left its webhook stored in Redis")
     for line in bench.stored_report:
         print(f"   NOT STORED: {line}")
     if any(r.result.exhausted for r in closed["bridge"]):

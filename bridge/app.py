@@ -52,7 +52,7 @@ def create_app(
         url, embedded = resolve_redis(settings)
         client = redis_client(url)
         app.state.redis = client
-        app.state.intake = Intake(client, settings)
+        app.state.intake = Intake(client, settings, app.state.adapters)
         sweeper = asyncio.create_task(sweep_media(app.state.media), name="media-sweep")
         # What exists by now (modules, the app, its clients) lives as long as the process: kept
         # out of the cycle collector's full passes, which would scan all of it again and again,

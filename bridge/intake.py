@@ -8,12 +8,14 @@ Nothing here parses: an authentic request is never refused for what it says.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import redis
 from redis import Redis
+from redis.exceptions import NoScriptError
 
 from bridge import metrics
 from bridge.batching import Batcher, Command
@@ -21,7 +23,8 @@ from bridge.claims import Tally
 from bridge.errors import StorageUnavailable
 from bridge.ledger import RawPayload
 from bridge.metrics import WebhookKind, WebhookOutcome
-from bridge.raw_webhooks import RawWebhookStore, Stored
+from bridge.providers.base import ProviderAdapter
+from bridge.raw_webhooks import RawWebhookStore, Stored, with_script
 from bridge.settings import Settings
 
 
@@ -41,9 +44,13 @@ class IntakeResult:
 
 
 class Intake:
-    """Where verified webhooks are stored, and the round trip their stores share."""
+    """What the webhook routes work with: the settings, the providers' adapters, where verified
+    webhooks are stored and the round trip their stores share. One object, so a webhook costs one
+    FastAPI dependency (each costs the web process about as much as the signature check)."""
 
-    def __init__(self, client: Redis, settings: Settings) -> None:
+    def __init__(self, client: Redis, settings: Settings, adapters: Mapping[str, ProviderAdapter]) -> None:
+        self.settings = settings
+        self.adapters = adapters
         self.webhooks = RawWebhookStore(client, settings)
         self.batcher = Batcher(client)
 
@@ -55,7 +62,9 @@ class Intake:
         command = self.webhooks.store_command(
             provider, raw, received_at=received_at, verified=verified, tally=tally
         )
-        [answer] = await self._execute([command], what="the webhook")
+        [answer] = await self._execute([command], what="the webhook", retry_without_script=True)
+        if isinstance(answer, NoScriptError):  # the first webhook since Redis (re)started
+            [answer] = await self._execute([with_script(command)], what="the webhook")
         if answer == Stored.NEEDS_READER:
             # Rare under load (a reader is then busy): the first webhook after a quiet spell.
             await self._execute(self.webhooks.reader_commands(), what="the webhook's reader job")
@@ -63,12 +72,17 @@ class Intake:
             return IntakeResult(accepted=0, duplicates=1)
         return IntakeResult(accepted=1, duplicates=0)
 
-    async def _execute(self, commands: list[Command], *, what: str) -> list[Any]:
+    async def _execute(
+        self, commands: list[Command], *, what: str, retry_without_script: bool = False
+    ) -> list[Any]:
+        """The answers; `StorageUnavailable` for any error but NOSCRIPT when asked to retry that."""
         try:
             answers = await self.batcher.execute(commands)
         except redis.RedisError as exc:
             raise StorageUnavailable(f"could not store {what}: {type(exc).__name__}") from exc
         for answer in answers:
+            if isinstance(answer, NoScriptError) and retry_without_script:
+                continue
             if isinstance(answer, redis.RedisError):
                 raise StorageUnavailable(f"could not store {what}: {type(answer).__name__}") from answer
         return answers

@@ -94,6 +94,14 @@ end
 return answer
 """
 
+_STORE_SHA = hashlib.sha1(_STORE.encode()).hexdigest()
+
+
+def with_script(command: Command) -> Command:
+    """`store_command`'s command sending the script itself (after Redis answered NOSCRIPT)."""
+    return ["EVAL", _STORE, *command[2:]]
+
+
 # Drop the reader's flag only if nothing is pending, atomically with looking (see the docstring).
 _RELEASE = """
 if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
@@ -174,9 +182,11 @@ class RawWebhookStore:
             *(item for name in _RAW_FIELDS for item in (name, getattr(raw, name))),
             *(item for pair in request_id_fields().items() for item in pair),
         ]
+        # EVALSHA: the script's ~1 KB is not sent, nor hashed by Redis, with every webhook;
+        # `with_script` is the same command for a Redis that does not have it yet.
         return [
-            "EVAL",
-            _STORE,
+            "EVALSHA",
+            _STORE_SHA,
             0,
             keys.webhook(entry_id),
             entry_id,

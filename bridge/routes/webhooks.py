@@ -1,14 +1,16 @@
-"""Provider webhooks: verify, store, queue, then acknowledge. No Intercom call happens here."""
+"""Provider webhooks: verify, store as it arrived, then acknowledge. Nothing is parsed here and no
+Intercom call happens: a worker reads the stored request (`bridge.raw_webhooks`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request, Response
 
 from bridge import metrics
-from bridge.deps import AdaptersDep, IntakeDep, SettingsDep
+from bridge.deps import IntakeDep
 from bridge.errors import (
     MethodNotAllowed,
     ProviderDisabled,
@@ -29,11 +31,10 @@ router = APIRouter(tags=["webhooks"])
 @router.head("/webhooks/{provider}")
 @router.get("/webhooks/{provider}")
 @router.post("/webhooks/{provider}")
-async def receive_webhook(
-    provider: str, request: Request, settings: SettingsDep, adapters: AdaptersDep, intake: IntakeDep
-) -> Response:
-    """Accept a provider's inbound messages; answer only once every one of them is stored."""
-    adapter = _adapter(adapters, provider, settings)
+async def receive_webhook(provider: str, request: Request, intake: IntakeDep) -> Response:
+    """Accept a provider's inbound messages; answer only once the request is stored."""
+    settings = intake.settings
+    adapter = _adapter(intake.adapters, provider, settings)
     if request.method == "HEAD":  # the provider checking the URL before it registers it
         return Response(status_code=200)
     _check_method(adapter, request.method, adapter.methods)
@@ -48,11 +49,10 @@ async def receive_webhook(
 @router.head("/webhooks/{provider}/status")
 @router.get("/webhooks/{provider}/status")
 @router.post("/webhooks/{provider}/status")
-async def receive_status(
-    provider: str, request: Request, settings: SettingsDep, adapters: AdaptersDep, intake: IntakeDep
-) -> Response:
+async def receive_status(provider: str, request: Request, intake: IntakeDep) -> Response:
     """Accept a provider's delivery reports for messages the bridge sent."""
-    adapter = _adapter(adapters, provider, settings)
+    settings = intake.settings
+    adapter = _adapter(intake.adapters, provider, settings)
     if request.method == "HEAD":
         return Response(status_code=200)
     _check_method(adapter, request.method, adapter.status_methods)
@@ -110,7 +110,7 @@ def count_rejection(request: Request, refused: WebhookRejected) -> None:
         metrics.current().webhook(provider, kind, outcome)
 
 
-def _adapter(adapters: dict[str, ProviderAdapter], provider: str, settings: Settings) -> ProviderAdapter:
+def _adapter(adapters: Mapping[str, ProviderAdapter], provider: str, settings: Settings) -> ProviderAdapter:
     """The provider's adapter if it is configured; a 404 with the reason otherwise."""
     adapter = adapters.get(provider)
     if adapter is None:

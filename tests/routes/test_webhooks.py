@@ -33,6 +33,14 @@ def test_a_signed_message_is_acknowledged_with_empty_twiml_once_stored(bridge, s
     assert inbound_queue(redis_client).count == 1
 
 
+def test_a_redis_that_forgot_the_store_script_still_stores(bridge, settings, http, redis_client):
+    # The route sends the script's digest (EVALSHA); a restarted Redis answers NOSCRIPT once.
+    redis_client.script_flush()
+    response = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi").send(http)
+    assert response.status_code == 200
+    assert redis_client.zcard(keys.WEBHOOKS_PENDING) == 1
+
+
 def test_a_forged_signature_gets_403_and_nothing_is_stored(bridge, settings, http, redis_client):
     request = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi")
     forged = request.__class__(request.url, request.body, {**request.headers, "X-Twilio-Signature": "AAAA"})
