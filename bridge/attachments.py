@@ -6,31 +6,51 @@ it, media that come with a URL are passed through as they are (fine for public U
 announced only by id cannot be delivered: that is a configuration error naming the variable.
 
 An attachment that cannot be fetched does not cost the customer's message: a transient failure
-(5xx, 429, network) retries the job; a definite one (404, 403, too large) delivers the message
-with a line saying which attachment is missing and why. A link that can never be fetched
+(5xx, 429, network) retries the job; a definite one (404, 403, larger than
+`BRIDGE_MEDIA_MAX_BYTES`, slower than `BRIDGE_MEDIA_DEADLINE`) delivers the message with a line
+saying which attachment is missing and why. A link that can never be fetched
 (`bridge.media_urls`: not http(s), no host, not a URL) is withheld in both modes, unrequested,
-and the message delivered on its first attempt with a line saying why.
+and the message delivered on its first attempt with a line saying why; so is, when proxying, a
+link off the provider's media hosts or to a private address. A message whose webhook did not
+verify (let through by `BRIDGE_SIGNATURE_MODE=log-only`) has all its media withheld: anyone may
+have named those links.
+
+The media of one message share a time budget well inside the job's timeout
+(`MEDIA_BUDGET_SECONDS`): however slowly media hosts answer, the text reaches Intercom.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 
-from bridge.errors import ConfigurationError, MalformedPayload, MediaRefused, MediaUnavailable
+from bridge.errors import (
+    ConfigurationError,
+    MalformedPayload,
+    MediaAbandoned,
+    MediaRefused,
+    MediaUnavailable,
+)
 from bridge.media import MediaStore
+from bridge.media_fetch import Sink
+from bridge.media_transport import media_client
 from bridge.media_urls import refusal
 from bridge.messages import InboundMessage, Media
 from bridge.providers.base import ProviderAdapter
+from bridge.queueing import JOB_TIMEOUT_SECONDS
 from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# WhatsApp's largest media (documents) are 100 MB.
-MAX_MEDIA_BYTES = 100 * 1024 * 1024
+# All of one message's downloads end within this, leaving the rest of the job's time for
+# Intercom: media left when it runs out are withheld with a line, and the text is delivered.
+MEDIA_BUDGET_SECONDS = JOB_TIMEOUT_SECONDS * 0.6
+UNVERIFIED = "its webhook's signature did not verify (BRIDGE_SIGNATURE_MODE is log-only)"
+OUT_OF_TIME = "the message's other attachments took all the time the bridge gives them"
 
 
 @dataclass(frozen=True)
@@ -50,15 +70,20 @@ class AttachmentResolver:
         store: MediaStore,
         adapters: Mapping[str, ProviderAdapter],
         http: httpx.Client,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._store = store
         self._adapters = adapters
         self._http = http
+        self._clock = clock
 
     def resolve(self, message: InboundMessage) -> Attachments:
         if not message.media:
             return Attachments()
+        if not message.verified:
+            log.warning("%s attachments withheld: %s", message.provider, UNVERIFIED)
+            return Attachments(notes=[withheld_note(UNVERIFIED, media) for media in message.media])
         public_url = self._settings.public_url
         if not public_url:
             if any(media.url is None for media in message.media):
@@ -68,8 +93,9 @@ class AttachmentResolver:
                 )
             return self._pass_through(message)
         attachments = Attachments()
+        budget_ends = self._clock() + MEDIA_BUDGET_SECONDS
         for media in message.media:
-            url, note = self._proxy(message.provider, media, public_url.rstrip("/"))
+            url, note = self._proxy(message.provider, media, public_url.rstrip("/"), budget_ends)
             if url:
                 attachments.urls.append(url)
             if note:
@@ -90,16 +116,28 @@ class AttachmentResolver:
                 attachments.notes.append(withheld_note(refused.describe(), media))
         return attachments
 
-    def _proxy(self, provider: str, media: Media, public_url: str) -> tuple[str | None, str | None]:
+    def _proxy(
+        self, provider: str, media: Media, public_url: str, budget_ends: float
+    ) -> tuple[str | None, str | None]:
         adapter = self._adapters.get(provider)
         if adapter is None:
             raise ConfigurationError(f"no adapter for provider {provider!r} to fetch its media")
         label = _label(media)
+        seconds = min(self._settings.media_deadline, budget_ends - self._clock())
+        if seconds <= 0:
+            log.warning("%s attachment withheld: %s", provider, OUT_OF_TIME)
+            return None, withheld_note(OUT_OF_TIME, media)
         try:
-            fetched = adapter.fetch_media(media, self._settings, self._http)
-        except MediaRefused as exc:  # never requested: no retry could make the link work
+            with self._store.receiving() as incoming:
+                sink = Sink.within(incoming.file, max_bytes=self._settings.media_max_bytes, seconds=seconds)
+                fetched = adapter.fetch_media(media, self._settings, self._http, into=sink)
+                token = incoming.keep(fetched)
+        except MediaRefused as exc:  # never requested from where it points: no retry could help
             log.warning("%s attachment withheld: %s", provider, exc)
             return None, withheld_note(str(exc), media)
+        except MediaAbandoned as exc:  # requested, then given up: another try would end the same
+            log.warning("%s attachment abandoned: %s", provider, exc)
+            return None, f"(an attachment {exc}; {label})"
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             if status >= 500 or status in (408, 429):
@@ -111,10 +149,14 @@ class AttachmentResolver:
         except MalformedPayload as exc:  # the provider's media API answered something unreadable
             log.warning("%s attachment unavailable: %s", provider, exc)
             return None, f"(an attachment could not be retrieved from {provider}: {exc}; {label})"
-        if len(fetched.content) > MAX_MEDIA_BYTES:
-            return None, f"(an attachment was larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB; {label})"
-        token = self._store.put(fetched)
         return f"{public_url}/media/{token}", None
+
+
+def attachment_client(settings: Settings, adapters: Mapping[str, ProviderAdapter]) -> httpx.Client:
+    """The HTTP client a worker fetches media with (`bridge.media_transport.media_client`),
+    trusting the origins of every provider's configured API URLs."""
+    trusted = [url for adapter in adapters.values() for url in adapter.media_sources(settings).api_urls]
+    return media_client(trusted)
 
 
 def withheld_note(reason: str, media: Media) -> str:

@@ -24,7 +24,9 @@ number.
         ├── PartiallySent         a provider sent some parts of a message and refused others: never
         │                         retried (the parts that went would reach the customer twice)
         ├── UnprocessableMessage  accepted and stored, but it cannot be delivered as it is
-        ├── MediaRefused          an attachment's link can never be fetched (not http(s), no host, …)
+        ├── MediaRefused          an attachment the bridge will not fetch: not a link, not on the
+        │                         provider's media hosts, a private address (`bridge.media_urls`)
+        ├── MediaAbandoned        an attachment's download given up: over the cap, past its deadline
         └── LedgerRecordMissing   the job's message is no longer in the ledger (retention)
 
     WebhookRejected               raised while answering a provider; maps to an HTTP status
@@ -164,8 +166,15 @@ class UnprocessableMessage(PermanentError):
 
 
 class MediaRefused(PermanentError):
-    """An attachment's link can never be fetched (`bridge.media_urls`); nothing was requested.
-    The message itself is still delivered, with a line saying why the attachment is missing."""
+    """An attachment the bridge will not fetch (`bridge.media_urls`): nothing was requested from
+    where its link points. The message itself is still delivered, with a line saying why the
+    attachment is missing."""
+
+
+class MediaAbandoned(PermanentError):
+    """An attachment's download was given up (`bridge.media_fetch`): larger than
+    BRIDGE_MEDIA_MAX_BYTES, or slower than BRIDGE_MEDIA_DEADLINE. Nothing of it is kept; the
+    message is delivered with a line saying so."""
 
 
 class LedgerRecordMissing(PermanentError):

@@ -314,7 +314,9 @@ class FailedJobs:
         except Exception:  # noqa: BLE001 - a payload this bridge cannot read at all is "still unprocessable"
             return None
         same = [m for m in content.messages if m.provider_message_id == entry.message.provider_message_id]
-        return same[0].model_copy(update={"received_at": entry.message.received_at}) if same else None
+        # As it was received: its time, and whether its signature verified (if not, media are withheld).
+        kept = {"received_at": entry.message.received_at, "verified": entry.message.verified}
+        return same[0].model_copy(update=kept) if same else None
 
     # --- plumbing ---
 

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     new_conversation_after: Duration = Field(24 * 3600.0, validation_alias="BRIDGE_NEW_CONVERSATION_AFTER")
     retention_days: int = Field(14, ge=1, validation_alias="BRIDGE_RETENTION_DAYS")
     max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="BRIDGE_MAX_BODY_BYTES")
+    # The largest attachment the bridge fetches and re-serves (WhatsApp's documents reach 100 MB),
+    # and how long one download may take, redirects included (bridge.media_fetch).
+    media_max_bytes: int = Field(100 * 1024 * 1024, ge=1, validation_alias="BRIDGE_MEDIA_MAX_BYTES")
+    media_deadline: Duration = Field(120.0, gt=0, validation_alias="BRIDGE_MEDIA_DEADLINE")
     # Base of the in-process backoff between quick retries of one HTTP call (seconds).
     http_backoff: Duration = Field(0.5, validation_alias="BRIDGE_HTTP_BACKOFF")
     # Workers' heartbeat TTL and maintenance interval (bridge.heartbeats); shorter only for tests.

@@ -299,3 +299,15 @@ def providers_at_standin(bridge_env, standin, monkeypatch) -> BackgroundServer:
 def standin_settings(providers_at_standin: BackgroundServer) -> Settings:
     """The environment's settings, with every provider's API URL pointing at the stand-in."""
     return get_settings()
+
+
+@pytest.fixture
+def media_host() -> Iterator[BackgroundServer]:
+    """A media host that misbehaves on request (tests/media_hosts.py); `.state` records what it
+    was asked and sent."""
+    from tests.media_hosts import MediaHostState, create_media_host
+
+    state = MediaHostState()
+    with BackgroundServer(create_media_host(state)) as server:
+        server.state = state  # type: ignore[attr-defined]
+        yield server

@@ -38,7 +38,6 @@ from bridge.app import create_app
 from bridge.intercom.webhooks import REPLY_TOPICS, STATE_TOPICS
 from bridge.media import media_store
 from bridge.providers import ADAPTERS
-from bridge.providers.base import FetchedMedia
 from bridge.queueing import QUEUES
 from bridge.settings import Settings
 from tests.fuzz_strategies import bodies, json_values, mutated, signed
@@ -146,9 +145,7 @@ def ready_worker(redis_client) -> None:
 
 @pytest.fixture
 def media_token(settings) -> str:
-    return media_store(settings.data_dir, settings.retention_days).put(
-        FetchedMedia(content=b"\x89PNG", content_type="image/png", filename="a.png")
-    )
+    return media_store(settings.data_dir, settings.retention_days).put(b"\x89PNG", "image/png", "a.png")
 
 
 @pytest.fixture

@@ -1,38 +1,56 @@
-"""Provider media reach Intercom as attachments the bridge re-serves from its own URLs."""
+"""Provider media reach Intercom as attachments the bridge re-serves from its own URLs: fetched
+only from the provider, capped, and served as data."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
+from twilio.request_validator import RequestValidator
 
 from bridge.ledger import inbound_id
-from bridge.media import MediaStore
+from bridge.media import MediaStore, media_store
 from bridge.media_urls import MAX_URL_LENGTH
-from bridge.providers.base import FetchedMedia
 from bridge.queueing import QUEUES, inbound_job_id, inbound_queue
+from bridge.serving import BackgroundServer
 from bridge.settings import get_settings, reset_settings_cache
+from bridge.simulators.base import SimulatedRequest
 from bridge.standins import StoredMedia
 from tests.helpers import conversation_bodies, signed_twilio
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 PNG = b"\x89PNG\r\n\x1a\n" + b"pretend image bytes" * 10
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
+DATA_ONLY = {"content-security-policy": "default-src 'none'; sandbox", "x-content-type-options": "nosniff"}
+
+
+def serve_public_bridge(monkeypatch, twilio_api_url: str, **variables: str) -> Iterator[BackgroundServer]:
+    """A bridge with a public URL (so it proxies media), Twilio's API at `twilio_api_url`, and
+    any other `variables` set."""
+    from bridge.app import create_app
+    from bridge.serving import free_port
+
+    port = free_port()
+    monkeypatch.setenv("BRIDGE_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("TWILIO_API_URL", twilio_api_url)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    reset_settings_cache()
+    with BackgroundServer(create_app(get_settings()), port=port) as server:
+        yield server
 
 
 @pytest.fixture
 def public_bridge(bridge_env, monkeypatch, standin, redis_client):
     """A bridge with a public URL (so it proxies media) and Twilio's API at the stand-in."""
-    from bridge.app import create_app
-    from bridge.serving import BackgroundServer, free_port
-
-    port = free_port()
-    monkeypatch.setenv("BRIDGE_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("TWILIO_API_URL", standin.url)
-    reset_settings_cache()
-    with BackgroundServer(create_app(get_settings()), port=port) as server:
-        yield server
+    yield from serve_public_bridge(monkeypatch, standin.url)
 
 
 def twilio_media_url(standin, media_id: str) -> str:
@@ -77,20 +95,25 @@ def test_twilio_media_behind_credentials_reach_intercom_from_the_bridge(
     assert fetch and fetch[0]["headers"]["authorization"].startswith("Basic ")
 
 
-def test_credentials_are_never_sent_to_a_host_that_is_not_the_providers(
+def test_media_on_a_server_that_is_not_the_providers_are_never_fetched(
     public_bridge, standin, sandbox, drain, http
 ):
-    from bridge.serving import BackgroundServer
+    """Neither with the credentials nor without them: the bridge is not a proxy for any link a
+    webhook names."""
     from bridge.standins import StandInState, create_standin_app
 
     elsewhere_state = StandInState(require_auth=False)
     elsewhere_state.media["X1"] = StoredMedia(PNG, "image/png")
     with BackgroundServer(create_standin_app(elsewhere_state)) as elsewhere:
-        send_mms(public_bridge, [f"{elsewhere.url}/media/X1"], http)
+        send_mms(public_bridge, [f"{elsewhere.url}/media/X1"], http, text="see attached")
         drain()
-    [request] = elsewhere_state.requests
-    assert "authorization" not in request["headers"]
-    assert len(sandbox.conversations()[0]["source"]["attachments"]) == 1
+    assert elsewhere_state.requests == []
+    [conversation] = sandbox.conversations()
+    assert conversation["source"]["attachments"] == []
+    assert conversation_bodies(conversation) == [
+        "see attached\n(an attachment was withheld, not fetched: the link points to a loopback address "
+        "(http://127.0.0.1); image/jpeg)"
+    ]
 
 
 def test_media_that_is_gone_still_delivers_the_message_with_a_note(
@@ -146,13 +169,65 @@ NEVER_FETCHABLE = [
 ]
 
 
-@pytest.mark.parametrize(("link", "reason"), NEVER_FETCHABLE)
+# Links the bridge could fetch but never does for Twilio: off Twilio's hosts, not HTTPS, or at an
+# address inside the bridge's network. The stand-in (TWILIO_API_URL) answers on 127.0.0.1; the
+# same server under another name, scheme or spelling is not the configured API URL.
+NOT_THE_PROVIDERS = [
+    pytest.param(
+        "https://media.example.com/photo.jpg",
+        "the link is not on twilio's media hosts (https://media.example.com)",
+        id="elsewhere",
+    ),
+    pytest.param(
+        "http://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+        "twilio media are fetched over https only (http://api.twilio.com)",
+        id="plain-http",
+    ),
+    pytest.param(
+        "{standin_localhost}/media/X1",
+        "twilio media are fetched over https only (http://localhost)",
+        id="loopback-by-name",
+    ),
+    pytest.param(
+        "{standin_mapped}/media/X1",
+        "the link points to a loopback address (http://[::ffff:7f00:1])",
+        id="loopback-ipv4-mapped",
+    ),
+    pytest.param(
+        "http://10.0.0.5:8080/internal/status",
+        "the link points to a private address (http://10.0.0.5)",
+        id="10/8",
+    ),
+    pytest.param(
+        "https://192.168.1.1/admin",
+        "the link points to a private address (https://192.168.1.1)",
+        id="192.168/16",
+    ),
+    pytest.param(
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "the link points to the cloud metadata address (http://169.254.169.254)",
+        id="metadata",
+    ),
+    pytest.param(
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "the link points to the cloud metadata address (http://[fd00:ec2::254])",
+        id="metadata-ipv6",
+    ),
+]
+
+
+@pytest.mark.parametrize(("link", "reason"), NEVER_FETCHABLE + NOT_THE_PROVIDERS)
 def test_a_link_that_can_never_be_fetched_is_withheld_and_the_text_delivered_on_the_first_attempt(
-    public_bridge, standin, sandbox, http, redis_client, link, reason
+    public_bridge, standin, sandbox, drain, http, redis_client, link, reason
 ):
     standin.state.media["X1"] = StoredMedia(PNG, "image/png")
-    send_mms(public_bridge, [link.format(standin=standin.url)], http, text="see attached", message_id="MM1")
-    run_one_job(redis_client)
+    link = link.format(
+        standin=standin.url,
+        standin_localhost=standin.url.replace("127.0.0.1", "localhost"),
+        standin_mapped=standin.url.replace("127.0.0.1", "[::ffff:127.0.0.1]"),
+    )
+    send_mms(public_bridge, [link], http, text="see attached", message_id="MM1")
+    drain()
 
     [conversation] = sandbox.conversations()
     assert conversation_bodies(conversation) == [
@@ -199,7 +274,7 @@ def test_without_a_public_url_media_urls_pass_through_unchanged(
 def test_stored_media_expire(tmp_path):
     now = [1000.0]
     store = MediaStore(tmp_path, ttl_seconds=60, clock=lambda: now[0])
-    token = store.put(FetchedMedia(b"x", "image/png"))
+    token = store.put(b"x", "image/png")
     assert store.get(token) is not None
     now[0] += 61
     assert store.get(token) is None
@@ -208,7 +283,7 @@ def test_stored_media_expire(tmp_path):
 
 def test_tokens_are_unguessable_and_never_paths(tmp_path):
     store = MediaStore(tmp_path, ttl_seconds=60)
-    tokens = {store.put(FetchedMedia(b"x", "image/png")) for _ in range(20)}
+    tokens = {store.put(b"x", "image/png") for _ in range(20)}
     assert len(tokens) == 20 and all(len(token) == 43 for token in tokens)
     assert store.get("../../etc/passwd") is None
 
@@ -216,25 +291,201 @@ def test_tokens_are_unguessable_and_never_paths(tmp_path):
 def test_purge_removes_only_expired_media(tmp_path):
     now = [1000.0]
     store = MediaStore(tmp_path, ttl_seconds=60, clock=lambda: now[0])
-    old = store.put(FetchedMedia(b"old", "image/png"))
+    old = store.put(b"old", "image/png")
     now[0] += 30
-    fresh = store.put(FetchedMedia(b"new", "image/png"))
+    fresh = store.put(b"new", "image/png")
     now[0] += 31
     assert store.purge_expired() == 1
     assert store.get(old) is None and store.get(fresh) is not None
 
 
 def test_the_route_serves_html_as_a_download_never_inline(bridge, settings, http):
-    from bridge.media import media_store
-
-    token = media_store(settings.data_dir, settings.retention_days).put(
-        FetchedMedia(b"<script>", "text/html")
-    )
+    token = media_store(settings.data_dir, settings.retention_days).put(b"<script>", "text/html")
     response = http.get(f"{bridge.url}/media/{token}")
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert http.get(f"{bridge.url}/media/{'A' * 43}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("stored_as", "served_as", "disposition"),
+    [
+        ("image/png", "image/png", "inline"),
+        ("IMAGE/JPEG; name=a.jpg", "image/jpeg", "inline"),
+        ("audio/ogg; codecs=opus", "audio/ogg", "inline"),
+        ("application/pdf", "application/pdf", "inline"),
+        ("image/svg+xml; charset=utf-8", "image/svg+xml", "attachment"),
+        ("image/svg+xml", "image/svg+xml", "attachment"),
+        ("text/html", "text/html; charset=utf-8", "attachment"),
+        ("application/xhtml+xml", "application/xhtml+xml", "attachment"),
+        ("text/xml", "text/xml; charset=utf-8", "attachment"),
+        ("application/javascript", "application/javascript", "attachment"),
+        ("image/png\r\nX-Injected: 1", "application/octet-stream", "attachment"),
+        ("image/png\nSet-Cookie: a=b", "application/octet-stream", "attachment"),
+        ("", "application/octet-stream", "attachment"),
+        ("png", "application/octet-stream", "attachment"),
+    ],
+)
+def test_media_are_served_as_data_only_raster_images_sound_video_and_pdf_inline(
+    bridge, settings, http, stored_as, served_as, disposition
+):
+    token = media_store(settings.data_dir, settings.retention_days).put(SVG, stored_as, "file")
+    response = http.get(f"{bridge.url}/media/{token}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == served_as
+    assert response.headers["content-disposition"] == f'{disposition}; filename="file"'
+    assert "x-injected" not in response.headers and "set-cookie" not in response.headers
+    assert DATA_ONLY.items() <= response.headers.items()
+
+
+def test_a_type_stored_before_types_were_normalized_is_served_normalized(bridge, settings, http):
+    store = media_store(settings.data_dir, settings.retention_days)
+    token = store.put(SVG, "image/png")
+    meta_path = settings.data_dir / "media" / f"{token}.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps(meta | {"content_type": "image/svg+xml\r\nX-Injected: 1"}))
+
+    for _ in range(2):  # every later GET of it still works
+        response = http.get(f"{bridge.url}/media/{token}")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/octet-stream"
+        assert response.headers["content-disposition"] == "attachment"
+        assert "x-injected" not in response.headers
+
+
+def test_every_media_answer_forbids_sniffing_and_running_anything(bridge, settings, http):
+    token = media_store(settings.data_dir, settings.retention_days).put(PNG, "image/png")
+    for path in (f"/media/{token}", f"/media/{'A' * 43}", "/media/..%2F..%2Fetc%2Fpasswd"):
+        response = http.get(f"{bridge.url}{path}")
+        assert response.status_code in (200, 404)
+        assert DATA_ONLY.items() <= response.headers.items(), path
+
+
+def announcing(request: SimulatedRequest, settings, content_type: str) -> SimulatedRequest:
+    """`request` (a Twilio MMS) announcing its first attachment as `content_type`, signed again."""
+    params = [
+        (name, content_type if name == "MediaContentType0" else value)
+        for name, value in parse_qsl(request.body.decode(), keep_blank_values=True)
+    ]
+    signature = RequestValidator(settings.secret("twilio_auth_token")).compute_signature(
+        request.url, dict(params)
+    )
+    headers = {**request.headers, "X-Twilio-Signature": signature}
+    return replace(request, body=urlencode(params).encode(), headers=headers)
+
+
+def test_an_svg_announced_over_bytes_served_as_octet_stream_is_never_shown_inline(
+    public_bridge, standin, sandbox, drain, http
+):
+    standin.state.media["ME7"] = StoredMedia(SVG, "application/octet-stream")
+    settings = get_settings()
+    request = signed_twilio(
+        public_bridge.url,
+        settings,
+        sender=CUSTOMER,
+        recipient=BUSINESS,
+        media=(twilio_media_url(standin, "ME7"),),
+    )
+    assert announcing(request, settings, "image/svg+xml; charset=utf-8").send(http).status_code == 200
+    drain()
+
+    [attachment] = sandbox.conversations()[0]["source"]["attachments"]
+    served = http.get(attachment["url"])
+    assert served.content == SVG
+    assert served.headers["content-type"] == "image/svg+xml"
+    assert served.headers["content-disposition"] == "attachment"
+    assert DATA_ONLY.items() <= served.headers.items()
+
+
+# --- fetched only from the provider, capped ---
+
+
+@pytest.fixture
+def media_host_bridge(bridge_env, monkeypatch, media_host, redis_client):
+    """A public bridge whose TWILIO_API_URL is the misbehaving media host (tests/media_hosts.py)."""
+    yield from serve_public_bridge(monkeypatch, media_host.url)
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        pytest.param("{standin}/media/X1", "a loopback address (http://127.0.0.1)", id="loopback"),
+        pytest.param("http://10.0.0.5/internal", "a private address (http://10.0.0.5)", id="private"),
+        pytest.param("http://192.168.0.10/", "a private address (http://192.168.0.10)", id="private-192"),
+        pytest.param(
+            "http://169.254.169.254/latest/meta-data/",
+            "the cloud metadata address (http://169.254.169.254)",
+            id="metadata",
+        ),
+    ],
+)
+def test_a_redirect_from_the_providers_host_to_an_inner_address_is_never_followed(
+    media_host_bridge, media_host, standin, sandbox, drain, http, target, reason
+):
+    standin.state.media["X1"] = StoredMedia(PNG, "image/png")
+    target = target.format(standin=standin.url)
+    send_mms(media_host_bridge, [f"{media_host.url}/redirect?to={quote(target, safe='')}"], http, text="hi")
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == [
+        f"hi\n(an attachment was withheld, not fetched: redirected: the link points to {reason}; image/jpeg)"
+    ]
+    assert conversation["source"]["attachments"] == []
+    assert [r["path"] for r in media_host.state.requests] == ["/redirect"]
+    assert standin.state.requests == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/declared?size=4096", id="declared-length"),
+        pytest.param("/chunked?size=1048576", id="no-length"),
+        pytest.param("/bomb?size=16777216", id="gzip-bomb"),
+    ],
+)
+def test_an_attachment_over_the_cap_is_abandoned_and_the_text_delivered_on_the_first_attempt(
+    bridge_env, monkeypatch, media_host, sandbox, drain, http, redis_client, path
+):
+    for bridge in serve_public_bridge(monkeypatch, media_host.url, BRIDGE_MEDIA_MAX_BYTES="1024"):
+        send_mms(bridge, [f"{media_host.url}{path}"], http, text="big one", message_id="MM2")
+        drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["big one\n(an attachment was larger than 1 KB; image/jpeg)"]
+    assert conversation["source"]["attachments"] == []
+    job = Job.fetch(inbound_job_id(inbound_id("twilio", "MM2")), connection=redis_client)
+    assert job.is_finished and "attempts" not in job.meta
+    leftovers = [p.name for p in (get_settings().data_dir / "media").iterdir()]
+    assert leftovers == []  # nothing of it kept, not even the partial file
+
+
+def test_media_of_a_webhook_whose_signature_failed_are_never_fetched(
+    bridge_env, monkeypatch, standin, sandbox, drain, http
+):
+    """Under BRIDGE_SIGNATURE_MODE=log-only anyone can post a webhook: its text is delivered, its
+    links are not the provider's to vouch for."""
+    standin.state.media["ME8"] = StoredMedia(PNG, "image/png")
+    for bridge in serve_public_bridge(monkeypatch, standin.url, BRIDGE_SIGNATURE_MODE="twilio=log-only"):
+        request = signed_twilio(
+            bridge.url,
+            get_settings(),
+            sender=CUSTOMER,
+            recipient=BUSINESS,
+            text="trust me",
+            media=(twilio_media_url(standin, "ME8"),),
+        )
+        forged = replace(request, headers={**request.headers, "X-Twilio-Signature": "Zm9yZ2Vk"})
+        assert forged.send(http).status_code == 200
+        drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == [
+        "trust me\n(an attachment was withheld, not fetched: its webhook's signature did not verify "
+        "(BRIDGE_SIGNATURE_MODE is log-only); image/jpeg)"
+    ]
+    assert standin.state.requests == []
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 
 from bridge import keys
 from bridge.media import MediaStore, media_store
-from bridge.providers.base import FetchedMedia
 from bridge.queueing import inbound_job_id
 from bridge.retention import sweep_media
 from bridge.settings import reset_settings_cache
@@ -24,7 +23,7 @@ DAY = 86400
 def test_leftovers_of_cut_short_writes_go_once_an_hour_old(tmp_path: Path) -> None:
     now = [time.time()]
     store = MediaStore(tmp_path, ttl_seconds=DAY, clock=lambda: now[0])
-    kept = store.put(FetchedMedia(b"kept", "image/png"))
+    kept = store.put(b"kept", "image/png")
     orphan, tmp, fresh_tmp = tmp_path / "orphan.bin", tmp_path / "x.bin.tmp", tmp_path / "y.json.tmp"
     for path in (orphan, tmp, fresh_tmp):
         path.write_bytes(b"half")
@@ -41,7 +40,7 @@ def test_leftovers_of_cut_short_writes_go_once_an_hour_old(tmp_path: Path) -> No
 def test_the_sweeper_removes_expired_media_and_keeps_going(tmp_path: Path) -> None:
     now = [1000.0]
     store = MediaStore(tmp_path, ttl_seconds=60, clock=lambda: now[0])
-    old = store.put(FetchedMedia(b"old", "image/png"))
+    old = store.put(b"old", "image/png")
     now[0] += 61
 
     async def sweep_once() -> None:
@@ -49,7 +48,7 @@ def test_the_sweeper_removes_expired_media_and_keeps_going(tmp_path: Path) -> No
         while (tmp_path / f"{old}.json").exists():
             await asyncio.sleep(0.01)
         now[0] += 61  # the next item expires too: the loop keeps sweeping
-        newer = store.put(FetchedMedia(b"newer", "image/png"))
+        newer = store.put(b"newer", "image/png")
         now[0] += 61
         while (tmp_path / f"{newer}.json").exists():
             await asyncio.sleep(0.01)
@@ -85,8 +84,8 @@ def test_the_web_app_sweeps_expired_media_when_it_starts(settings, tmp_path: Pat
 
     past = [time.time() - 30 * DAY]
     writer = MediaStore(settings.data_dir / "media", ttl_seconds=DAY, clock=lambda: past[0])
-    expired = writer.put(FetchedMedia(b"old", "image/png"))
-    current = media_store(settings.data_dir, settings.retention_days).put(FetchedMedia(b"new", "image/png"))
+    expired = writer.put(b"old", "image/png")
+    current = media_store(settings.data_dir, settings.retention_days).put(b"new", "image/png")
 
     with BackgroundServer(create_app(settings)):
         deadline = time.monotonic() + 30

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 from rq import get_current_job
 
-from bridge.attachments import AttachmentResolver
+from bridge.attachments import AttachmentResolver, attachment_client
 from bridge.delivery import Deliverer, Result
 from bridge.intercom.client import IntercomClient
 from bridge.media import media_store
@@ -13,9 +12,6 @@ from bridge.metrics import measured_job
 from bridge.providers import ADAPTERS
 from bridge.queueing import inbound_queue, schedule_inbound
 from bridge.settings import get_settings
-from bridge.tls import tls_context
-
-MEDIA_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
 @measured_job
@@ -28,7 +24,7 @@ def process_inbound(*, inbound_id: str) -> dict[str, str]:
     # in the parent would not be reused anyway.
     with (
         IntercomClient.from_settings(settings, redis_client=job.connection) as intercom,
-        httpx.Client(timeout=MEDIA_TIMEOUT, verify=tls_context()) as media_http,
+        attachment_client(settings, ADAPTERS) as media_http,
     ):
         attachments = AttachmentResolver(
             settings=settings,

@@ -3,8 +3,9 @@
 An adapter knows one provider's wire format and nothing else: whether it is configured, how to
 prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryStatus`es, what
 the provider expects as an answer, and how to fetch the media it announces (which may need the
-provider's credentials). Replies leave through its `outbound`, the provider's send module, and
-`bridge doctor` proves its API credentials through its `credential_check`.
+provider's credentials, and only from the hosts its `media_hosts` names or its configured API
+URLs: `bridge.media_fetch`). Replies leave through its `outbound`, the provider's send module,
+and `bridge doctor` proves its API credentials through its `credential_check`.
 Routes call adapters; adapters never touch Redis or Intercom.
 """
 
@@ -27,7 +28,8 @@ from bridge.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from bridge.media_urls import ensure_fetchable
+from bridge.media_fetch import FetchedMedia, Sink, download
+from bridge.media_urls import MediaHosts, MediaSources
 from bridge.messages import DeliveryStatus, InboundMessage, Media
 from bridge.metrics import SendOutcome
 from bridge.outgoing import OutboundMessage, SendLimits
@@ -72,12 +74,12 @@ class WebhookContent:
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[DeliveryStatus, ...] = ()
 
-
-@dataclass(frozen=True)
-class FetchedMedia:
-    content: bytes
-    content_type: str
-    filename: str | None = None
+    def unverified(self) -> WebhookContent:
+        """This content from a request whose signature did not verify (let through by
+        `BRIDGE_SIGNATURE_MODE=log-only`): its messages are marked so, and their media are never
+        fetched (`bridge.attachments`)."""
+        messages = tuple(message.model_copy(update={"verified": False}) for message in self.messages)
+        return WebhookContent(messages=messages, statuses=self.statuses)
 
 
 class Outbound(Protocol):
@@ -133,6 +135,12 @@ class ProviderAdapter(ABC):
     outbound: ClassVar[Outbound | None] = None
     #: How its API credentials are proved (`bridge doctor`); None: no check for it yet.
     credential_check: ClassVar[CredentialCheck | None] = None
+    #: The hosts the provider documents for its media (`bridge.media_urls.MediaHosts`): with its
+    #: configured API URLs, the only places its media are fetched from. None by default.
+    media_hosts: ClassVar[MediaHosts] = MediaHosts()
+    #: The settings fields of its API URLs (`twilio_api_url`): their origins are trusted for
+    #: media as the operator configured them (any scheme, any address: a stand-in in tests).
+    api_url_settings: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def disabled_reason(self, settings: Settings) -> str | None:
@@ -193,12 +201,20 @@ class ProviderAdapter(ABC):
         STOP), for the note agents read; None when the code is not in the provider's table."""
         return self.outbound.failure_reason(code) if self.outbound is not None else None
 
-    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
-        """Download an announced attachment. By default a plain GET of its URL, no credentials:
-        adapters whose media need credentials override this, and send them only to their hosts."""
+    def fetch_media(
+        self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
+    ) -> FetchedMedia:
+        """Download an announced attachment into `into` (`bridge.media_fetch.download`). By
+        default a plain GET of its URL, no credentials: adapters whose media need credentials
+        override this."""
         if not media.url:
             raise MalformedPayload(f"{self.name} media {media.reference} has no URL")
-        return download(http, media.url, media=media)
+        return download(http, media.url, media=media, sources=self.media_sources(settings), into=into)
+
+    def media_sources(self, settings: Settings) -> MediaSources:
+        """Where this provider's media may be fetched from, with these settings."""
+        api_urls = tuple(str(getattr(settings, name)) for name in self.api_url_settings)
+        return MediaSources(provider=self.name, hosts=self.media_hosts, api_urls=api_urls)
 
     def check_credentials(self, settings: Settings, http: httpx.Client) -> str:
         """Prove the API credentials with the cheapest authenticated read the provider's API
@@ -300,49 +316,3 @@ def error_code(value: object) -> str | None:
 def status_text(response: httpx.Response) -> str:
     """What an answer without a readable error body says: its reason phrase, else its status."""
     return response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def download(
-    http: httpx.Client,
-    url: str,
-    *,
-    media: Media,
-    headers: Mapping[str, str] | None = None,
-    auth: httpx.Auth | tuple[str, str] | None = None,
-) -> FetchedMedia:
-    """GET `url` (following redirects; httpx drops credentials when a redirect leaves the host).
-
-    The one door every media fetch goes through: a link that can never be fetched raises
-    `MediaRefused` here, before any request (`bridge.media_urls`)."""
-    ensure_fetchable(url)
-    response = http.get(url, headers=dict(headers or {}), auth=auth, follow_redirects=True)
-    response.raise_for_status()
-    served = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    # What the server says about the bytes wins, unless it says nothing useful (storage buckets
-    # behind redirects answer octet-stream); then the type the provider announced.
-    if not served or served in _GENERIC_TYPES:
-        served = media.content_type or served or "application/octet-stream"
-    return FetchedMedia(content=response.content, content_type=served, filename=media.filename)
-
-
-_GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/binary"})
-
-
-def same_origin(url: str, base_url: str) -> bool:
-    """Whether `url` is on exactly the scheme, host and port of `base_url` (a configured API URL):
-    credentials for that API may be sent there and nowhere else."""
-    try:
-        target, base = urlsplit(url), urlsplit(base_url)
-    except ValueError:  # not a URL at all (`http://[::1`): no credentials for it
-        return False
-    return bool(base.netloc) and (target.scheme, target.netloc.lower()) == (base.scheme, base.netloc.lower())
-
-
-def on_domain(url: str, *domains: str) -> bool:
-    """Whether `url` is HTTPS on one of `domains` or their subdomains (a provider's own hosts)."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        return False
-    return parts.scheme == "https" and any(host == d or host.endswith("." + d) for d in domains)

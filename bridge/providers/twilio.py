@@ -24,18 +24,11 @@ from twilio.request_validator import (
 
 from bridge.errors import MalformedPayload, SignatureInvalid
 from bridge.identity import SenderIdentity, classify_sender, sender_problem
+from bridge.media_fetch import FetchedMedia, Sink, download
+from bridge.media_urls import MediaHosts
 from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
 from bridge.providers import twilio_check, twilio_send
-from bridge.providers.base import (
-    Acknowledgement,
-    FetchedMedia,
-    ProviderAdapter,
-    WebhookContent,
-    WebhookRequest,
-    download,
-    on_domain,
-    same_origin,
-)
+from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.payloads import FormData, decode_form_body, required
 from bridge.settings import Settings
 
@@ -44,6 +37,10 @@ WHATSAPP_PREFIX = "whatsapp:"
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
 # Twilio attaches at most 10 media to one message.
 MAX_MEDIA = 10
+# `MediaUrl{N}` is on api.twilio.com (research/providers.md §1), which answers with a redirect to
+# a short-lived link on Twilio's media CDN (mms.twiliocdn.com, media.twiliocdn.com) or, for
+# older media, its S3 bucket behind s3-external-1.amazonaws.com.
+MEDIA_HOSTS = MediaHosts(named=("twilio.com",), redirected=("twiliocdn.com", "s3-external-1.amazonaws.com"))
 
 # Twilio's MessageStatus (its OpenAPI `message_enum_status`) -> the bridge's; None: not final
 # enough to report. courier maps the same way (research/providers.md §1.5).
@@ -68,6 +65,8 @@ class TwilioAdapter(ProviderAdapter):
     name = "twilio"
     outbound = twilio_send.OUTBOUND
     credential_check = twilio_check.CREDENTIAL_CHECK
+    media_hosts = MEDIA_HOSTS
+    api_url_settings = ("twilio_api_url",)
 
     def disabled_reason(self, settings: Settings) -> str | None:
         if settings.twilio_auth_token is None:
@@ -130,16 +129,20 @@ class TwilioAdapter(ProviderAdapter):
     def acknowledge(self) -> Acknowledgement:
         return Acknowledgement(media_type="text/xml", body=EMPTY_TWIML)
 
-    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
-        """Twilio media may require the account's credentials (HTTP Basic); they are sent only to
-        Twilio's own hosts, never to a URL a payload names elsewhere."""
+    def fetch_media(
+        self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
+    ) -> FetchedMedia:
+        """Twilio media may require the account's credentials (HTTP Basic). Only links on
+        Twilio's hosts or TWILIO_API_URL's are fetched at all, and the credentials go to that
+        server only, never to its CDN nor anywhere else a redirect leads."""
         if not media.url:
             raise MalformedPayload(f"twilio media {media.reference} has no URL")
         auth = None
-        trusted = on_domain(media.url, "twilio.com") or same_origin(media.url, settings.twilio_api_url)
-        if trusted and settings.twilio_account_sid and settings.twilio_auth_token:
+        if settings.twilio_account_sid and settings.twilio_auth_token:
             auth = (settings.twilio_account_sid, settings.secret("twilio_auth_token"))
-        return download(http, media.url, media=media, auth=auth)
+        return download(
+            http, media.url, media=media, sources=self.media_sources(settings), into=into, auth=auth
+        )
 
 
 def _message_sid(form: FormData) -> str:

@@ -16,7 +16,7 @@ import httpx
 import jwt
 import pytest
 
-from bridge.errors import MalformedPayload, SignatureInvalid, SignatureOutOfWindow
+from bridge.errors import MalformedPayload, MediaRefused, SignatureInvalid, SignatureOutOfWindow
 from bridge.identity import IdentityKind
 from bridge.messages import Channel, DeliveryState, Media
 from bridge.providers.base import WebhookRequest
@@ -25,6 +25,7 @@ from bridge.settings import Settings
 from bridge.simulators import SimulatedMessage
 from bridge.simulators.messagebird import inbound, signature
 from tests.helpers import reference_absent, shared_file, shared_path
+from tests.media_hosts import memory_sink
 
 KEY = "test-messagebird-signing-key-0123456789"
 URL = "https://bridge.example.com/webhooks/messagebird"
@@ -700,9 +701,10 @@ def fetch(url: str, **fields: Any) -> httpx.Request:
         seen.append(req)
         return httpx.Response(200, content=b"jpeg", headers={"content-type": "image/jpeg"})
 
+    sink = memory_sink()
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
-        fetched = ADAPTER.fetch_media(Media(url=url), settings(**fields), http)
-    assert (fetched.content, fetched.content_type) == (b"jpeg", "image/jpeg")
+        fetched = ADAPTER.fetch_media(Media(url=url), settings(**fields), http, into=sink)
+    assert (sink.file.getvalue(), fetched.content_type) == (b"jpeg", "image/jpeg")
     return seen[0]
 
 
@@ -729,8 +731,14 @@ def test_the_access_key_goes_to_messagebird_and_bird_hosts(url: str) -> None:
         "http://media.messagebird.com/v1/media/1",  # the key never travels in clear text
     ],
 )
-def test_the_access_key_never_goes_elsewhere(url: str) -> None:
-    assert "authorization" not in fetch(url, messagebird_access_key="live_key").headers
+def test_media_elsewhere_are_never_fetched_so_the_access_key_never_goes_there(url: str) -> None:
+    seen: list[httpx.Request] = []
+    with httpx.Client(transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200))) as http:
+        with pytest.raises(MediaRefused):
+            ADAPTER.fetch_media(
+                Media(url=url), settings(messagebird_access_key="live_key"), http, into=memory_sink()
+            )
+    assert seen == []
 
 
 def test_without_an_access_key_media_are_fetched_plainly() -> None:
@@ -740,7 +748,7 @@ def test_without_an_access_key_media_are_fetched_plainly() -> None:
 def test_media_without_a_url_cannot_be_fetched() -> None:
     with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as http:
         with pytest.raises(MalformedPayload, match="no URL"):
-            ADAPTER.fetch_media(Media(provider_id="m1"), settings(), http)
+            ADAPTER.fetch_media(Media(provider_id="m1"), settings(), http, into=memory_sink())
 
 
 # --- the simulator: MessageBird's side ---

@@ -14,6 +14,7 @@ import pytest
 
 from bridge.errors import (
     MalformedPayload,
+    MediaRefused,
     RetryLater,
     SignatureInvalid,
     SignatureOutOfWindow,
@@ -34,6 +35,7 @@ from bridge.settings import Settings
 from bridge.simulators.base import SimulatedMessage, SimulatedRequest
 from bridge.simulators.vonage import inbound, inbound_parts
 from tests.helpers import shared_file
+from tests.media_hosts import memory_sink
 
 SECRET = "test-vonage-signature-secret-0123456789"  # 32+ bytes: PyJWT warns below that
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -843,11 +845,12 @@ def test_media_are_fetched_without_credentials():
         return httpx.Response(200, content=b"\xff\xd8jpeg", headers={"content-type": "image/jpeg"})
 
     media = Media(url="https://api-us.nexmo.com/v3/media/1b45")
+    sink = memory_sink()
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
         fetched = VonageAdapter().fetch_media(
-            media, settings(vonage_api_key="key", vonage_api_secret="secret"), http
+            media, settings(vonage_api_key="key", vonage_api_secret="secret"), http, into=sink
         )
-    assert fetched.content == b"\xff\xd8jpeg"
+    assert sink.file.getvalue() == b"\xff\xd8jpeg"
     assert fetched.content_type == "image/jpeg"
     assert "authorization" not in seen[0].headers
 
@@ -856,21 +859,23 @@ def test_a_vonage_host_refusing_media_is_logged_as_secure_inbound_media(caplog):
     media = Media(url="https://api-eu.vonage.com/v3/media/1b45")
     with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(401))) as http:
         with pytest.raises(httpx.HTTPStatusError):
-            VonageAdapter().fetch_media(media, settings(), http)
+            VonageAdapter().fetch_media(media, settings(), http, into=memory_sink())
     assert "Secure Inbound Media" in caplog.text
 
 
-def test_another_host_refusing_media_is_only_an_http_error(caplog):
+def test_media_on_another_host_are_never_fetched(caplog):
+    seen: list[httpx.Request] = []
     media = Media(url="https://cdn.example.com/1.png")
-    with httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(403))) as http:
-        with pytest.raises(httpx.HTTPStatusError):
-            VonageAdapter().fetch_media(media, settings(), http)
+    with httpx.Client(transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(403))) as http:
+        with pytest.raises(MediaRefused, match="not on vonage's media hosts"):
+            VonageAdapter().fetch_media(media, settings(), http, into=memory_sink())
+    assert seen == []
     assert "Secure Inbound Media" not in caplog.text
 
 
 def test_media_without_a_url_is_malformed():
     with pytest.raises(MalformedPayload, match="no URL"):
-        VonageAdapter().fetch_media(Media(provider_id="x"), settings(), httpx.Client())
+        VonageAdapter().fetch_media(Media(provider_id="x"), settings(), httpx.Client(), into=memory_sink())
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, MalformedPayload, SignatureInvalid
+from bridge.errors import ConfigurationError, MalformedPayload, MediaRefused, SignatureInvalid
 from bridge.identity import IdentityKind
 from bridge.messages import Channel, DeliveryState, Media
 from bridge.providers.base import WebhookContent, WebhookRequest
@@ -24,6 +24,7 @@ from bridge.settings import Settings
 from bridge.simulators.base import SimulatedMessage
 from bridge.simulators.whatsapp import inbound
 from tests.helpers import shared_file
+from tests.media_hosts import memory_sink
 
 ADAPTER = WhatsAppAdapter()
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -751,8 +752,9 @@ def test_media_are_resolved_through_the_graph_api_then_fetched_with_the_token() 
             ),
         }
     )
-    fetched = ADAPTER.fetch_media(Media(provider_id="65463453"), settings(), client)
-    assert (fetched.content, fetched.content_type) == (b"JPEG", "image/jpeg")
+    sink = memory_sink()
+    fetched = ADAPTER.fetch_media(Media(provider_id="65463453"), settings(), client, into=sink)
+    assert (sink.file.getvalue(), fetched.content_type) == (b"JPEG", "image/jpeg")
     assert [str(r.url) for r in seen] == ["https://graph.facebook.com/v23.0/65463453", file_url]
     assert all(r.headers["authorization"] == f"Bearer {ACCESS_TOKEN}" for r in seen)
 
@@ -770,6 +772,7 @@ def test_media_follow_the_configured_api_url() -> None:
         Media(provider_id="abc", filename="a.png"),
         settings(whatsapp_api_url="http://127.0.0.1:9/graph/"),
         client,
+        into=memory_sink(),
     )
     assert (fetched.content_type, fetched.filename) == ("image/png", "a.png")
     assert [str(r.url) for r in seen] == ["http://127.0.0.1:9/graph/abc", "http://127.0.0.1:9/files/abc"]
@@ -778,27 +781,38 @@ def test_media_follow_the_configured_api_url() -> None:
 def test_a_media_url_on_metas_host_is_fetched_with_the_token() -> None:
     url = "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1"
     client, seen = recording_client({url: httpx.Response(200, content=b"x")})
-    ADAPTER.fetch_media(Media(url=url, content_type="image/jpeg"), settings(), client)
+    ADAPTER.fetch_media(Media(url=url, content_type="image/jpeg"), settings(), client, into=memory_sink())
     assert seen[0].headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
 
 
-def test_a_media_url_elsewhere_never_gets_the_token() -> None:
-    url = "https://files.example.com/a.jpg"
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://files.example.com/a.jpg",
+        "https://fbsbx.com.evil.example/a.jpg",
+        "http://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",  # the token in clear text
+        "http://127.0.0.1:9/files/abc",  # not WHATSAPP_API_URL's origin
+    ],
+)
+def test_a_media_url_elsewhere_is_never_fetched_so_never_gets_the_token(url: str) -> None:
     client, seen = recording_client({url: httpx.Response(200, content=b"x")})
-    ADAPTER.fetch_media(Media(url=url), settings(), client)
-    assert "authorization" not in seen[0].headers
+    with pytest.raises(MediaRefused):
+        ADAPTER.fetch_media(Media(url=url), settings(), client, into=memory_sink())
+    assert seen == []
 
 
 def test_fetching_media_without_an_access_token_names_the_setting() -> None:
     client, _ = recording_client({})
     with pytest.raises(ConfigurationError, match="WHATSAPP_ACCESS_TOKEN"):
-        ADAPTER.fetch_media(Media(provider_id="1"), settings(whatsapp_access_token=None), client)
+        ADAPTER.fetch_media(
+            Media(provider_id="1"), settings(whatsapp_access_token=None), client, into=memory_sink()
+        )
 
 
 def test_a_graph_api_error_propagates_for_the_caller_to_classify() -> None:
     client, _ = recording_client({})
     with pytest.raises(httpx.HTTPStatusError):
-        ADAPTER.fetch_media(Media(provider_id="gone"), settings(), client)
+        ADAPTER.fetch_media(Media(provider_id="gone"), settings(), client, into=memory_sink())
 
 
 # --- the simulator ---

@@ -17,6 +17,7 @@ from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Templ
 from bridge.providers.whatsapp import FAILURE_REASONS, THROTTLING_CODES, WhatsAppAdapter
 from bridge.settings import Settings, get_settings
 from bridge.standins import StoredMedia
+from tests.media_hosts import memory_sink
 from tests.providers.support import NO_WAIT, send_over_http, send_with
 
 ADAPTER = WhatsAppAdapter()
@@ -532,8 +533,9 @@ def test_a_wrong_token_is_refused_by_the_standin(providers_at_standin):
 
 def test_media_lookups_still_work_beside_the_send_route(providers_at_standin):
     providers_at_standin.state.media["4490709327384033"] = StoredMedia(b"\x89PNG", "image/png")
+    sink = memory_sink()
     with httpx.Client(timeout=10.0) as http:
-        fetched = ADAPTER.fetch_media(
-            Media(provider_id="4490709327384033", content_type="image/png"), get_settings(), http
+        ADAPTER.fetch_media(
+            Media(provider_id="4490709327384033", content_type="image/png"), get_settings(), http, into=sink
         )
-    assert fetched.content == b"\x89PNG"
+    assert sink.file.getvalue() == b"\x89PNG"

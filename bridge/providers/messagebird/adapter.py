@@ -15,18 +15,11 @@ from collections.abc import Callable
 import httpx
 
 from bridge.errors import MalformedPayload
+from bridge.media_fetch import FetchedMedia, Sink, download
+from bridge.media_urls import MediaHosts
 from bridge.messages import DeliveryStatus, Media
 from bridge.providers import signing
-from bridge.providers.base import (
-    Acknowledgement,
-    FetchedMedia,
-    ProviderAdapter,
-    WebhookContent,
-    WebhookRequest,
-    download,
-    on_domain,
-    same_origin,
-)
+from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.messagebird import channels, classic, conversations
 from bridge.providers.messagebird import check as checking
 from bridge.providers.messagebird import send as sending
@@ -40,7 +33,10 @@ JWT_ISSUER = "MessageBird"
 JWT_CLAIMS = ("iss", "nbf", "exp", "jti")
 # courier answers MessageBird's forwards with a plain `OK`, which MessageBird expects.
 ACKNOWLEDGEMENT = b"OK"
+# MessageBird's and Bird's own hosts (`media.messagebird.com`, `media.api.bird.com`): the only
+# ones, with the configured API URLs, their media are fetched from.
 TRUSTED_DOMAINS = ("messagebird.com", "bird.com")
+MEDIA_HOSTS = MediaHosts(named=TRUSTED_DOMAINS)
 
 
 class MessageBirdAdapter(ProviderAdapter):
@@ -50,6 +46,8 @@ class MessageBirdAdapter(ProviderAdapter):
     status_methods = frozenset({"GET", "POST"})
     outbound = sending.OUTBOUND
     credential_check = checking.CREDENTIAL_CHECK
+    media_hosts = MEDIA_HOSTS
+    api_url_settings = ("messagebird_api_url", "messagebird_conversations_api_url")
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -96,16 +94,19 @@ class MessageBirdAdapter(ProviderAdapter):
     def acknowledge(self) -> Acknowledgement:
         return Acknowledgement(media_type="text/plain", body=ACKNOWLEDGEMENT)
 
-    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
-        """MessageBird and Bird media may need `Authorization: AccessKey`; the key is sent only to
-        their own hosts over HTTPS (or to MESSAGEBIRD_API_URL's), never to a URL a payload names
-        elsewhere."""
+    def fetch_media(
+        self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
+    ) -> FetchedMedia:
+        """MessageBird and Bird media may need `Authorization: AccessKey`. Only links on their
+        own hosts over HTTPS (or on MESSAGEBIRD_API_URL's) are fetched at all, and the key goes
+        to that server only, never to wherever a redirect leads."""
         if not media.url:
             raise MalformedPayload(f"{self.name} media {media.reference} has no URL")
         headers = {}
-        if settings.messagebird_access_key is not None and _trusted(media.url, settings):
+        if settings.messagebird_access_key is not None:
             headers["Authorization"] = f"AccessKey {settings.secret('messagebird_access_key')}"
-        return download(http, media.url, media=media, headers=headers)
+        sources = self.media_sources(settings)
+        return download(http, media.url, media=media, sources=sources, into=into, headers=headers)
 
 
 def _is_json(request: WebhookRequest) -> bool:
@@ -119,10 +120,3 @@ def _json_event(request: WebhookRequest, settings: Settings) -> WebhookContent:
     if data.data.get("service") == "channels" or "payload" in data.data:
         return channels.event(data, request, settings)
     return conversations.event(data, request, settings)
-
-
-def _trusted(url: str, settings: Settings) -> bool:
-    try:
-        return same_origin(url, settings.messagebird_api_url) or on_domain(url, *TRUSTED_DOMAINS)
-    except ValueError:  # urlsplit refuses e.g. an unclosed `[` IPv6 host: no credentials then
-        return False

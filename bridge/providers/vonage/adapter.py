@@ -9,16 +9,10 @@ from collections.abc import Callable
 import httpx
 
 from bridge.errors import MalformedPayload
+from bridge.media_fetch import FetchedMedia, Sink, download
+from bridge.media_urls import MediaHosts, refusal
 from bridge.messages import DeliveryStatus, Media
-from bridge.providers.base import (
-    FetchedMedia,
-    ProviderAdapter,
-    WebhookContent,
-    WebhookRequest,
-    download,
-    on_domain,
-    same_origin,
-)
+from bridge.providers.base import ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.payloads import request_fields
 from bridge.providers.vonage import check as checking
 from bridge.providers.vonage import messages_api, sms_api
@@ -28,6 +22,10 @@ from bridge.settings import Settings
 log = logging.getLogger(__name__)
 
 NAME = "vonage"
+# Messages API media are on Vonage's media servers (`https://api-us.nexmo.com/v3/media/<id>`,
+# developer.vonage.com/messages/concepts/secure-inbound-media): with VONAGE_API_URL's and
+# VONAGE_MESSAGES_API_URL's origins, the only hosts its media are fetched from.
+MEDIA_HOSTS = MediaHosts(named=("nexmo.com", "vonage.com"))
 
 
 class VonageAdapter(ProviderAdapter):
@@ -37,6 +35,8 @@ class VonageAdapter(ProviderAdapter):
     status_methods = frozenset({"GET", "POST"})
     outbound = sending.OUTBOUND
     credential_check = checking.CREDENTIAL_CHECK
+    media_hosts = MEDIA_HOSTS
+    api_url_settings = ("vonage_api_url", "vonage_messages_api_url")
 
     def __init__(
         self, *, clock: Callable[[], float] = time.time, max_skew: float = sms_api.DEFAULT_MAX_SKEW
@@ -88,7 +88,9 @@ class VonageAdapter(ProviderAdapter):
             return messages_api.statuses(data, request, provider=self.name)
         return sms_api.receipts(request_fields(request), request, provider=self.name)
 
-    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
+    def fetch_media(
+        self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
+    ) -> FetchedMedia:
         """Messages API media sit on Vonage's media servers (`https://api-us.nexmo.com/v3/media/<id>`)
         behind a unique URL valid for 48 hours, fetched without credentials. With "Secure Inbound
         Media" switched on, Vonage wants a Bearer JWT signed with the application's private key
@@ -98,7 +100,7 @@ class VonageAdapter(ProviderAdapter):
         if not media.url:
             raise MalformedPayload(f"vonage media {media.reference} has no URL")
         try:
-            return download(http, media.url, media=media)
+            return download(http, media.url, media=media, sources=self.media_sources(settings), into=into)
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code in (401, 403) and vonage_host(media.url, settings):
                 log.warning(
@@ -110,5 +112,6 @@ class VonageAdapter(ProviderAdapter):
 
 
 def vonage_host(url: str, settings: Settings) -> bool:
-    """Whether `url` is on Vonage's own hosts (nexmo.com, vonage.com, or VONAGE_API_URL's)."""
-    return on_domain(url, "nexmo.com", "vonage.com") or same_origin(url, settings.vonage_api_url)
+    """Whether `url` is on Vonage's own hosts (nexmo.com, vonage.com over HTTPS, or the origin of
+    VONAGE_API_URL or VONAGE_MESSAGES_API_URL): the only places its media are fetched from."""
+    return refusal(url, VonageAdapter().media_sources(settings)) is None

@@ -10,18 +10,12 @@ from urllib.parse import quote
 import httpx
 
 from bridge.errors import MalformedPayload, SignatureInvalid
+from bridge.media_fetch import FetchedMedia, Sink, download
+from bridge.media_transport import until
+from bridge.media_urls import MediaHosts
 from bridge.messages import DeliveryStatus, InboundMessage, Media
 from bridge.providers import payloads, signing
-from bridge.providers.base import (
-    Acknowledgement,
-    FetchedMedia,
-    ProviderAdapter,
-    WebhookContent,
-    WebhookRequest,
-    download,
-    on_domain,
-    same_origin,
-)
+from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.payloads import JsonNode
 from bridge.providers.whatsapp import check as checking
 from bridge.providers.whatsapp import send as sending
@@ -32,10 +26,11 @@ from bridge.settings import Settings
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
-# Hosts Meta serves media from (`lookaside.fbsbx.com` in webhook `url`s): the access token goes
-# to them (over HTTPS) and to WHATSAPP_API_URL's origin only, never to a URL a payload names
-# elsewhere.
+# Hosts Meta serves media from (`lookaside.fbsbx.com` in webhook `url`s and in the Graph API's
+# answer for a media id, research/providers.md §2): with WHATSAPP_API_URL's origin, the only ones
+# media are fetched from (over HTTPS), and so the only ones the access token goes to.
 MEDIA_HOST_SUFFIXES = ("fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net")
+MEDIA_HOSTS = MediaHosts(named=MEDIA_HOST_SUFFIXES)
 
 
 class WhatsAppAdapter(ProviderAdapter):
@@ -44,6 +39,8 @@ class WhatsAppAdapter(ProviderAdapter):
     status_methods = frozenset({"POST"})
     outbound = sending.OUTBOUND
     credential_check = checking.CREDENTIAL_CHECK
+    media_hosts = MEDIA_HOSTS
+    api_url_settings = ("whatsapp_api_url",)
 
     def disabled_reason(self, settings: Settings) -> str | None:
         # An empty secret counts as unset: an HMAC keyed by "" is one anybody can compute.
@@ -106,14 +103,17 @@ class WhatsAppAdapter(ProviderAdapter):
             raise MalformedPayload("messages belong to /webhooks/whatsapp, not its status route")
         return list(content.statuses)
 
-    def fetch_media(self, media: Media, settings: Settings, http: httpx.Client) -> FetchedMedia:
+    def fetch_media(
+        self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
+    ) -> FetchedMedia:
         """Meta gives a media id: `GET {WHATSAPP_API_URL}/{id}` answers a short-lived URL, which
         needs the same Bearer token (courier's `resolveMediaURL`). The id is preferred over a
         webhook `url`, which may have expired by the time a retried job fetches it."""
         headers = {"Authorization": f"Bearer {settings.secret('whatsapp_access_token')}"}
         if media.provider_id:
             api_url = f"{settings.whatsapp_api_url.rstrip('/')}/{quote(media.provider_id, safe='')}"
-            response = http.get(api_url, headers=headers)
+            with until(into.deadline):  # the lookup counts toward the download's time
+                response = http.get(api_url, headers=headers)
             response.raise_for_status()
             try:
                 info = JsonNode(payloads.parse_json_object(response.content), f"media {media.provider_id}")
@@ -121,10 +121,10 @@ class WhatsAppAdapter(ProviderAdapter):
                 raise MalformedPayload(f"Meta's answer for media {media.provider_id}: {exc.reason}") from exc
             content_type = media.content_type or info.text("mime_type")
             located = media.model_copy(update={"content_type": content_type})
-            return download(http, info.required("url"), media=located, headers=headers)
-        if not media.url:
+            url = info.required("url")
+        elif media.url:
+            located, url = media, media.url
+        else:
             raise MalformedPayload(f"whatsapp media {media.reference} has neither an id nor a URL")
-        trusted = on_domain(media.url, *MEDIA_HOST_SUFFIXES) or same_origin(
-            media.url, settings.whatsapp_api_url
-        )
-        return download(http, media.url, media=media, headers=headers if trusted else None)
+        sources = self.media_sources(settings)
+        return download(http, url, media=located, sources=sources, into=into, headers=headers)

@@ -1,0 +1,73 @@
+"""A message's media as Intercom gets them: the text always arrives, whatever its media do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bridge.attachments import MEDIA_BUDGET_SECONDS, AttachmentResolver, attachment_client
+from bridge.identity import classify_sender
+from bridge.media import media_store
+from bridge.messages import Channel, InboundMessage, Media
+from bridge.providers import ADAPTERS
+from bridge.queueing import JOB_TIMEOUT_SECONDS
+from bridge.settings import Settings
+
+
+@pytest.fixture
+def proxying(settings, media_host) -> Settings:
+    """Settings that proxy media, with Twilio's API at the media host."""
+    return settings.model_copy(
+        update={"public_url": "https://bridge.example", "twilio_api_url": media_host.url}
+    )
+
+
+def mms(*urls: str, verified: bool = True) -> InboundMessage:
+    return InboundMessage(
+        provider="twilio",
+        channel=Channel.SMS,
+        provider_message_id="MM1",
+        sender=classify_sender("+14155550123", country_code_included=True, default_region="US"),
+        business_number="+14155550100",
+        text="look",
+        media=tuple(Media(url=url, content_type="image/png") for url in urls),
+        received_at=datetime.now(UTC),
+        verified=verified,
+    )
+
+
+def test_the_media_of_a_message_share_a_budget_well_inside_the_job_timeout(proxying, media_host):
+    """Each download may take BRIDGE_MEDIA_DEADLINE; however many there are, together they end in
+    time for the text to reach Intercom before the job is killed."""
+    ticks = iter([0.0, 1.0, MEDIA_BUDGET_SECONDS + 1])  # the budget is gone after the first download
+    with attachment_client(proxying, ADAPTERS) as http:
+        resolver = AttachmentResolver(
+            settings=proxying,
+            store=media_store(proxying.data_dir, 1),
+            adapters=ADAPTERS,
+            http=http,
+            clock=lambda: next(ticks),
+        )
+        attachments = resolver.resolve(mms(f"{media_host.url}/file?size=3", f"{media_host.url}/file?size=4"))
+    assert len(attachments.urls) == 1
+    assert attachments.notes == [
+        "(an attachment was withheld, not fetched: the message's other attachments took all the time"
+        " the bridge gives them; image/png)"
+    ]
+    assert len(media_host.state.requests) == 1
+    assert MEDIA_BUDGET_SECONDS + 60 <= JOB_TIMEOUT_SECONDS
+
+
+def test_the_media_of_a_message_whose_signature_failed_are_never_fetched(proxying, media_host):
+    with attachment_client(proxying, ADAPTERS) as http:
+        resolver = AttachmentResolver(
+            settings=proxying, store=media_store(proxying.data_dir, 1), adapters=ADAPTERS, http=http
+        )
+        attachments = resolver.resolve(mms(f"{media_host.url}/file", verified=False))
+    assert attachments.urls == []
+    assert attachments.notes == [
+        "(an attachment was withheld, not fetched: its webhook's signature did not verify"
+        " (BRIDGE_SIGNATURE_MODE is log-only); image/png)"
+    ]
+    assert media_host.state.requests == []
