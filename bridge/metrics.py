@@ -204,6 +204,7 @@ class Metrics:
 
     def __init__(self, redis_client: Redis | None) -> None:
         self._redis = redis_client
+        self._tallies: dict[tuple[str, WebhookKind, WebhookOutcome, WebhookOutcome], Tally] = {}
 
     def webhook(self, provider: str, kind: WebhookKind, outcome: WebhookOutcome) -> None:
         self._add([(WEBHOOKS, (provider, kind.value, outcome.value), 1.0)])
@@ -218,11 +219,17 @@ class Metrics:
         command (`bridge.claims.Tally`): a webhook makes one round trip to Redis, not two."""
         if self._redis is None:
             return None
-        return Tally(
-            WEBHOOKS.key,
-            if_new=series_field((provider, kind.value, if_new.value)),
-            if_duplicate=series_field((provider, kind.value, if_duplicate.value)),
-        )
+        # Made once per combination: every webhook asks, and two JSON encodings per request
+        # were a tenth of the intake's own work (`bench/ingest.py`).
+        key = (provider, kind, if_new, if_duplicate)
+        tally = self._tallies.get(key)
+        if tally is None:
+            tally = self._tallies[key] = Tally(
+                WEBHOOKS.key,
+                if_new=series_field((provider, kind.value, if_new.value)),
+                if_duplicate=series_field((provider, kind.value, if_duplicate.value)),
+            )
+        return tally
 
     def intercom_request(self, method: str, endpoint: str, status: str, seconds: float) -> None:
         """One HTTP attempt (a retried call is several): `endpoint` a template, never a raw path."""
