@@ -262,12 +262,19 @@ def _sent(request: SimulatedRequest, http: httpx.Client) -> str:
 
 
 def _entry_of(redis_client: redis.Redis, request_id: str) -> str:
-    """The inbound ledger entry the request stored (found by the request id stored with it)."""
-    [entry] = [
-        key.decode().removeprefix(keys.inbound(""))
-        for key in redis_client.keys(keys.inbound("*"))
-        if redis_client.type(key) == b"hash" and redis_client.hget(key, "request_id") == request_id.encode()
-    ]
+    """The inbound ledger entry the request's webhook became (found by the request id stored with
+    it), once the reader has read the stored webhook."""
+
+    def entries() -> list[str]:
+        return [
+            key.decode().removeprefix(keys.inbound(""))
+            for key in redis_client.keys(keys.inbound("*"))
+            if redis_client.type(key) == b"hash"
+            and redis_client.hget(key, "request_id") == request_id.encode()
+        ]
+
+    wait_for(lambda: bool(entries()), f"the reader to read the webhook of request {request_id}")
+    [entry] = entries()
     return entry
 
 

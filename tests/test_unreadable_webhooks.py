@@ -87,6 +87,34 @@ def test_a_signed_unreadable_webhook_is_acknowledged_and_listed_with_the_reason(
     assert sandbox.conversations() == []
 
 
+def test_a_signed_json_body_nested_past_any_parser_is_listed_not_crashed_on(bridge, settings, http, drain):
+    # Well under the body limit, past the interpreter's recursion limit: the reader's parse fails
+    # with a reason, and the webhooks behind it are read as usual.
+    body = b'{"entry":' * 50_000 + b"{}" + b"}" * 50_000
+    signature = "sha256=" + hmac_hex(settings.secret("whatsapp_app_secret"), body, hashlib.sha256)
+    nested = SimulatedRequest(
+        f"{bridge.url}/webhooks/whatsapp",
+        body,
+        {"Content-Type": "application/json", "X-Hub-Signature-256": signature},
+    )
+    assert nested.send(http).status_code == 200
+    after = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="still here")
+    assert after.send(http).status_code == 200
+    drain()
+    [failed] = failed_webhooks(http, bridge)
+    assert "nested too deeply" in failed["reason"]
+
+
+def test_an_unsigned_nested_body_is_refused_while_other_requests_are_answered(bridge, http, redis_client):
+    body = b"[" * 500_000 + b"]" * 500_000
+    response = http.post(
+        f"{bridge.url}/webhooks/whatsapp", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 403
+    assert http.get(f"{bridge.url}/healthz").status_code == 200
+    assert redis_client.keys("bridge:webhook:*") == []
+
+
 def test_an_identical_retry_of_an_unreadable_webhook_is_stored_once(bridge, settings, http, drain):
     request = twilio_without(
         settings, signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS), "To"
