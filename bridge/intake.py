@@ -45,8 +45,8 @@ class IntakeResult:
 
 class Intake:
     """What the webhook routes work with: the settings, the providers' adapters, where verified
-    webhooks are stored and the round trip their stores share. One object, so a webhook costs one
-    FastAPI dependency (each costs the web process about as much as the signature check)."""
+    webhooks are stored and the round trip their stores share, in one object on the app's state
+    (the routes read it there rather than through FastAPI dependencies: `bridge.routes.webhooks`)."""
 
     def __init__(self, client: Redis, settings: Settings, adapters: Mapping[str, ProviderAdapter]) -> None:
         self.settings = settings

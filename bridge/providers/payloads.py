@@ -34,20 +34,31 @@ def parse_form(text: str) -> FormData:
     Blank values are kept too: Twilio signs `ToCity=` like any other parameter. Parsing is
     lenient; a body that is not a form lacks the fields its format requires, and the adapter
     answers 400 naming the first missing one.
+    """
+    return ImmutableMultiDict(form_pairs(text))
+
+
+def form_pairs(text: str) -> list[tuple[str, str]]:
+    """`parse_form`'s fields in order, as pairs (what a signature check needs).
 
     At most `MAX_FORM_FIELDS` fields: no provider sends a hundred, and a body of tens of thousands
     of empty fields (well under the body limit) is refused before anything else looks at it.
     """
     try:
-        return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except ValueError as exc:  # parse_qsl's "Max number of fields exceeded"
         raise MalformedPayload(f"the form has more than {MAX_FORM_FIELDS} fields") from exc
 
 
 def decode_form_body(body: bytes) -> FormData:
     """`parse_form` for raw bytes, with a 400 reason for bytes that are not UTF-8."""
+    return ImmutableMultiDict(decode_form_pairs(body))
+
+
+def decode_form_pairs(body: bytes) -> list[tuple[str, str]]:
+    """`form_pairs` for raw bytes, with a 400 reason for bytes that are not UTF-8."""
     try:
-        return parse_form(body.decode("utf-8"))
+        return form_pairs(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise MalformedPayload("the body is not UTF-8 text") from exc
 
