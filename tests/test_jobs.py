@@ -352,6 +352,29 @@ def leaked(output: str, party: str) -> list[str]:
     return sorted(form for form in forms if form and form in output)
 
 
+def ops_views(bridge, http) -> tuple[list[dict[str, Any]], list[str]]:
+    """The failed jobs, and every view ops have of them without `reveal`: the CLI's table and
+    JSON, the API's list, and each job shown by both."""
+    listed = cli("jobs", "failed", "--json").output
+    jobs = json.loads(listed)["jobs"]
+    outputs = [
+        cli("jobs", "failed").output,
+        listed,
+        http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).text,
+    ]
+    outputs += [cli("jobs", "show", job["id"]).output for job in jobs]
+    outputs += [http.get(f"{bridge.url}/admin/jobs/{job['id']}", headers=ADMIN).text for job in jobs]
+    return jobs, outputs
+
+
+def revealed_views(bridge, http, jobs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Each job shown with `reveal`, by the CLI and by the API (one list each)."""
+    return [
+        [json.loads(cli("jobs", "show", job["id"], "--reveal").output) for job in jobs],
+        [http.get(f"{bridge.url}/admin/jobs/{job['id']}?reveal=true", headers=ADMIN).json() for job in jobs],
+    ]
+
+
 def test_senders_of_unknown_kind_are_masked_in_every_ops_view_unless_revealed(
     bridge, settings, sandbox, drain, http
 ):
@@ -360,23 +383,13 @@ def test_senders_of_unknown_kind_are_masked_in_every_ops_view_unless_revealed(
         assert request.send(http).status_code == 200
     drain()
 
-    table = cli("jobs", "failed").output
-    listed = cli("jobs", "failed", "--json").output
-    api_listed = http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).text
-    jobs = json.loads(listed)["jobs"]
+    jobs, outputs = ops_views(bridge, http)
     assert len(jobs) == 2 and all(job["party"].startswith("unknown:") for job in jobs)
     assert all(len(job["party"]) <= 40 for job in jobs)  # a 5,000-digit sender prints no 5,000 digits
-    shown = [cli("jobs", "show", job["id"]).output for job in jobs]
-    api_shown = [http.get(f"{bridge.url}/admin/jobs/{job['id']}", headers=ADMIN).text for job in jobs]
-    for output in (table, listed, api_listed, *shown, *api_shown):
+    for output in outputs:
         for sender in (NUL_SENDER, LONG_SENDER):
             assert leaked(output, sender) == [], output
-
-    revealed = [json.loads(cli("jobs", "show", job["id"], "--reveal").output) for job in jobs]
-    api_revealed = [
-        http.get(f"{bridge.url}/admin/jobs/{job['id']}?reveal=true", headers=ADMIN).json() for job in jobs
-    ]
-    for detail in (revealed, api_revealed):
+    for detail in revealed_views(bridge, http, jobs):
         assert {d["record"]["message"]["sender"]["raw"] for d in detail} == {NUL_SENDER, LONG_SENDER}
 
 
@@ -396,22 +409,12 @@ def test_customers_written_with_separators_are_masked_in_every_ops_view_unless_r
         assert reply.status_code == 200
     drain()
 
-    table = cli("jobs", "failed").output
-    listed = cli("jobs", "failed", "--json").output
-    api_listed = http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).text
-    jobs = json.loads(listed)["jobs"]
+    jobs, outputs = ops_views(bridge, http)
     assert sorted(job["party"] for job in jobs) == ["+19175****95", "+19175****96"]
-    shown = [cli("jobs", "show", job["id"]).output for job in jobs]
-    api_shown = [http.get(f"{bridge.url}/admin/jobs/{job['id']}", headers=ADMIN).text for job in jobs]
-    for output in (table, listed, api_listed, *shown, *api_shown):
+    for output in outputs:
         for customer in (SPACED_CUSTOMER, DASHED_CUSTOMER):
             assert leaked(output, customer) == [], output
-
-    revealed = [json.loads(cli("jobs", "show", job["id"], "--reveal").output) for job in jobs]
-    api_revealed = [
-        http.get(f"{bridge.url}/admin/jobs/{job['id']}?reveal=true", headers=ADMIN).json() for job in jobs
-    ]
-    for detail in (revealed, api_revealed):
+    for detail in revealed_views(bridge, http, jobs):
         assert {d["record"]["route"]["to"] for d in detail} == {SPACED_CUSTOMER, DASHED_CUSTOMER}
 
 
