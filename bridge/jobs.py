@@ -42,6 +42,7 @@ from bridge.queueing import (
     OUTBOUND_QUEUE,
     STATUS_QUEUE,
     enqueue_inbound,
+    enqueue_reader,
     enqueue_reply,
     enqueue_status,
     enqueue_webhook,
@@ -74,6 +75,7 @@ KIND_OF_PREFIX = {
     "out-": JobKind.OUTBOUND,
     "st-": JobKind.STATUS,
     "wh-": JobKind.WEBHOOK,
+    "rd-": JobKind.WEBHOOK,  # the reader of the stored webhooks (`workers.webhooks.read_webhooks`)
 }
 # What RQ accepts as a job id (`rq.job.validate_job_id`); an operator can type anything.
 RQ_JOB_ID = re.compile(r"[A-Za-z0-9_-]+")
@@ -278,7 +280,7 @@ class FailedJobs:
                 return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {status.value}")
         if record.kind is JobKind.STATUS and self._statuses.get(record.status_id) is None:
             return Replay(job_id, ReplayOutcome.EXPIRED, "the report is past retention; nothing to replay")
-        if record.kind is JobKind.WEBHOOK:
+        if record.kind is JobKind.WEBHOOK and not is_reader(job_id):
             if record.webhook is None:
                 return Replay(
                     job_id, ReplayOutcome.EXPIRED, "the webhook is past retention; nothing to replay"
@@ -297,6 +299,8 @@ class FailedJobs:
             enqueue_reply(queue, record.reply_id, settings=self._settings)
         elif record.webhook is not None:
             enqueue_webhook(queue, record.webhook.webhook_id, settings=self._settings)
+        elif is_reader(record.job.id):
+            enqueue_reader(queue, settings=self._settings)  # a new reader takes whatever is pending
         else:
             enqueue_status(queue, record.status_id, settings=self._settings)
 
@@ -380,6 +384,10 @@ class FailedJobs:
 
 
 # --- presentation helpers (pure) ---
+
+
+def is_reader(job_id: str) -> bool:
+    return job_id.startswith("rd-")
 
 
 def _kind(job_id: str) -> JobKind:

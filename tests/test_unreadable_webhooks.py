@@ -12,11 +12,14 @@ from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from rq.registry import FailedJobRegistry
 from twilio.request_validator import RequestValidator
 
+from bridge import keys
 from bridge.providers import ADAPTERS
 from bridge.providers.signing import hmac_hex
 from bridge.providers.twilio import TwilioAdapter
+from bridge.queueing import inbound_queue
 from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
 from tests.helpers import conversation_bodies, signed_twilio
 
@@ -164,3 +167,24 @@ def test_a_forged_unreadable_webhook_is_still_refused(bridge, settings, http, re
     forged = SimulatedRequest(request.url, request.body, {**request.headers, "X-Twilio-Signature": "AAAA"})
     assert forged.send(http).status_code == 403
     assert redis_client.keys("bridge:webhook:*") == []
+
+
+def test_a_reader_that_failed_for_good_is_listed_and_replayed_as_a_new_reader(
+    bridge, settings, http, drain, sandbox, redis_client
+):
+    signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="read me").send(http)
+    queue = inbound_queue(redis_client)
+    [reader_id] = queue.job_ids
+    assert reader_id.startswith("rd-")
+    reader = queue.fetch_job(reader_id)
+    queue.remove(reader)  # it ran out of retries (Redis kept failing it, say)
+    FailedJobRegistry(queue=queue).add(reader, exc_string="ConnectionError: Redis went away")
+    redis_client.delete(keys.WEBHOOKS_READER)  # and its flag expired
+
+    listed = http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).json()["jobs"]
+    assert [(job["id"], job["kind"]) for job in listed] == [(reader_id, "webhook")]
+    replay = http.post(f"{bridge.url}/admin/jobs/{reader_id}/replay", headers=ADMIN).json()
+    assert [r["outcome"] for r in replay["replays"]] == ["queued"]
+    drain()
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["read me"]
