@@ -1,7 +1,7 @@
 """The web side of a webhook after its signature verified: store it as it arrived, then answer.
 
 The request is stored raw in one script call that also counts it (`bridge_webhooks_total`, by
-`IntakeResult.outcome`) and shares its round trip to Redis with the other requests in flight
+`webhook_outcome`) and shares its round trip to Redis with the other requests in flight
 (`bridge.batching`); a worker reads it afterwards (`bridge.raw_webhooks`, `workers.webhooks`).
 Nothing here parses: an authentic request is never refused for what it says.
 """
@@ -9,7 +9,6 @@ Nothing here parses: an authentic request is never refused for what it says.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,19 +27,12 @@ from bridge.raw_webhooks import RawWebhookStore, Stored, with_script
 from bridge.settings import Settings
 
 
-@dataclass(frozen=True)
-class IntakeResult:
-    accepted: int
-    duplicates: int
-
-    def outcome(self, *, verified: bool) -> WebhookOutcome:
-        """What the request counts as: a redelivery when nothing in it was new; one whose
-        signature failed (stored under BRIDGE_SIGNATURE_MODE=log-only) counts as that first."""
-        if not verified:
-            return WebhookOutcome.WOULD_BE_FORGED
-        if self.duplicates and not self.accepted:
-            return WebhookOutcome.DUPLICATE
-        return WebhookOutcome.ACCEPTED
+def webhook_outcome(*, new: bool, verified: bool) -> WebhookOutcome:
+    """What a stored request counts as: a redelivery when it was stored before; one whose
+    signature failed (stored under BRIDGE_SIGNATURE_MODE=log-only) counts as that first."""
+    if not verified:
+        return WebhookOutcome.WOULD_BE_FORGED
+    return WebhookOutcome.ACCEPTED if new else WebhookOutcome.DUPLICATE
 
 
 class Intake:
@@ -56,7 +48,7 @@ class Intake:
 
     async def store_raw(
         self, provider: str, raw: RawPayload, *, received_at: datetime, verified: bool, tally: Tally | None
-    ) -> IntakeResult:
+    ) -> None:
         """Store a verified webhook as it arrived, once, for a worker to read (`bridge.raw_webhooks`);
         `StorageUnavailable` if it could not be stored, so the provider sends it again."""
         command = self.webhooks.store_command(
@@ -68,9 +60,6 @@ class Intake:
         if answer == Stored.NEEDS_READER:
             # Rare under load (a reader is then busy): the first webhook after a quiet spell.
             await self._execute(self.webhooks.reader_commands(), what="the webhook's reader job")
-        if answer == Stored.DUPLICATE:
-            return IntakeResult(accepted=0, duplicates=1)
-        return IntakeResult(accepted=1, duplicates=0)
 
     async def _execute(
         self, commands: list[Command], *, what: str, retry_without_script: bool = False
@@ -89,11 +78,11 @@ class Intake:
 
 
 def webhook_tally(provider: str, kind: WebhookKind, *, verified: bool) -> Tally | None:
-    """How the store of a webhook counts it: as `IntakeResult.outcome` says, whether it was new or
-    a redelivery (None when nothing is recorded)."""
+    """How the store of a webhook counts it (`webhook_outcome`), whether it was new or a
+    redelivery (None when nothing is recorded)."""
     return metrics.current().webhook_tally(
         provider,
         kind,
-        if_new=IntakeResult(accepted=1, duplicates=0).outcome(verified=verified),
-        if_duplicate=IntakeResult(accepted=0, duplicates=1).outcome(verified=verified),
+        if_new=webhook_outcome(new=True, verified=verified),
+        if_duplicate=webhook_outcome(new=False, verified=verified),
     )
