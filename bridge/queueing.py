@@ -103,11 +103,18 @@ def enqueue_webhook(
     return queue.enqueue_call(READ_WEBHOOK, pipeline=pipeline, **options)
 
 
-def enqueue_reader(queue: Queue, *, settings: Settings, pipeline: Pipeline | None = None) -> Job:
-    """Queue a reader of the webhooks stored and not read yet (`bridge.raw_webhooks`). Its id is
-    new each time: a reader still running must not be overwritten by the next one's job."""
+def reader_job_id() -> str:
+    """A reader job's id: new each time, so a reader still running is never overwritten by the
+    next one's job, and the reader's flag can name the job that holds it."""
+    return f"rd-{uuid.uuid4().hex}"
+
+
+def enqueue_reader(
+    queue: Queue, *, settings: Settings, pipeline: Pipeline | None = None, job_id: str | None = None
+) -> Job:
+    """Queue a reader of the webhooks stored and not read yet (`bridge.raw_webhooks`)."""
     options = _options(
-        settings, job_id=f"rd-{uuid.uuid4().hex}", kwargs={}, description="read the webhooks stored"
+        settings, job_id=job_id or reader_job_id(), kwargs={}, description="read the webhooks stored"
     )
     return queue.enqueue_call(READ_WEBHOOKS, pipeline=pipeline, **options)
 

@@ -9,14 +9,15 @@ change) can no longer turn it into a 4xx that the provider never sends again (Tw
 retry a 4xx; Meta gives up after a while).
 
 **Reading in arrival order.** Stored webhooks wait in `bridge:webhooks:pending`, scored by their
-arrival number. One reader at a time (`bridge:webhooks:reader`, a flag with a short lifetime the
-reader keeps renewing) takes them in that order and claims what each carries in the ledgers, so
-every sender's messages join its lane in the order they arrived, whatever the number of workers.
-The script that stores a webhook also sets the flag when no reader holds it and then asks for a
-reader job (`needs_reader`); the reader drops the flag only in the same atomic step that finds
-nothing pending, so a webhook stored meanwhile is never left without one. A reader killed
-mid-run leaves the flag to expire: RQ retries its abandoned job (`bridge.heartbeats`), and the
-next webhook after the flag's lifetime asks for a new reader too.
+arrival number. One reader at a time (`bridge:webhooks:reader`, a flag naming the reader's job,
+with a short lifetime the reader keeps renewing) takes them in that order and claims what each
+carries in the ledgers, so every sender's messages join its lane in the order they arrived,
+whatever the number of workers. The script that stores a webhook also sets the flag when no
+reader holds it and then asks for a reader job (`needs_reader`), naming it on the flag; the reader
+drops the flag only in the same atomic step that finds nothing pending, so a webhook stored
+meanwhile is never left without one. A reader killed mid-run leaves the flag to expire: RQ retries
+its abandoned job (`bridge.heartbeats`), and the next webhook after the flag's lifetime asks for a
+new reader too; a reader that finds the flag naming another job leaves the reading to it.
 
 **Unreadable.** A webhook the reader cannot parse keeps the parser's reason and is queued as a
 job of its own (`wh-{id}`), which fails for good with that reason: `bridge jobs failed` lists it
@@ -43,7 +44,7 @@ from bridge.claims import Tally, recorded
 from bridge.connection import read_hash
 from bridge.ledger import RawPayload
 from bridge.providers.base import WebhookRequest
-from bridge.queueing import enqueue_reader, enqueue_webhook, inbound_queue
+from bridge.queueing import enqueue_reader, enqueue_webhook, inbound_queue, reader_job_id
 from bridge.request_context import request_id_fields
 from bridge.settings import Settings
 
@@ -102,10 +103,18 @@ def with_script(command: Command) -> Command:
     return ["EVAL", _STORE, *command[2:]]
 
 
-# Drop the reader's flag only if nothing is pending, atomically with looking (see the docstring).
+# The reader's flag names the job that holds it. A job takes it when it is free or already its
+# own (the web process names the job it queues), renews it only while it is its own, and drops it
+# only in the same atomic step that finds nothing pending (see the docstring).
+_TAKE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 _RELEASE = """
 if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-redis.call('DEL', KEYS[2])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 1
 """
 
@@ -157,6 +166,7 @@ class RawWebhookStore:
     def __init__(self, redis_client: Redis, settings: Settings) -> None:
         self._redis = redis_client
         self._settings = settings
+        self._take = redis_client.register_script(_TAKE)
         self._release = redis_client.register_script(_RELEASE)
 
     # --- the web process ---
@@ -200,10 +210,13 @@ class RawWebhookStore:
         ]
 
     def reader_commands(self) -> list[Command]:
-        """The commands that queue a reader job (sent when `store_command` answered NEEDS_READER)."""
+        """The commands that queue a reader job and name it on the flag `store_command` set (sent
+        when it answered NEEDS_READER)."""
+        job_id = reader_job_id()
 
         def write(pipe: Pipeline) -> None:
-            enqueue_reader(inbound_queue(self._redis), settings=self._settings, pipeline=pipe)
+            pipe.set(keys.WEBHOOKS_READER, job_id, xx=True, ex=READER_TTL_SECONDS)
+            enqueue_reader(inbound_queue(self._redis), settings=self._settings, pipeline=pipe, job_id=job_id)
 
         flat = recorded(self._redis, write)
         commands: list[Command] = []
@@ -221,13 +234,14 @@ class RawWebhookStore:
         ids = self._redis.zrange(keys.WEBHOOKS_PENDING, 0, limit - 1)
         return [_text(item) for item in ids if isinstance(item, bytes | str)]
 
-    def keep_reading(self) -> None:
-        """Renew the reader's flag (between batches)."""
-        self._redis.set(keys.WEBHOOKS_READER, "1", ex=READER_TTL_SECONDS)
+    def take_reading(self, reader: str) -> bool:
+        """Take or renew the reader's flag for job `reader`; False while another reader holds it
+        (two readers at once could claim a sender's messages out of their arrival order)."""
+        return bool(self._take(keys=[keys.WEBHOOKS_READER], args=[reader, READER_TTL_SECONDS]))
 
-    def stop_reading(self) -> bool:
-        """Drop the reader's flag if nothing is pending; False when something arrived meanwhile."""
-        return bool(self._release(keys=[keys.WEBHOOKS_PENDING, keys.WEBHOOKS_READER]))
+    def stop_reading(self, reader: str) -> bool:
+        """Drop `reader`'s flag if nothing is pending; False when something arrived meanwhile."""
+        return bool(self._release(keys=[keys.WEBHOOKS_PENDING, keys.WEBHOOKS_READER], args=[reader]))
 
     def get(self, entry_id: str) -> RawWebhook | None:
         fields = read_hash(self._redis, keys.webhook(entry_id))

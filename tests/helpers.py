@@ -131,3 +131,13 @@ def conversation_bodies(conversation: dict[str, Any]) -> list[str]:
 def signed_twilio(base_url: str, settings: Settings, **message: Any) -> SimulatedRequest:
     """A Twilio inbound webhook for `message`, signed as Twilio signs it."""
     return SIMULATORS["twilio"](SimulatedMessage(**message), base_url, settings)
+
+
+def read_stored_webhooks(redis_client: Any, settings: Settings) -> None:
+    """Do the work of the reader job the web process queued (its id is on the reader's flag), in
+    this process: the stored webhooks become ledger entries and their jobs, nothing delivered yet."""
+    from bridge import keys
+    from workers.webhooks import read_pending
+
+    holder = redis_client.get(keys.WEBHOOKS_READER)
+    read_pending(redis_client, settings, reader=holder.decode() if holder else "test-reader")

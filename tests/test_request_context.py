@@ -22,9 +22,8 @@ from bridge.messages import Channel, InboundMessage
 from bridge.queueing import inbound_job_id, inbound_queue, status_queue
 from bridge.request_context import sane_request_id
 from bridge.statuses import StatusLedger
-from tests.helpers import signed_twilio
+from tests.helpers import read_stored_webhooks, signed_twilio
 from workers.context import request_id_of
-from workers.webhooks import read_pending
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -70,7 +69,7 @@ def test_a_webhook_stores_its_request_id_with_the_message_and_its_job_finds_it(
     request = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="Hi")
     request = dataclasses.replace(request, headers={**request.headers, "X-Request-ID": "req-inbound"})
     assert request.send(http).status_code == 200
-    read_pending(redis_client, settings)  # the reader claims what the stored webhook carries
+    read_stored_webhooks(redis_client, settings)  # the reader claims what the stored webhook carries
 
     entry_id = inbound_id("twilio", _sid(request.body))
     assert InboundLedger(redis_client, settings).get(entry_id).get("request_id") == "req-inbound"
@@ -87,7 +86,7 @@ def test_a_delivery_report_stores_its_request_id_and_still_reads_as_a_report(
     headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
     response = http.post(url, content=urlencode(params), headers={**headers, "X-Request-ID": "req-status"})
     assert response.status_code == 200
-    read_pending(redis_client, settings)
+    read_stored_webhooks(redis_client, settings)
 
     [job] = status_queue(redis_client).get_jobs()
     status_id = job.kwargs["status_id"]

@@ -37,22 +37,23 @@ def read_webhooks() -> dict[str, str]:
     """Read every pending webhook, oldest first, until none is left."""
     job = get_current_job()
     assert job is not None, "read_webhooks runs inside an RQ worker"
-    read, unreadable = read_pending(job.connection, get_settings())
+    read, unreadable = read_pending(job.connection, get_settings(), reader=job.id)
     return {"read": str(read), "unreadable": str(unreadable)}
 
 
-def read_pending(connection: Redis, settings: Settings) -> tuple[int, int]:
-    """The reader's loop (`bridge.raw_webhooks`): how many webhooks it read, and how many it could
-    not. Only the holder of the reader's flag may run it."""
+def read_pending(connection: Redis, settings: Settings, *, reader: str = "in-process") -> tuple[int, int]:
+    """The reader's loop (`bridge.raw_webhooks`) as `reader`: how many webhooks it read, and how
+    many it could not. Nothing while another reader holds the flag: that one reads them."""
     store = RawWebhookStore(connection, settings)
     read = unreadable = 0
     while True:
+        if not store.take_reading(reader):
+            return read, unreadable
         pending = store.pending()
         if not pending:
-            if store.stop_reading():
+            if store.stop_reading(reader):
                 return read, unreadable
             continue  # one arrived between the look and the release: it is ours
-        store.keep_reading()
         for entry_id in pending:
             record = store.get(entry_id)
             if record is None:

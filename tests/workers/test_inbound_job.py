@@ -10,9 +10,8 @@ from twilio.request_validator import RequestValidator
 
 from bridge.ledger import InboundLedger, inbound_id
 from bridge.queueing import inbound_job_id, inbound_queue
-from tests.helpers import conversation_bodies, signed_twilio
+from tests.helpers import conversation_bodies, read_stored_webhooks, signed_twilio
 from workers.failures import record_failure
-from workers.webhooks import read_pending
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 
@@ -103,7 +102,7 @@ def test_a_failure_recorded_after_a_later_job_delivered_the_message_posts_nothin
             bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text=text, message_id=sid
         )
         assert message.send(http).status_code == 200
-    read_pending(redis_client, settings)  # the reader's work: the two delivery jobs are queued
+    read_stored_webhooks(redis_client, settings)  # the reader's work: the two delivery jobs are queued
     queue = inbound_queue(redis_client)
     abandoned = queue.fetch_job(inbound_job_id(inbound_id("twilio", "SMfirst")))
     queue.remove(abandoned)  # in the dead worker's hands
