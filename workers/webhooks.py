@@ -41,7 +41,7 @@ def read_webhooks() -> dict[str, str]:
     return {"read": str(read), "unreadable": str(unreadable)}
 
 
-def read_pending(connection: Redis, settings: Settings, *, reader: str = "in-process") -> tuple[int, int]:
+def read_pending(connection: Redis, settings: Settings, *, reader: str) -> tuple[int, int]:
     """The reader's loop (`bridge.raw_webhooks`) as `reader`: how many webhooks it read, and how
     many it could not. Nothing while another reader holds the flag: that one reads them."""
     store = RawWebhookStore(connection, settings)
