@@ -245,7 +245,7 @@ class RawWebhookStore:
 
     def get(self, entry_id: str) -> RawWebhook | None:
         fields = read_hash(self._redis, keys.webhook(entry_id))
-        if not fields or "body" not in fields:
+        if not fields or "provider" not in fields:
             return None
         read_at = fields.get("read_at")
         return RawWebhook(
@@ -261,12 +261,16 @@ class RawWebhookStore:
         )
 
     def mark_read(self, entry_id: str, *, claimed: int) -> None:
-        """Read, and what it carried claimed: off the pending set; a replay has nothing to do."""
+        """Read, and what it carried claimed: off the pending set; a replay has nothing to do.
+
+        The body goes: the ledger entries it became keep the raw payload for as long, and Redis
+        would otherwise hold every webhook twice for the whole retention. What stays (the
+        provider, the times, `read_at`) is what dedupes an identical retry and answers a replay."""
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 keys.webhook(entry_id), mapping={"read_at": f"{time.time():.6f}", "claimed": str(claimed)}
             )
-            pipe.hdel(keys.webhook(entry_id), "reason")
+            pipe.hdel(keys.webhook(entry_id), "reason", "body")
             pipe.zrem(keys.WEBHOOKS_PENDING, entry_id)
             pipe.execute()
 

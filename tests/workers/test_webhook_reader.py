@@ -70,3 +70,22 @@ def test_a_webhook_whose_record_expired_is_dropped_from_the_pending_set(bridge, 
     holder = redis_client.get(keys.WEBHOOKS_READER).decode()
     assert read_pending(redis_client, settings, reader=holder) == (0, 0)
     assert redis_client.zcard(keys.WEBHOOKS_PENDING) == 0
+
+
+def test_a_read_webhook_keeps_its_body_once_on_the_ledger_and_still_dedupes_a_retry(
+    bridge, settings, http, redis_client
+):
+    request = signed_twilio(
+        bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="once", message_id="SM1"
+    )
+    assert request.send(http).status_code == 200
+    [record] = redis_client.keys(keys.webhook("*"))
+    read_pending(redis_client, settings, reader=redis_client.get(keys.WEBHOOKS_READER).decode())
+
+    assert redis_client.hget(record, "body") is None  # not kept twice for the whole retention
+    assert redis_client.hget(record, "read_at") is not None
+    entry = InboundLedger(redis_client, settings).get(inbound_id("twilio", "SM1"))
+    assert "Body=once" in entry.get("raw")
+
+    assert request.send(http).status_code == 200  # Twilio's retry of the same request
+    assert redis_client.zcard(keys.WEBHOOKS_PENDING) == 0
