@@ -121,6 +121,15 @@ class SandboxControl:
         headers = {"Authorization": f"Bearer {self._token}", "Intercom-Version": "2.16"}
         return self._http.request(method, path, headers=headers, **kwargs)
 
+    def agent_reply(self, conversation_id: str, body: str, *, admin_id: str = "991267101") -> httpx.Response:
+        """An agent's reply in a conversation, as Intercom's API takes it (the sandbox then sends
+        the bridge Intercom's signed webhook for it)."""
+        return self.api(
+            "POST",
+            f"/conversations/{conversation_id}/reply",
+            json={"type": "admin", "admin_id": admin_id, "message_type": "comment", "body": body},
+        )
+
 
 def conversation_bodies(conversation: dict[str, Any]) -> list[str]:
     """The customer's messages in a conversation, in order: the opening one, then each reply."""

@@ -231,12 +231,7 @@ def test_a_reply_the_provider_refused_is_listed_and_sent_once_on_replay(
     drain()
     [conversation] = sandbox.conversations()
     http.post(f"{loop.url}/_standin/faults/twilio", json={"statuses": [400]}).raise_for_status()
-    reply = sandbox.api(
-        "POST",
-        f"/conversations/{conversation['id']}/reply",
-        json={"type": "admin", "admin_id": "991267101", "message_type": "comment", "body": "On it"},
-    )
-    assert reply.status_code == 200
+    assert sandbox.agent_reply(conversation["id"], "On it").status_code == 200
     drain()
     assert loop.state.sends == []
 
@@ -401,12 +396,7 @@ def test_customers_written_with_separators_are_masked_in_every_ops_view_unless_r
     drain()
     http.post(f"{loop.url}/_standin/faults/twilio", json={"statuses": [400, 400]}).raise_for_status()
     for conversation in sandbox.conversations():
-        reply = sandbox.api(
-            "POST",
-            f"/conversations/{conversation['id']}/reply",
-            json={"type": "admin", "admin_id": "991267101", "message_type": "comment", "body": "On it"},
-        )
-        assert reply.status_code == 200
+        assert sandbox.agent_reply(conversation["id"], "On it").status_code == 200
     drain()
 
     jobs, outputs = ops_views(bridge, http)
