@@ -115,7 +115,7 @@ def prepare(
     try:
         writes = recorded(client, write)  # RQ asks Redis its version once per connection
     except redis.RedisError as exc:
-        raise _unavailable(what, exc) from exc
+        raise unavailable(what, exc) from exc
     return Claim(key, numbered_by or "", writes, what)
 
 
@@ -131,7 +131,7 @@ def run(client: Redis, claims: Sequence[Claim], tally: Tally | None = None) -> l
     try:
         answer = client.execute_command(*_command(claims, tally))  # type: ignore[no-untyped-call]
     except redis.RedisError as exc:
-        raise _unavailable(_what(claims), exc) from exc
+        raise unavailable(_what(claims), exc) from exc
     return _outcomes(answer)
 
 
@@ -142,9 +142,9 @@ async def run_batched(batcher: Batcher, claims: Sequence[Claim], tally: Tally | 
     try:
         [answer] = await batcher.execute([_command(claims, tally)])
     except redis.RedisError as exc:
-        raise _unavailable(_what(claims), exc) from exc
+        raise unavailable(_what(claims), exc) from exc
     if isinstance(answer, redis.RedisError):
-        raise _unavailable(_what(claims), answer) from answer
+        raise unavailable(_what(claims), answer) from answer
     return _outcomes(answer)
 
 
@@ -182,5 +182,6 @@ def _what(claims: Sequence[Claim]) -> str:
     return claims[0].what if claims else "nothing"
 
 
-def _unavailable(what: str, exc: redis.RedisError) -> StorageUnavailable:
+def unavailable(what: str, exc: redis.RedisError) -> StorageUnavailable:
+    """The error a store raises when Redis failed it: the webhook is answered 503 and sent again."""
     return StorageUnavailable(f"could not store {what}: {type(exc).__name__}")

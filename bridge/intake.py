@@ -18,8 +18,7 @@ from redis.exceptions import NoScriptError
 
 from bridge import metrics
 from bridge.batching import Batcher, Command
-from bridge.claims import Tally
-from bridge.errors import StorageUnavailable
+from bridge.claims import Tally, unavailable
 from bridge.ledger import RawPayload
 from bridge.metrics import WebhookKind, WebhookOutcome
 from bridge.providers.base import ProviderAdapter
@@ -68,12 +67,12 @@ class Intake:
         try:
             answers = await self.batcher.execute(commands)
         except redis.RedisError as exc:
-            raise StorageUnavailable(f"could not store {what}: {type(exc).__name__}") from exc
+            raise unavailable(what, exc) from exc
         for answer in answers:
             if isinstance(answer, NoScriptError) and retry_without_script:
                 continue
             if isinstance(answer, redis.RedisError):
-                raise StorageUnavailable(f"could not store {what}: {type(answer).__name__}") from answer
+                raise unavailable(what, answer) from answer
         return answers
 
 

@@ -1,11 +1,12 @@
-"""The inbound ledger: every message the bridge accepted, stored before the provider hears "OK".
+"""The inbound ledger: every message the bridge accepted, claimed once by the reader of the
+stored webhooks (`workers.webhooks`; the web process stored the request itself before it answered,
+`bridge.raw_webhooks`).
 
-`accept` is one atomic Redis step (`bridge.claims`: one script, one round trip) that claims
-(provider, provider message id), numbers the arrival, stores the raw payload and the normalized
+`claim` is one atomic Redis step (`bridge.claims`: one script, one round trip) that claims
+(provider, provider message id), numbers the message, stores the raw payload and the normalized
 message, appends the message to its sender's lane and enqueues its job. Either all of that
-happens or none of it: a provider's retry of a stored message meets the claim and creates
-nothing, and a message that was not stored is never acknowledged (the caller answers 503 on
-`StorageUnavailable` and the provider retries).
+happens or none of it: a provider's redelivery of a stored message, or a reader reading the same
+webhook again after a crash, meets the claim and creates nothing.
 
 The entry then carries the job's recovery points (`contact_id`, `conversation_id`), so a retried
 or replayed job resumes after the last step that reached Intercom instead of repeating it.

@@ -13,7 +13,7 @@ arrival number. One reader at a time (`bridge:webhooks:reader`, a flag naming th
 with a short lifetime the reader keeps renewing) takes them in that order and claims what each
 carries in the ledgers, so every sender's messages join its lane in the order they arrived,
 whatever the number of workers. The script that stores a webhook also sets the flag when no
-reader holds it and then asks for a reader job (`needs_reader`), naming it on the flag; the reader
+reader holds it and then asks for a reader job (`Stored.NEEDS_READER`), naming it on the flag; the reader
 drops the flag only in the same atomic step that finds nothing pending, so a webhook stored
 meanwhile is never left without one. A reader killed mid-run leaves the flag to expire: RQ retries
 its abandoned job (`bridge.heartbeats`), and the next webhook after the flag's lifetime asks for a
