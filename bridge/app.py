@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from bridge import __version__, metrics
 from bridge.body_limit import BodyLimitMiddleware
-from bridge.connection import redis_client, resolve_redis
+from bridge.connection import async_redis_client, redis_client, resolve_redis
 from bridge.errors import StorageUnavailable, WebhookRejected
 from bridge.intake import Intake
 from bridge.logs import configure_logging, route_server_logs, secret_values
@@ -52,7 +52,7 @@ def create_app(
         url, embedded = resolve_redis(settings)
         client = redis_client(url)
         app.state.redis = client
-        app.state.intake = Intake(client, settings, app.state.adapters)
+        app.state.intake = Intake(client, async_redis_client(url), settings, app.state.adapters)
         sweeper = asyncio.create_task(sweep_media(app.state.media), name="media-sweep")
         # What exists by now (modules, the app, its clients) lives as long as the process: kept
         # out of the cycle collector's full passes, which would scan all of it again and again,
@@ -67,6 +67,7 @@ def create_app(
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await app.state.intake.batcher.aclose()
             client.close()
             if embedded is not None:
                 embedded.stop()

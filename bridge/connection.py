@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+import redis.asyncio
+import redis.asyncio.retry
 from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -50,6 +52,19 @@ def redis_client(url: str, *, timeout: float = 2.0, wait_out_outages: bool = Fal
         socket_connect_timeout=timeout,
         health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=cap, base=0.02), retries=retries),
+    )
+
+
+def async_redis_client(url: str, *, timeout: float = 2.0) -> redis.asyncio.Redis:
+    """The web process's client for its event loop (`bridge.batching`): the same timeouts and
+    quick reconnection attempts as `redis_client`'s, so a Redis that is down is a 503 at once,
+    while a round trip in flight never holds up the other requests."""
+    return redis.asyncio.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        retry=redis.asyncio.retry.Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
+import redis.asyncio
 from redis import Redis
 from redis.exceptions import NoScriptError
 
@@ -37,13 +38,22 @@ def webhook_outcome(*, new: bool, verified: bool) -> WebhookOutcome:
 class Intake:
     """What the webhook routes work with: the settings, the providers' adapters, where verified
     webhooks are stored and the round trip their stores share, in one object on the app's state
-    (the routes read it there rather than through FastAPI dependencies: `bridge.routes.webhooks`)."""
+    (the routes read it there rather than through FastAPI dependencies: `bridge.routes.webhooks`).
 
-    def __init__(self, client: Redis, settings: Settings, adapters: Mapping[str, ProviderAdapter]) -> None:
+    Made on the event loop that will use it: its stores go through `async_client`.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        async_client: redis.asyncio.Redis,
+        settings: Settings,
+        adapters: Mapping[str, ProviderAdapter],
+    ) -> None:
         self.settings = settings
         self.adapters = adapters
         self.webhooks = RawWebhookStore(client, settings)
-        self.batcher = Batcher(client)
+        self.batcher = Batcher(async_client)
 
     async def store_raw(
         self, provider: str, raw: RawPayload, *, received_at: datetime, verified: bool, tally: Tally | None

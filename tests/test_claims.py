@@ -9,7 +9,7 @@ import redis
 
 from bridge.batching import Batcher
 from bridge.claims import Outcome, Tally, claim, prepare, run, run_batched
-from bridge.connection import redis_client
+from bridge.connection import async_redis_client, redis_client
 from bridge.errors import StorageUnavailable
 
 TALLY = Tally("counts", if_new="new", if_duplicate="duplicate")
@@ -85,13 +85,15 @@ def test_a_count_that_cannot_be_kept_never_fails_the_claims(redis_client):
     assert redis_client.hgetall("a") == {b"value": b"a"}
 
 
-def test_batched_claims_behave_like_claims_sent_alone(redis_client):
-    batcher = Batcher(redis_client)
-
+def test_batched_claims_behave_like_claims_sent_alone(redis_url, redis_client):
     async def three_requests() -> list[list[Outcome]]:
-        return await asyncio.gather(
-            *(run_batched(batcher, [noted(redis_client, key, key)], TALLY) for key in ("a", "a", "b"))
-        )
+        batcher = Batcher(async_redis_client(redis_url))
+        try:
+            return await asyncio.gather(
+                *(run_batched(batcher, [noted(redis_client, key, key)], TALLY) for key in ("a", "a", "b"))
+            )
+        finally:
+            await batcher.aclose()
 
     assert asyncio.run(three_requests()) == [[Outcome.ACCEPTED], [Outcome.DUPLICATE], [Outcome.ACCEPTED]]
     assert counts(redis_client) == {b"new": 2.0, b"duplicate": 1.0}
@@ -104,6 +106,8 @@ def test_an_unreachable_redis_is_storage_unavailable(batched):
     prepared = prepare(unreachable, "a", note("a", "a"), what="a note")
     with pytest.raises(StorageUnavailable, match="could not store a note"):
         if batched:
-            asyncio.run(run_batched(Batcher(unreachable), [prepared]))
+            asyncio.run(
+                run_batched(Batcher(async_redis_client("redis://127.0.0.1:1/0", timeout=0.2)), [prepared])
+            )
         else:
             run(unreachable, [prepared])
