@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
 
-from bridge.providers.twilio import EMPTY_TWIML
+from bridge.providers.twilio.adapter import EMPTY_TWIML
 
 app = FastAPI(title="bare webhook endpoint")
 

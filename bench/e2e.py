@@ -42,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/x.py` from a clone
 
 from bench.support import Stack, machine_report, running_stack  # noqa: E402
-from bridge.simulators import SimulatedMessage  # noqa: E402
+from bridge.dev.simulators import SimulatedMessage  # noqa: E402
 
 BUSINESS = "+14155550100"
 

@@ -6,7 +6,7 @@
 Both servers run under uvicorn in subprocesses with the same options and process count
 (uvloop and httptools when installed, the access log on as the Procfile runs it), on one
 embedded Valkey like the bridge's default. The bridge runs with real settings: every request
-is a correctly signed Twilio SMS webhook (`bridge.simulators`, twilio's `RequestValidator`)
+is a correctly signed Twilio SMS webhook (`bridge.dev.simulators`, twilio's `RequestValidator`)
 with a MessageSid of its own, so every one is verified and stored as it arrived (numbered, on
 the pending set the reader takes), never answered as a duplicate. No workers run: webhooks wait. The bare
 endpoint reads the body and answers the same empty TwiML (`bench/bare_app.py`).
@@ -45,11 +45,11 @@ from pathlib import Path
 
 import redis
 
-from bridge import keys
-from bridge.embedded import ensure_embedded_redis
-from bridge.serving import free_port
-from bridge.settings import Settings
-from bridge.simulators import SIMULATORS, SimulatedMessage
+from bridge.core.settings import Settings
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage
+from bridge.infra import keys
+from bridge.runtime.embedded import ensure_embedded_redis
+from bridge.runtime.serving import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as `python bench/ingest.py`
 from loadgen import LoadGenerator, Result, Target, encode_request  # noqa: E402
@@ -293,7 +293,7 @@ class Bench:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Signed Twilio webhooks into the bridge vs a bare FastAPI endpoint: req/s, p50, p99.",
-        epilog="Targets (issue 12): bridge/bare req/s ratio >= 0.5; p99 < 10 ms at half the bridge's maximum.",
+        epilog="Targets (issue 12): bridge/bare req/s ratio >= 0.5; p99 < 10 ms at half the maximum.",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per round (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server and measurement (default 3)")

@@ -29,8 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/x.py` from a clone
 
 from bench.support import machine_report, running_stack  # noqa: E402
-from bridge.rate_budget import SHARE, slots_per_window  # noqa: E402
-from bridge.simulators import SimulatedMessage  # noqa: E402
+from bridge.dev.simulators import SimulatedMessage  # noqa: E402
+from bridge.infra.rate_budget import SHARE, slots_per_window  # noqa: E402
 
 BUSINESS = "+14155550100"
 WINDOW_SECONDS = 10.0

@@ -42,11 +42,11 @@ import httpx
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge.processes import die_with_parent
-from bridge.sandbox.credentials import sandbox_credentials
-from bridge.serving import free_port
-from bridge.settings import Settings
-from bridge.simulators import SIMULATORS, SimulatedMessage
+from bridge.core.settings import Settings
+from bridge.dev.sandbox.credentials import sandbox_credentials
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage
+from bridge.runtime.processes import die_with_parent
+from bridge.runtime.serving import free_port
 
 READY_SECONDS = 30.0
 STOP_SECONDS = 30.0

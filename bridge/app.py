@@ -14,19 +14,20 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bridge import __version__, metrics
-from bridge.body_limit import BodyLimitMiddleware
-from bridge.connection import async_redis_client, redis_client, resolve_redis
-from bridge.errors import StorageUnavailable, WebhookRejected
-from bridge.intake import Intake
-from bridge.logs import configure_logging, route_server_logs, secret_values
-from bridge.media import media_store
+from bridge import __version__
+from bridge.conversations.media import media_store
+from bridge.core.context import RequestIdMiddleware
+from bridge.core.errors import StorageUnavailable, WebhookRejected
+from bridge.core.logs import configure_logging, route_server_logs, secret_values
+from bridge.core.retention import sweep_media
+from bridge.core.settings import Settings, get_settings
+from bridge.infra import metrics
+from bridge.infra.connection import async_redis_client, redis_client, resolve_redis
+from bridge.intake.edge import Intake
 from bridge.providers import ADAPTERS, ProviderAdapter
-from bridge.request_context import RequestIdMiddleware
-from bridge.retention import sweep_media
-from bridge.routes import admin, health, inbox_app, intercom, media, webhooks
-from bridge.routes import metrics as metrics_route
-from bridge.settings import Settings, get_settings
+from bridge.web.body_limit import BodyLimitMiddleware
+from bridge.web.routes import admin, health, inbox_app, intercom, media, webhooks
+from bridge.web.routes import metrics as metrics_route
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 that retries what the bridge refused, and an audit of what reached the Intercom sandbox.
 
 Nothing here fakes a part: workers are `python -m bridge worker` processes, the provider is
-HTTP requests signed by `bridge.simulators`, and the audit reads the sandbox's workspace.
+HTTP requests signed by `bridge.dev.simulators`, and the audit reads the sandbox's workspace.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 import redis
 
-from bridge import keys
-from bridge.ledger import inbound_id
-from bridge.settings import Settings
-from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.core.settings import Settings
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.infra import keys
+from bridge.intake.ledger import inbound_id
 from tests.helpers import SandboxControl, conversation_bodies
 
 BUSINESS = "+14155550100"

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import redis
 
-from bridge.serving import BackgroundServer, free_port
-from bridge.settings import Settings, get_settings, reset_settings_cache
+from bridge.core.settings import Settings, get_settings, reset_settings_cache
+from bridge.runtime.serving import BackgroundServer, free_port
 from tests.helpers import INTERCOM_OPENAPI, REFERENCE_ABSENT, SHARED, SandboxControl, shared_path
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[BackgroundServer]:
-    from bridge.sandbox import Workspace, create_sandbox_app
+    from bridge.dev.sandbox import Workspace, create_sandbox_app
 
     with BackgroundServer(create_sandbox_app(Workspace(token=TEST_INTERCOM_TOKEN))) as server:
         yield server
@@ -251,7 +251,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def standin_server() -> Iterator[BackgroundServer]:
     """The providers' APIs stand-in (media endpoints; later the send APIs)."""
-    from bridge.standins import StandInState, create_standin_app
+    from bridge.dev.standins import StandInState, create_standin_app
 
     state = StandInState(
         twilio_account_sid=TEST_ACCOUNT_SID,

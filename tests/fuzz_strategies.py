@@ -18,10 +18,10 @@ import jwt
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from bridge.core.settings import Settings
+from bridge.dev.simulators.messagebird import signature as messagebird_signature
 from bridge.providers.signing import hmac_hex, sha256_hex
 from bridge.providers.vonage import sms_signature
-from bridge.settings import Settings
-from bridge.simulators.messagebird import signature as messagebird_signature
 from tests.helpers import SHARED
 
 SAMPLES = (

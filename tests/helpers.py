@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.settings import Settings
-from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.core.settings import Settings
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Reference material that is not ours to ship (Intercom's official OpenAPI description, provider payloads
@@ -45,7 +45,7 @@ def shared_file(*parts: str) -> Path:
 
 class SandboxControl:
     """The sandbox's `/_sandbox` switches and its Intercom API, over HTTP. Every POST is JSON, even
-    a bodiless one: the control routes refuse anything else (`bridge.devtools`)."""
+    a bodiless one: the control routes refuse anything else (`bridge.dev.devtools`)."""
 
     def __init__(self, url: str, token: str = "test-intercom-token-0123456789") -> None:
         self.url = url
@@ -145,7 +145,7 @@ def signed_twilio(base_url: str, settings: Settings, **message: Any) -> Simulate
 def read_stored_webhooks(redis_client: Any, settings: Settings) -> None:
     """Do the work of the reader job the web process queued (its id is on the reader's flag), in
     this process: the stored webhooks become ledger entries and their jobs, nothing delivered yet."""
-    from bridge import keys
+    from bridge.infra import keys
     from workers.webhooks import read_pending
 
     holder = redis_client.get(keys.WEBHOOKS_READER)

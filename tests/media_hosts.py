@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from bridge.media_fetch import Sink
+from bridge.providers.media.fetch import Sink
 
 PIECE = b"\0" * (64 * 1024)
 

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.attachments import MEDIA_BUDGET_SECONDS, AttachmentResolver, attachment_client
-from bridge.identity import classify_sender
-from bridge.media import media_store
-from bridge.messages import Channel, InboundMessage, Media
+from bridge.conversations.attachments import MEDIA_BUDGET_SECONDS, AttachmentResolver, attachment_client
+from bridge.conversations.media import media_store
+from bridge.core.settings import Settings
+from bridge.infra.queueing import JOB_TIMEOUT_SECONDS
+from bridge.model.messages import Channel, InboundMessage, Media
+from bridge.model.senders import classify_sender
 from bridge.providers import ADAPTERS
-from bridge.queueing import JOB_TIMEOUT_SECONDS
-from bridge.settings import Settings
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import TypeVar
 import pytest
 import redis
 
-from bridge.batching import Batcher
-from bridge.connection import async_redis_client
+from bridge.infra.batching import Batcher
+from bridge.infra.connection import async_redis_client
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""`BRIDGE_MAX_BODY_BYTES` on every route that reads a body, over real HTTP (bridge.body_limit).
+"""`BRIDGE_MAX_BODY_BYTES` on every route that reads a body, over real HTTP (bridge.web.body_limit).
 
 Each kind of route refuses a body one byte over the limit with a 413 that says why, whether the
 client declared its length (Content-Length) or streamed it in chunks with no length at all, and
@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from bridge.app import create_app
-from bridge.request_context import HEADER
-from bridge.serving import BackgroundServer
-from bridge.settings import get_settings, reset_settings_cache
+from bridge.core.context import HEADER
+from bridge.core.settings import get_settings, reset_settings_cache
+from bridge.runtime.serving import BackgroundServer
 from tests.test_metrics import scrape
 
 LIMIT = 4096

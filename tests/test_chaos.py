@@ -2,7 +2,7 @@
 restarted, Intercom and the providers failing a fifth of their calls, every message delivered
 twice at once.
 
-Each test acts as the provider (signed webhooks from `bridge.simulators`, refused ones retried),
+Each test acts as the provider (signed webhooks from `bridge.dev.simulators`, refused ones retried),
 runs real `bridge worker` processes against a real Valkey, and then audits the Intercom sandbox:
 every message the bridge acknowledged is in Intercom, once, in its sender's order, and each
 sender has one contact. What the tests observed (messages, 503s, duplicates, recovery times) is
@@ -27,14 +27,14 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from bridge import keys
 from bridge.app import create_app
-from bridge.ledger import inbound_id
-from bridge.queueing import QUEUES
-from bridge.replies import FINAL, ReplyLedger, ReplyStatus
-from bridge.serving import BackgroundServer
-from bridge.settings import get_settings, reset_settings_cache
-from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.core.settings import get_settings, reset_settings_cache
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.infra import keys
+from bridge.infra.queueing import QUEUES
+from bridge.intake.ledger import inbound_id
+from bridge.replies.agent import FINAL, ReplyLedger, ReplyStatus
+from bridge.runtime.serving import BackgroundServer
 from tests.chaos_support import (
     BUSINESS,
     Audit,

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 import redis
 
-from bridge.batching import Batcher
-from bridge.claims import Outcome, Tally, claim, prepare, run, run_batched
-from bridge.connection import async_redis_client, redis_client
-from bridge.errors import StorageUnavailable
+from bridge.core.errors import StorageUnavailable
+from bridge.infra.batching import Batcher
+from bridge.infra.claims import Outcome, Tally, claim, prepare, run, run_batched
+from bridge.infra.connection import async_redis_client, redis_client
 
 TALLY = Tally("counts", if_new="new", if_duplicate="duplicate")
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import redis
 
-from bridge.embedded import PASSWORD_FILE
-from bridge.sandbox.credentials import stored_sandbox_credentials
-from bridge.serving import free_port
+from bridge.dev.sandbox.credentials import stored_sandbox_credentials
+from bridge.runtime.embedded import PASSWORD_FILE
+from bridge.runtime.serving import free_port
 
 BRIDGE = [sys.executable, "-m", "bridge"]
 
@@ -42,7 +42,7 @@ def test_the_console_script_is_bridge():
     from importlib.metadata import entry_points
 
     [script] = [ep for ep in entry_points(group="console_scripts") if ep.name == "bridge"]
-    assert script.value == "bridge.cli:main"
+    assert script.value == "bridge.cli.main:main"
 
 
 def test_a_worker_without_an_intercom_token_says_which_variable_is_missing(tmp_path):

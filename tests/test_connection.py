@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from bridge.connection import redis_client
+from bridge.infra.connection import redis_client
 
 
 def test_a_workers_client_waits_out_a_redis_restart(restartable_redis):

@@ -13,11 +13,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from bridge import cli_contacts, keys
-from bridge.cli_contacts import contacts
-from bridge.contacts import IdentityMap
-from bridge.contacts_sync import KeyHolders, SyncProgress, SyncStore, contact_keys, sync_contacts
-from bridge.errors import IntercomUnavailable
+from bridge.cli.contacts import contacts
+from bridge.cli.main import contacts as cli_contacts
+from bridge.contacts.resolution import IdentityMap
+from bridge.contacts.sync import KeyHolders, SyncProgress, SyncStore, contact_keys, sync_contacts
+from bridge.core.errors import IntercomUnavailable
+from bridge.infra import keys
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import Contact, ContactRef
 
@@ -273,7 +274,7 @@ def contact(cid: str, updated_at: int, role: str = "lead", created_at: int = 0) 
         ("a", [contact("a", 1), contact("b", 2)], "a", "b", "repointed"),
         ("b", [contact("a", 1), contact("b", 2)], "b", None, "already_mapped"),
         ("z", [contact("a", 1)], "z", None, "already_mapped"),  # the map's own decision stays
-        # Equal updated_at: a user before a lead, then the older contact (bridge.matching).
+        # Equal updated_at: a user before a lead, then the older contact (bridge.contacts.matching).
         (None, [contact("a", 5), contact("b", 5, role="user")], None, "b", "mapped"),
         (None, [contact("b", 5, created_at=9), contact("a", 5, created_at=1)], None, "a", "mapped"),
     ],

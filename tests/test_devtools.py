@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from bridge.devtools import host_name
-from bridge.sandbox import Workspace, create_sandbox_app
-from bridge.serving import BackgroundServer
-from bridge.standins import create_standin_app
+from bridge.dev.devtools import host_name
+from bridge.dev.sandbox import Workspace, create_sandbox_app
+from bridge.dev.standins import create_standin_app
+from bridge.runtime.serving import BackgroundServer
 
 
 @dataclass(frozen=True)

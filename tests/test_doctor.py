@@ -15,9 +15,12 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 
-from bridge.cli import main
-from bridge.cli_doctor import doctor
-from bridge.doctor import (
+from bridge.cli.doctor import doctor
+from bridge.cli.main import main
+from bridge.core.errors import ProviderRejected
+from bridge.core.logs import secret_values
+from bridge.core.settings import Settings, get_settings, reset_settings_cache
+from bridge.ops.doctor import (
     CheckResult,
     Status,
     check_provider,
@@ -27,13 +30,10 @@ from bridge.doctor import (
     render,
     run_checks,
 )
-from bridge.errors import ProviderRejected
-from bridge.logs import secret_values
 from bridge.providers import ADAPTERS
 from bridge.providers.base import CredentialCheck, ProviderAdapter, WebhookContent, WebhookRequest
-from bridge.runner import RunOptions, record_sandbox_run
-from bridge.serving import BackgroundServer, free_port
-from bridge.settings import Settings, get_settings, reset_settings_cache
+from bridge.runtime.runner import RunOptions, record_sandbox_run
+from bridge.runtime.serving import BackgroundServer, free_port
 
 PROVIDERS = list(ADAPTERS)
 PROVIDER_VARIABLES = ("TWILIO_", "WHATSAPP_", "MESSAGEBIRD_", "VONAGE_", "TEXTMAGIC_", "AFRICASTALKING_")

@@ -10,9 +10,9 @@ import pytest
 import redis
 
 from bridge.app import create_app
-from bridge.embedded import PASSWORD_FILE, ensure_embedded_redis
-from bridge.serving import BackgroundServer
-from bridge.settings import Settings
+from bridge.core.settings import Settings
+from bridge.runtime.embedded import PASSWORD_FILE, ensure_embedded_redis
+from bridge.runtime.serving import BackgroundServer
 
 
 def test_the_first_process_starts_the_server_and_the_next_one_attaches(tmp_path):
@@ -92,7 +92,7 @@ def test_a_client_without_the_password_can_do_nothing_but_ping(tmp_path):
 
 def test_the_password_is_generated_once_kept_owner_only_and_never_logged(tmp_path, caplog):
     data_dir = tmp_path / "new" / "data"
-    caplog.set_level(logging.INFO, logger="bridge.embedded")
+    caplog.set_level(logging.INFO, logger="bridge.runtime.embedded")
     first = ensure_embedded_redis(data_dir)
     first.stop()
     second = ensure_embedded_redis(data_dir)

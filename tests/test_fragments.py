@@ -9,18 +9,18 @@ from urllib.parse import parse_qs
 import httpx
 from rq.registry import ScheduledJobRegistry
 
-from bridge.attachments import AttachmentResolver
-from bridge.delivery import Deliverer, Result
-from bridge.fragments import FRAGMENT_WAIT_SECONDS, assemble
-from bridge.identity import classify_sender
+from bridge.conversations.attachments import AttachmentResolver
+from bridge.conversations.delivery import Deliverer, Result
+from bridge.conversations.fragments import FRAGMENT_WAIT_SECONDS, assemble
+from bridge.conversations.media import media_store
+from bridge.dev.simulators import SimulatedMessage
+from bridge.dev.simulators.vonage import inbound_parts
+from bridge.infra.queueing import inbound_queue
+from bridge.intake.ledger import inbound_id
 from bridge.intercom.client import IntercomClient
-from bridge.ledger import inbound_id
-from bridge.media import media_store
-from bridge.messages import Channel, Fragment, InboundMessage
+from bridge.model.messages import Channel, Fragment, InboundMessage
+from bridge.model.senders import classify_sender
 from bridge.providers import ADAPTERS
-from bridge.queueing import inbound_queue
-from bridge.simulators import SimulatedMessage
-from bridge.simulators.vonage import inbound_parts
 from tests.helpers import conversation_bodies
 
 TEXT = "Hello! This message is long enough that the network cut it into three separate parts."

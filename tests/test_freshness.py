@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import freshness
-from bridge.errors import SignatureInvalid, SignatureOutOfWindow
-from bridge.settings import Settings
+from bridge.core import freshness
+from bridge.core.errors import SignatureInvalid, SignatureOutOfWindow
+from bridge.core.settings import Settings
 
 NOW = 1_800_000_000.0
 DAY = 86400.0

@@ -35,11 +35,11 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from bridge.app import create_app
+from bridge.conversations.media import media_store
+from bridge.core.settings import Settings
+from bridge.infra.queueing import QUEUES
 from bridge.intercom.webhooks import REPLY_TOPICS, STATE_TOPICS
-from bridge.media import media_store
 from bridge.providers import ADAPTERS
-from bridge.queueing import QUEUES
-from bridge.settings import Settings
 from tests.fuzz_strategies import bodies, json_values, mutated, signed
 from tests.helpers import signed_twilio
 

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from bridge.app import create_app
-from bridge.serving import BackgroundServer
-from bridge.settings import get_settings, reset_settings_cache
+from bridge.core.settings import get_settings, reset_settings_cache
+from bridge.runtime.serving import BackgroundServer
 from tests.conftest import run_workers_in_process
 from tests.helpers import conversation_bodies, signed_twilio
 
@@ -108,7 +108,7 @@ def test_a_number_stored_with_any_countrys_exit_code_matches_its_sender_without_
 
     assert only_conversation_contact(sandbox) == contact["id"]
     assert [c["phone"] for c in sandbox.contacts()] == [stored]  # no new lead, nothing rewritten
-    assert contact_searches(sandbox) == 1  # the written forms share one search (bridge.matching)
+    assert contact_searches(sandbox) == 1  # the written forms share one search (bridge.contacts.matching)
 
 
 def test_the_identity_map_knows_a_number_by_its_variants_before_search_does(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.identity import IdentityKind, classify_sender
+from bridge.model.senders import IdentityKind, classify_sender
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import time
 import httpx
 from rq.registry import FailedJobRegistry
 
-from bridge.ledger import InboundLedger, inbound_id
-from bridge.queueing import inbound_job_id, inbound_queue
+from bridge.infra.queueing import inbound_job_id, inbound_queue
+from bridge.intake.ledger import InboundLedger, inbound_id
 from tests.helpers import conversation_bodies, signed_twilio
 
 CUSTOMER = "+14155550123"

@@ -260,7 +260,7 @@ def test_while_intercom_is_rate_limited_the_agent_is_told_to_try_again_instead_o
     """A worker may wait out a 429 window; an agent looking at the app should not: Intercom
     gives a canvas request a few seconds. With every process paused for 10 s, the app answers at
     once that Intercom is busy (a worker would have waited the 10 s), and nothing is merged."""
-    from bridge.rate_budget import CallBudget
+    from bridge.infra.rate_budget import CallBudget
 
     app = inbox()
     user = sandbox.seed_contact(role="user", name="Ada", email="ada@example.com", phone=LEAD_NUMBER)

@@ -16,13 +16,13 @@ import pytest
 from click.testing import CliRunner, Result
 from rq.registry import FailedJobRegistry
 
-from bridge import keys
-from bridge.cli import main
-from bridge.jobs import parse_since
-from bridge.ledger import InboundLedger
-from bridge.logs import mask_number
-from bridge.queueing import inbound_queue
-from bridge.settings import reset_settings_cache
+from bridge.cli.main import main
+from bridge.core.logs import mask_number
+from bridge.core.settings import reset_settings_cache
+from bridge.infra import keys
+from bridge.infra.queueing import inbound_queue
+from bridge.intake.ledger import InboundLedger
+from bridge.ops.jobs import parse_since
 from tests.helpers import conversation_bodies, signed_twilio
 
 BUSINESS = "+14155550100"
@@ -442,7 +442,7 @@ def test_a_media_urls_signature_is_neither_stored_nor_shown_with_its_failed_job(
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
-    from bridge.standins import StoredMedia
+    from bridge.dev.standins import StoredMedia
 
     monkeypatch.setenv("BRIDGE_PUBLIC_URL", bridge.url)  # so the worker fetches the media itself
     reset_settings_cache()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bridge import keys
-from bridge.lanes import SenderLane
+from bridge.conversations.lanes import SenderLane
+from bridge.infra import keys
 
 SENDER = "phone:+14155550123"
 

@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from bridge import keys
-from bridge.claims import Outcome
-from bridge.connection import redis_client
-from bridge.errors import StorageUnavailable
-from bridge.identity import classify_sender
-from bridge.ledger import InboundLedger, RawPayload, Status, inbound_id
-from bridge.messages import Channel, InboundMessage
-from bridge.queueing import inbound_job_id, inbound_queue
-from bridge.settings import Settings
+from bridge.core.errors import StorageUnavailable
+from bridge.core.settings import Settings
+from bridge.infra import keys
+from bridge.infra.claims import Outcome
+from bridge.infra.connection import redis_client
+from bridge.infra.queueing import inbound_job_id, inbound_queue
+from bridge.intake.ledger import InboundLedger, RawPayload, Status, inbound_id
+from bridge.model.messages import Channel, InboundMessage
+from bridge.model.senders import classify_sender
 
 RAW = RawPayload(content_type="application/x-www-form-urlencoded", body="From=...", path="/webhooks/twilio")
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bridge.serving import BackgroundServer
+from bridge.runtime.serving import BackgroundServer
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -83,7 +83,7 @@ def test_an_open_loop_sends_what_its_schedule_says_and_counts_every_answer(recor
 
 
 def test_a_server_that_is_not_there_is_an_error_not_a_hang():
-    from bridge.serving import free_port
+    from bridge.runtime.serving import free_port
 
     target = Target("127.0.0.1", free_port())
     with LoadGenerator(1) as generator, pytest.raises(RuntimeError, match="generator process failed"):

@@ -12,7 +12,8 @@ import pytest
 import uvicorn
 from pydantic import ValidationError
 
-from bridge.logs import (
+from bridge.core.context import job_context
+from bridge.core.logs import (
     HideQueryValues,
     configure_logging,
     is_bridge_handler,
@@ -21,8 +22,7 @@ from bridge.logs import (
     route_server_logs,
     wants_json,
 )
-from bridge.request_context import job_context
-from bridge.settings import Settings, describe_invalid
+from bridge.core.settings import Settings, describe_invalid
 
 SECRET = "test-secret-value-0123456789"
 NUMBER = "+353881234599"

@@ -29,15 +29,15 @@ import httpx
 import pytest
 import redis
 
-from bridge import keys
-from bridge.ledger import Status
-from bridge.logs import secret_values
-from bridge.queueing import inbound_job_id
-from bridge.sandbox.credentials import stored_sandbox_credentials
-from bridge.serving import free_port
-from bridge.settings import get_settings
-from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
-from bridge.statuses import StatusLedger
+from bridge.core.logs import secret_values
+from bridge.core.settings import get_settings
+from bridge.dev.sandbox.credentials import stored_sandbox_credentials
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.infra import keys
+from bridge.infra.queueing import inbound_job_id
+from bridge.intake.ledger import Status
+from bridge.replies.reports import StatusLedger
+from bridge.runtime.serving import free_port
 from tests.helpers import SandboxControl
 
 pytestmark = pytest.mark.slow

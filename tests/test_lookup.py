@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from bridge.cli_contacts import contacts
-from bridge.contacts import IdentityMap
+from bridge.cli.contacts import contacts
+from bridge.contacts.lookup import build_lookup, render_lookup
+from bridge.contacts.resolution import IdentityMap
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
-from bridge.lookup import build_lookup, render_lookup
 
 
 @pytest.fixture

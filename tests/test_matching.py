@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bridge.contacts.matching import MatchRule, choose_contact, decide_from_search, phone_search_query
 from bridge.intercom.models import Contact
-from bridge.matching import MatchRule, choose_contact, decide_from_search, phone_search_query
 
 
 def contact(id: str, role: str = "lead", updated_at: int = 100, created_at: int = 1) -> Contact:

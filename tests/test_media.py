@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.media import media_store
+from bridge.conversations.media import media_store
 
 
 def mode(path: Path) -> int:

@@ -15,14 +15,14 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 from twilio.request_validator import RequestValidator
 
-from bridge.ledger import inbound_id
-from bridge.media import MediaStore, media_store
-from bridge.media_urls import MAX_URL_LENGTH
-from bridge.queueing import QUEUES, inbound_job_id, inbound_queue
-from bridge.serving import BackgroundServer
-from bridge.settings import get_settings, reset_settings_cache
-from bridge.simulators.base import SimulatedRequest
-from bridge.standins import StoredMedia
+from bridge.conversations.media import MediaStore, media_store
+from bridge.core.settings import get_settings, reset_settings_cache
+from bridge.dev.simulators.base import SimulatedRequest
+from bridge.dev.standins import StoredMedia
+from bridge.infra.queueing import QUEUES, inbound_job_id, inbound_queue
+from bridge.intake.ledger import inbound_id
+from bridge.providers.media.urls import MAX_URL_LENGTH
+from bridge.runtime.serving import BackgroundServer
 from tests.helpers import conversation_bodies, signed_twilio
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
@@ -35,7 +35,7 @@ def serve_public_bridge(monkeypatch, twilio_api_url: str, **variables: str) -> I
     """A bridge with a public URL (so it proxies media), Twilio's API at `twilio_api_url`, and
     any other `variables` set."""
     from bridge.app import create_app
-    from bridge.serving import free_port
+    from bridge.runtime.serving import free_port
 
     port = free_port()
     monkeypatch.setenv("BRIDGE_PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -100,7 +100,7 @@ def test_media_on_a_server_that_is_not_the_providers_are_never_fetched(
 ):
     """Neither with the credentials nor without them: the bridge is not a proxy for any link a
     webhook names."""
-    from bridge.standins import StandInState, create_standin_app
+    from bridge.dev.standins import StandInState, create_standin_app
 
     elsewhere_state = StandInState(require_auth=False)
     elsewhere_state.media["X1"] = StoredMedia(PNG, "image/png")
@@ -492,7 +492,7 @@ def test_media_of_a_webhook_whose_signature_failed_are_never_fetched(
 def whatsapp_bridge(bridge_env, monkeypatch, standin, redis_client):
     """A bridge with Meta configured against the stand-in Graph API, and a public URL."""
     from bridge.app import create_app
-    from bridge.serving import BackgroundServer, free_port
+    from bridge.runtime.serving import BackgroundServer, free_port
 
     port = free_port()
     monkeypatch.setenv("BRIDGE_PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -507,7 +507,7 @@ def whatsapp_bridge(bridge_env, monkeypatch, standin, redis_client):
 def test_a_whatsapp_image_reaches_intercom_as_a_bridge_url_that_returns_its_bytes(
     whatsapp_bridge, standin, sandbox, drain, http
 ):
-    from bridge.simulators import SIMULATORS, SimulatedMessage
+    from bridge.dev.simulators import SIMULATORS, SimulatedMessage
 
     standin.state.media["1234567890"] = StoredMedia(PNG, "image/jpeg")
     # Meta names media by id; the simulator takes the id from the URL's last path segment.

@@ -18,12 +18,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from bridge.errors import MediaAbandoned, MediaRefused
-from bridge.media_fetch import MAX_REDIRECTS, download
-from bridge.media_transport import Address, media_client
-from bridge.media_urls import MediaSources
-from bridge.messages import Media
-from bridge.providers.twilio import MEDIA_HOSTS
+from bridge.core.errors import MediaAbandoned, MediaRefused
+from bridge.model.messages import Media
+from bridge.providers.media.fetch import MAX_REDIRECTS, download
+from bridge.providers.media.transport import Address, media_client
+from bridge.providers.media.urls import MediaSources
+from bridge.providers.twilio.adapter import MEDIA_HOSTS
 from tests.media_hosts import memory_sink
 
 CAP = 64 * 1024
@@ -131,7 +131,7 @@ def test_a_redirect_loop_ends_after_a_few_hops(media_host, client, sources):
 
 
 def test_credentials_go_only_to_the_server_the_webhook_named(media_host, client, standin):
-    from bridge.standins import StoredMedia
+    from bridge.dev.standins import StoredMedia
 
     standin.state.media["X1"] = StoredMedia(b"GIF89a", "image/gif")
     both = MediaSources(provider="twilio", hosts=MEDIA_HOSTS, api_urls=(media_host.url, standin.url))

@@ -15,9 +15,9 @@ import httpcore
 import httpx
 import pytest
 
-from bridge.errors import MediaRefused
-from bridge.media_transport import Address, CheckedBackend, media_client, until
-from bridge.serving import free_port
+from bridge.core.errors import MediaRefused
+from bridge.providers.media.transport import Address, CheckedBackend, media_client, until
+from bridge.runtime.serving import free_port
 
 
 class Recording(httpcore.NetworkBackend):

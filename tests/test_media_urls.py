@@ -7,11 +7,11 @@ from ipaddress import ip_address
 import httpx
 import pytest
 
-from bridge.errors import MediaRefused
-from bridge.media_fetch import download
-from bridge.media_urls import MAX_URL_LENGTH, MediaSources, Refusal, address_refusal, refusal
-from bridge.messages import Media
-from bridge.providers.twilio import TwilioAdapter
+from bridge.core.errors import MediaRefused
+from bridge.model.messages import Media
+from bridge.providers.media.fetch import download
+from bridge.providers.media.urls import MAX_URL_LENGTH, MediaSources, Refusal, address_refusal, refusal
+from bridge.providers.twilio.adapter import TwilioAdapter
 from bridge.providers.whatsapp.adapter import WhatsAppAdapter
 from tests.media_hosts import memory_sink
 

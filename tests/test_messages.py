@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bridge.identity import classify_sender
-from bridge.messages import Channel, InboundMessage, Media
+from bridge.model.messages import Channel, InboundMessage, Media
+from bridge.model.senders import classify_sender
 
 
 def message(text: str = "", media: int = 0) -> InboundMessage:

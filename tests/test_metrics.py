@@ -13,16 +13,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from bridge import metrics
-from bridge.errors import IntercomUnavailable, ProviderRejected, ProviderUnavailable
+from bridge.core.errors import IntercomUnavailable, ProviderRejected, ProviderUnavailable
+from bridge.core.retrying import RetryPolicy
+from bridge.infra import metrics
+from bridge.infra.metrics import Metrics, SendOutcome, WebhookKind, WebhookOutcome
+from bridge.infra.queueing import INBOUND_QUEUE, inbound_queue
 from bridge.intercom.client import IntercomClient, endpoint_template
-from bridge.messages import Channel
-from bridge.metrics import Metrics, SendOutcome, WebhookKind, WebhookOutcome
-from bridge.metrics_export import render
-from bridge.outgoing import OutboundMessage
-from bridge.providers.twilio import TwilioAdapter
-from bridge.queueing import INBOUND_QUEUE, inbound_queue
-from bridge.retrying import RetryPolicy
+from bridge.model.messages import Channel
+from bridge.model.outgoing import OutboundMessage
+from bridge.ops.metrics_export import render
+from bridge.providers.twilio.adapter import TwilioAdapter
 from tests.conftest import TEST_INTERCOM_TOKEN, TEST_TWILIO_TOKEN
 from tests.helpers import conversation_bodies, signed_twilio
 from tests.providers.support import replies, send_with
@@ -207,8 +207,8 @@ def test_webhooks_refused_before_a_signature_is_checked_are_counted(bridge, brid
 def test_the_web_side_counts_into_redis_every_web_process_reads(bridge, redis_client, http):
     """Two web processes share one count: a second app reading the same Redis sees the first's."""
     from bridge.app import create_app
-    from bridge.serving import BackgroundServer
-    from bridge.settings import get_settings
+    from bridge.core.settings import get_settings
+    from bridge.runtime.serving import BackgroundServer
 
     assert http.post(f"{bridge.url}/webhooks/twilio").status_code == 403
     with BackgroundServer(create_app(get_settings())) as other:

@@ -18,10 +18,10 @@ from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
-from bridge.contacts import IdentityMap
-from bridge.contacts_sync import sync_contacts
+from bridge.contacts.lookup import build_lookup
+from bridge.contacts.resolution import IdentityMap
+from bridge.contacts.sync import sync_contacts
 from bridge.intercom.client import IntercomClient
-from bridge.lookup import build_lookup
 from tests.helpers import signed_twilio
 from tests.intercom_openapi import intercom_description, intercom_error_schema
 

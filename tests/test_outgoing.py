@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.messages import Channel
-from bridge.outgoing import (
+from bridge.model.messages import Channel
+from bridge.model.outgoing import (
     Draft,
     MediaKind,
     OutboundMessage,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.phones import (
+from bridge.model.phones import (
     international_digits_to_e164,
     strip_formatting,
     to_e164,

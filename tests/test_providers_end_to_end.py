@@ -9,13 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
-from bridge import keys
 from bridge.app import create_app
-from bridge.queueing import inbound_queue
-from bridge.serving import BackgroundServer
-from bridge.settings import get_settings, reset_settings_cache
-from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
-from bridge.simulators.messagebird import signature as messagebird_signature
+from bridge.core.settings import get_settings, reset_settings_cache
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.dev.simulators.messagebird import signature as messagebird_signature
+from bridge.infra import keys
+from bridge.infra.queueing import inbound_queue
+from bridge.runtime.serving import BackgroundServer
 from tests.helpers import conversation_bodies
 
 PROVIDERS = sorted(SIMULATORS)

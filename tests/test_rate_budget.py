@@ -1,4 +1,4 @@
-"""The Intercom call budget every process shares (bridge.rate_budget), on a real Redis.
+"""The Intercom call budget every process shares (bridge.infra.rate_budget), on a real Redis.
 
 Accounting runs on an injected clock: "processes" are budgets on their own connections sharing
 one key, booking and "sleeping" in simulated time, so what is checked is exactly which slots
@@ -19,15 +19,15 @@ import pytest
 import redis
 from pydantic import ValidationError
 
-from bridge import keys, metrics
-from bridge.connection import redis_client as redis_client_for
-from bridge.errors import IntercomRateLimited, RetryableError, StorageUnavailable
+from bridge.core.errors import IntercomRateLimited, RetryableError, StorageUnavailable
+from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings, get_settings, reset_settings_cache
+from bridge.infra import keys, metrics
+from bridge.infra.connection import redis_client as redis_client_for
+from bridge.infra.metrics import RETRY_WAIT, Metrics, series_field
+from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, SHARE, CallBudget
 from bridge.intercom.client import IntercomClient
-from bridge.metrics import RETRY_WAIT, Metrics, series_field
-from bridge.rate_budget import DEFAULT_MAX_WAIT, SHARE, CallBudget
-from bridge.retrying import RetryPolicy
-from bridge.serving import free_port
-from bridge.settings import Settings, get_settings, reset_settings_cache
+from bridge.runtime.serving import free_port
 from tests.conftest import TEST_INTERCOM_TOKEN
 from tests.helpers import ROOT, SandboxControl, conversation_bodies, signed_twilio
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from bridge import freshness
-from bridge.sandbox.notifications import sign
-from bridge.settings import get_settings, reset_settings_cache
-from bridge.simulators import SIMULATORS, SimulatedMessage
+from bridge.core import freshness
+from bridge.core.settings import get_settings, reset_settings_cache
+from bridge.dev.sandbox.notifications import sign
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage
 from tests.helpers import conversation_bodies
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
@@ -83,7 +83,7 @@ CHANNELS = [
 def test_an_admin_reply_is_sent_once_to_the_customer_through_their_provider_from_their_number(
     provider, whatsapp, loop, bridge, sandbox, drain, http, redis_client
 ):
-    from bridge.threads import ThreadStore
+    from bridge.conversations.threads import ThreadStore
 
     inbound(provider, bridge, http, drain, whatsapp=whatsapp)
     conversation = only_conversation(sandbox)
@@ -214,7 +214,7 @@ def test_a_reply_part_written_13_days_ago_is_still_sent(providers_at_standin, br
 def test_the_reply_ledger_remembers_a_part_longer_than_any_copy_of_it_is_accepted(
     providers_at_standin, bridge, sandbox, drain, http, redis_client, settings
 ):
-    # The invariant of `bridge.freshness`: a copy accepted later always meets the entry the first
+    # The invariant of `bridge.core.freshness`: a copy accepted later always meets the entry the first
     # one made (a duplicate), even one written at the edge of the clock skew allowed.
     inbound("twilio", bridge, http, drain)
     body = _notification(
@@ -282,7 +282,7 @@ def test_outside_the_window_the_configured_template_is_sent_instead(
     monkeypatch.setenv("WHATSAPP_TEMPLATE", "we_are_here:en_US")
     reset_settings_cache()
     from bridge.app import create_app
-    from bridge.serving import BackgroundServer
+    from bridge.runtime.serving import BackgroundServer
     from tests.conftest import run_workers_in_process
 
     with BackgroundServer(create_app(get_settings())) as server:
@@ -354,7 +354,7 @@ def test_a_failed_delivery_becomes_one_note_with_the_reason_and_delivered_or_rea
 def test_a_long_sms_vonage_sends_only_in_part_goes_once_and_the_agent_is_told_the_missing_part(
     loop, bridge, sandbox, drain, http, redis_client
 ):
-    from bridge.replies import ReplyLedger, ReplyStatus
+    from bridge.replies.agent import ReplyLedger, ReplyStatus
 
     inbound("vonage", bridge, http, drain)
     conversation = only_conversation(sandbox)
@@ -447,7 +447,7 @@ def test_html_from_older_api_versions_reaches_the_customer_as_text(
 @pytest.fixture
 def one_hour_buffer(bridge_env, monkeypatch, providers_at_standin, sandbox, redis_client):
     from bridge.app import create_app
-    from bridge.serving import BackgroundServer
+    from bridge.runtime.serving import BackgroundServer
 
     monkeypatch.setenv("BRIDGE_NEW_CONVERSATION_AFTER", "1h")
     reset_settings_cache()

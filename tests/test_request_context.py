@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bridge.identity import classify_sender
-from bridge.ledger import InboundLedger, RawPayload, inbound_id
-from bridge.logs import configure_logging, is_bridge_handler
-from bridge.messages import Channel, InboundMessage
-from bridge.queueing import inbound_job_id, inbound_queue, status_queue
-from bridge.request_context import sane_request_id
-from bridge.statuses import StatusLedger
+from bridge.core.context import sane_request_id
+from bridge.core.logs import configure_logging, is_bridge_handler
+from bridge.infra.queueing import inbound_job_id, inbound_queue, status_queue
+from bridge.intake.ledger import InboundLedger, RawPayload, inbound_id
+from bridge.model.messages import Channel, InboundMessage
+from bridge.model.senders import classify_sender
+from bridge.replies.reports import StatusLedger
 from tests.helpers import read_stored_webhooks, signed_twilio
 from workers.context import request_id_of
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge import keys
-from bridge.media import MediaStore, media_store
-from bridge.queueing import inbound_job_id
-from bridge.retention import sweep_media
-from bridge.settings import reset_settings_cache
+from bridge.conversations.media import MediaStore, media_store
+from bridge.core.retention import sweep_media
+from bridge.core.settings import reset_settings_cache
+from bridge.infra import keys
+from bridge.infra.queueing import inbound_job_id
 from tests.helpers import signed_twilio
 
 DAY = 86400
@@ -80,7 +80,7 @@ def test_a_failing_sweep_is_logged_and_tried_again(tmp_path: Path, caplog: pytes
 
 def test_the_web_app_sweeps_expired_media_when_it_starts(settings, tmp_path: Path) -> None:
     from bridge.app import create_app
-    from bridge.serving import BackgroundServer
+    from bridge.runtime.serving import BackgroundServer
 
     past = [time.time() - 30 * DAY]
     writer = MediaStore(settings.data_dir / "media", ttl_seconds=DAY, clock=lambda: past[0])
@@ -99,8 +99,8 @@ def test_records_expire_after_the_retention_and_routing_stays(
     bridge_env, monkeypatch, sandbox, drain, http, redis_client
 ) -> None:
     from bridge.app import create_app
-    from bridge.serving import BackgroundServer
-    from bridge.settings import get_settings
+    from bridge.core.settings import get_settings
+    from bridge.runtime.serving import BackgroundServer
 
     monkeypatch.setenv("BRIDGE_RETENTION_DAYS", "3")
     reset_settings_cache()

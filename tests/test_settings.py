@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.errors import ConfigurationError
-from bridge.settings import Settings, env_name, parse_delays, parse_duration
+from bridge.core.errors import ConfigurationError
+from bridge.core.settings import Settings, env_name, parse_delays, parse_duration
 
 
 @pytest.mark.parametrize(

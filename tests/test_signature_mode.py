@@ -10,11 +10,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from bridge.app import create_app
-from bridge.doctor import Status, check_settings
+from bridge.core.settings import Settings, describe_invalid, get_settings, reset_settings_cache
+from bridge.intake.signatures import PROVIDERS, SignatureMode, parse_signature_modes
+from bridge.ops.doctor import Status, check_settings
 from bridge.providers import ADAPTERS
-from bridge.serving import BackgroundServer
-from bridge.settings import Settings, describe_invalid, get_settings, reset_settings_cache
-from bridge.signature_mode import PROVIDERS, SignatureMode, parse_signature_modes
+from bridge.runtime.serving import BackgroundServer
 from tests.conftest import TEST_TWILIO_TOKEN
 from tests.helpers import conversation_bodies, signed_twilio
 
@@ -102,7 +102,7 @@ def webhooks_counted(http, server, outcome: str) -> float:
 
 
 def test_log_only_processes_a_forged_message_logs_and_counts_it(serve, sandbox, drain, http, caplog):
-    with serve("log-only") as server, caplog.at_level(logging.WARNING, logger="bridge.signature_mode"):
+    with serve("log-only") as server, caplog.at_level(logging.WARNING, logger="bridge.intake.signatures"):
         assert forged_twilio(server.url).send(http).status_code == 200
         drain()
         assert webhooks_counted(http, server, "would_be_forged") == 1
@@ -110,7 +110,7 @@ def test_log_only_processes_a_forged_message_logs_and_counts_it(serve, sandbox, 
 
     [conversation] = sandbox.conversations()
     assert conversation_bodies(conversation) == ["Hello anyway"]
-    [warning] = [r for r in caplog.records if r.name == "bridge.signature_mode"]
+    [warning] = [r for r in caplog.records if r.name == "bridge.intake.signatures"]
     text = warning.getMessage()
     assert "twilio" in text and "X-Twilio-Signature does not match" in text and "log-only" in text
     assert CUSTOMER.lstrip("+")[-7:] not in text and TEST_TWILIO_TOKEN not in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.threads import ConversationState, Thread, continues
+from bridge.conversations.threads import ConversationState, Thread, continues
 
 HOUR = 3600.0
 

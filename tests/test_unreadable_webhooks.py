@@ -15,12 +15,12 @@ import pytest
 from rq.registry import FailedJobRegistry
 from twilio.request_validator import RequestValidator
 
-from bridge import keys
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.infra import keys
+from bridge.infra.queueing import inbound_queue
 from bridge.providers import ADAPTERS
 from bridge.providers.signing import hmac_hex
-from bridge.providers.twilio import TwilioAdapter
-from bridge.queueing import inbound_queue
-from bridge.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.providers.twilio.adapter import TwilioAdapter
 from tests.helpers import conversation_bodies, signed_twilio
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"

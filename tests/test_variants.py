@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.variants import RULES, VariantRule, family_key, phone_variants
+from bridge.model.variants import RULES, VariantRule, family_key, phone_variants
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)

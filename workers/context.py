@@ -4,7 +4,7 @@ The hook is `execute_job`, around everything RQ does for one job: in the forking
 work horse is forked inside it and inherits the context, so the job's own lines, RQ's traceback
 of a failure and the failure callback's record all carry `job_id` and `request_id`, as do the
 parent's lines about that job (a horse that died, a timeout). The log lines are masked by the
-logging filter (`bridge.logs`); the traceback RQ stores with a failed job is masked here.
+logging filter (`bridge.core.logs`); the traceback RQ stores with a failed job is masked here.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker.base import BaseWorker
 
-from bridge.ledger import InboundLedger
-from bridge.logs import mask
-from bridge.raw_webhooks import RawWebhookStore
-from bridge.replies import ReplyLedger
-from bridge.request_context import job_context
-from bridge.settings import get_settings
-from bridge.statuses import StatusLedger
+from bridge.core.context import job_context
+from bridge.core.logs import mask
+from bridge.core.settings import get_settings
+from bridge.intake.ledger import InboundLedger
+from bridge.intake.raw import RawWebhookStore
+from bridge.replies.agent import ReplyLedger
+from bridge.replies.reports import StatusLedger
 
 log = logging.getLogger(__name__)
 

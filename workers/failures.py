@@ -15,12 +15,12 @@ from types import TracebackType
 from redis import Redis
 from rq.job import Job
 
-from bridge.errors import ConfigurationError, PermanentError
-from bridge.lanes import SenderLane
-from bridge.ledger import InboundLedger, Status
-from bridge.logs import mask
-from bridge.replies import ReplyLedger, ReplyStatus
-from bridge.settings import get_settings
+from bridge.conversations.lanes import SenderLane
+from bridge.core.errors import ConfigurationError, PermanentError
+from bridge.core.logs import mask
+from bridge.core.settings import get_settings
+from bridge.intake.ledger import InboundLedger, Status
+from bridge.replies.agent import ReplyLedger, ReplyStatus
 
 log = logging.getLogger(__name__)
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from bridge.attachments import AttachmentResolver, attachment_client
-from bridge.delivery import Deliverer, Result
+from bridge.conversations.attachments import AttachmentResolver, attachment_client
+from bridge.conversations.delivery import Deliverer, Result
+from bridge.conversations.media import media_store
+from bridge.core.settings import get_settings
+from bridge.infra.metrics import measured_job
+from bridge.infra.queueing import inbound_queue, schedule_inbound
 from bridge.intercom.client import IntercomClient
-from bridge.media import media_store
-from bridge.metrics import measured_job
 from bridge.providers import ADAPTERS
-from bridge.queueing import inbound_queue, schedule_inbound
-from bridge.settings import get_settings
 
 
 @measured_job

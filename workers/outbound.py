@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 from rq import get_current_job
 
+from bridge.core.settings import get_settings
+from bridge.core.tls import tls_context
+from bridge.infra.metrics import measured_job
 from bridge.intercom.client import IntercomClient
-from bridge.metrics import measured_job
 from bridge.providers import ADAPTERS
-from bridge.replies import ReplySender
-from bridge.settings import get_settings
-from bridge.tls import tls_context
+from bridge.replies.agent import ReplySender
 
 PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 

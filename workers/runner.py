@@ -9,10 +9,10 @@ import httpx
 from redis import Redis
 from rq.serializers import JSONSerializer
 
-from bridge.heartbeats import worker_timings
-from bridge.queueing import JOB_FUNCTIONS, QUEUES
-from bridge.settings import get_settings
-from bridge.tls import tls_context
+from bridge.core.settings import get_settings
+from bridge.core.tls import tls_context
+from bridge.infra.heartbeats import worker_timings
+from bridge.infra.queueing import JOB_FUNCTIONS, QUEUES
 from workers.context import JobContextSimpleWorker, JobContextWorker
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def run_worker(
     The forking `Worker` isolates every job in its own process (a crash or leak cannot take the
     worker down); `fork=False` runs jobs in-process, which tests and benchmarks use. The short
     worker TTL and maintenance interval get a job abandoned by a killed worker retried within
-    about three minutes instead of ten or more (`bridge.heartbeats`; `BRIDGE_WORKER_TTL` shortens
+    about three minutes instead of ten or more (`bridge.infra.heartbeats`; `BRIDGE_WORKER_TTL` shortens
     them for tests that kill workers).
     """
     timings = worker_timings(get_settings().worker_ttl)
@@ -48,7 +48,7 @@ def run_worker(
 def preload() -> None:
     """Load, once and before forking, what every job would otherwise load afresh in its own
     process: the job functions' modules (RQ imports a job's function by name), the TLS context
-    (`bridge.tls`) and httpx's transport, which imports httpcore (and trio, when installed) on
+    (`bridge.core.tls`) and httpx's transport, which imports httpcore (and trio, when installed) on
     first use. Measured with the chaos tests' traffic on two cores, that was three quarters of a
     job's time: a worker delivered about 5 messages a second, and 15 with it preloaded."""
     for function in JOB_FUNCTIONS:

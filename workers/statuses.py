@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from rq import get_current_job
 
-from bridge.errors import LedgerRecordMissing
+from bridge.conversations.notes import Notes
+from bridge.core.errors import LedgerRecordMissing
+from bridge.core.settings import get_settings
+from bridge.infra.metrics import measured_job
 from bridge.intercom.client import IntercomClient
-from bridge.messages import DeliveryState
-from bridge.metrics import measured_job
-from bridge.notes import Notes
-from bridge.outbound import OutboundStore
+from bridge.model.messages import DeliveryState
 from bridge.providers import ADAPTERS
-from bridge.replies import failure_note
-from bridge.settings import get_settings
-from bridge.statuses import StatusLedger
+from bridge.replies.agent import failure_note
+from bridge.replies.reports import StatusLedger
+from bridge.replies.sent import OutboundStore
 
 
 @measured_job

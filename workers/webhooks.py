@@ -1,4 +1,4 @@
-"""The webhook jobs: read the webhooks the web process stored as they arrived (`bridge.raw_webhooks`).
+"""The webhook jobs: read the webhooks the web process stored as they arrived (`bridge.intake.raw`).
 
 `read_webhooks` is the reader: it takes the pending webhooks in arrival order and claims what each
 carries in the ledgers, as one atomic claim per webhook (a provider's redelivery under another
@@ -13,17 +13,17 @@ import logging
 from redis import Redis
 from rq import get_current_job
 
-from bridge import claims, metrics
-from bridge.errors import LedgerRecordMissing, UnprocessableMessage
-from bridge.ledger import InboundLedger
-from bridge.logs import mask
-from bridge.metrics import WebhookKind, measured_job
+from bridge.core.context import current_job_id, job_context
+from bridge.core.errors import LedgerRecordMissing, UnprocessableMessage
+from bridge.core.logs import mask
+from bridge.core.settings import Settings, get_settings
+from bridge.infra import claims, metrics
+from bridge.infra.metrics import WebhookKind, measured_job
+from bridge.intake.ledger import InboundLedger
+from bridge.intake.raw import RawWebhook, RawWebhookStore, as_request
 from bridge.providers import ADAPTERS
 from bridge.providers.base import WebhookContent
-from bridge.raw_webhooks import RawWebhook, RawWebhookStore, as_request
-from bridge.request_context import current_job_id, job_context
-from bridge.settings import Settings, get_settings
-from bridge.statuses import StatusLedger
+from bridge.replies.reports import StatusLedger
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def read_webhooks() -> dict[str, str]:
 
 
 def read_pending(connection: Redis, settings: Settings, *, reader: str) -> tuple[int, int]:
-    """The reader's loop (`bridge.raw_webhooks`) as `reader`: how many webhooks it read, and how
+    """The reader's loop (`bridge.intake.raw`) as `reader`: how many webhooks it read, and how
     many it could not. Nothing while another reader holds the flag: that one reads them."""
     store = RawWebhookStore(connection, settings)
     read = unreadable = 0

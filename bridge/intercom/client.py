@@ -3,13 +3,13 @@
 Every request carries the Bearer token and a pinned `Intercom-Version` (2.16): without it the
 app's Developer Hub version applies and response shapes drift (research/intercom-api.md §1).
 
-Quick retries (`bridge.retrying`) happen inside one job attempt: 429 waits until
+Quick retries (`bridge.core.retrying`) happen inside one job attempt: 429 waits until
 `X-RateLimit-Reset` (Intercom counts in 10-second windows), 5xx, 408 and transport errors back off.
 When those run out the call raises a `RetryableError` and RQ retries the job later
 (`BRIDGE_RETRY_DELAYS`). Any other 4xx is permanent and keeps Intercom's own code and message.
 
 Every attempt first books a slot of the call budget all the bridge's processes share
-(`bridge.rate_budget`), so together they stay under Intercom's limit; a 429 that comes anyway
+(`bridge.infra.rate_budget`), so together they stay under Intercom's limit; a 429 that comes anyway
 pauses them all until its `X-RateLimit-Reset`.
 """
 
@@ -27,8 +27,7 @@ from urllib.parse import quote
 import httpx
 from redis import Redis
 
-from bridge import metrics
-from bridge.errors import (
+from bridge.core.errors import (
     IntercomConflict,
     IntercomGone,
     IntercomNotFound,
@@ -36,11 +35,12 @@ from bridge.errors import (
     IntercomRejected,
     IntercomUnavailable,
 )
+from bridge.core.retrying import RetryPolicy, call_with_retries
+from bridge.core.settings import Settings
+from bridge.core.tls import tls_context
+from bridge.infra import metrics
+from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, CallBudget
 from bridge.intercom.models import Contact, ContactRef
-from bridge.rate_budget import DEFAULT_MAX_WAIT, CallBudget
-from bridge.retrying import RetryPolicy, call_with_retries
-from bridge.settings import Settings
-from bridge.tls import tls_context
 
 log = logging.getLogger(__name__)
 

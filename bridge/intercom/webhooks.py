@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bridge.errors import MalformedPayload
+from bridge.conversations.threads import ConversationState
+from bridge.core.errors import MalformedPayload
 from bridge.providers.payloads import JsonNode
 from bridge.providers.signing import verify_hmac_header
-from bridge.threads import ConversationState
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 
@@ -52,7 +52,7 @@ class ReplyPart:
     attachments: tuple[Attachment, ...]
     # When the agent wrote it (unix seconds): the part's own time, else the notification's, 0.0
     # when neither says. Signed with the body, it bounds how late a copy may be acted on
-    # (`bridge.freshness`); a part with no time is therefore never sent.
+    # (`bridge.core.freshness`); a part with no time is therefore never sent.
     created_at: float
 
 

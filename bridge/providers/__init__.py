@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bridge.providers.africastalking import AfricasTalkingAdapter
+from bridge.providers.africastalking.adapter import AfricasTalkingAdapter
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.messagebird import MessageBirdAdapter
-from bridge.providers.textmagic import TextMagicAdapter
-from bridge.providers.twilio import TwilioAdapter
+from bridge.providers.textmagic.adapter import TextMagicAdapter
+from bridge.providers.twilio.adapter import TwilioAdapter
 from bridge.providers.vonage import VonageAdapter
 from bridge.providers.whatsapp import WhatsAppAdapter
 

@@ -4,7 +4,7 @@ An adapter knows one provider's wire format and nothing else: whether it is conf
 prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryStatus`es, what
 the provider expects as an answer, and how to fetch the media it announces (which may need the
 provider's credentials, and only from the hosts its `media_hosts` names or its configured API
-URLs: `bridge.media_fetch`). Replies leave through its `outbound`, the provider's send module,
+URLs: `bridge.providers.media.fetch`). Replies leave through its `outbound`, the provider's send module,
 and `bridge doctor` proves its API credentials through its `credential_check`.
 Routes call adapters; adapters never touch Redis or Intercom.
 """
@@ -20,21 +20,21 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bridge import metrics
-from bridge.errors import (
+from bridge.core.errors import (
     MalformedPayload,
     PartiallySent,
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
 )
-from bridge.media_fetch import FetchedMedia, Sink, download
-from bridge.media_urls import MediaHosts, MediaSources
-from bridge.messages import DeliveryStatus, InboundMessage, Media
-from bridge.metrics import SendOutcome
-from bridge.outgoing import OutboundMessage, SendLimits
-from bridge.retrying import RetryPolicy, call_with_retries
-from bridge.settings import Settings
+from bridge.core.retrying import RetryPolicy, call_with_retries
+from bridge.core.settings import Settings
+from bridge.infra import metrics
+from bridge.infra.metrics import SendOutcome
+from bridge.model.messages import DeliveryStatus, InboundMessage, Media
+from bridge.model.outgoing import OutboundMessage, SendLimits
+from bridge.providers.media.fetch import FetchedMedia, Sink, download
+from bridge.providers.media.urls import MediaHosts, MediaSources
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class WebhookContent:
     def unverified(self) -> WebhookContent:
         """This content from a request whose signature did not verify (let through by
         `BRIDGE_SIGNATURE_MODE=log-only`): its messages are marked so, and their media are never
-        fetched (`bridge.attachments`)."""
+        fetched (`bridge.conversations.attachments`)."""
         messages = tuple(message.model_copy(update={"verified": False}) for message in self.messages)
         return WebhookContent(messages=messages, statuses=self.statuses)
 
@@ -135,7 +135,7 @@ class ProviderAdapter(ABC):
     outbound: ClassVar[Outbound | None] = None
     #: How its API credentials are proved (`bridge doctor`); None: no check for it yet.
     credential_check: ClassVar[CredentialCheck | None] = None
-    #: The hosts the provider documents for its media (`bridge.media_urls.MediaHosts`): with its
+    #: The hosts the provider documents for its media (`bridge.providers.media.urls.MediaHosts`): with its
     #: configured API URLs, the only places its media are fetched from. None by default.
     media_hosts: ClassVar[MediaHosts] = MediaHosts()
     #: The settings fields of its API URLs (`twilio_api_url`): their origins are trusted for
@@ -204,7 +204,7 @@ class ProviderAdapter(ABC):
     def fetch_media(
         self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
     ) -> FetchedMedia:
-        """Download an announced attachment into `into` (`bridge.media_fetch.download`). By
+        """Download an announced attachment into `into` (`bridge.providers.media.fetch.download`). By
         default a plain GET of its URL, no credentials: adapters whose media need credentials
         override this."""
         if not media.url:
@@ -243,7 +243,7 @@ def api_call(
     error: Callable[[httpx.Response], tuple[str | None, str]],
     **kwargs: Any,
 ) -> httpx.Response:
-    """One call to a provider's API: quick retries on 429/5xx (`bridge.retrying`), then any other
+    """One call to a provider's API: quick retries on 429/5xx (`bridge.core.retrying`), then any other
     4xx/5xx raised as `ProviderRejected` with the provider's code and message, read by `error`."""
     path = urlsplit(url).path
     response = call_with_retries(

@@ -17,10 +17,10 @@ from urllib.parse import parse_qsl
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import ImmutableMultiDict
 
-from bridge.errors import MalformedPayload
+from bridge.core.errors import MalformedPayload
 
 if TYPE_CHECKING:
-    from bridge.messages import DeliveryState
+    from bridge.model.messages import DeliveryState
     from bridge.providers.base import WebhookRequest
 
 FormData = ImmutableMultiDict[str, str]

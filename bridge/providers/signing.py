@@ -21,7 +21,7 @@ from typing import Any
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from bridge.errors import SignatureInvalid
+from bridge.core.errors import SignatureInvalid
 
 HashFactory = Callable[[], Any]
 

@@ -18,11 +18,11 @@ from typing import ClassVar
 from pydantic import SecretStr
 from starlette.datastructures import ImmutableMultiDict
 
-from bridge.errors import SignatureInvalid
+from bridge.core.errors import SignatureInvalid
+from bridge.core.settings import Settings, env_name
 from bridge.providers.base import ProviderAdapter, WebhookRequest
 from bridge.providers.payloads import FormData, parse_form, request_fields
 from bridge.providers.signing import verify_url_token
-from bridge.settings import Settings, env_name
 
 TOKEN_PARAMETER = "token"
 

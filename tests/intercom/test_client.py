@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from bridge.errors import (
+from bridge.core.errors import (
     IntercomConflict,
     IntercomGone,
     IntercomNotFound,
@@ -16,10 +16,10 @@ from bridge.errors import (
     IntercomRejected,
     IntercomUnavailable,
 )
+from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings
 from bridge.intercom.client import API_VERSION, IntercomClient
 from bridge.intercom.models import ContactRef
-from bridge.retrying import RetryPolicy
-from bridge.settings import Settings
 
 
 class Clock:

@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from bridge.errors import SignatureInvalid
-from bridge.outgoing import OutboundMessage
+from bridge.core.errors import SignatureInvalid
+from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings
+from bridge.dev.simulators.base import SimulatedRequest
+from bridge.model.outgoing import OutboundMessage
 from bridge.providers.base import ProviderAdapter, WebhookRequest
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
-from bridge.retrying import RetryPolicy
-from bridge.settings import Settings
-from bridge.simulators.base import SimulatedRequest
 
 NO_WAIT = RetryPolicy(sleep=lambda seconds: None)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

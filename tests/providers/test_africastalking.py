@@ -9,14 +9,14 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bridge.errors import ConfigurationError, MalformedPayload, SignatureInvalid
-from bridge.identity import IdentityKind
-from bridge.messages import Channel, DeliveryState
-from bridge.providers.africastalking import STATUS_MAP, AfricasTalkingAdapter
+from bridge.core.errors import ConfigurationError, MalformedPayload, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.dev.simulators import SimulatedMessage
+from bridge.dev.simulators.africastalking import inbound
+from bridge.model.messages import Channel, DeliveryState
+from bridge.model.senders import IdentityKind
+from bridge.providers.africastalking.adapter import STATUS_MAP, AfricasTalkingAdapter
 from bridge.providers.base import WebhookRequest
-from bridge.settings import Settings
-from bridge.simulators import SimulatedMessage
-from bridge.simulators.africastalking import inbound
 from tests.helpers import shared_file
 from tests.providers.support import FORM, NOW, UrlTokenCases, callback, received
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRejected
-from bridge.providers.africastalking import AfricasTalkingAdapter
-from bridge.settings import Settings, get_settings
+from bridge.core.errors import ConfigurationError, ProviderRejected
+from bridge.core.settings import Settings, get_settings
+from bridge.providers.africastalking.adapter import AfricasTalkingAdapter
 from tests.providers.support import FakeApi, answer
 
 ADAPTER = AfricasTalkingAdapter()

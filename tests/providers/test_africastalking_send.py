@@ -9,12 +9,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
-from bridge.messages import Channel
-from bridge.outgoing import Draft, OutboundMessage, Template, plan
-from bridge.providers.africastalking import AfricasTalkingAdapter
-from bridge.providers.africastalking_send import FAILURE_REASONS
-from bridge.settings import Settings
+from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel
+from bridge.model.outgoing import Draft, OutboundMessage, Template, plan
+from bridge.providers.africastalking.adapter import AfricasTalkingAdapter
+from bridge.providers.africastalking.send import FAILURE_REASONS
 from tests.providers.support import Handler, form, replies, send_over_http, send_recorded
 
 ADAPTER = AfricasTalkingAdapter()

@@ -16,14 +16,14 @@ import httpx
 import jwt
 import pytest
 
-from bridge.errors import MalformedPayload, MediaRefused, SignatureInvalid, SignatureOutOfWindow
-from bridge.identity import IdentityKind
-from bridge.messages import Channel, DeliveryState, Media
+from bridge.core.errors import MalformedPayload, MediaRefused, SignatureInvalid, SignatureOutOfWindow
+from bridge.core.settings import Settings
+from bridge.dev.simulators import SimulatedMessage
+from bridge.dev.simulators.messagebird import inbound, signature
+from bridge.model.messages import Channel, DeliveryState, Media
+from bridge.model.senders import IdentityKind
 from bridge.providers.base import WebhookRequest
 from bridge.providers.messagebird import MessageBirdAdapter
-from bridge.settings import Settings
-from bridge.simulators import SimulatedMessage
-from bridge.simulators.messagebird import inbound, signature
 from tests.helpers import reference_absent, shared_file, shared_path
 from tests.media_hosts import memory_sink
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRejected
+from bridge.core.errors import ConfigurationError, ProviderRejected
+from bridge.core.settings import Settings, get_settings
 from bridge.providers.messagebird import MessageBirdAdapter
-from bridge.settings import Settings, get_settings
 from tests.providers.support import FakeApi, answer
 
 ADAPTER = MessageBirdAdapter()

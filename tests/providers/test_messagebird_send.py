@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
-from bridge.messages import Channel
-from bridge.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
+from bridge.core.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel
+from bridge.model.outgoing import Draft, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.messagebird import MessageBirdAdapter
 from bridge.providers.messagebird.send import Api, api_for, media_type
-from bridge.settings import Settings
 from tests.providers.support import NO_WAIT, FakeApi, answer, send_over_http, send_with
 
 ADAPTER = MessageBirdAdapter()

@@ -11,14 +11,14 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bridge.errors import MalformedPayload, SignatureInvalid
-from bridge.identity import IdentityKind
-from bridge.messages import Channel, DeliveryState
+from bridge.core.errors import MalformedPayload, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.dev.simulators import SimulatedMessage
+from bridge.dev.simulators.textmagic import CallbackFormat, inbound
+from bridge.model.messages import Channel, DeliveryState
+from bridge.model.senders import IdentityKind
 from bridge.providers.base import WebhookRequest
-from bridge.providers.textmagic import STATUS_MAP, TextMagicAdapter
-from bridge.settings import Settings
-from bridge.simulators import SimulatedMessage
-from bridge.simulators.textmagic import CallbackFormat, inbound
+from bridge.providers.textmagic.adapter import STATUS_MAP, TextMagicAdapter
 from tests.providers.support import NOW, UrlTokenCases, callback, received
 
 ADAPTER = TextMagicAdapter()
@@ -328,7 +328,7 @@ def test_a_simulated_callback_is_refused_by_a_bridge_with_another_secret() -> No
 
 
 def test_the_simulator_refuses_media_textmagic_cannot_carry() -> None:
-    from bridge.errors import ConfigurationError
+    from bridge.core.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="SMS only"):
         simulated(media=("https://example.com/a.jpg",))

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRejected
-from bridge.providers.textmagic import TextMagicAdapter
-from bridge.settings import Settings, get_settings
+from bridge.core.errors import ConfigurationError, ProviderRejected
+from bridge.core.settings import Settings, get_settings
+from bridge.providers.textmagic.adapter import TextMagicAdapter
 from tests.providers.support import FakeApi, answer
 
 ADAPTER = TextMagicAdapter()

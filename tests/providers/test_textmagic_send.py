@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
-from bridge.messages import Channel
-from bridge.outgoing import OutboundMessage, SendLimits, Template
-from bridge.providers.textmagic import FAILURE_REASONS, TextMagicAdapter
-from bridge.settings import Settings
+from bridge.core.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel
+from bridge.model.outgoing import OutboundMessage, SendLimits, Template
+from bridge.providers.textmagic.adapter import FAILURE_REASONS, TextMagicAdapter
 from tests.providers.support import NO_WAIT, FakeApi, answer, send_over_http, send_with
 
 ADAPTER = TextMagicAdapter()

@@ -9,13 +9,13 @@ from urllib.parse import urlencode
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bridge.errors import MalformedPayload, SignatureInvalid
-from bridge.identity import IdentityKind
-from bridge.messages import Channel
+from bridge.core.errors import MalformedPayload, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel
+from bridge.model.senders import IdentityKind
 from bridge.providers.base import WebhookRequest
 from bridge.providers.payloads import MAX_FORM_FIELDS
-from bridge.providers.twilio import EMPTY_TWIML, TwilioAdapter
-from bridge.settings import Settings
+from bridge.providers.twilio.adapter import EMPTY_TWIML, TwilioAdapter
 from tests.helpers import shared_file
 
 ADAPTER = TwilioAdapter()

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
-from bridge.providers.twilio import TwilioAdapter
-from bridge.settings import Settings, get_settings
+from bridge.core.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
+from bridge.core.settings import Settings, get_settings
+from bridge.providers.twilio.adapter import TwilioAdapter
 from tests.providers.support import FakeApi, answer
 
 ADAPTER = TwilioAdapter()

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
-from bridge.messages import Channel
-from bridge.outgoing import Draft, OutboundMessage, Template, plan
-from bridge.providers.twilio import TwilioAdapter
-from bridge.providers.twilio_send import FAILURE_REASONS, BridgeHttpClient
-from bridge.settings import Settings
+from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel
+from bridge.model.outgoing import Draft, OutboundMessage, Template, plan
+from bridge.providers.twilio.adapter import TwilioAdapter
+from bridge.providers.twilio.send import FAILURE_REASONS, BridgeHttpClient
 from tests.providers.support import NO_WAIT, Handler, form, replies, send_over_http, send_recorded
 
 ADAPTER = TwilioAdapter()

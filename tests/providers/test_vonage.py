@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 
-from bridge.errors import (
+from bridge.core.errors import (
     MalformedPayload,
     MediaRefused,
     RetryLater,
@@ -20,8 +20,11 @@ from bridge.errors import (
     SignatureOutOfWindow,
     WebhookRejected,
 )
-from bridge.identity import IdentityKind
-from bridge.messages import Channel, DeliveryState, Fragment, Media
+from bridge.core.settings import Settings
+from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
+from bridge.dev.simulators.vonage import inbound, inbound_parts
+from bridge.model.messages import Channel, DeliveryState, Fragment, Media
+from bridge.model.senders import IdentityKind
 from bridge.providers.base import WebhookRequest
 from bridge.providers.signing import sha256_hex
 from bridge.providers.vonage import (
@@ -31,9 +34,6 @@ from bridge.providers.vonage import (
     verify_bearer,
     vonage_host,
 )
-from bridge.settings import Settings
-from bridge.simulators.base import SimulatedMessage, SimulatedRequest
-from bridge.simulators.vonage import inbound, inbound_parts
 from tests.helpers import shared_file
 from tests.media_hosts import memory_sink
 

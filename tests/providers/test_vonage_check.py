@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRejected
+from bridge.core.errors import ConfigurationError, ProviderRejected
+from bridge.core.settings import Settings, get_settings
 from bridge.providers.vonage import VonageAdapter
-from bridge.settings import Settings, get_settings
 from tests.providers.support import FakeApi, answer
 
 ADAPTER = VonageAdapter()

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from bridge.errors import (
+from bridge.core.errors import (
     ConfigurationError,
     PartiallySent,
     ProviderRateLimited,
@@ -22,12 +22,12 @@ from bridge.errors import (
     ProviderUnavailable,
     RefusedPart,
 )
-from bridge.messages import Channel
-from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
+from bridge.core.settings import Settings, get_settings, reset_settings_cache
+from bridge.model.messages import Channel
+from bridge.model.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.vonage import SMS_ERROR_CODES, VonageAdapter
 from bridge.providers.vonage.failures import MESSAGES_ERRORS, SMS_DELIVERY_ADVICE, SMS_SEND_STATUSES
 from bridge.providers.vonage.send import is_gsm7, problem_code, route_of
-from bridge.settings import Settings, get_settings, reset_settings_cache
 from tests.providers.support import NO_WAIT, Handler, send_over_http, send_with
 
 ADAPTER = VonageAdapter()

@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, MalformedPayload, MediaRefused, SignatureInvalid
-from bridge.identity import IdentityKind
-from bridge.messages import Channel, DeliveryState, Media
+from bridge.core.errors import ConfigurationError, MalformedPayload, MediaRefused, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.dev.simulators.base import SimulatedMessage
+from bridge.dev.simulators.whatsapp import inbound
+from bridge.model.messages import Channel, DeliveryState, Media
+from bridge.model.senders import IdentityKind
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.whatsapp import WhatsAppAdapter
-from bridge.settings import Settings
-from bridge.simulators.base import SimulatedMessage
-from bridge.simulators.whatsapp import inbound
 from tests.helpers import shared_file
 from tests.media_hosts import memory_sink
 

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
-from bridge.messages import Channel, Media
-from bridge.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
+from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.core.settings import Settings, get_settings
+from bridge.dev.standins import StoredMedia
+from bridge.model.messages import Channel, Media
+from bridge.model.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
 from bridge.providers.whatsapp import FAILURE_REASONS, THROTTLING_CODES, WhatsAppAdapter
-from bridge.settings import Settings, get_settings
-from bridge.standins import StoredMedia
 from tests.media_hosts import memory_sink
 from tests.providers.support import NO_WAIT, send_over_http, send_with
 

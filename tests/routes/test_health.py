@@ -14,10 +14,10 @@ from rq.serializers import JSONSerializer
 from rq.utils import utcformat
 
 from bridge.app import create_app
-from bridge.heartbeats import HEARTBEAT_FRESH_SECONDS
-from bridge.queueing import INBOUND_QUEUE, QUEUES
-from bridge.serving import BackgroundServer
-from bridge.settings import get_settings, reset_settings_cache
+from bridge.core.settings import get_settings, reset_settings_cache
+from bridge.infra.heartbeats import HEARTBEAT_FRESH_SECONDS
+from bridge.infra.queueing import INBOUND_QUEUE, QUEUES
+from bridge.runtime.serving import BackgroundServer
 
 NO_WORKER = f"no worker has heartbeated in the last {HEARTBEAT_FRESH_SECONDS} s: start `bridge worker`"
 
@@ -111,8 +111,8 @@ def _wait_for(condition, timeout: float = 60.0) -> bool:
 
 
 def test_reading_heartbeats_leaves_the_web_clients_short_timeout_alone(redis_url, redis_client):
-    from bridge.connection import redis_client as web_client
-    from bridge.heartbeats import readiness
+    from bridge.infra.connection import redis_client as web_client
+    from bridge.infra.heartbeats import readiness
 
     registered_worker(redis_client)
     client = web_client(redis_url)

@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import redis
 
-from bridge import keys
 from bridge.app import create_app
-from bridge.queueing import inbound_queue
-from bridge.serving import BackgroundServer
-from bridge.settings import get_settings
+from bridge.core.settings import get_settings
+from bridge.infra import keys
+from bridge.infra.queueing import inbound_queue
+from bridge.runtime.serving import BackgroundServer
 from tests.helpers import signed_twilio
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
@@ -69,7 +69,7 @@ def test_an_unsigned_request_gets_403(bridge, http, redis_client):
 
 def test_twilio_not_configured_answers_404_with_a_reason(bridge_env, monkeypatch, http, redis_client):
     monkeypatch.delenv("TWILIO_AUTH_TOKEN")
-    from bridge.settings import reset_settings_cache
+    from bridge.core.settings import reset_settings_cache
 
     reset_settings_cache()
     with BackgroundServer(create_app(get_settings())) as server:
@@ -137,7 +137,7 @@ def test_an_oversized_body_gets_413(bridge, http, redis_client):
 
 def test_redis_down_answers_503_so_the_provider_retries(bridge_env, monkeypatch, http):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
-    from bridge.settings import reset_settings_cache
+    from bridge.core.settings import reset_settings_cache
 
     reset_settings_cache()
     settings = get_settings()
@@ -157,7 +157,7 @@ def test_signatures_are_checked_against_the_public_url_behind_a_proxy(
 ):
     # Twilio signed https://bridge.example.com/...; the app itself is reached on 127.0.0.1.
     monkeypatch.setenv("BRIDGE_PUBLIC_URL", "https://bridge.example.com")
-    from bridge.settings import reset_settings_cache
+    from bridge.core.settings import reset_settings_cache
 
     reset_settings_cache()
     settings = get_settings()
@@ -189,7 +189,7 @@ def test_the_url_token_never_reaches_the_access_log(bridge_env, monkeypatch, htt
     import logging
 
     monkeypatch.setenv("TEXTMAGIC_WEBHOOK_SECRET", "a-very-secret-url-token")
-    from bridge.settings import reset_settings_cache
+    from bridge.core.settings import reset_settings_cache
 
     reset_settings_cache()
     lines: list[str] = []

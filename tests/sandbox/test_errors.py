@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.sandbox import Workspace, create_sandbox_app
-from bridge.serving import BackgroundServer
+from bridge.dev.sandbox import Workspace, create_sandbox_app
+from bridge.runtime.serving import BackgroundServer
 from tests.helpers import SandboxControl
 from tests.intercom_openapi import intercom_error_schema
 
@@ -91,7 +91,7 @@ def test_an_unexpected_failure_answers_500_server_error(extended_sandbox):
 
 
 def test_a_request_to_another_host_name_answers_403_forbidden(sandbox, http):
-    # bridge.devtools: the sandbox answers only this machine (DNS rebinding), in Intercom's shape.
+    # bridge.dev.devtools: the sandbox answers only this machine (DNS rebinding), in Intercom's shape.
     response = http.get(f"{sandbox.url}/_sandbox/state", headers={"Host": "rebind.evil.example"})
     intercom_error(response, 403, "forbidden")
 

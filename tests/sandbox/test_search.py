@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.sandbox.search import InvalidQuery, compile_query
+from bridge.dev.sandbox.search import InvalidQuery, compile_query
 
 ADA = {
     "id": "1",

@@ -8,8 +8,8 @@ from rq.exceptions import AbandonedJobError
 from rq.registry import FailedJobRegistry
 from twilio.request_validator import RequestValidator
 
-from bridge.ledger import InboundLedger, inbound_id
-from bridge.queueing import inbound_job_id, inbound_queue
+from bridge.infra.queueing import inbound_job_id, inbound_queue
+from bridge.intake.ledger import InboundLedger, inbound_id
 from tests.helpers import conversation_bodies, read_stored_webhooks, signed_twilio
 from workers.failures import record_failure
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from bridge.heartbeats import WorkerTimings, worker_timings
-from bridge.settings import Settings
+from bridge.core.settings import Settings
+from bridge.infra.heartbeats import WorkerTimings, worker_timings
 
 # What a job does first in its forked process: import its function and build its HTTP clients.
 JOB_START = """
@@ -21,9 +21,9 @@ before = set(sys.modules)
 import httpx
 from rq.utils import import_attribute
 from bridge.intercom.client import IntercomClient
-from bridge.queueing import JOB_FUNCTIONS
-from bridge.settings import get_settings
-from bridge.tls import tls_context
+from bridge.infra.queueing import JOB_FUNCTIONS
+from bridge.core.settings import get_settings
+from bridge.core.tls import tls_context
 for function in JOB_FUNCTIONS:
     import_attribute(function)
 with IntercomClient.from_settings(get_settings()), httpx.Client(verify=tls_context()):

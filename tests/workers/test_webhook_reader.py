@@ -1,4 +1,4 @@
-"""The reader of stored webhooks: one at a time, in arrival order (`bridge.raw_webhooks`).
+"""The reader of stored webhooks: one at a time, in arrival order (`bridge.intake.raw`).
 
 Real Redis; the webhooks are stored by the real web app, then read by `read_pending` as the
 reader jobs would, in this process.
@@ -6,9 +6,9 @@ reader jobs would, in this process.
 
 from __future__ import annotations
 
-from bridge import keys
-from bridge.ledger import InboundLedger, inbound_id
-from bridge.raw_webhooks import RawWebhookStore
+from bridge.infra import keys
+from bridge.intake.ledger import InboundLedger, inbound_id
+from bridge.intake.raw import RawWebhookStore
 from tests.helpers import signed_twilio
 from workers.webhooks import read_pending
 

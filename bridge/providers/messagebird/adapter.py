@@ -14,18 +14,18 @@ from collections.abc import Callable
 
 import httpx
 
-from bridge.errors import MalformedPayload
-from bridge.media_fetch import FetchedMedia, Sink, download
-from bridge.media_urls import MediaHosts
-from bridge.messages import DeliveryStatus, Media
+from bridge.core.errors import MalformedPayload
+from bridge.core.settings import Settings
+from bridge.model.messages import DeliveryStatus, Media
 from bridge.providers import signing
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.providers.media.fetch import FetchedMedia, Sink, download
+from bridge.providers.media.urls import MediaHosts
 from bridge.providers.messagebird import channels, classic, conversations
 from bridge.providers.messagebird import check as checking
 from bridge.providers.messagebird import send as sending
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.payloads import JsonNode
-from bridge.settings import Settings
 
 JWT_HEADER = "MessageBird-Signature-JWT"
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")

@@ -12,15 +12,15 @@ import binascii
 import hashlib
 import hmac
 
-from bridge import freshness
-from bridge.errors import MalformedPayload, SignatureInvalid
-from bridge.identity import sender_problem
-from bridge.messages import Channel, InboundMessage, Media
+from bridge.core import freshness
+from bridge.core.errors import MalformedPayload, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel, InboundMessage, Media
+from bridge.model.senders import sender_problem
 from bridge.providers import signing
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.messagebird.common import NAME, Content, ContentReader, read_content, sender
 from bridge.providers.payloads import JsonNode
-from bridge.settings import Settings
 
 SIGNATURE_HEADER = "messagebird-signature"
 TIMESTAMP_HEADER = "messagebird-request-timestamp"
@@ -32,7 +32,7 @@ def verify_signature(request: WebhookRequest, secret: str, *, now: float, settin
     Bird documents no tolerance on the timestamp (unix seconds: "1719823259" in the sample its
     support published) and retries for 8 hours, so a short one would refuse its retries. A replayed message
     is deduplicated by its id only while the ledger remembers it, so the timestamp must be within
-    `bridge.freshness`' window: older, the ledger may have forgotten it (`SignatureOutOfWindow`)."""
+    `bridge.core.freshness`' window: older, the ledger may have forgotten it (`SignatureOutOfWindow`)."""
     stamp = request.headers.get(TIMESTAMP_HEADER, "")
     if not stamp:
         raise SignatureInvalid(f"{TIMESTAMP_HEADER} is missing")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import httpx
 
+from bridge.core.settings import Settings
 from bridge.providers.base import CredentialCheck, read_account
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.messagebird.send import read_error
-from bridge.settings import Settings
 
 PATH = "/balance"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from bridge.errors import MalformedPayload
-from bridge.identity import SenderIdentity, classify_sender
-from bridge.messages import Media
+from bridge.core.errors import MalformedPayload
+from bridge.core.settings import Settings
+from bridge.model.messages import Media
+from bridge.model.senders import SenderIdentity, classify_sender
 from bridge.providers.payloads import JsonNode
-from bridge.settings import Settings
 
 NAME = "messagebird"
 

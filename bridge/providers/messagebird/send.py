@@ -31,7 +31,7 @@ SDK's types, `{"message": {"id", "status"}}`: both are read.
 
 One bridge message is one API call, whose id its reports carry: an MMS carries its body beside its
 media, a WhatsApp message one attachment with the text as its caption where WhatsApp takes one
-(`LIMITS`). The planner (`bridge.outgoing.plan`) sends other text first as its own message; a
+(`LIMITS`). The planner (`bridge.model.outgoing.plan`) sends other text first as its own message; a
 message that breaks the limits anyway is refused with ValueError.
 """
 
@@ -46,15 +46,15 @@ from typing import Any
 import httpx
 import phonenumbers
 
-from bridge.logs import mask_number
-from bridge.messages import Channel
-from bridge.outgoing import MediaKind, OutboundMessage, SendLimits, Template, check_planned, media_kind
-from bridge.phones import international_digits_to_e164, strip_formatting
+from bridge.core.logs import mask_number
+from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel
+from bridge.model.outgoing import MediaKind, OutboundMessage, SendLimits, Template, check_planned, media_kind
+from bridge.model.phones import international_digits_to_e164, strip_formatting
 from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.messagebird.failures import failure_reason
-from bridge.retrying import RetryPolicy
-from bridge.settings import Settings
 
 
 class Api(StrEnum):

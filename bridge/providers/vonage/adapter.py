@@ -8,16 +8,16 @@ from collections.abc import Callable
 
 import httpx
 
-from bridge.errors import MalformedPayload
-from bridge.media_fetch import FetchedMedia, Sink, download
-from bridge.media_urls import MediaHosts, refusal
-from bridge.messages import DeliveryStatus, Media
+from bridge.core.errors import MalformedPayload
+from bridge.core.settings import Settings
+from bridge.model.messages import DeliveryStatus, Media
 from bridge.providers.base import ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.providers.media.fetch import FetchedMedia, Sink, download
+from bridge.providers.media.urls import MediaHosts, refusal
 from bridge.providers.payloads import request_fields
 from bridge.providers.vonage import check as checking
 from bridge.providers.vonage import messages_api, sms_api
 from bridge.providers.vonage import send as sending
-from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import httpx
 
+from bridge.core.settings import Settings
 from bridge.providers.base import CredentialCheck, json_answer, read_account, status_text
 from bridge.providers.vonage.send import NAME
-from bridge.settings import Settings
 
 PATH = "/account/get-balance"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bridge.errors import ProviderRateLimited, ProviderUnavailable, RetryableError
+from bridge.core.errors import ProviderRateLimited, ProviderUnavailable, RetryableError
 from bridge.providers.vonage.sms_api import SMS_ERROR_CODES
 
 

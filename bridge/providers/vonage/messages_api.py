@@ -17,14 +17,14 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from bridge import freshness
-from bridge.errors import MalformedPayload, RetryLater, SignatureInvalid
-from bridge.identity import IdentityKind, SenderIdentity, classify_sender, sender_problem
-from bridge.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
+from bridge.core import freshness
+from bridge.core.errors import MalformedPayload, RetryLater, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
+from bridge.model.senders import IdentityKind, SenderIdentity, classify_sender, sender_problem
 from bridge.providers import signing
 from bridge.providers.base import WebhookRequest
 from bridge.providers.payloads import JsonNode, state_of
-from bridge.settings import Settings
 
 # Messages API `status` (Java SDK `MessageStatus.Status`) -> the bridge's (each one is reported).
 MESSAGES_STATES: dict[str, DeliveryState | None] = {
@@ -58,7 +58,7 @@ def verify_bearer(request: WebhookRequest, *, secret: str, now: float, settings:
     the HS256 signature). Its claims (iat, jti, iss, api_key, application_id) on success.
 
     Vonage's token carries no `exp`; its `iat` is the one signed time, so it is required and must
-    be within `bridge.freshness`' window: a request captured once would otherwise be good forever,
+    be within `bridge.core.freshness`' window: a request captured once would otherwise be good forever,
     and new again once the ledger forgot its message."""
     scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
     if not scheme:

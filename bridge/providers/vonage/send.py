@@ -16,7 +16,7 @@ reply's attachments go as links unless the caller sends media itself.
 
 One bridge message is one API call, whose id its delivery reports carry: a Messages API message is
 a text or one attachment, the text its caption where the route's `SendLimits` take one (WhatsApp:
-1024 characters, no caption on audio). The planner (`bridge.outgoing.plan`) sends other text first
+1024 characters, no caption on audio). The planner (`bridge.model.outgoing.plan`) sends other text first
 as its own message; a message that breaks the limits anyway is refused with ValueError.
 
 Both APIs authenticate with the account's API key and secret: form fields on the SMS API, HTTP
@@ -34,9 +34,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bridge.errors import PartiallySent, ProviderRejected, RefusedPart
-from bridge.messages import Channel
-from bridge.outgoing import (
+from bridge.core.errors import PartiallySent, ProviderRejected, RefusedPart
+from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel
+from bridge.model.outgoing import (
     MediaKind,
     OutboundMessage,
     SendLimits,
@@ -47,8 +49,6 @@ from bridge.outgoing import (
 )
 from bridge.providers.base import OutboundFunctions, api_call, json_answer, refused
 from bridge.providers.vonage.failures import SMS_SEND_STATUSES, failure_reason, sms_api_code
-from bridge.retrying import RetryPolicy
-from bridge.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ import math
 import re
 from collections.abc import Mapping
 
-from bridge.errors import ConfigurationError, MalformedPayload, SignatureInvalid
-from bridge.identity import classify_sender, sender_problem
-from bridge.messages import Channel, DeliveryState, DeliveryStatus, Fragment, InboundMessage
+from bridge.core.errors import ConfigurationError, MalformedPayload, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, Fragment, InboundMessage
+from bridge.model.senders import classify_sender, sender_problem
 from bridge.providers import signing
 from bridge.providers.base import WebhookRequest
 from bridge.providers.payloads import FormData, first, request_fields, required, state_of, timestamp
-from bridge.settings import Settings
 
 SIGNATURE_PARAM = "sig"
 # How far the signed `timestamp` may be from now. Vonage documents it as the time it *started*

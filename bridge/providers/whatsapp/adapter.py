@@ -9,19 +9,19 @@ from urllib.parse import quote
 
 import httpx
 
-from bridge.errors import MalformedPayload, SignatureInvalid
-from bridge.media_fetch import FetchedMedia, Sink, download
-from bridge.media_transport import until
-from bridge.media_urls import MediaHosts
-from bridge.messages import DeliveryStatus, InboundMessage, Media
+from bridge.core.errors import MalformedPayload, SignatureInvalid
+from bridge.core.settings import Settings
+from bridge.model.messages import DeliveryStatus, InboundMessage, Media
 from bridge.providers import payloads, signing
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.providers.media.fetch import FetchedMedia, Sink, download
+from bridge.providers.media.transport import until
+from bridge.providers.media.urls import MediaHosts
 from bridge.providers.payloads import JsonNode
 from bridge.providers.whatsapp import check as checking
 from bridge.providers.whatsapp import send as sending
 from bridge.providers.whatsapp.inbound import read_messages
 from bridge.providers.whatsapp.statuses import read_status
-from bridge.settings import Settings
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 OBJECT = "whatsapp_business_account"

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import httpx
 
-from bridge.errors import ConfigurationError
-from bridge.logs import mask
+from bridge.core.errors import ConfigurationError
+from bridge.core.logs import mask
+from bridge.core.settings import Settings, env_name
 from bridge.providers.base import CredentialCheck, read_account
 from bridge.providers.whatsapp.send import PROVIDER, read_error
-from bridge.settings import Settings, env_name
 
 PATH = "/me"
 

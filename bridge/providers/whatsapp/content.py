@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bridge.errors import MalformedPayload
-from bridge.messages import Media
+from bridge.core.errors import MalformedPayload
+from bridge.model.messages import Media
 from bridge.providers.payloads import JsonNode
 
 MEDIA_TYPES = ("image", "video", "audio", "sticker", "document")

@@ -1,12 +1,12 @@
 """Meta's `errors[]` objects, as inbound messages and failed statuses carry them.
 
-Not to be confused with `bridge.errors` (the bridge's own exceptions): these are what Meta
+Not to be confused with `bridge.core.errors` (the bridge's own exceptions): these are what Meta
 reports, read into text for a message's `problem` or a status's `error_message`.
 """
 
 from __future__ import annotations
 
-from bridge.errors import MalformedPayload
+from bridge.core.errors import MalformedPayload
 from bridge.providers.payloads import JsonNode
 
 

@@ -11,7 +11,7 @@ No per-message status callback exists: statuses come to the app's one webhook.
 
 One bridge message is one API call, and its `wamid` the id its delivery reports carry. A caption
 holds 1024 characters where a text holds 4096, and audio takes no caption at all: `SEND_LIMITS`
-says so, and the planner (`bridge.outgoing.plan`) then sends the text first as its own message.
+says so, and the planner (`bridge.model.outgoing.plan`) then sends the text first as its own message.
 A message that breaks them anyway is a caller's bug, refused with ValueError before any call.
 
 Errors are Graph's `{"error": {"message", "type", "code", "error_data": {"details"},
@@ -32,10 +32,12 @@ from urllib.parse import quote
 
 import httpx
 
-from bridge.errors import ConfigurationError, ProviderRateLimited, ProviderRejected
-from bridge.logs import mask_number
-from bridge.messages import Channel
-from bridge.outgoing import (
+from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected
+from bridge.core.logs import mask_number
+from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings, env_name
+from bridge.model.messages import Channel
+from bridge.model.outgoing import (
     MEDIA_KIND_BY_EXTENSION,
     MediaKind,
     OutboundMessage,
@@ -47,8 +49,6 @@ from bridge.outgoing import (
 )
 from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
 from bridge.providers.whatsapp.failures import failure_reason
-from bridge.retrying import RetryPolicy
-from bridge.settings import Settings, env_name
 
 PROVIDER = "whatsapp"
 

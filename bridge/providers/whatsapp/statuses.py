@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.messages import DeliveryState, DeliveryStatus
+from bridge.model.messages import DeliveryState, DeliveryStatus
 from bridge.providers.base import WebhookRequest
 from bridge.providers.payloads import JsonNode
 from bridge.providers.whatsapp.errors import read_error

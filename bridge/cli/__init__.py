@@ -1,0 +1,1 @@
+"""The `bridge` command: each subcommand parses its options and calls one function elsewhere."""

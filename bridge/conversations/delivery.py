@@ -1,0 +1,386 @@
+"""Delivering an accepted message into Intercom.
+
+Under the sender's lane lock: deliver every earlier message still waiting for this sender, then
+this one. Each delivery resumes from the ledger's recovery points:
+
+1. contact — `contact_id` recorded: reuse it; else resolve (identity map, search, new lead).
+2. attachments — `attachments` recorded: reuse them; else fetch and re-serve the media.
+3. conversation — continue the thread's conversation when it is open, snoozed or recently
+   closed (reply as the contact); otherwise open a new one from the contact.
+4. done — `status=delivered` with the conversation id, and the message leaves the lane.
+
+The one window the ledger cannot close: Intercom applied step 3 (or created the lead in step 1)
+and the process died before recording it, with the call in flight or just answered. A retry then
+posts the message again (or, search lagging, creates another lead). Intercom has no idempotency
+key to prevent that (research/engineering.md §4.3), so each result is recorded the moment it
+comes back, and workers wait out a Redis outage rather than fail between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from redis import Redis
+
+from bridge.contacts.canonical import canonical, follow_alias, forget_deleted
+from bridge.contacts.resolution import IdentityMap, resolve_contact
+from bridge.conversations.attachments import AttachmentResolver, Attachments
+from bridge.conversations.fragments import FRAGMENT_WAIT_SECONDS, FragmentStore, assemble
+from bridge.conversations.lanes import SenderLane
+from bridge.conversations.notes import Notes
+from bridge.conversations.threads import Thread, ThreadStore, continues, thread_key
+from bridge.core.errors import (
+    BridgeError,
+    IntercomGone,
+    IntercomNotFound,
+    LedgerRecordMissing,
+    UnprocessableMessage,
+)
+from bridge.core.logs import mask
+from bridge.core.settings import Settings
+from bridge.infra import metrics
+from bridge.intake.ledger import InboundLedger, LedgerEntry, Status, fragment_group
+from bridge.intercom.client import IntercomClient
+from bridge.intercom.models import ContactRef
+from bridge.model.messages import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+class ContactDeleted(Exception):
+    """The contact a message was matched to no longer exists in Intercom, and nothing replaced it."""
+
+    def __init__(self, contact_id: str) -> None:
+        super().__init__(contact_id)
+        self.contact_id = contact_id
+
+
+def goes_on_in(
+    redis_client: Redis, thread: Thread, contact: ContactRef, *, now: float, settings: Settings
+) -> bool:
+    """Whether `contact`'s new message goes on in `thread`'s conversation (else a new one opens):
+    the thread is still that contact's (merges followed) and the conversation still continues."""
+    owner = follow_alias(redis_client, ContactRef(thread.contact_id, contact.role))
+    return owner.id == contact.id and continues(
+        thread, now=now, new_conversation_after=settings.new_conversation_after
+    )
+
+
+def _no_conversation(reason: str) -> IntercomNotFound:
+    return IntercomNotFound(
+        method="POST", path="/conversations", status=404, code="not_found", message=reason
+    )
+
+
+class Result(StrEnum):
+    CREATED = "created_conversation"
+    CONTINUED = "continued_conversation"
+    NUMBER_CHANGED = "number_changed"
+    WAITING = "waiting_for_parts"
+    ALREADY = "already_delivered"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    inbound_id: str
+    result: Result
+    conversation_id: str = ""
+    retry_after: float = 0.0  # WAITING: when to look again
+
+
+class Deliverer:
+    """Delivers ledger entries; one per job, wired to that job's Redis, Intercom and media."""
+
+    def __init__(
+        self,
+        *,
+        redis_client: Redis,
+        intercom: IntercomClient,
+        attachments: AttachmentResolver,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis_client
+        self._intercom = intercom
+        self._attachments = attachments
+        self._settings = settings
+        self._clock = clock
+        self._ledger = InboundLedger(redis_client, settings)
+        self._identities = IdentityMap(redis_client)
+        self._threads = ThreadStore(redis_client)
+        self._fragments = FragmentStore(redis_client)
+        self._notes = Notes(redis_client, intercom, settings)
+
+    def deliver(self, inbound_id: str) -> Delivery:
+        """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
+        entry = self._ledger.get(inbound_id)
+        if entry is None:
+            raise LedgerRecordMissing(f"inbound {inbound_id} is not in the ledger (expired or never stored)")
+        if entry.status is Status.DELIVERED:
+            return Delivery(inbound_id, Result.ALREADY, entry.get("conversation_id") or "")
+        lane = SenderLane(self._redis, entry.message.sender.lane_key, worker_ttl=self._settings.worker_ttl)
+        with lane.held():
+            for earlier_id in lane.waiting_before(inbound_id):
+                self._deliver_earlier(earlier_id, lane)
+                lane.keep_alive()
+            delivery = self._deliver_one(self._ledger.get(inbound_id) or entry)
+            if delivery.result is not Result.WAITING:
+                lane.leave(inbound_id)
+        return delivery
+
+    def _deliver_earlier(self, inbound_id: str, lane: SenderLane) -> None:
+        """Deliver a message that arrived before ours, if its own job has not (and may still)."""
+        entry = self._ledger.get(inbound_id)
+        if entry is None or entry.status in (Status.DELIVERED, Status.FAILED):
+            lane.leave(inbound_id)  # gone, done, or in the failed registry waiting for a replay
+            return
+        try:
+            delivery = self._deliver_one(entry)
+        except BridgeError as exc:
+            # Its own job will retry it and record why; ours should not fail for it.
+            log.warning("could not deliver earlier message %s first: %s", inbound_id, mask(str(exc)))
+            return
+        if delivery.result is not Result.WAITING:
+            lane.leave(inbound_id)
+
+    def _deliver_one(self, entry: LedgerEntry) -> Delivery:
+        if entry.status is Status.DELIVERED:
+            return Delivery(entry.inbound_id, Result.ALREADY, entry.get("conversation_id") or "")
+        if entry.message.problem:
+            raise UnprocessableMessage(
+                f"message {entry.inbound_id} from {entry.message.provider}: {entry.message.problem}"
+            )
+        if entry.message.fragment is not None:
+            return self._deliver_fragment(entry)
+        return self._post(entry, entry.message)
+
+    def _deliver_fragment(self, entry: LedgerEntry) -> Delivery:
+        message = entry.message
+        assert message.fragment is not None
+        group = self._fragments.get(fragment_group(message))
+        if message.fragment.index in group.delivered:
+            self._mark_delivered(entry.inbound_id, group.conversation_id or "")
+            return Delivery(entry.inbound_id, Result.ALREADY, group.conversation_id or "")
+        entries = {index: self._ledger.get(part_id) for index, part_id in group.pending().items()}
+        present = {index: part for index, part in entries.items() if part is not None}
+        total = message.fragment.total
+        complete = all(index in group.parts for index in range(1, total + 1))
+        # The bridge's own receive time: a provider's timestamp can be hours old on a late redelivery.
+        waited = self._clock() - min(float(part.get("received_at") or 0.0) for part in present.values())
+        if not complete and waited < FRAGMENT_WAIT_SECONDS:
+            return Delivery(entry.inbound_id, Result.WAITING, retry_after=FRAGMENT_WAIT_SECONDS - waited)
+        whole = assemble(
+            {i: part.message for i, part in present.items()}, total=total, delivered_before=group.delivered
+        )
+        carrier = present[min(present)]
+        delivery = self._post(carrier, whole)
+        self._fragments.mark_delivered(group, set(present), delivery.conversation_id)
+        for part_id in {entry.inbound_id, *(part.inbound_id for part in present.values())}:
+            self._mark_delivered(part_id, delivery.conversation_id)
+        return replace(delivery, inbound_id=entry.inbound_id)
+
+    def _post(self, carrier: LedgerEntry, message: InboundMessage) -> Delivery:
+        """Post `message` to Intercom, with recovery points on the `carrier` ledger entry. A contact
+        deleted in Intercom since the bridge matched it is forgotten, and the message matched
+        afresh, once (a contact deleted twice in one delivery is a real failure)."""
+        try:
+            return self._post_as(carrier, message, self._contact(carrier, message))
+        except ContactDeleted as deleted:
+            forget_deleted(self._redis, deleted.contact_id)
+            self._ledger.update(carrier.inbound_id, contact_id="", contact_role="", match="")
+        try:
+            return self._post_as(carrier, message, self._contact(carrier, message))
+        except ContactDeleted as deleted:
+            raise _no_conversation(f"contact {deleted.contact_id} no longer exists in Intercom") from None
+
+    def _post_as(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
+        if message.new_identity is not None:
+            return self._change_number(carrier, message, contact)
+        attachments = self._attachments_for(carrier, message)
+        body, urls = message.intercom_content(attachments.urls)
+        if attachments.notes:
+            body = "\n".join([body, *attachments.notes])
+        key = thread_key(message)
+        thread = self._threads.get(key)
+        now = self._clock()
+        # WhatsApp's 24-hour window runs from when the customer sent it, not from when we delivered it.
+        sent_at = min(message.received_at.timestamp(), now)
+        if thread is not None and goes_on_in(self._redis, thread, contact, now=now, settings=self._settings):
+            replied, contact = self._as_live_contact(
+                contact,
+                lambda who: self._intercom.reply_as_contact(
+                    thread.conversation_id, contact_id=who.id, body=body, attachment_urls=urls
+                ),
+            )
+            if replied:
+                self._threads.record_inbound(thread, at=sent_at, reply_reference=message.reply_reference)
+                self._note_ambiguity(self._match(carrier.inbound_id), thread.conversation_id)
+                return self._delivered(carrier, Result.CONTINUED, thread.conversation_id)
+            log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
+        created, contact = self._as_live_contact(
+            contact,
+            lambda who: self._intercom.create_conversation(contact=who, body=body, attachment_urls=urls),
+        )
+        if not created:
+            raise _no_conversation(f"no conversation could be opened for contact {contact.id}, which exists")
+        conversation_id = str(created)
+        match = self._match(carrier.inbound_id)
+        self._threads.save(_new_thread(key, message, conversation_id, contact, now, sent_at, match))
+        self._note_ambiguity(match, conversation_id)
+        return self._delivered(carrier, Result.CREATED, conversation_id)
+
+    def _as_live_contact(
+        self, contact: ContactRef, action: Callable[[ContactRef], object]
+    ) -> tuple[object, ContactRef]:
+        """Run `action` as `contact`; if Intercom says the contact is gone (merged: 410 with a Link,
+        or 404), run it once more as the contact it became. (None, contact) when the contact is
+        alive and the failure was the conversation's (deleted), so the caller can open a new one;
+        ContactDeleted when the contact was deleted outright."""
+        try:
+            return action(contact) or True, contact
+        except (IntercomGone, IntercomNotFound) as failure:
+            survivor = canonical(self._redis, self._intercom, contact)
+            if survivor is None:
+                raise ContactDeleted(contact.id) from failure
+            if survivor.id == contact.id:
+                if isinstance(failure, IntercomGone):
+                    raise
+                return None, contact
+            log.info("contact %s was merged into %s; following it", contact.id, survivor.id)
+            return action(survivor) or True, survivor
+
+    def _change_number(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
+        """The customer now writes from another number: it leads to the same contact, and the
+        conversation continues there, with replies going to the new number."""
+        new = message.new_identity
+        assert new is not None
+        self._identities.set(new.key, contact)
+        old_thread = self._threads.get(thread_key(message))
+        conversation_id = ""
+        if old_thread is not None:
+            moved = message.model_copy(update={"sender": new})
+            self._threads.save(replace(old_thread, key=thread_key(moved), customer_address=new.raw))
+            conversation_id = old_thread.conversation_id
+            if self._settings.intercom_admin_id:
+                note = (
+                    f"The customer changed their {message.channel.value} number to {new.bare}. {message.text}"
+                )
+                self._intercom.add_note(
+                    conversation_id, admin_id=self._settings.intercom_admin_id, body=note.strip()
+                )
+        log.info("sender %s changed number to %s", mask(message.sender.key), mask(new.key))
+        return self._delivered(carrier, Result.NUMBER_CHANGED, conversation_id)
+
+    def _contact(self, carrier: LedgerEntry, message: InboundMessage) -> ContactRef:
+        recorded = carrier.get("contact_id")
+        if recorded:
+            return follow_alias(
+                self._redis, ContactRef(id=recorded, role=carrier.get("contact_role") or "lead")
+            )
+        decision = resolve_contact(
+            message=message,
+            identities=self._identities,
+            intercom=self._intercom,
+            default_region=self._settings.default_region,
+        )
+        contact = follow_alias(self._redis, ContactRef(id=decision.contact_id, role=decision.role))
+        self._ledger.update(
+            carrier.inbound_id,
+            contact_id=contact.id,
+            contact_role=contact.role,
+            match=json.dumps(decision.to_record()),
+        )
+        return contact
+
+    def _note_ambiguity(self, match: dict[str, Any], conversation_id: str) -> None:
+        """Several contacts held the number: tell the agent once per conversation, naming the others,
+        so a wrong guess is one merge away (the inbox app lists them as buttons)."""
+        others = [c for c in match.get("candidates", []) if c.get("id") != match.get("contact_id")]
+        if others:
+            self._notes.post_once(
+                conversation_id,
+                ambiguity_note(match["contact_id"], others),
+                once=f"ambiguous:{conversation_id}",
+            )
+
+    def _match(self, inbound_id: str) -> dict[str, Any]:
+        """The match decision recorded for a message (its candidates), read fresh from the ledger."""
+        entry = self._ledger.get(inbound_id)
+        recorded = entry.get("match") if entry else None
+        return dict(json.loads(recorded)) if recorded else {}
+
+    def _attachments_for(self, carrier: LedgerEntry, message: InboundMessage) -> Attachments:
+        recorded = carrier.get("attachments")
+        if recorded:
+            data = json.loads(recorded)
+            return Attachments(urls=list(data["urls"]), notes=list(data["notes"]))
+        attachments = self._attachments.resolve(message)
+        if message.media:
+            self._ledger.update(carrier.inbound_id, attachments=json.dumps(attachments.to_record()))
+        return attachments
+
+    def _delivered(self, carrier: LedgerEntry, result: Result, conversation_id: str) -> Delivery:
+        self._mark_delivered(carrier.inbound_id, conversation_id)
+        metrics.current().delivered(
+            carrier.message.provider, result.value, received_at=carrier.get("received_at"), now=self._clock()
+        )
+        log.info("inbound %s: %s %s", carrier.inbound_id, result.value, conversation_id)
+        return Delivery(carrier.inbound_id, result, conversation_id)
+
+    def _mark_delivered(self, inbound_id: str, conversation_id: str) -> None:
+        self._ledger.update(
+            inbound_id,
+            status=Status.DELIVERED.value,
+            conversation_id=conversation_id,
+            delivered_at=f"{self._clock():.6f}",
+            error="",
+        )
+
+
+def _new_thread(
+    key: str,
+    message: InboundMessage,
+    conversation_id: str,
+    contact: ContactRef,
+    now: float,
+    sent_at: float,
+    match: dict[str, Any],
+) -> Thread:
+    candidates = match.get("candidates", [])
+    return Thread(
+        key=key,
+        conversation_id=conversation_id,
+        contact_id=contact.id,
+        provider=message.provider,
+        channel=message.channel.value,
+        business_number=message.business_number,
+        customer_address=message.sender.raw,
+        account=message.account or "",
+        last_inbound_at=sent_at,
+        created_at=now,
+        reply_reference=message.reply_reference or "",
+        match_candidates=json.dumps(candidates) if len(candidates) > 1 else "",
+    )
+
+
+def ambiguity_note(winner_id: str, others: list[dict[str, Any]]) -> str:
+    """The note naming the other contacts a number matched."""
+    lines = [
+        f"This number belongs to {len(others) + 1} contacts in Intercom. The bridge chose the most recently "
+        f"updated ({winner_id}); the others:"
+    ]
+    for other in others:
+        updated = other.get("updated_at")
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(int(updated))) if updated else "unknown"
+        lines.append(
+            f"• {other.get('name') or '(no name)'}, {other.get('role')}, id {other.get('id')}, "
+            f"last updated {when}"
+        )
+    lines.append("If the customer is one of them, use “Merge with existing user/lead” in the inbox app.")
+    return "\n".join(lines)

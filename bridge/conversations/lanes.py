@@ -1,0 +1,73 @@
+"""Sender lanes: one sender's messages are delivered one at a time, in arrival order.
+
+Each sender has a lane: a lock and a FIFO of its undelivered messages (filled by the ledger in
+the same transaction that stores a message). Any number of workers may hold jobs for the same
+sender; whichever takes the lock first delivers, in order, every earlier message still waiting in
+the lane and then its own. The other jobs then find their message delivered. That gives
+"exactly one lead for a new number" and "messages in arrival order" without pinning a sender
+to a worker.
+
+The lock is an efficiency lock with a timeout (redis-py's `Lock`), not a correctness lock: if it
+ever expired mid-delivery, the identity map and the ledger's recovery points are the backstop.
+A worker killed while it holds the lock holds up its sender until the timeout: two worker TTLs
+(120 s), about as long as RQ takes to retry that worker's job (`bridge.infra.heartbeats`), and
+shorter with it under `BRIDGE_WORKER_TTL`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis import Redis
+from redis.exceptions import LockError
+
+from bridge.core.errors import SenderBusy
+from bridge.core.logs import mask
+from bridge.infra import keys
+from bridge.infra.connection import read_list
+from bridge.infra.heartbeats import WORKER_TTL_SECONDS
+
+
+class SenderLane:
+    def __init__(
+        self, redis_client: Redis, identity_key: str, *, worker_ttl: int = WORKER_TTL_SECONDS
+    ) -> None:
+        self._redis = redis_client
+        self._identity = identity_key
+        self._wait = worker_ttl  # 60 s by default
+        self._lock = redis_client.lock(
+            keys.sender_lock(identity_key),
+            timeout=2 * worker_ttl,
+            blocking_timeout=self._wait,
+            thread_local=False,
+        )
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the sender's lock; `SenderBusy` (retryable) when it cannot be had in time."""
+        if not self._lock.acquire():
+            raise SenderBusy(f"sender {mask(self._identity)} stayed locked for {self._wait}s")
+        try:
+            yield
+        finally:
+            try:
+                self._lock.release()
+            except LockError:
+                pass  # it expired meanwhile; nothing of ours to release
+
+    def keep_alive(self) -> None:
+        """Restart the lock's timeout between messages of a long run."""
+        try:
+            self._lock.reacquire()
+        except LockError:
+            pass
+
+    def waiting_before(self, inbound_id: str) -> list[str]:
+        """The lane's messages that arrived before `inbound_id` (all of them if it is not queued)."""
+        queued = read_list(self._redis, keys.mailbox(self._identity))
+        return queued[: queued.index(inbound_id)] if inbound_id in queued else queued
+
+    def leave(self, inbound_id: str) -> None:
+        """Take a message out of the lane (delivered, or failed for good)."""
+        self._redis.lrem(keys.mailbox(self._identity), 0, inbound_id)

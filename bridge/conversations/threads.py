@@ -1,0 +1,175 @@
+"""Threads: which Intercom conversation carries a customer's messages on one channel.
+
+A thread is (provider, channel, business number, sender): like Twilio Conversations' number-pair
+binding, the same customer writing to the same business number over the same channel lands in
+the same conversation. The thread remembers everything a reply needs to go back the same way
+(provider, business number, the customer's raw address), and, through the reverse index, an
+agent's reply in a conversation finds its thread.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
+from typing import Any
+
+from redis import Redis
+from redis.typing import EncodableT, FieldT
+
+from bridge.infra import keys
+from bridge.infra.connection import read_hash
+from bridge.model.messages import InboundMessage
+
+
+class ConversationState(StrEnum):
+    OPEN = "open"
+    SNOOZED = "snoozed"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Thread:
+    key: str
+    conversation_id: str
+    contact_id: str
+    provider: str
+    channel: str
+    business_number: str
+    customer_address: str
+    account: str = ""
+    state: ConversationState = ConversationState.OPEN
+    # When Intercom last changed the state, or the customer last wrote (events arrive out of order:
+    # an older one must not undo a newer one). Creating the conversation is not such an event: our
+    # clock and Intercom's may differ, and a close right after creation must still count.
+    state_at: float = 0.0
+    closed_at: float = 0.0
+    last_inbound_at: float = 0.0  # the customer's last message: WhatsApp's 24-hour window counts from it
+    created_at: float = 0.0
+    reply_reference: str = ""  # the latest inbound message's (Africa's Talking linkId)
+    # The other contacts the number matched when the conversation opened (JSON), for the inbox app.
+    match_candidates: str = ""
+
+    @property
+    def candidates(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.match_candidates)) if self.match_candidates else []
+
+
+def thread_key(message: InboundMessage) -> str:
+    return f"{message.provider}:{message.channel.value}:{message.business_number}:{message.sender.key}"
+
+
+def continues(thread: Thread, *, now: float, new_conversation_after: float) -> bool:
+    """Whether a new inbound message belongs in the thread's conversation.
+
+    Open and snoozed conversations continue; a closed one continues only if it closed less than
+    `new_conversation_after` seconds ago (Octopods' buffer, 1 hour to 2 weeks); past that the
+    customer is starting something new.
+    """
+    if thread.state is not ConversationState.CLOSED:
+        return True
+    return now - thread.closed_at < new_conversation_after
+
+
+class ThreadStore:
+    def __init__(self, redis_client: Redis) -> None:
+        self._redis = redis_client
+
+    def get(self, key: str) -> Thread | None:
+        data = read_hash(self._redis, keys.thread(key))
+        return _from_fields(key, data) if data else None
+
+    def save(self, thread: Thread) -> None:
+        """Store the thread and its reverse indexes (conversation -> thread, contact -> threads)."""
+        data: dict[FieldT, EncodableT] = {
+            name: str(value) for name, value in asdict(thread).items() if name != "key"
+        }
+        previous = self.get(thread.key)
+        with self._redis.pipeline() as pipe:
+            pipe.delete(keys.thread(thread.key))
+            pipe.hset(keys.thread(thread.key), mapping=data)
+            pipe.set(keys.conversation(thread.conversation_id), thread.key)
+            if previous is not None and previous.contact_id != thread.contact_id:
+                pipe.srem(keys.contact_threads(previous.contact_id), thread.key)
+            pipe.sadd(keys.contact_threads(thread.contact_id), thread.key)
+            pipe.execute()
+
+    def of_contact(self, contact_id: str) -> list[Thread]:
+        members = self._redis.smembers(keys.contact_threads(contact_id))
+        found = (self.get(m.decode() if isinstance(m, bytes) else str(m)) for m in members)
+        return sorted((thread for thread in found if thread is not None), key=lambda thread: thread.key)
+
+    def move(self, from_id: str, to_id: str) -> list[str]:
+        """Every thread of `from_id` now belongs to `to_id` (Intercom moved its conversations)."""
+        moved = self.of_contact(from_id)
+        for thread in moved:
+            self.save(replace(thread, contact_id=to_id))
+        self._redis.delete(keys.contact_threads(from_id))
+        return [thread.key for thread in moved]
+
+    def forget_contact(self, contact_id: str) -> list[str]:
+        """Drop every thread of `contact_id` (deleted in Intercom, its conversations with it)."""
+        threads = self.of_contact(contact_id)
+        with self._redis.pipeline() as pipe:
+            for thread in threads:
+                pipe.delete(keys.thread(thread.key), keys.conversation(thread.conversation_id))
+            pipe.delete(keys.contact_threads(contact_id))
+            pipe.execute()
+        return [thread.key for thread in threads]
+
+    def record_inbound(self, thread: Thread, *, at: float, reply_reference: str | None = None) -> Thread:
+        """The customer wrote at `at`: their message reopens a closed conversation in Intercom
+        too, so a close event older than it no longer applies."""
+        updated = replace(
+            thread,
+            last_inbound_at=max(thread.last_inbound_at, at),
+            state=ConversationState.OPEN,
+            state_at=max(thread.state_at, at),
+            reply_reference=reply_reference or thread.reply_reference,
+        )
+        self._redis.hset(
+            keys.thread(thread.key),
+            mapping={
+                "last_inbound_at": str(updated.last_inbound_at),
+                "state": updated.state.value,
+                "state_at": str(updated.state_at),
+                "reply_reference": updated.reply_reference,
+            },
+        )
+        return updated
+
+    def by_conversation(self, conversation_id: str) -> Thread | None:
+        """The thread an Intercom conversation carries, or None for a conversation the bridge did
+        not open (a Messenger chat, an email)."""
+        key = self._redis.get(keys.conversation(conversation_id))
+        if key is None:
+            return None
+        return self.get(key.decode() if isinstance(key, bytes) else str(key))
+
+    def set_state(self, conversation_id: str, state: ConversationState, *, at: float) -> bool:
+        """Record that Intercom opened, closed or snoozed the conversation at `at`; an event older
+        than the state already known is ignored (webhooks do not arrive in order). False when the
+        conversation is not the bridge's or the event was older."""
+        thread = self.by_conversation(conversation_id)
+        if thread is None or at < thread.state_at:
+            return False
+        fields: dict[FieldT, EncodableT] = {"state": state.value, "state_at": str(at)}
+        if state is ConversationState.CLOSED:
+            fields["closed_at"] = str(at)
+        self._redis.hset(keys.thread(thread.key), mapping=fields)
+        return True
+
+
+def _from_fields(key: str, data: dict[str, str]) -> Thread:
+    values: dict[str, object] = {"key": key}
+    for spec in fields(Thread):
+        if spec.name == "key" or spec.name not in data:
+            continue
+        raw = data[spec.name]
+        if spec.name == "state":
+            values[spec.name] = ConversationState(raw)
+        elif spec.type in ("float", float):
+            values[spec.name] = float(raw)
+        else:
+            values[spec.name] = raw
+    return Thread(**values)  # type: ignore[arg-type]

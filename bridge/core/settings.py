@@ -1,0 +1,200 @@
+"""Settings, read once from the environment (and an optional `.env`), typed, secrets hidden.
+
+Names are the public contract (see docs/configuration in the README): never rename one.
+A feature that needs a setting asks for it with `Settings.require(...)`, which fails with a
+message naming the variable, so "it does not work" always comes with "because X is not set".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bridge.core.errors import ConfigurationError
+from bridge.core.logs import LogFormat
+from bridge.intake.signatures import SignatureMode, parse_signature_modes
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90`, `90s`, `30m`, `24h`, `14d` or `2w` (Octopods offers 1 h to 2 weeks)."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value).lower())
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 30m, 24h, 14d, 2w)")
+    number, unit = match.groups()
+    return float(number) * _UNIT_SECONDS[unit]
+
+
+def parse_delays(value: object) -> tuple[int, ...]:
+    """Retry delays in seconds from `5,30,120,600`; `0,0` retries twice at once (tests)."""
+    if isinstance(value, list | tuple):
+        items = [str(v) for v in value]
+    else:
+        items = [part for part in str(value).replace(" ", "").split(",") if part]
+    delays = tuple(int(parse_duration(item)) for item in items)
+    if any(delay < 0 for delay in delays):
+        raise ValueError("retry delays cannot be negative")
+    return delays
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+SignatureModes = Annotated[dict[str, SignatureMode], NoDecode, BeforeValidator(parse_signature_modes)]
+Delays = Annotated[tuple[int, ...], NoDecode, BeforeValidator(parse_delays)]
+
+
+class Settings(BaseSettings):
+    """Every setting of the bridge. Field names are for code; aliases are the contract's names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+        # `TWILIO_AUTH_TOKEN=` (set but empty) must leave Twilio off, not verify with an empty key
+        # anyone can compute.
+        env_ignore_empty=True,
+    )
+
+    # --- the bridge itself ---
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    data_dir: Path = Field(Path(".bridge"), validation_alias="BRIDGE_DATA_DIR")
+    public_url: str | None = Field(None, validation_alias="BRIDGE_PUBLIC_URL")
+    default_region: str = Field("US", validation_alias="BRIDGE_DEFAULT_REGION")
+    admin_token: SecretStr | None = Field(None, validation_alias="BRIDGE_ADMIN_TOKEN")
+    retry_delays: Delays = Field((5, 30, 120, 600, 1800), validation_alias="BRIDGE_RETRY_DELAYS")
+    new_conversation_after: Duration = Field(24 * 3600.0, validation_alias="BRIDGE_NEW_CONVERSATION_AFTER")
+    retention_days: int = Field(14, ge=1, validation_alias="BRIDGE_RETENTION_DAYS")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, validation_alias="BRIDGE_MAX_BODY_BYTES")
+    # The largest attachment the bridge fetches and re-serves (WhatsApp's documents reach 100 MB),
+    # and how long one download may take, redirects included (bridge.providers.media.fetch).
+    media_max_bytes: int = Field(100 * 1024 * 1024, ge=1, validation_alias="BRIDGE_MEDIA_MAX_BYTES")
+    media_deadline: Duration = Field(120.0, gt=0, validation_alias="BRIDGE_MEDIA_DEADLINE")
+    # Base of the in-process backoff between quick retries of one HTTP call (seconds).
+    http_backoff: Duration = Field(0.5, validation_alias="BRIDGE_HTTP_BACKOFF")
+    # Workers' heartbeat TTL and maintenance interval (bridge.infra.heartbeats); shorter only for tests.
+    worker_ttl: int = Field(60, ge=5, le=60, validation_alias="BRIDGE_WORKER_TTL")
+    # `enforce` (default), `log-only`, or per provider: `twilio=log-only` (bridge.intake.signatures).
+    signature_modes: SignatureModes = Field(
+        default_factory=lambda: parse_signature_modes(""), validation_alias="BRIDGE_SIGNATURE_MODE"
+    )
+    # `json`, `text`, or `auto`: JSON unless stderr is a terminal (see bridge.core.logs).
+    log_format: LogFormat = Field("auto", validation_alias="BRIDGE_LOG_FORMAT")
+
+    # --- Intercom ---
+    intercom_access_token: SecretStr | None = Field(None, validation_alias="INTERCOM_ACCESS_TOKEN")
+    intercom_api_url: str = Field("https://api.intercom.io", validation_alias="INTERCOM_API_URL")
+    intercom_client_secret: SecretStr | None = Field(None, validation_alias="INTERCOM_CLIENT_SECRET")
+    intercom_admin_id: str | None = Field(None, validation_alias="INTERCOM_ADMIN_ID")
+    # Intercom's rate limit for the app, in calls a minute; the bridge books 90 % of it across all
+    # its processes (bridge.infra.rate_budget). 0 turns the shared budget off.
+    intercom_calls_per_minute: int = Field(10_000, ge=0, validation_alias="BRIDGE_INTERCOM_CALLS_PER_MINUTE")
+
+    # --- Twilio ---
+    twilio_account_sid: str | None = Field(None, validation_alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: SecretStr | None = Field(None, validation_alias="TWILIO_AUTH_TOKEN")
+    twilio_api_url: str = Field("https://api.twilio.com", validation_alias="TWILIO_API_URL")
+    # A Content Template (`HX…`) sent instead of free text outside WhatsApp's 24-hour window.
+    twilio_whatsapp_content_sid: str | None = Field(None, validation_alias="TWILIO_WHATSAPP_CONTENT_SID")
+
+    # --- Meta WhatsApp Cloud API ---
+    whatsapp_access_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_ACCESS_TOKEN")
+    whatsapp_app_secret: SecretStr | None = Field(None, validation_alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_api_url: str = Field("https://graph.facebook.com/v23.0", validation_alias="WHATSAPP_API_URL")
+    # `name:language` of an approved template sent instead of free text outside the 24-hour window.
+    whatsapp_template: str | None = Field(None, validation_alias="WHATSAPP_TEMPLATE")
+
+    # --- MessageBird / Bird ---
+    messagebird_access_key: SecretStr | None = Field(None, validation_alias="MESSAGEBIRD_ACCESS_KEY")
+    messagebird_signing_key: SecretStr | None = Field(None, validation_alias="MESSAGEBIRD_SIGNING_KEY")
+    messagebird_api_url: str = Field("https://rest.messagebird.com", validation_alias="MESSAGEBIRD_API_URL")
+    messagebird_conversations_api_url: str = Field(
+        "https://conversations.messagebird.com", validation_alias="MESSAGEBIRD_CONVERSATIONS_API_URL"
+    )
+
+    # --- Vonage ---
+    vonage_api_key: str | None = Field(None, validation_alias="VONAGE_API_KEY")
+    vonage_api_secret: SecretStr | None = Field(None, validation_alias="VONAGE_API_SECRET")
+    vonage_signature_secret: SecretStr | None = Field(None, validation_alias="VONAGE_SIGNATURE_SECRET")
+    vonage_signature_method: str = Field("md5hash", validation_alias="VONAGE_SIGNATURE_METHOD")
+    vonage_api_url: str = Field("https://rest.nexmo.com", validation_alias="VONAGE_API_URL")
+    vonage_messages_api_url: str = Field("https://api.nexmo.com", validation_alias="VONAGE_MESSAGES_API_URL")
+
+    # --- TextMagic ---
+    textmagic_username: str | None = Field(None, validation_alias="TEXTMAGIC_USERNAME")
+    textmagic_api_key: SecretStr | None = Field(None, validation_alias="TEXTMAGIC_API_KEY")
+    textmagic_webhook_secret: SecretStr | None = Field(None, validation_alias="TEXTMAGIC_WEBHOOK_SECRET")
+    textmagic_api_url: str = Field("https://rest.textmagic.com", validation_alias="TEXTMAGIC_API_URL")
+
+    # --- Africa's Talking ---
+    africastalking_username: str | None = Field(None, validation_alias="AFRICASTALKING_USERNAME")
+    africastalking_api_key: SecretStr | None = Field(None, validation_alias="AFRICASTALKING_API_KEY")
+    africastalking_webhook_secret: SecretStr | None = Field(
+        None, validation_alias="AFRICASTALKING_WEBHOOK_SECRET"
+    )
+    africastalking_api_url: str = Field(
+        "https://api.africastalking.com", validation_alias="AFRICASTALKING_API_URL"
+    )
+
+    def require(self, *fields: str) -> None:
+        """Fail with the contract's variable names when any of `fields` is unset."""
+        missing = [name for name in fields if getattr(self, name) in (None, "")]
+        if missing:
+            names = ", ".join(env_name(name) for name in missing)
+            raise ConfigurationError(f"{names} {'is' if len(missing) == 1 else 'are'} not set")
+
+    def filled_from(self, values: Mapping[str, str]) -> Settings:
+        """These settings, with the unset ones taken from `values` (keyed by variable name)."""
+        fields_by_variable = {env_name(name): name for name in type(self).model_fields}
+        fill = {
+            fields_by_variable[variable]: value
+            for variable, value in values.items()
+            if variable in fields_by_variable and getattr(self, fields_by_variable[variable]) in (None, "")
+        }
+        return self.model_validate(self.model_dump() | fill) if fill else self
+
+    def secret(self, field: str) -> str:
+        """The plain value of a secret setting, after `require`-style checking."""
+        self.require(field)
+        value = getattr(self, field)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+def env_name(field: str) -> str:
+    """The environment variable a settings field is read from."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else field.upper()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
+
+
+def describe_invalid(exc: ValidationError) -> list[str]:
+    """One line per invalid setting, named by its environment variable, without echoing the value.
+
+    Pydantic's own report is a traceback plus the raw input, and the input may be a secret.
+    """
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"{name}: {error['msg']}")
+    return lines
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

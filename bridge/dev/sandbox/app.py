@@ -1,0 +1,568 @@
+"""The Intercom sandbox: a local HTTP stand-in for the parts of Intercom's REST API the bridge uses.
+
+It speaks Intercom's wire format (Bearer auth, `error.list` errors, `X-RateLimit-*` headers on
+authenticated answers, 2.16 object shapes) so the bridge can be tried without a workspace and
+tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency,
+faults and the rate limit, seed contacts, and expose what was exchanged and how many calls each
+rate-limit window counted; `/` shows the workspace to a person. Having no auth, they take only JSON,
+and the whole sandbox answers only requests addressed to this machine (`bridge.dev.devtools`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+from starlette.middleware.base import RequestResponseEndpoint
+
+from bridge.dev.devtools import LocalOnly
+from bridge.dev.sandbox.dashboard import render_dashboard
+from bridge.dev.sandbox.errors import NOT_JSON_MESSAGE, ApiError, install_error_handlers
+from bridge.dev.sandbox.notifications import STATE_TOPICS, notify, topics_for_part
+from bridge.dev.sandbox.search import InvalidQuery, compile_query, custom_fields
+from bridge.dev.sandbox.state import (
+    DEFAULT_RATE_LIMIT,
+    RATE_WINDOW_SECONDS,
+    Conversation,
+    Exchange,
+    Fault,
+    Workspace,
+)
+
+CONTROL_PREFIX = "/_sandbox"
+MAX_PER_PAGE = 150
+LIST_PER_PAGE = 50  # Intercom's default page size for listing contacts
+RECORDED_HEADERS = ("authorization", "intercom-version", "content-type", "accept")
+
+
+def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Iterable[str] = ()) -> FastAPI:
+    """The sandbox for `workspace`, answering requests to loopback names and `allowed_hosts` only."""
+    workspace = workspace or Workspace()
+    app = FastAPI(title="Intercom sandbox", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.workspace = workspace
+
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def intercom_edge(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        if path == "/" or path.startswith(CONTROL_PREFIX):
+            return await call_next(request)
+        body = await request.body()
+        if workspace.latency:
+            await asyncio.sleep(workspace.latency)
+        response = await _edge(workspace, request, call_next)
+        return await _record(workspace, request, body, response)
+
+    # --- admins ---
+
+    @app.get("/me")
+    async def me() -> dict[str, Any]:
+        admin = workspace.admins[0]
+        app_info = {
+            "type": "app",
+            "id_code": "sandbox",
+            "name": "Sandbox",
+            "region": "US",
+            "timezone": "UTC",
+            "created_at": 1700000000,
+            "identity_verification": False,
+        }
+        return {**admin, "email_verified": True, "app": app_info}
+
+    @app.get("/admins")
+    async def admins() -> dict[str, Any]:
+        return {"type": "admin.list", "admins": workspace.admins}
+
+    # --- contacts ---
+
+    @app.post("/contacts")
+    async def create_contact(request: Request) -> dict[str, Any]:
+        fields = await _json_body(request)
+        if not any(fields.get(name) for name in ("email", "external_id", "role")):
+            raise ApiError(400, "parameter_invalid", "one of email, external_id or role is required")
+        return workspace.create_contact(fields).to_json()
+
+    @app.get("/contacts")
+    async def list_contacts(request: Request) -> dict[str, Any]:
+        """Every live contact, oldest first; the cursor goes in the query string (not in a body)."""
+        return _list_contacts(workspace, request.query_params)
+
+    @app.get("/contacts/{contact_id}")
+    async def show_contact(contact_id: str) -> dict[str, Any]:
+        return workspace.contact(contact_id).to_json()
+
+    @app.put("/contacts/{contact_id}")
+    async def update_contact(contact_id: str, request: Request) -> dict[str, Any]:
+        return workspace.update_contact(contact_id, await _json_body(request)).to_json()
+
+    @app.delete("/contacts/{contact_id}")
+    async def delete_contact(contact_id: str) -> dict[str, Any]:
+        deleted = workspace.delete_contact(contact_id)
+        return {"type": "contact", "id": deleted.id, "external_id": deleted.external_id, "deleted": True}
+
+    @app.post("/contacts/search")
+    async def search_contacts(request: Request) -> dict[str, Any]:
+        return _search(workspace, await _json_body(request))
+
+    @app.post("/contacts/merge")
+    async def merge_contacts(request: Request) -> dict[str, Any]:
+        fields = await _json_body(request)
+        if not fields.get("from") or not fields.get("into"):
+            raise ApiError(400, "parameter_not_found", "from and into are required")
+        skip = bool(fields.get("skip_duplicate_validation"))
+        return workspace.merge(
+            str(fields["from"]), str(fields["into"]), skip_duplicate_validation=skip
+        ).to_json()
+
+    # --- data attributes ---
+
+    @app.get("/data_attributes")
+    async def list_data_attributes(model: str = "contact") -> dict[str, Any]:
+        attributes = [a for a in workspace.data_attributes.values() if a["model"] == model]
+        return {"type": "list", "data": attributes}
+
+    @app.post("/data_attributes")
+    async def create_data_attribute(request: Request) -> dict[str, Any]:
+        return workspace.create_data_attribute(await _json_body(request))
+
+    # --- conversations ---
+
+    @app.get("/conversations")
+    async def list_conversations() -> dict[str, Any]:
+        items = [c.to_json(workspace.contacts) for c in workspace.conversations.values()]
+        return {
+            "type": "conversation.list",
+            "conversations": items,
+            "total_count": len(items),
+            "pages": {"type": "pages", "page": 1, "per_page": max(len(items), 1), "total_pages": 1},
+        }
+
+    @app.post("/conversations")
+    async def create_conversation(request: Request) -> dict[str, Any]:
+        fields = await _json_body(request)
+        sender = fields.get("from") or {}
+        if sender.get("type") not in ("lead", "user", "contact") or not sender.get("id"):
+            raise ApiError(400, "parameter_invalid", "from must be {type: lead|user|contact, id}")
+        body = fields.get("body")
+        if not isinstance(body, str):
+            raise ApiError(400, "parameter_not_found", "body is required")
+        try:
+            contact = workspace.contact(str(sender["id"]))
+        except ApiError as exc:
+            raise ApiError(404, "not_found", "User Not Found") from exc
+        urls = _attachment_urls(fields)
+        conversation = workspace.create_conversation(contact=contact, body=body, attachment_urls=urls)
+        return {
+            "type": "user_message",
+            "id": conversation.source_id,
+            "created_at": conversation.created_at,
+            "body": body,
+            "message_type": "inapp",
+            "conversation_id": conversation.id,
+        }
+
+    @app.get("/conversations/{conversation_id}")
+    async def show_conversation(conversation_id: str) -> dict[str, Any]:
+        return workspace.conversation(conversation_id).to_json(workspace.contacts)
+
+    @app.post("/conversations/{conversation_id}/reply")
+    async def reply(conversation_id: str, request: Request) -> dict[str, Any]:
+        conversation = workspace.conversation(conversation_id)
+        fields = await _json_body(request)
+        urls = _attachment_urls(fields)
+        if fields.get("type") == "admin":
+            admin = workspace.admin(str(fields.get("admin_id", "")))
+            kind = fields.get("message_type")
+            if kind not in ("comment", "note", "quick_reply"):
+                raise ApiError(400, "parameter_invalid", "message_type must be comment, note or quick_reply")
+            author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+            part = workspace.add_part(
+                conversation,
+                part_type=kind,
+                body=str(fields.get("body") or ""),
+                author=author,
+                attachment_urls=urls,
+            )
+            for topic in topics_for_part(part):
+                await notify(workspace, topic, conversation, part)
+        elif fields.get("type") == "user":
+            contact = _replying_contact(workspace, fields)
+            if contact.id not in conversation.contact_ids:
+                raise ApiError(404, "not_found", "Resource Not Found")
+            if fields.get("message_type") != "comment" or not isinstance(fields.get("body"), str):
+                raise ApiError(400, "parameter_invalid", "a user reply needs message_type comment and a body")
+            conversation.state = "open"  # a customer's reply reopens the conversation
+            workspace.add_part(
+                conversation,
+                part_type="comment",
+                body=fields["body"],
+                author=contact.author(),
+                attachment_urls=urls,
+            )
+        else:
+            raise ApiError(400, "parameter_invalid", "type must be user or admin")
+        return conversation.to_json(workspace.contacts)
+
+    @app.post("/conversations/{conversation_id}/parts")
+    async def manage(conversation_id: str, request: Request) -> dict[str, Any]:
+        """Close, open or snooze a conversation (Intercom's manageConversation)."""
+        conversation = workspace.conversation(conversation_id)
+        fields = await _json_body(request)
+        kind = fields.get("message_type")
+        admin = workspace.admin(str(fields.get("admin_id", "")))
+        if kind not in STATE_TOPICS:
+            raise ApiError(400, "parameter_invalid", "message_type must be close, open or snoozed")
+        await _change_state(workspace, conversation, str(kind), admin)
+        return conversation.to_json(workspace.contacts)
+
+    # --- control: what tests and people use to steer and watch the sandbox ---
+
+    @app.get("/", response_class=HTMLResponse)
+    async def dashboard() -> str:
+        return render_dashboard(workspace)
+
+    @app.get(f"{CONTROL_PREFIX}/state")
+    async def state() -> dict[str, Any]:
+        return {
+            "contacts": [c.to_json() | {"merged_into": c.merged_into} for c in workspace.contacts.values()],
+            "conversations": [c.to_json(workspace.contacts) for c in workspace.conversations.values()],
+        }
+
+    @app.post(f"{CONTROL_PREFIX}/reset")
+    async def reset() -> dict[str, str]:
+        workspace.reset()
+        return {"status": "reset"}
+
+    @app.put(f"{CONTROL_PREFIX}/config")
+    async def configure(request: Request) -> dict[str, Any]:
+        fields = await request.json()
+        if "search_lag" in fields:
+            workspace.search_lag = float(fields["search_lag"])
+        if "latency" in fields:
+            workspace.latency = float(fields["latency"])
+        if "rate_limit" in fields:
+            workspace.rate_limit = int(fields["rate_limit"])
+        if "webhook_url" in fields:
+            workspace.webhook_url = fields["webhook_url"] or None
+        if "client_secret" in fields:
+            workspace.client_secret = fields["client_secret"] or None
+        return {
+            "search_lag": workspace.search_lag,
+            "latency": workspace.latency,
+            "rate_limit": workspace.rate_limit,
+            "webhook_url": workspace.webhook_url,
+        }
+
+    @app.post(f"{CONTROL_PREFIX}/conversations/{{conversation_id}}/bot_reply")
+    async def bot_reply(conversation_id: str, request: Request) -> dict[str, Any]:
+        """A reply by a bot (Fin), which Intercom announces under two topics."""
+        conversation = workspace.conversation(conversation_id)
+        fields = await request.json()
+        author = {
+            "type": "bot",
+            "id": "6827949",
+            "name": "Fin Bot",
+            "email": "operator+sandbox@intercom.io",
+            "from_ai_agent": True,
+            "is_ai_answer": True,
+        }
+        part = workspace.add_part(
+            conversation,
+            part_type="comment",
+            body=str(fields.get("body") or ""),
+            author=author,
+            attachment_urls=list(fields.get("attachment_urls") or []),
+        )
+        for topic in topics_for_part(part):
+            await notify(workspace, topic, conversation, part)
+        return part.to_json()
+
+    @app.get(f"{CONTROL_PREFIX}/deliveries")
+    async def deliveries() -> list[dict[str, Any]]:
+        return [delivery.__dict__ for delivery in workspace.deliveries]
+
+    # The dashboard's buttons: reply as the sandbox admin, close, open. JSON (`{"body": ...}`), as
+    # every control route: a cross-site HTML form could otherwise post a reply to a customer.
+    @app.post(f"{CONTROL_PREFIX}/ui/conversations/{{conversation_id}}/reply")
+    async def ui_reply(conversation_id: str, request: Request) -> dict[str, Any]:
+        conversation = workspace.conversation(conversation_id)
+        fields = await _json_body(request)
+        admin = workspace.admins[0]
+        author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+        body = str(fields.get("body") or "").strip()
+        if body:
+            part = workspace.add_part(
+                conversation, part_type="comment", body=body, author=author, attachment_urls=[]
+            )
+            for topic in topics_for_part(part):
+                await notify(workspace, topic, conversation, part)
+        return conversation.to_json(workspace.contacts)
+
+    @app.post(f"{CONTROL_PREFIX}/ui/conversations/{{conversation_id}}/{{action}}")
+    async def ui_state(conversation_id: str, action: str) -> dict[str, Any]:
+        conversation = workspace.conversation(conversation_id)
+        if action in STATE_TOPICS:
+            await _change_state(workspace, conversation, action, workspace.admins[0])
+        return conversation.to_json(workspace.contacts)
+
+    @app.post(f"{CONTROL_PREFIX}/rate_limit")
+    async def set_rate_limit(request: Request) -> dict[str, Any]:
+        """Intercom's rate limit, `{"per_window": 50, "window_seconds": 10}`: more calls in one
+        window get 429 with `X-RateLimit-*` until it ends. Counts start afresh."""
+        fields = await request.json()
+        workspace.set_rate_limit(
+            int(fields.get("per_window", DEFAULT_RATE_LIMIT)),
+            float(fields.get("window_seconds", RATE_WINDOW_SECONDS)),
+        )
+        return workspace.rate_report()
+
+    @app.get(f"{CONTROL_PREFIX}/rate_limit")
+    async def rate_limit_report() -> dict[str, Any]:
+        """The limit, and each window's calls and 429s (benchmarks print calls per window)."""
+        return workspace.rate_report()
+
+    @app.delete(f"{CONTROL_PREFIX}/rate_limit")
+    async def rate_limit_off() -> dict[str, Any]:
+        """No 429s any more; calls are still counted."""
+        workspace.rate_limit = 0
+        return workspace.rate_report()
+
+    @app.post(f"{CONTROL_PREFIX}/faults")
+    async def add_fault(request: Request) -> dict[str, Any]:
+        fields = await request.json()
+        fault = Fault(
+            status=int(fields["status"]),
+            times=None if fields.get("times", 1) is None else int(fields.get("times", 1)),
+            path_prefix=str(fields.get("path_prefix", "/")),
+            rate=float(fields.get("rate", 1.0)),
+            reset_in=float(fields.get("reset_in", 1.0)),
+        )
+        workspace.faults.append(fault)
+        return {"faults": len(workspace.faults)}
+
+    @app.delete(f"{CONTROL_PREFIX}/faults")
+    async def clear_faults() -> dict[str, int]:
+        workspace.faults.clear()
+        return {"faults": 0}
+
+    @app.post(f"{CONTROL_PREFIX}/contacts")
+    async def seed_contact(request: Request) -> dict[str, Any]:
+        """A contact as if it existed long before: explicit timestamps, visible to search now."""
+        fields = await request.json()
+        return workspace.create_contact(fields, searchable=True).to_json()
+
+    @app.get(f"{CONTROL_PREFIX}/requests")
+    async def requests() -> list[dict[str, Any]]:
+        return [exchange.__dict__ for exchange in workspace.exchanges]
+
+    @app.delete(f"{CONTROL_PREFIX}/requests")
+    async def forget_requests() -> dict[str, int]:
+        workspace.exchanges.clear()
+        return {"requests": 0}
+
+    # Added last, so outermost: a refused request is neither authenticated, counted nor recorded.
+    app.add_middleware(LocalOnly, control_prefix=CONTROL_PREFIX, refuse=_refuse, extra_hosts=allowed_hosts)
+    return app
+
+
+def _refuse(status: int, code: str, message: str) -> Response:
+    return ApiError(status, code, message).response()
+
+
+async def _change_state(
+    workspace: Workspace, conversation: Conversation, kind: str, admin: dict[str, Any]
+) -> None:
+    workspace.set_state(conversation, {"close": "closed", "open": "open", "snoozed": "snoozed"}[kind])
+    author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+    part = workspace.add_part(conversation, part_type=kind, body="", author=author, attachment_urls=[])
+    await notify(workspace, STATE_TOPICS[kind], conversation, part)
+
+
+async def _edge(workspace: Workspace, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    """Authentication, injected faults and the rate-limit window, as Intercom's edge applies them."""
+    auth = request.headers.get("authorization", "")
+    token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+    if not token or (workspace.token is not None and token != workspace.token):
+        # Intercom sends no rate-limit headers without valid credentials.
+        return ApiError(401, "unauthorized", "Access Token Invalid").response()
+    now = time.time()
+    window = workspace.count_call(now)
+    fault = workspace.take_fault(request.url.path)
+    if fault is not None:
+        if fault.status == 429:
+            headers = window.headers(remaining=0) | {
+                "X-RateLimit-Reset": str(int(now + fault.reset_in + 0.999))
+            }
+            return ApiError(429, "rate_limit_exceeded", window.exceeded_message(), headers).response()
+        return ApiError(fault.status, "server_error", "Injected by the sandbox").response()
+    if window.exceeded:
+        return ApiError(429, "rate_limit_exceeded", window.exceeded_message(), window.headers()).response()
+    response = await call_next(request)
+    response.headers.update(window.headers())
+    return response
+
+
+async def _record(workspace: Workspace, request: Request, body: bytes, response: Response) -> Response:
+    if hasattr(response, "body_iterator"):  # served by a route: streamed through the middleware
+        chunks = [chunk async for chunk in response.body_iterator]
+        content = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+    else:  # answered by the edge itself
+        content = bytes(response.body)
+    workspace.exchanges.append(
+        Exchange(
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+            request_headers={k: v for k, v in request.headers.items() if k in RECORDED_HEADERS},
+            request_body=_decode(body),
+            status=response.status_code,
+            response_headers={k.lower(): v for k, v in response.headers.items()},
+            response_body=_decode(content),
+            at=time.time(),
+        )
+    )
+    return Response(content, status_code=response.status_code, headers=dict(response.headers))
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise ApiError(400, "parameter_invalid", NOT_JSON_MESSAGE) from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "parameter_invalid", "the body must be a JSON object")
+    return data
+
+
+def _attachment_urls(fields: dict[str, Any]) -> list[str]:
+    urls = fields.get("attachment_urls") or []
+    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+        raise ApiError(400, "parameter_invalid", "attachment_urls must be a list of URLs")
+    if len(urls) > 10:
+        raise ApiError(400, "parameter_invalid", "attachment_urls accepts at most 10 URLs")
+    return urls
+
+
+def _replying_contact(workspace: Workspace, fields: dict[str, Any]) -> Any:
+    if fields.get("intercom_user_id"):
+        return workspace.contact(str(fields["intercom_user_id"]))
+    for name, attribute in (("user_id", "external_id"), ("email", "email")):
+        if fields.get(name):
+            for contact in workspace.live_contacts():
+                if getattr(contact, attribute) == fields[name]:
+                    return contact
+            raise ApiError(404, "not_found", "User Not Found")
+    raise ApiError(400, "parameter_not_found", "intercom_user_id, user_id or email is required")
+
+
+def _search(workspace: Workspace, fields: dict[str, Any]) -> dict[str, Any]:
+    try:
+        predicate = compile_query(fields.get("query"))
+    except InvalidQuery as exc:
+        raise ApiError(400, "parameter_invalid", str(exc)) from exc
+    workspace.check_custom_attributes(
+        name.removeprefix("custom_attributes.") for name in custom_fields(fields.get("query"))
+    )
+    sort = fields.get("sort") or {}
+    order = sort.get("order", "descending")
+    if order not in ("ascending", "descending"):
+        raise ApiError(
+            400, "invalid_sort_order", f"Invalid sort order '{order}'. Must be one of: ascending, descending"
+        )
+    sort_field = sort.get("field", "created_at")
+    matches = [c for c in workspace.searchable(time.time()) if predicate(c.search_record())]
+    matches.sort(key=lambda c: (c.search_record().get(sort_field) or 0, c.id), reverse=order == "descending")
+    pagination = fields.get("pagination") or {}
+    per_page = min(int(pagination.get("per_page") or 50), MAX_PER_PAGE)
+    offset = _cursor_offset(pagination.get("starting_after"))
+    page = matches[offset : offset + per_page]
+    total_pages = max((len(matches) + per_page - 1) // per_page, 1)
+    pages: dict[str, Any] = {
+        "type": "pages",
+        "page": offset // per_page + 1,
+        "per_page": per_page,
+        "total_pages": total_pages,
+    }
+    if offset + per_page < len(matches):
+        cursor = base64.urlsafe_b64encode(str(offset + per_page).encode()).decode()
+        pages["next"] = {"per_page": per_page, "starting_after": cursor}
+    return {"type": "list", "data": [c.to_json() for c in page], "total_count": len(matches), "pages": pages}
+
+
+def _cursor_offset(cursor: Any) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(str(cursor).encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "parameter_invalid", "starting_after is not a cursor this search issued") from exc
+
+
+def _list_contacts(workspace: Workspace, params: Mapping[str, str]) -> dict[str, Any]:
+    """`GET /contacts`: merged-away contacts are left out. The cursor names the last contact
+    served, not an offset, so contacts created during a pass land on a later page, not a repeat."""
+    try:
+        per_page = min(int(params.get("per_page") or LIST_PER_PAGE), MAX_PER_PAGE)
+    except ValueError as exc:
+        raise ApiError(400, "parameter_invalid", "per_page must be an integer") from exc
+    if per_page < 1:
+        raise ApiError(400, "parameter_invalid", "per_page must be at least 1")
+    after, page_number = _list_cursor(workspace, params.get("starting_after"))
+    ordered = list(workspace.contacts.values())
+    begin = next(i for i, c in enumerate(ordered) if c.id == after) + 1 if after else 0
+    remaining = [c for c in ordered[begin:] if c.merged_into is None]
+    page = remaining[:per_page]
+    total = len(workspace.live_contacts())
+    pages: dict[str, Any] = {
+        "type": "pages",
+        "page": page_number,
+        "per_page": per_page,
+        "total_pages": max((total + per_page - 1) // per_page, 1),
+    }
+    if len(remaining) > per_page:
+        cursor = json.dumps({"after": page[-1].id, "page": page_number + 1})
+        pages["next"] = {
+            "page": page_number + 1,
+            "starting_after": base64.urlsafe_b64encode(cursor.encode()).decode(),
+        }
+    return {"type": "list", "data": [c.to_json() for c in page], "total_count": total, "pages": pages}
+
+
+def _list_cursor(workspace: Workspace, cursor: Any) -> tuple[str | None, int]:
+    """(the id of the last contact served, the page number) from a list cursor; 400 as Intercom
+    answers a cursor it did not issue."""
+    if not cursor:
+        return None, 1
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(str(cursor).encode()).decode())
+        after, page_number = str(fields["after"]), int(fields["page"])
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise _invalid_starting_after() from exc
+    if after not in workspace.contacts:
+        raise _invalid_starting_after()
+    return after, page_number
+
+
+def _invalid_starting_after() -> ApiError:
+    return ApiError(
+        400,
+        "client_error",
+        "Invalid starting_after param. "
+        "Please try again using a starting_after value from a paginated response",
+    )

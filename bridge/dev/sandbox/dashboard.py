@@ -1,0 +1,108 @@
+"""The sandbox's one page: the workspace as a person wants to see it while trying the bridge."""
+
+from __future__ import annotations
+
+import datetime
+from html import escape
+
+from bridge.dev.sandbox.state import Workspace
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}
+h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
+.conv{border:1px solid #ddd;border-radius:8px;padding:.8rem 1rem;margin:.8rem 0}
+.meta{color:#777;font-size:.85rem} .part{margin:.4rem 0 .4rem 1rem}
+.user,.lead{color:#0b5} .admin{color:#06c} table{border-collapse:collapse}
+td,th{border-bottom:1px solid #eee;padding:.2rem .6rem;text-align:left;font-size:.9rem}
+form.reply{display:inline-block;margin:.4rem .4rem 0 1rem}
+"""
+
+
+def _time(timestamp: int) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def render_dashboard(workspace: Workspace) -> str:
+    contacts = workspace.contacts
+    rows = "".join(
+        f"<tr><td><code>{escape(c.id)}</code></td><td>{escape(c.role)}</td><td>{escape(c.name or '')}</td>"
+        f"<td>{escape(c.phone or '')}</td><td>{escape(c.email or '')}</td>"
+        f"<td>{'merged into ' + escape(c.merged_into) if c.merged_into else ''}</td></tr>"
+        for c in contacts.values()
+    )
+    conversations = []
+    for conv in sorted(workspace.conversations.values(), key=lambda c: c.created_at, reverse=True):
+        lines = [
+            _line(workspace, conv.source_author, "comment", conv.source_body, conv.source_attachment_urls)
+        ]
+        lines += [
+            _line(workspace, part.author, part.part_type, part.body, part.attachment_urls)
+            for part in conv.parts
+        ]
+        meta = (
+            f"conversation <code>{escape(conv.id)}</code> · {escape(conv.state)} · {_time(conv.created_at)}"
+            f" · contacts {', '.join(escape(c) for c in conv.contact_ids)}"
+        )
+        actions = _actions(conv.id, conv.state)
+        conversations.append(
+            f'<div class="conv"><div class="meta">{meta}</div>{"".join(lines)}{actions}</div>'
+        )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Intercom sandbox</title>"
+        f"<meta http-equiv='refresh' content='5'><style>{_STYLE}</style></head><body>"
+        f"<h1>Intercom sandbox</h1><p class='meta'>In-memory stand-in for Intercom's REST API "
+        f"(API version 2.16). This page refreshes every 5 seconds.</p>"
+        f"<h2>Conversations ({len(workspace.conversations)})</h2>"
+        + ("".join(conversations) or "<p>None yet.</p>")
+        + f"<h2>Contacts ({len(contacts)})</h2>"
+        + (
+            f"<table><tr><th>id</th><th>role</th><th>name</th><th>phone</th><th>email</th><th></th></tr>{rows}</table>"
+            if rows
+            else "<p>None yet.</p>"
+        )
+        + f"<script>{_SCRIPT}</script></body></html>"
+    )
+
+
+# The forms post their fields as JSON, the only body the control routes take (`bridge.dev.devtools`:
+# a form's own encoding is what a cross-site page could post too).
+_SCRIPT = """
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form[data-action]");
+  if (!form) return;
+  event.preventDefault();
+  const response = await fetch(form.dataset.action, {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(Object.fromEntries(new FormData(form))),
+  });
+  if (!response.ok) alert(`The sandbox refused: ${response.status} ${await response.text()}`);
+  location.reload();
+});
+"""
+
+
+def _actions(conversation_id: str, state: str) -> str:
+    """Reply as the sandbox's admin, or close/open: Intercom then tells the bridge by webhook."""
+    base = f"/_sandbox/ui/conversations/{escape(conversation_id)}"
+    toggle = "open" if state != "open" else "close"
+    return (
+        f'<form class="reply" data-action="{base}/reply">'
+        '<input name="body" placeholder="Reply as the agent…" size="60"> <button>Reply</button></form>'
+        f'<form class="reply" data-action="{base}/{toggle}">'
+        f"<button>{toggle.capitalize()}</button></form>"
+    )
+
+
+def _line(workspace: Workspace, author: dict[str, object], part_type: str, body: str, urls: list[str]) -> str:
+    # As Intercom shows a nameless lead: by its phone number.
+    contact = workspace.contacts.get(str(author.get("id", "")))
+    phone = contact.phone if contact is not None else None
+    who = escape(str(author.get("name") or phone or author.get("id", "")))
+    kind = escape(str(author.get("type", "")))
+    label = f" ({escape(part_type)})" if part_type != "comment" else ""
+    return f'<div class="part"><b class="{kind}">{who}</b>{label}: {escape(body)}{_attachments(urls)}</div>'
+
+
+def _attachments(urls: list[str]) -> str:
+    return "".join(f' <a href="{escape(url)}">[attachment]</a>' for url in urls)

@@ -1,0 +1,102 @@
+"""The sandbox telling the bridge what happened, as Intercom's webhooks do.
+
+An admin (or bot) reply, a note, a close/open/snooze in the sandbox becomes a notification in
+Intercom's envelope, signed with `X-Hub-Signature: sha1=<HMAC-SHA1(client secret, body)>` and
+posted to the configured webhook URL. Like Intercom, a reply notification carries the conversation
+with only the part that triggered it, and a bot part is announced under both
+`conversation.admin.replied` and `conversation.operator.replied`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bridge.dev.sandbox.state import Conversation, Part, Workspace
+
+STATE_TOPICS = {
+    "close": "conversation.admin.closed",
+    "open": "conversation.admin.opened",
+    "snoozed": "conversation.admin.snoozed",
+}
+
+
+@dataclass
+class Delivery:
+    topic: str
+    notification_id: str
+    status: int | None = None
+    error: str | None = None
+    at: float = field(default_factory=time.time)
+
+
+def topics_for_part(part: Part) -> list[str]:
+    if part.part_type == "note":
+        return ["conversation.admin.noted"]
+    if part.author.get("type") == "bot":
+        return ["conversation.operator.replied", "conversation.admin.replied"]
+    return ["conversation.admin.replied"]
+
+
+def envelope(
+    workspace: Workspace, topic: str, conversation: Conversation, part: Part | None
+) -> dict[str, Any]:
+    item = conversation.to_json(workspace.contacts)
+    parts = [part.to_json()] if part is not None else []
+    item["conversation_parts"] = {
+        "type": "conversation_part.list",
+        "conversation_parts": parts,
+        "total_count": len(parts),
+    }
+    now = int(time.time())
+    return {
+        "type": "notification_event",
+        "app_id": "sandbox",
+        "data": {"type": "notification_event_data", "item": item},
+        "links": {},
+        "id": f"notif_{uuid.uuid4()}",
+        "topic": topic,
+        "delivery_status": "pending",
+        "delivery_attempts": 1,
+        "delivered_at": 0,
+        "first_sent_at": now,
+        "created_at": now,
+        "self": None,
+    }
+
+
+def sign(body: bytes, secret: str) -> str:
+    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+async def notify(
+    workspace: Workspace, topic: str, conversation: Conversation, part: Part | None = None
+) -> None:
+    """Post the notification to the bridge (when a webhook URL and secret are configured)."""
+    if not workspace.webhook_url or not workspace.client_secret:
+        return
+    payload = envelope(workspace, topic, conversation, part)
+    body = json.dumps(payload).encode()
+    delivery = Delivery(topic=topic, notification_id=payload["id"])
+    workspace.deliveries.append(delivery)
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            response = await client.post(
+                workspace.webhook_url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature": sign(body, workspace.client_secret),
+                    "User-Agent": "Intercom-Webhooks-Sandbox",
+                },
+            )
+        delivery.status = response.status_code
+    except httpx.HTTPError as exc:
+        delivery.error = type(exc).__name__

@@ -1,0 +1,1 @@
+"""The Intercom inbox app: merging a contact into another, confirmed and audited."""

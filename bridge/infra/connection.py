@@ -1,0 +1,82 @@
+"""Which Redis the bridge uses, and clients for it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio
+import redis.asyncio.retry
+from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from bridge.core.settings import Settings
+from bridge.runtime.embedded import EmbeddedRedis, ensure_embedded_redis
+
+
+def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    """`REDIS_URL`, or the embedded server under `BRIDGE_DATA_DIR` (started if none is running)."""
+    if settings.redis_url:
+        return settings.redis_url, None
+    embedded = ensure_embedded_redis(settings.data_dir)
+    return embedded.url, embedded
+
+
+def safe_url(url: str) -> str:
+    """`url` without its password (`redis://:***@host:6379/0`), to print or log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redis_client(url: str, *, timeout: float = 2.0, wait_out_outages: bool = False) -> Redis:
+    """A client with timeouts and two quick reconnection attempts, or, `wait_out_outages`, as
+    many as it takes (one a second once the backoff is up).
+
+    The web side calls Redis from its event loop: a Redis that is down must turn into a 503 (so
+    the provider retries) within a fraction of a second, not after redis-py's default backoff.
+    Workers must do the opposite and wait: RQ's worker quits on a connection error anywhere but
+    its dequeue (a blink of Redis would stop every worker for good), and a job that failed
+    between Intercom's answer and the write that records it would repeat that call on its retry.
+    Waiting, the job records it once Redis is back, and the worker carries on.
+    """
+    retries = -1 if wait_out_outages else 2  # redis-py: a negative count retries forever
+    cap = 1.0 if wait_out_outages else 0.2
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        retry=Retry(ExponentialBackoff(cap=cap, base=0.02), retries=retries),
+    )
+
+
+def async_redis_client(url: str, *, timeout: float = 2.0) -> redis.asyncio.Redis:
+    """The web process's client for its event loop (`bridge.infra.batching`): the same timeouts and
+    quick reconnection attempts as `redis_client`'s, so a Redis that is down is a 503 at once,
+    while a round trip in flight never holds up the other requests."""
+    return redis.asyncio.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        retry=redis.asyncio.retry.Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+    )
+
+
+def read_hash(client: Redis, key: str) -> dict[str, str]:
+    """A hash as text (the bridge's clients keep bytes, which RQ requires)."""
+    raw = client.hgetall(key)
+    return {_text(name): _text(value) for name, value in raw.items()}
+
+
+def read_list(client: Redis, key: str) -> list[str]:
+    return [_text(item) for item in client.lrange(key, 0, -1)]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

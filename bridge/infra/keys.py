@@ -1,0 +1,122 @@
+"""Every Redis key the bridge writes, in one place, under one prefix.
+
+RQ keeps its own keys (`rq:*`: queues, jobs, registries); the bridge's are below. Lifetimes:
+"retention" is `BRIDGE_RETENTION_DAYS` (default 14 days), longer than any provider's redelivery
+window (Meta retries for up to 7 days), so a redelivered message always meets its ledger entry.
+
+| key                                   | type   | lifetime   | what                                         |
+|---------------------------------------|--------|------------|----------------------------------------------|
+| bridge:inbound:{inbound_id}           | hash   | retention  | ledger: raw payload, message, recovery points|
+| bridge:inbound:seq                    | string | forever    | arrival counter (orders the ledger)          |
+| bridge:webhook:{webhook_id}           | hash   | retention  | a webhook as it arrived (raw), its fate      |
+| bridge:webhooks:pending               | zset   | until read | webhooks not read yet, by arrival number     |
+| bridge:webhooks:reader                | string | 15 s       | a reader is taking the pending webhooks      |
+| bridge:mailbox:{identity}             | list   | until empty| a sender's messages not yet delivered, FIFO  |
+| bridge:lock:sender:{identity}         | string | lock ttl   | serializes contact + conversation per sender |
+| bridge:identity:{identity}            | hash   | forever    | identity -> Intercom contact id and role     |
+| bridge:thread:{thread}                | hash   | forever    | a channel thread -> its Intercom conversation|
+| bridge:conversation:{conversation_id} | string | forever    | conversation -> thread key (for replies)     |
+| bridge:status:{status_id}             | string | retention  | a provider's delivery report (dedupe + job)  |
+| bridge:outbound:{provider}:{msg_id}   | hash   | retention  | a message the bridge sent, and its fate      |
+| bridge:fragments:{group}              | hash   | retention  | parts of a long SMS: part number -> inbound  |
+| bridge:reply:{part_id}                | hash   | retention  | an agent's reply part: status, ids sent      |
+| bridge:note:{once}                    | string | retention  | a note already posted (said once)            |
+| bridge:contact:{contact_id}:identities| set    | forever    | identity keys that lead to the contact       |
+| bridge:contact:{contact_id}:threads   | set    | forever    | threads whose conversation is the contact's |
+| bridge:alias:{contact_id}             | string | forever    | a merged-away contact -> the one it became   |
+| bridge:merges                         | list   | forever    | audit of every merge attempt, newest last   |
+| bridge:sync:contacts                  | hash   | 7 days idle| a `contacts sync` run; deleted when it ends  |
+| bridge:metrics:{metric}               | hash   | forever    | one counter or histogram (`infra.metrics`)  |
+| bridge:budget:intercom                | hash   | 1 min idle | Intercom call budget (`infra.rate_budget`)  |
+
+A metric's hash holds one field per series: the JSON list of its label values (a histogram's
+end with the bucket's upper bound, or `sum`), valued by HINCRBYFLOAT. Counters only grow;
+Prometheus takes a flushed Redis for a counter reset.
+"""
+
+from __future__ import annotations
+
+PREFIX = "bridge:"
+
+
+def inbound(inbound_id: str) -> str:
+    return f"{PREFIX}inbound:{inbound_id}"
+
+
+INBOUND_SEQUENCE = f"{PREFIX}inbound:seq"
+
+
+def webhook(webhook_id: str) -> str:
+    return f"{PREFIX}webhook:{webhook_id}"
+
+
+WEBHOOKS_PENDING = f"{PREFIX}webhooks:pending"
+WEBHOOKS_READER = f"{PREFIX}webhooks:reader"
+
+
+def mailbox(identity: str) -> str:
+    return f"{PREFIX}mailbox:{identity}"
+
+
+def sender_lock(identity: str) -> str:
+    return f"{PREFIX}lock:sender:{identity}"
+
+
+def identity(identity_key: str) -> str:
+    return f"{PREFIX}identity:{identity_key}"
+
+
+def thread(thread_key: str) -> str:
+    return f"{PREFIX}thread:{thread_key}"
+
+
+def conversation(conversation_id: str) -> str:
+    return f"{PREFIX}conversation:{conversation_id}"
+
+
+def status(status_id: str) -> str:
+    return f"{PREFIX}status:{status_id}"
+
+
+def outbound(provider: str, provider_message_id: str) -> str:
+    return f"{PREFIX}outbound:{provider}:{provider_message_id}"
+
+
+def fragments(group: str) -> str:
+    return f"{PREFIX}fragments:{group}"
+
+
+def reply(part_id: str) -> str:
+    return f"{PREFIX}reply:{part_id}"
+
+
+def note(once: str) -> str:
+    return f"{PREFIX}note:{once}"
+
+
+def contact_identities(contact_id: str) -> str:
+    return f"{PREFIX}contact:{contact_id}:identities"
+
+
+def contact_threads(contact_id: str) -> str:
+    return f"{PREFIX}contact:{contact_id}:threads"
+
+
+def alias(contact_id: str) -> str:
+    return f"{PREFIX}alias:{contact_id}"
+
+
+MERGES = f"{PREFIX}merges"
+# `bridge contacts sync`'s one resumable run (bridge.contacts.sync sets its idle expiry).
+CONTACTS_SYNC = f"{PREFIX}sync:contacts"
+
+METRICS_PREFIX = f"{PREFIX}metrics:"
+
+# The Intercom call budget every process shares (bridge.infra.rate_budget): µs timestamps of the next
+# free slot (`tat`) and of the end of a 429's pause (`paused_until`).
+INTERCOM_BUDGET = f"{PREFIX}budget:intercom"
+
+
+def metric(name: str) -> str:
+    """The hash of metric `name` (`webhooks_total`: `bridge_` is left out)."""
+    return f"{METRICS_PREFIX}{name}"

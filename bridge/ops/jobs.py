@@ -1,0 +1,498 @@
+"""Failed work, for operators: list it, explain it, replay it without sending anything twice.
+
+Every job that failed for good sits in its queue's RQ `FailedJobRegistry` (kept as long as the
+ledgers, `BRIDGE_RETENTION_DAYS`), with the reason and attempt count `workers.failures` recorded.
+The registry is the index; the ledgers are what make a replay safe. An inbound message's entry is
+`delivered` once it reached Intercom and holds recovery points (contact, media) before that; a
+reply part records each provider message id before sending the next; a delivery report applies
+only if newer, and its note is said once. So a replay just queues the job again, with a fresh
+retry budget, after taking it out of the registry (one ZREM: two operators replaying at once
+queue it once), and the job skips whatever already happened.
+
+Accepted-but-unprocessable messages (a sender that is no number, a message type not supported, a
+reply whose provider is not configured) failed with a permanent error and are listed the same way.
+Replaying an inbound one parses its stored payload again first, so a fix (a default region, a
+newer bridge) lets it through.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from bridge.conversations.threads import ThreadStore
+from bridge.core.logs import mask, mask_number
+from bridge.core.settings import Settings
+from bridge.infra.queueing import (
+    INBOUND_QUEUE,
+    OUTBOUND_QUEUE,
+    STATUS_QUEUE,
+    enqueue_inbound,
+    enqueue_reader,
+    enqueue_reply,
+    enqueue_status,
+    enqueue_webhook,
+    inbound_queue,
+    outbound_queue,
+    status_queue,
+)
+from bridge.intake.ledger import InboundLedger, LedgerEntry, RawPayload, Status
+from bridge.intake.raw import RawWebhook, RawWebhookStore, as_request
+from bridge.model.messages import InboundMessage
+from bridge.model.senders import SenderIdentity
+from bridge.providers.base import ProviderAdapter
+from bridge.replies.agent import FINAL, ReplyLedger, ReplyStatus, sent_ids
+from bridge.replies.reports import StatusLedger
+
+
+class JobKind(StrEnum):
+    INBOUND = "inbound"  # a customer's message on its way into Intercom
+    OUTBOUND = "outbound"  # an agent's reply on its way to the customer
+    STATUS = "status"  # a provider's delivery report on its way to the conversation
+    WEBHOOK = "webhook"  # a verified webhook the route could not read, read again by a worker
+
+
+QUEUE_OF = {
+    JobKind.INBOUND: INBOUND_QUEUE,
+    JobKind.OUTBOUND: OUTBOUND_QUEUE,
+    JobKind.STATUS: STATUS_QUEUE,
+    JobKind.WEBHOOK: INBOUND_QUEUE,
+}
+KIND_OF_PREFIX = {
+    "in-": JobKind.INBOUND,
+    "out-": JobKind.OUTBOUND,
+    "st-": JobKind.STATUS,
+    "wh-": JobKind.WEBHOOK,
+    "rd-": JobKind.WEBHOOK,  # the reader of the stored webhooks (`workers.webhooks.read_webhooks`)
+}
+# What RQ accepts as a job id (`rq.job.validate_job_id`); an operator can type anything.
+RQ_JOB_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def kind_of(job_id: str) -> JobKind | None:
+    """A bridge job's kind from its id (`in-…`, `out-…`, `st-…`; see `bridge.infra.queueing`)."""
+    return next((kind for prefix, kind in KIND_OF_PREFIX.items() if job_id.startswith(prefix)), None)
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """One row of `bridge jobs failed`: enough to recognise it and know why, no full number."""
+
+    id: str
+    kind: JobKind
+    provider: str
+    party: str  # the customer, masked: the sender of an inbound message, the recipient of a reply
+    failed_at: float | None
+    attempts: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"failed_at": iso(self.failed_at)}
+
+
+class ReplayOutcome(StrEnum):
+    QUEUED = "queued"  # back on its queue, fresh retry budget
+    PLANNED = "planned"  # dry run: what a replay would do, nothing changed
+    ALREADY_DONE = "already_done"  # it reached Intercom or the customer before: nothing to do
+    STILL_UNPROCESSABLE = "still_unprocessable"  # parsed again, it still cannot be delivered
+    EXPIRED = "expired"  # its record is past retention: nothing left to replay
+    NOT_FAILED = "not_failed"  # not in the failed list (replayed already, or no such job)
+
+
+@dataclass(frozen=True)
+class Replay:
+    job_id: str
+    outcome: ReplayOutcome
+    detail: str
+    plan: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "outcome": self.outcome.value,
+            "detail": self.detail,
+            "plan": list(self.plan),
+        }
+
+
+# The dry-run planner: given a job's kind and record, the lines saying what a replay would do.
+Planner = Callable[["JobRecord"], list[str]]
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A failed job and the ledger record it works on (None when that expired)."""
+
+    job: Job
+    kind: JobKind
+    inbound: LedgerEntry | None = None
+    reply: Mapping[str, str] | None = None
+    reply_id: str = ""
+    status_id: str = ""
+    webhook: RawWebhook | None = None
+
+
+class FailedJobs:
+    """The failed jobs of the bridge's three queues, read and replayed through their ledgers."""
+
+    def __init__(
+        self, redis_client: Redis, settings: Settings, adapters: Mapping[str, ProviderAdapter]
+    ) -> None:
+        self._redis = redis_client
+        self._settings = settings
+        self._adapters = adapters
+        self._inbound = InboundLedger(redis_client, settings)
+        self._replies = ReplyLedger(redis_client, settings)
+        self._statuses = StatusLedger(redis_client, settings)
+        self._threads = ThreadStore(redis_client)
+        self._webhooks = RawWebhookStore(redis_client, settings)
+        self._queues = {
+            JobKind.INBOUND: inbound_queue(redis_client),
+            JobKind.OUTBOUND: outbound_queue(redis_client),
+            JobKind.STATUS: status_queue(redis_client),
+            JobKind.WEBHOOK: inbound_queue(redis_client),
+        }
+
+    @property
+    def connection(self) -> Redis:
+        return self._redis
+
+    # --- reading ---
+
+    def failed(self, *, provider: str | None = None, since: float | None = None) -> list[FailedJob]:
+        """Every failed job, oldest failure first; only `provider`'s, only those failed since `since`."""
+        rows = []
+        for kind in JobKind:
+            # Webhook and inbound jobs share a queue, and so its failed registry.
+            ids = [job_id for job_id in self._registry(kind).get_job_ids() if _kind(job_id) is kind]
+            for job in self._fetch(ids):
+                row = self._row(self._record(job))
+                if provider is not None and row.provider != provider:
+                    continue
+                if since is not None and (row.failed_at or 0.0) < since:
+                    continue
+                rows.append(row)
+        return sorted(rows, key=lambda row: (row.failed_at or 0.0, row.id))
+
+    def ids(self, *, provider: str | None = None, since: float | None = None) -> list[str]:
+        return [row.id for row in self.failed(provider=provider, since=since)]
+
+    def show(self, job_id: str, *, reveal: bool = False) -> dict[str, Any] | None:
+        """Everything about one job (failed or not), the normalized message included; every party
+        masked, media URLs without their query and the raw payload left out unless `reveal`. None
+        when there is no such job."""
+        job = self._job(job_id)
+        if job is None:
+            return None
+        record = self._record(job)
+        row = self._row(record)
+        result = job.latest_result()
+        detail: dict[str, Any] = {
+            **row.to_json(),
+            "queue": job.origin,
+            "state": job.get_status(refresh=False).value if job.get_status(refresh=False) else "unknown",
+            "in_failed_list": job.id in self._registry(record.kind),
+            "final": bool(job.meta.get("final", False)),
+            "enqueued_at": iso(job.enqueued_at.timestamp()) if job.enqueued_at else None,
+            "ended_at": iso(job.ended_at.timestamp()) if job.ended_at else None,
+            "traceback": mask(result.exc_string) if result is not None and result.exc_string else None,
+        }
+        if record.inbound is not None:
+            detail["record"] = _inbound_detail(record.inbound, reveal=reveal)
+        elif record.reply is not None:
+            detail["record"] = _reply_detail(record.reply, self._threads, reveal=reveal)
+        elif record.kind is JobKind.STATUS:
+            status = self._statuses.get(record.status_id)
+            detail["record"] = _status_detail(status.model_dump(mode="json"), reveal) if status else None
+        elif record.webhook is not None:
+            detail["record"] = _webhook_detail(record.webhook, reveal=reveal)
+        else:
+            detail["record"] = None
+        return detail
+
+    # --- replaying ---
+
+    def replay(
+        self, job_ids: Iterable[str], *, dry_run: bool = False, planner: Planner | None = None
+    ) -> Iterable[Replay]:
+        """Replay each job (lazily, one at a time, so a caller can show progress). A dry run
+        changes nothing and returns each job's plan from `planner`."""
+        for job_id in job_ids:
+            yield self._replay_one(job_id, dry_run=dry_run, planner=planner)
+
+    def _replay_one(self, job_id: str, *, dry_run: bool, planner: Planner | None) -> Replay:
+        job = self._job(job_id)
+        kind = kind_of(job_id)
+        if job is None or kind is None or job_id not in self._registry(kind):
+            return Replay(job_id, ReplayOutcome.NOT_FAILED, "not in the failed list: nothing to replay")
+        record = self._record(job)
+        settled = self._settled(record)
+        if settled is not None:
+            if not dry_run:
+                self._registry(kind).remove(job_id)
+            return settled
+        if record.inbound is not None and record.inbound.message.problem:
+            reparsed = self._reparse(record.inbound)
+            problem = reparsed.problem if reparsed is not None else record.inbound.message.problem
+            if reparsed is None or problem:
+                return Replay(
+                    job_id, ReplayOutcome.STILL_UNPROCESSABLE, f"still cannot be delivered: {problem}"
+                )
+            if not dry_run:
+                self._inbound.update(record.inbound.inbound_id, message=reparsed.model_dump_json())
+            record = JobRecord(job=job, kind=kind, inbound=_with_message(record.inbound, reparsed))
+        if dry_run:
+            plan = tuple(planner(record)) if planner is not None else ()
+            return Replay(job_id, ReplayOutcome.PLANNED, "a replay would queue it again", plan)
+        if not self._registry(kind).remove(job_id):  # someone else replayed it a moment ago
+            return Replay(job_id, ReplayOutcome.NOT_FAILED, "replayed by someone else just now")
+        self._requeue(record)
+        return Replay(job_id, ReplayOutcome.QUEUED, "queued again with a fresh retry budget")
+
+    def _settled(self, record: JobRecord) -> Replay | None:
+        """The replay's answer when there is nothing left to do (already done, or expired)."""
+        job_id = record.job.id
+        if record.kind is JobKind.INBOUND:
+            if record.inbound is None:
+                return Replay(
+                    job_id, ReplayOutcome.EXPIRED, "the message is past retention; nothing to replay"
+                )
+            if record.inbound.status is Status.DELIVERED:
+                where = record.inbound.get("conversation_id") or "?"
+                return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already in conversation {where}")
+        if record.kind is JobKind.OUTBOUND:
+            if not record.reply:
+                return Replay(job_id, ReplayOutcome.EXPIRED, "the reply is past retention; nothing to replay")
+            status = ReplyStatus(record.reply.get("status", ReplyStatus.QUEUED.value))
+            if status in FINAL:
+                return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {status.value}")
+        if record.kind is JobKind.STATUS and self._statuses.get(record.status_id) is None:
+            return Replay(job_id, ReplayOutcome.EXPIRED, "the report is past retention; nothing to replay")
+        if record.kind is JobKind.WEBHOOK and not is_reader(job_id):
+            if record.webhook is None:
+                return Replay(
+                    job_id, ReplayOutcome.EXPIRED, "the webhook is past retention; nothing to replay"
+                )
+            if record.webhook.read_at is not None:
+                return Replay(job_id, ReplayOutcome.ALREADY_DONE, "already read: its messages were queued")
+        return None
+
+    def _requeue(self, record: JobRecord) -> None:
+        queue = self._queues[record.kind]
+        if record.inbound is not None:
+            self._inbound.update(record.inbound.inbound_id, status=Status.QUEUED.value)
+            enqueue_inbound(queue, record.inbound.inbound_id, settings=self._settings)
+        elif record.kind is JobKind.OUTBOUND:
+            self._replies.update(record.reply_id, status=ReplyStatus.QUEUED.value)
+            enqueue_reply(queue, record.reply_id, settings=self._settings)
+        elif record.webhook is not None:
+            enqueue_webhook(queue, record.webhook.webhook_id, settings=self._settings)
+        elif is_reader(record.job.id):
+            enqueue_reader(queue, settings=self._settings)  # a new reader takes whatever is pending
+        else:
+            enqueue_status(queue, record.status_id, settings=self._settings)
+
+    def _reparse(self, entry: LedgerEntry) -> InboundMessage | None:
+        """The stored payload parsed again (it was verified on arrival): the same message, as this
+        bridge reads it now. None when the payload no longer yields it."""
+        adapter = self._adapters.get(entry.message.provider)
+        raw = entry.get("raw")
+        if adapter is None or raw is None:
+            return None
+        payload = RawPayload(**json.loads(raw))
+        request = as_request(payload, received_at=entry.message.received_at, settings=self._settings)
+        try:
+            content = adapter.parse(request, self._settings)
+        except Exception:  # noqa: BLE001 - a payload this bridge cannot read at all is "still unprocessable"
+            return None
+        same = [m for m in content.messages if m.provider_message_id == entry.message.provider_message_id]
+        # As it was received: its time, and whether its signature verified (if not, media are withheld).
+        kept = {"received_at": entry.message.received_at, "verified": entry.message.verified}
+        return same[0].model_copy(update=kept) if same else None
+
+    # --- plumbing ---
+
+    def _registry(self, kind: JobKind) -> FailedJobRegistry:
+        return FailedJobRegistry(queue=self._queues[kind])
+
+    def _job(self, job_id: str) -> Job | None:
+        if not RQ_JOB_ID.fullmatch(job_id):
+            return None  # RQ raises ValueError rather than look such an id up: there is no such job
+        try:
+            return Job.fetch(job_id, connection=self._redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return None
+
+    def _fetch(self, job_ids: list[str]) -> list[Job]:
+        jobs = Job.fetch_many(job_ids, connection=self._redis, serializer=JSONSerializer)
+        return [job for job in jobs if job is not None]
+
+    def _record(self, job: Job) -> JobRecord:
+        kind = _kind(job.id)
+        kwargs = job.kwargs or {}
+        if kind is JobKind.WEBHOOK:
+            return JobRecord(
+                job=job, kind=kind, webhook=self._webhooks.get(str(kwargs.get("webhook_id", "")))
+            )
+        if kind is JobKind.INBOUND:
+            return JobRecord(job=job, kind=kind, inbound=self._inbound.get(str(kwargs.get("inbound_id", ""))))
+        if kind is JobKind.OUTBOUND:
+            part_id = str(kwargs.get("part_id", ""))
+            return JobRecord(job=job, kind=kind, reply=self._replies.get(part_id), reply_id=part_id)
+        return JobRecord(job=job, kind=kind, status_id=str(kwargs.get("status_id", "")))
+
+    def _row(self, record: JobRecord) -> FailedJob:
+        job = record.job
+        provider, party = "?", "?"
+        if record.inbound is not None:
+            provider, party = record.inbound.message.provider, masked_identity(record.inbound.message.sender)
+        elif record.reply:
+            thread = self._threads.by_conversation(record.reply.get("conversation_id", ""))
+            if thread is not None:
+                provider, party = thread.provider, mask_number(thread.customer_address)
+        elif record.kind is JobKind.STATUS:
+            status = self._statuses.get(record.status_id)
+            if status is not None:
+                provider, party = status.provider, mask_number(status.recipient) if status.recipient else "?"
+        elif record.webhook is not None:
+            provider = record.webhook.provider  # the party is unknown until the webhook is read
+        if provider == "?" and record.kind in (JobKind.INBOUND, JobKind.WEBHOOK):
+            kwargs = job.kwargs or {}
+            provider = str(kwargs.get("inbound_id") or kwargs.get("webhook_id") or "?").split("-", 1)[0]
+        failed_at = job.meta.get("failed_at")
+        return FailedJob(
+            id=job.id,
+            kind=record.kind,
+            provider=provider,
+            party=party,
+            failed_at=float(failed_at) if failed_at is not None else None,
+            attempts=int(job.meta.get("attempts", 1 if failed_at is not None else 0)),
+            reason=str(job.meta.get("reason") or _last_line(job) or "unknown"),
+        )
+
+
+# --- presentation helpers (pure) ---
+
+
+def is_reader(job_id: str) -> bool:
+    return job_id.startswith("rd-")
+
+
+def _kind(job_id: str) -> JobKind:
+    return kind_of(job_id) or JobKind.INBOUND
+
+
+def _webhook_detail(webhook: RawWebhook, *, reveal: bool) -> dict[str, Any]:
+    """A stored webhook as ops see it: why it could not be read, what it was; its body (numbers,
+    texts) only with `reveal`."""
+    detail: dict[str, Any] = {
+        "provider": webhook.provider,
+        "received_at": webhook.received_at.isoformat(),
+        "reason": mask(webhook.reason),
+        "verified": webhook.verified,
+        "read_at": iso(webhook.read_at),
+        "method": webhook.raw.method,
+        "path": webhook.raw.path,
+        "content_type": webhook.raw.content_type[:200],
+        "body_bytes": len(webhook.raw.body.encode("utf-8", "surrogatepass")),
+    }
+    if reveal:
+        detail["raw"] = asdict(webhook.raw)
+    return detail
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def masked_identity(sender: SenderIdentity) -> str:
+    """A sender as ops see it: a phone number as its masked E.164, any other kind (a WhatsApp
+    user id, an alphanumeric id, something unreadable a payload made up) masked after its kind."""
+    return mask_number(sender.e164 or f"{sender.kind.value}:{sender.bare}")
+
+
+def _inbound_detail(entry: LedgerEntry, *, reveal: bool) -> dict[str, Any]:
+    message = entry.message.model_dump(mode="json")
+    if not reveal:
+        masked = masked_identity(entry.message.sender)
+        message["sender"] = {"kind": entry.message.sender.kind.value, "masked": masked}
+        message["aliases"] = [masked_identity(alias) for alias in entry.message.aliases]
+        if entry.message.new_identity is not None:
+            message["new_identity"] = masked_identity(entry.message.new_identity)
+        for media in message["media"]:
+            if media.get("url"):  # a pre-signed URL's query is the access it grants
+                media["url"] = mask(media["url"])
+    fields = {name: value for name, value in entry.fields.items() if name not in ("message", "raw")}
+    detail: dict[str, Any] = {"inbound_id": entry.inbound_id, **fields, "message": message}
+    for name in ("match", "attachments"):
+        if isinstance(detail.get(name), str) and detail[name].startswith(("{", "[")):
+            detail[name] = json.loads(detail[name])
+    if not reveal and isinstance(detail.get("match"), dict) and detail["match"].get("variant"):
+        detail["match"]["variant"] = mask_number(str(detail["match"]["variant"]))  # a form of the number
+    if reveal and entry.get("raw"):
+        detail["raw"] = json.loads(entry.fields["raw"])
+    return detail
+
+
+def _reply_detail(reply: Mapping[str, str], threads: ThreadStore, *, reveal: bool) -> dict[str, Any]:
+    detail: dict[str, Any] = {name: value for name, value in reply.items() if not name.startswith("sent.")}
+    detail["part"] = json.loads(reply["part"]) if reply.get("part") else None
+    detail["sent"] = list(sent_ids(reply))
+    thread = threads.by_conversation(reply.get("conversation_id", ""))
+    if thread is not None:
+        to = thread.customer_address if reveal else mask_number(thread.customer_address)
+        detail["route"] = {
+            "provider": thread.provider,
+            "channel": thread.channel,
+            "to": to,
+            "from": thread.business_number,
+        }
+    return detail
+
+
+def _status_detail(status: dict[str, Any], reveal: bool) -> dict[str, Any]:
+    if not reveal and status.get("recipient"):
+        status["recipient"] = mask_number(status["recipient"])
+    return status
+
+
+def _with_message(entry: LedgerEntry, message: InboundMessage) -> LedgerEntry:
+    return LedgerEntry(
+        inbound_id=entry.inbound_id, message=message, status=entry.status, seq=entry.seq, fields=entry.fields
+    )
+
+
+def _last_line(job: Job) -> str:
+    result = job.latest_result()
+    if result is None or not result.exc_string:
+        return ""
+    return mask(result.exc_string.strip().splitlines()[-1])
+
+
+def parse_since(value: str, *, now: float | None = None) -> float:
+    """`--since`: a duration ago (`90m`, `2h`, `3d`) or an ISO 8601 moment (UTC unless it says)."""
+    from bridge.core.settings import parse_duration
+
+    try:
+        return (now if now is not None else time.time()) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a duration or a date: {value!r} (use e.g. 2h, 3d, 2026-11-23T10:00)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

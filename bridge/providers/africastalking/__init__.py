@@ -1,0 +1,1 @@
+"""Africa's Talking: inbound SMS and replies."""

@@ -1,0 +1,1 @@
+"""Fetching a provider's media: only from its hosts, checked addresses, bounded size."""

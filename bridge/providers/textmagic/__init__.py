@@ -1,0 +1,1 @@
+"""TextMagic: inbound SMS and replies."""

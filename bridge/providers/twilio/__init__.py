@@ -1,0 +1,1 @@
+"""Twilio: SMS, MMS and WhatsApp through Twilio."""

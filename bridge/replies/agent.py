@@ -1,0 +1,353 @@
+"""Agents' replies in Intercom, sent to the customer over the channel they wrote from.
+
+A reply part is claimed once by its Intercom part id when the webhook arrives (the same webhook
+twice, or a bot reply announced under two topics, sends once) and queued; a copy arriving after
+the claim has expired is refused by the part's own time (`bridge.core.freshness`). The job then finds the
+conversation's thread (provider, business number, the customer's address as the provider gave
+it), plans the messages the provider's limits allow, and sends them one by one, recording each
+provider message id before the next: a retry or a replay resumes after the last one sent, so
+the customer never receives a part twice (except in the instant between a provider accepting a
+message and its id being recorded: no provider offers an idempotency key to close it). For the
+same reason a message the provider sent only in part (a long SMS whose later parts it refused:
+`PartiallySent`) is recorded as sent under the ids it got and never sent again; a note tells the
+agent which parts are missing and why.
+
+WhatsApp allows free text only within 24 hours of the customer's last message. Outside it the
+reply is not sent; a note tells the agent why, and the configured template is sent instead when
+there is one (`WHATSAPP_TEMPLATE`, `TWILIO_WHATSAPP_CONTENT_SID`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import httpx
+from redis import Redis
+from redis.client import Pipeline
+
+from bridge.conversations.notes import Notes
+from bridge.conversations.threads import Thread, ThreadStore
+from bridge.core import freshness
+from bridge.core.context import request_id_fields
+from bridge.core.errors import LedgerRecordMissing, PartiallySent, ProviderRejected, UnprocessableMessage
+from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings
+from bridge.infra import keys
+from bridge.infra.claims import Claim, prepare
+from bridge.infra.connection import read_hash
+from bridge.infra.queueing import enqueue_reply, outbound_queue
+from bridge.intercom.client import IntercomClient
+from bridge.intercom.html_text import html_to_text
+from bridge.intercom.webhooks import ReplyPart
+from bridge.model.messages import Channel
+from bridge.model.outgoing import Draft, OutboundMessage, Template, plan
+from bridge.providers.base import ProviderAdapter
+from bridge.replies.sent import OutboundStore
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW_SECONDS = 24 * 3600
+
+
+class ReplyStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    TEMPLATE_SENT = "template_sent"  # outside the window: the template went instead
+    BLOCKED = "blocked"  # outside the window, no template configured: nothing sent
+    PARTLY_SENT = "partly_sent"  # sent, but the provider refused some parts of a message (noted)
+    FAILED = "failed"
+
+
+FINAL = frozenset({ReplyStatus.SENT, ReplyStatus.TEMPLATE_SENT, ReplyStatus.BLOCKED, ReplyStatus.PARTLY_SENT})
+
+
+class ReplyLedger:
+    def __init__(self, redis_client: Redis, settings: Settings) -> None:
+        self._redis = redis_client
+        self._settings = settings
+        self._queue = outbound_queue(redis_client)
+
+    def claim(self, part: ReplyPart) -> Claim:
+        """The claim that stores and queues a reply part exactly once, to send with others
+        (`claims.run_batched`): a second claim of the same part id is a duplicate."""
+        key = keys.reply(part.part_id)
+        fields = {
+            "conversation_id": part.conversation_id,
+            "status": ReplyStatus.QUEUED.value,
+            "part": json.dumps(
+                {
+                    "body": part.body,
+                    "author_type": part.author_type,
+                    "author_id": part.author_id,
+                    "attachments": [a.url for a in part.attachments],
+                    "created_at": part.created_at,
+                }
+            ),
+            "received_at": f"{time.time():.6f}",
+            **request_id_fields(),
+        }
+
+        # The entry outlives every copy of the part `bridge.replies.events` still accepts: both
+        # derive from BRIDGE_RETENTION_DAYS (`bridge.core.freshness`), so once it has expired, any copy
+        # is refused by its `created_at` and the part is never sent twice, however late the copy.
+        ttl = freshness.retention_seconds(self._settings)
+
+        def write(pipe: Pipeline) -> None:
+            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            pipe.expire(key, ttl)
+            enqueue_reply(self._queue, part.part_id, settings=self._settings, pipeline=pipe)
+
+        return prepare(self._redis, key, write, what="the reply")
+
+    def get(self, part_id: str) -> dict[str, str]:
+        return read_hash(self._redis, keys.reply(part_id))
+
+    def update(self, part_id: str, **fields: str) -> None:
+        self._redis.hset(keys.reply(part_id), mapping=fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    part_id: str
+    status: ReplyStatus
+    provider_message_ids: tuple[str, ...] = ()
+
+
+class ReplySender:
+    """Sends queued replies; one per job, wired to that job's Redis, Intercom and HTTP client."""
+
+    def __init__(
+        self,
+        *,
+        redis_client: Redis,
+        intercom: IntercomClient,
+        adapters: Mapping[str, ProviderAdapter],
+        settings: Settings,
+        http: httpx.Client,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._replies = ReplyLedger(redis_client, settings)
+        self._threads = ThreadStore(redis_client)
+        self._outbound = OutboundStore(redis_client, settings)
+        self._notes = Notes(redis_client, intercom, settings)
+        self._adapters = adapters
+        self._settings = settings
+        self._http = http
+        self._policy = policy or RetryPolicy(backoff=settings.http_backoff)
+        self._clock = clock
+
+    def send(self, part_id: str) -> SendResult:
+        entry = self._replies.get(part_id)
+        if not entry:
+            raise LedgerRecordMissing(f"reply {part_id} is not stored (expired or never stored)")
+        if ReplyStatus(entry["status"]) in FINAL:
+            return SendResult(part_id, ReplyStatus(entry["status"]), sent_ids(entry))
+        thread, adapter = reply_route(entry, self._threads, self._adapters)
+        planned = plan_reply(entry, thread, adapter, self._settings, now=self._clock())
+        if planned.window_note is not None:
+            self._notes.post_once(thread.conversation_id, planned.window_note, once=f"window:{part_id}")
+        if planned.status is ReplyStatus.BLOCKED:
+            self._replies.update(part_id, status=ReplyStatus.BLOCKED.value)
+            return SendResult(part_id, ReplyStatus.BLOCKED)
+        ids = [
+            self._send_one(adapter, message, index, entry, thread, part_id)
+            for index, message in enumerate(planned.messages)
+        ]
+        status = ReplyStatus.PARTLY_SENT if partly_sent(self._replies.get(part_id)) else planned.status
+        self._replies.update(part_id, status=status.value)
+        log.info("reply %s: %s through %s (%d messages)", part_id, status.value, thread.provider, len(ids))
+        return SendResult(part_id, status, tuple(ids))
+
+    def _send_one(
+        self,
+        adapter: ProviderAdapter,
+        message: OutboundMessage,
+        index: int,
+        entry: dict[str, str],
+        thread: Thread,
+        part_id: str,
+    ) -> str:
+        recorded = entry.get(f"sent.{index}")
+        if recorded:
+            # Sent before a crash or by the attempt a replay repeats; a partial send's note may be
+            # what the crash interrupted (said once: `post_once`).
+            self._note_partial(thread, part_id, index, entry.get(f"partial.{index}"))
+            return recorded
+        partial: str | None = None
+        try:
+            accepted: tuple[str, ...] = (adapter.send(message, self._settings, self._http, self._policy),)
+        except PartiallySent as sent_in_part:
+            # Some parts reached the customer: record them like a send, never send again.
+            accepted = sent_in_part.message_ids
+            partial = json.dumps(
+                {
+                    "sent": list(accepted),
+                    "total": sent_in_part.total,
+                    "note": partial_note(adapter, sent_in_part, message.text),
+                }
+            )
+        except ProviderRejected as rejected:
+            reason = adapter.failure_reason(rejected.code)
+            self._notes.post_once(
+                thread.conversation_id,
+                failure_note(adapter.name, rejected.code, reason or rejected.message, message.text),
+                once=f"rejected:{part_id}:{index}",
+            )
+            self._replies.update(part_id, status=ReplyStatus.FAILED.value, error=str(rejected))
+            raise
+        sent = {f"sent.{index}": accepted[0]} | ({f"partial.{index}": partial} if partial else {})
+        self._replies.update(part_id, **sent)
+        self._note_partial(thread, part_id, index, partial)
+        # Every part has its own id and delivery reports (a long SMS): each ties back to the reply.
+        for provider_id in accepted:
+            self._record_sent(adapter, provider_id, message, thread, part_id)
+        return accepted[0]
+
+    def _record_sent(
+        self,
+        adapter: ProviderAdapter,
+        provider_id: str,
+        message: OutboundMessage,
+        thread: Thread,
+        part_id: str,
+    ) -> None:
+        report = self._outbound.record_sent(
+            adapter.name,
+            provider_id,
+            conversation_id=thread.conversation_id,
+            part_id=part_id,
+            text=message.text,
+        )
+        if report.failed_before_recorded:
+            # The provider's failure report arrived before we recorded the send: say it now.
+            self._notes.post_once(
+                thread.conversation_id,
+                failure_note(
+                    adapter.name,
+                    report.error_code,
+                    adapter.failure_reason(report.error_code) or report.error_message,
+                    message.text,
+                ),
+                once=f"failed:{adapter.name}:{provider_id}",
+            )
+
+    def _note_partial(self, thread: Thread, part_id: str, index: int, partial: str | None) -> None:
+        """Tell the agent, once, which parts of message `index` the provider refused."""
+        if partial:
+            note = str(json.loads(partial)["note"])
+            self._notes.post_once(thread.conversation_id, note, once=f"partial:{part_id}:{index}")
+
+
+def partly_sent(entry: Mapping[str, str]) -> bool:
+    """Whether a provider sent some message of the reply only in part (`partial.<index>`)."""
+    return any(name.startswith("partial.") for name in entry)
+
+
+def sent_ids(entry: Mapping[str, str]) -> tuple[str, ...]:
+    """The provider message ids already sent for a reply part, in order."""
+    return tuple(entry[name] for name in sorted(entry, key=_sent_index) if name.startswith("sent."))
+
+
+def _sent_index(name: str) -> int:
+    return int(name.removeprefix("sent.")) if name.startswith("sent.") else -1
+
+
+def reply_route(
+    entry: Mapping[str, str], threads: ThreadStore, adapters: Mapping[str, ProviderAdapter]
+) -> tuple[Thread, ProviderAdapter]:
+    """The thread a reply part answers and the provider that carries it; UnprocessableMessage when
+    the conversation is not the bridge's or its provider is not configured (fixable, then replayed)."""
+    conversation_id = entry["conversation_id"]
+    thread = threads.by_conversation(conversation_id)
+    if thread is None:
+        raise UnprocessableMessage(f"conversation {conversation_id} is not one the bridge opened")
+    adapter = adapters.get(thread.provider)
+    if adapter is None:
+        raise UnprocessableMessage(f"no provider {thread.provider!r} to send conversation {conversation_id}")
+    return thread, adapter
+
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    """What sending a reply part would do: its final status, the messages (one API call each),
+    and the note agents get when WhatsApp's window is closed."""
+
+    status: ReplyStatus
+    messages: tuple[OutboundMessage, ...]
+    window_note: str | None = None
+
+
+def plan_reply(
+    entry: Mapping[str, str], thread: Thread, adapter: ProviderAdapter, settings: Settings, *, now: float
+) -> ReplyPlan:
+    """The plan for reply part `entry` on `thread` at `now`. Pure: sending and dry runs share it."""
+    part = json.loads(entry["part"])
+    draft = Draft(text=html_to_text(part["body"]), attachment_urls=tuple(part["attachments"]))
+    base = OutboundMessage(
+        channel=Channel(thread.channel),
+        to=thread.customer_address,
+        sender=thread.business_number,
+        account=thread.account or None,
+        reply_reference=thread.reply_reference or None,
+    )
+    if thread.channel == Channel.WHATSAPP.value and now - thread.last_inbound_at > WHATSAPP_WINDOW_SECONDS:
+        template = whatsapp_template(thread.provider, settings)
+        note = window_note(now - thread.last_inbound_at, template)
+        if template is None:
+            return ReplyPlan(ReplyStatus.BLOCKED, (), note)
+        return ReplyPlan(ReplyStatus.TEMPLATE_SENT, (replace(base, template=template),), note)
+    return ReplyPlan(ReplyStatus.SENT, tuple(plan(draft, adapter.send_limits(base), base)))
+
+
+def whatsapp_template(provider: str, settings: Settings) -> Template | None:
+    """The configured template for `provider`'s WhatsApp, if any."""
+    if provider == "whatsapp" and settings.whatsapp_template:
+        name, _, language = settings.whatsapp_template.partition(":")
+        return Template(name=name, language=language or "en_US")
+    if provider == "twilio" and settings.twilio_whatsapp_content_sid:
+        return Template(name=settings.twilio_whatsapp_content_sid)
+    return None
+
+
+def window_note(elapsed: float, template: Template | None) -> str:
+    """The note agents read when a reply falls outside WhatsApp's 24-hour window."""
+    why = (
+        f"Not sent to the customer: their last WhatsApp message was {elapsed / 3600:.0f} hours ago, and "
+        "WhatsApp allows free-text replies only within 24 hours of it."
+    )
+    if template is not None:
+        return f"{why} The approved template “{template.name}” was sent instead, inviting them to reply."
+    return f"{why} No template is configured to reach them outside the window; they must write first."
+
+
+def failure_note(provider: str, code: str | None, reason: str, text: str) -> str:
+    """The note agents read when a message did not reach the customer."""
+    label = f" (error {code})" if code else ""
+    return f"Not delivered: {_quoted(text)} could not be delivered by {provider}{label}: {reason}"
+
+
+def partial_note(adapter: ProviderAdapter, partial: PartiallySent, text: str) -> str:
+    """The note agents read when the provider sent some parts of a message and refused others:
+    which parts are missing, and the provider's words for why (with what to do, when known)."""
+    missing = "; ".join(
+        f"part {part.number} of {partial.total}{f' (error {part.code})' if part.code else ''}: "
+        + ": ".join(words for words in (part.message, adapter.failure_reason(part.code)) if words)
+        for part in partial.refused
+    )
+    sent = len(partial.message_ids)
+    return (
+        f"Partly delivered: {adapter.name} sent {sent} of {partial.total} parts of {_quoted(text)} and "
+        f"refused {missing}. The bridge does not send the message again: the customer would get the "
+        "other parts twice. Send the missing text again if it matters."
+    )
+
+
+def _quoted(text: str) -> str:
+    excerpt = text if len(text) <= 80 else text[:77] + "…"
+    return f"“{excerpt}”" if excerpt else "the attachment"

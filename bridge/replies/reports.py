@@ -1,0 +1,68 @@
+"""Delivery reports from providers: stored and queued exactly once, like inbound messages.
+
+A report is identified by (provider, outbound message id, state): providers repeat reports, and
+report the same message several times as it moves (sent, delivered, read). Each distinct one is
+stored, numbered and handed to a worker; a repeat is acknowledged and creates nothing.
+
+A report is stored as the `DeliveryStatus` JSON, plus the `request_id` of the webhook that
+brought it: a key the model ignores when reading, which the job's log lines carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from redis import Redis
+from redis.client import Pipeline
+
+from bridge.core.context import request_id_fields
+from bridge.core.settings import Settings
+from bridge.infra import claims, keys
+from bridge.infra.claims import Outcome
+from bridge.infra.queueing import enqueue_status, status_queue
+from bridge.model.messages import DeliveryStatus
+
+
+def status_id(status: DeliveryStatus) -> str:
+    digest = hashlib.sha256(
+        f"{status.provider}\0{status.provider_message_id}\0{status.state.value}".encode()
+    ).hexdigest()[:32]
+    return f"{status.provider}-{digest}"
+
+
+class StatusLedger:
+    def __init__(self, redis_client: Redis, settings: Settings) -> None:
+        self._redis = redis_client
+        self._settings = settings
+        self._queue = status_queue(redis_client)
+
+    def accept(self, status: DeliveryStatus) -> Outcome:
+        """Store and queue `status` exactly once; a repeat is a duplicate."""
+        return claims.claim(self._redis, self.claim(status))
+
+    def claim(self, status: DeliveryStatus) -> claims.Claim:
+        """`accept`'s claim, to send with others (`claims.run_batched`)."""
+        entry_id = status_id(status)
+        key = keys.status(entry_id)
+
+        def write(pipe: Pipeline) -> None:
+            pipe.set(key, _stored(status), ex=self._settings.retention_days * 86400)
+            enqueue_status(self._queue, entry_id, settings=self._settings, pipeline=pipe)
+
+        return claims.prepare(self._redis, key, write, what="the delivery report")
+
+    def get(self, entry_id: str) -> DeliveryStatus | None:
+        raw = self._redis.get(keys.status(entry_id))
+        return DeliveryStatus.model_validate_json(raw) if raw else None
+
+    def request_id(self, entry_id: str) -> str | None:
+        """The id of the request that brought report `entry_id`, if it was stored with one."""
+        raw = self._redis.get(keys.status(entry_id))
+        value = json.loads(raw).get("request_id") if raw else None
+        return value if isinstance(value, str) else None
+
+
+def _stored(status: DeliveryStatus) -> str:
+    extra = request_id_fields()
+    return json.dumps(status.model_dump(mode="json") | extra) if extra else status.model_dump_json()

@@ -1,0 +1,1 @@
+"""Running the bridge: `bridge run`, serving, the embedded Valkey, child processes."""
