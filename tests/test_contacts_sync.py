@@ -13,8 +13,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from bridge.cli import contacts as cli_contacts
 from bridge.cli.contacts import contacts
-from bridge.cli.main import contacts as cli_contacts
 from bridge.contacts.resolution import IdentityMap
 from bridge.contacts.sync import KeyHolders, SyncProgress, SyncStore, contact_keys, sync_contacts
 from bridge.core.errors import IntercomUnavailable
