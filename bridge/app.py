@@ -16,16 +16,18 @@ from fastapi.responses import JSONResponse
 
 from bridge import __version__
 from bridge.conversations.media import media_store
-from bridge.core.context import RequestIdMiddleware
+from bridge.core import metrics
 from bridge.core.errors import StorageUnavailable, WebhookRejected
 from bridge.core.logs import configure_logging, route_server_logs, secret_values
-from bridge.core.retention import sweep_media
 from bridge.core.settings import Settings, get_settings
-from bridge.infra import metrics
-from bridge.infra.connection import async_redis_client, redis_client, resolve_redis
+from bridge.infra.connection import async_redis_client, redis_client
+from bridge.infra.metrics import redis_metrics
 from bridge.intake.edge import Intake
+from bridge.ops.retention import sweep_media
 from bridge.providers import ADAPTERS, ProviderAdapter
+from bridge.runtime.embedded import resolve_redis
 from bridge.web.body_limit import BodyLimitMiddleware
+from bridge.web.request_id import RequestIdMiddleware
 from bridge.web.routes import admin, health, inbox_app, intercom, media, webhooks
 from bridge.web.routes import metrics as metrics_route
 
@@ -61,7 +63,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            with metrics.installed(metrics.Metrics(client)):
+            with metrics.installed(redis_metrics(client)):
                 yield
         finally:
             gc.unfreeze()

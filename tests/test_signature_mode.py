@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from bridge.app import create_app
 from bridge.core.settings import Settings, describe_invalid, get_settings, reset_settings_cache
-from bridge.intake.signatures import PROVIDERS, SignatureMode, parse_signature_modes
+from bridge.core.signature_modes import PROVIDERS, SignatureMode, parse_signature_modes
 from bridge.ops.doctor import Status, check_settings
 from bridge.providers import ADAPTERS
 from bridge.runtime.serving import BackgroundServer

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.conversations.threads import ConversationState, Thread, continues
+from bridge.conversations.threads import Thread, continues
+from bridge.intercom.models import ConversationState
 
 HOUR = 3600.0
 

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 def _services(settings: Settings, *, budgeted: bool) -> Iterator[tuple[Redis, IntercomClient]]:
     """Redis (the embedded server when `REDIS_URL` is unset) and the Intercom client, booking
     its calls in the budget the workers share when `budgeted` (`bridge.infra.rate_budget`)."""
-    from bridge.infra.connection import redis_client, resolve_redis
+    from bridge.infra.connection import redis_client
+    from bridge.runtime.embedded import resolve_redis
 
     settings.require("intercom_access_token")
     url, embedded = resolve_redis(settings)

@@ -185,9 +185,10 @@ def _failed_jobs(*, dry_run: bool = False) -> Iterator[tuple[FailedJobs, Any]]:
     """The failed-jobs service on the configured Redis (embedded if unset), and a dry-run planner."""
     from bridge.core.errors import BridgeError
     from bridge.core.settings import get_settings
-    from bridge.infra.connection import redis_client, resolve_redis
+    from bridge.infra.connection import redis_client
     from bridge.ops.jobs import FailedJobs
     from bridge.providers import ADAPTERS
+    from bridge.runtime.embedded import resolve_redis
 
     settings = get_settings()
     try:

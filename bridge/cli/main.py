@@ -91,7 +91,8 @@ def run(host: str, port: int, workers: int, sandbox: bool, sandbox_port: int, st
 @click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
 def worker(burst: bool) -> None:
     """Run a worker for the bridge's queues."""
-    from bridge.infra.connection import redis_client, resolve_redis
+    from bridge.infra.connection import redis_client
+    from bridge.runtime.embedded import resolve_redis
     from workers.runner import run_worker
 
     settings = get_settings()
@@ -255,7 +256,8 @@ def merges_list(limit: int) -> None:
     import datetime
 
     from bridge.inbox.merges import MergeAudit
-    from bridge.infra.connection import redis_client, resolve_redis
+    from bridge.infra.connection import redis_client
+    from bridge.runtime.embedded import resolve_redis
 
     settings = get_settings()
     with _friendly_errors():

@@ -25,9 +25,10 @@ from typing import Any
 from redis import Redis
 
 from bridge.contacts.matching import MatchDecision, MatchRule, decide_from_search, phone_search_query
+from bridge.core import metrics
 from bridge.core.errors import IntercomConflict
 from bridge.core.logs import mask
-from bridge.infra import keys, metrics
+from bridge.infra import keys
 from bridge.infra.connection import read_hash
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import Contact, ContactRef

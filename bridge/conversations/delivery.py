@@ -28,13 +28,14 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.contacts.canonical import canonical, follow_alias, forget_deleted
 from bridge.contacts.resolution import IdentityMap, resolve_contact
 from bridge.conversations.attachments import AttachmentResolver, Attachments
 from bridge.conversations.fragments import FRAGMENT_WAIT_SECONDS, FragmentStore, assemble
 from bridge.conversations.lanes import SenderLane
 from bridge.conversations.notes import Notes
+from bridge.conversations.rerouting import canonical, follow_alias, forget_deleted
 from bridge.conversations.threads import Thread, ThreadStore, continues, thread_key
+from bridge.core import metrics
 from bridge.core.errors import (
     BridgeError,
     IntercomGone,
@@ -44,7 +45,6 @@ from bridge.core.errors import (
 )
 from bridge.core.logs import mask
 from bridge.core.settings import Settings
-from bridge.infra import metrics
 from bridge.intake.ledger import InboundLedger, LedgerEntry, Status, fragment_group
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef

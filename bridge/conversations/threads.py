@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields, replace
-from enum import StrEnum
 from typing import Any
 
 from redis import Redis
@@ -19,13 +18,8 @@ from redis.typing import EncodableT, FieldT
 
 from bridge.infra import keys
 from bridge.infra.connection import read_hash
+from bridge.intercom.models import ConversationState
 from bridge.model.messages import InboundMessage
-
-
-class ConversationState(StrEnum):
-    OPEN = "open"
-    SNOOZED = "snoozed"
-    CLOSED = "closed"
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
-
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from contextvars import ContextVar, Token
 
 HEADER = "X-Request-ID"
 
@@ -80,33 +77,10 @@ class ContextFilter(logging.Filter):
         return True
 
 
-class RequestIdMiddleware:
-    """Gives every HTTP request an id, in context while it is handled and in the response.
+def bind_request_id(request_id: str) -> Token[str | None]:
+    """Puts `request_id` in context for the request being handled (`bridge.web.request_id`)."""
+    return _request_id.set(request_id)
 
-    Pure ASGI rather than `BaseHTTPMiddleware`, which runs the app in another task: context
-    variables set here would not reach the routes, and streamed bodies would be buffered.
-    """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = next(
-            (value.decode("latin-1") for name, value in scope["headers"] if name == b"x-request-id"), None
-        )
-        request_id = sane_request_id(incoming) or new_request_id()
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
-            await send(message)
-
-        token = _request_id.set(request_id)
-        await self.app(scope, receive, send_with_id)
-        # Reset only on a normal return: after an exception the variable stays set in this
-        # request's own task, so the server's "Exception in ASGI application" line, logged as
-        # the exception leaves the app, still carries the id.
-        _request_id.reset(token)
+def unbind_request_id(token: Token[str | None]) -> None:
+    _request_id.reset(token)

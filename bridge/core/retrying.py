@@ -4,7 +4,7 @@ Inside one job attempt: 429 waits until the rate-limit window resets (`X-RateLim
 seconds, or `Retry-After`), 5xx, 408 and transport errors back off exponentially with jitter.
 When attempts run out the caller's retryable error is raised and RQ retries the whole job later
 (`BRIDGE_RETRY_DELAYS`). Any other answer is returned for the caller to judge: only it knows the
-service's error format. Every 429 and every second waited is counted by service (`bridge.infra.metrics`).
+service's error format. Every 429 and every second waited is counted by service (`bridge.core.metrics`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bridge.core import metrics
 from bridge.core.errors import RetryableError
-from bridge.infra import metrics
-from bridge.infra.metrics import WaitReason
+from bridge.core.metrics import WaitReason
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.core.errors import ConfigurationError
 from bridge.core.logs import LogFormat
-from bridge.intake.signatures import SignatureMode, parse_signature_modes
+from bridge.core.signature_modes import SignatureMode, parse_signature_modes
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -19,8 +19,8 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.contacts.canonical import reroute
 from bridge.contacts.resolution import IdentityMap
+from bridge.conversations.rerouting import reroute
 from bridge.conversations.threads import ThreadStore
 from bridge.core.errors import IntercomGone, IntercomNotFound, IntercomRejected
 from bridge.infra import keys

@@ -10,16 +10,9 @@ from redis import Redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from bridge.core.settings import Settings
-from bridge.runtime.embedded import EmbeddedRedis, ensure_embedded_redis
-
-
-def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
-    """`REDIS_URL`, or the embedded server under `BRIDGE_DATA_DIR` (started if none is running)."""
-    if settings.redis_url:
-        return settings.redis_url, None
-    embedded = ensure_embedded_redis(settings.data_dir)
-    return embedded.url, embedded
+# Where the embedded server (`bridge.runtime.embedded`) writes the URL it serves on, under
+# `BRIDGE_DATA_DIR`: how a second process (`bridge doctor`, a CLI command) finds it.
+URL_FILE = "redis.url"
 
 
 def safe_url(url: str) -> str:

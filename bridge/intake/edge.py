@@ -17,11 +17,11 @@ import redis.asyncio
 from redis import Redis
 from redis.exceptions import NoScriptError
 
+from bridge.core.metrics import WebhookKind, WebhookOutcome
 from bridge.core.settings import Settings
-from bridge.infra import metrics
 from bridge.infra.batching import Batcher, Command
 from bridge.infra.claims import Tally, unavailable
-from bridge.infra.metrics import WebhookKind, WebhookOutcome
+from bridge.infra.metrics import webhook_tally as tally_for
 from bridge.intake.ledger import RawPayload
 from bridge.intake.raw import RawWebhookStore, Stored, with_script
 from bridge.providers.base import ProviderAdapter
@@ -89,7 +89,7 @@ class Intake:
 def webhook_tally(provider: str, kind: WebhookKind, *, verified: bool) -> Tally | None:
     """How the store of a webhook counts it (`webhook_outcome`), whether it was new or a
     redelivery (None when nothing is recorded)."""
-    return metrics.current().webhook_tally(
+    return tally_for(
         provider,
         kind,
         if_new=webhook_outcome(new=True, verified=verified),

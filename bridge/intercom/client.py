@@ -27,6 +27,7 @@ from urllib.parse import quote
 import httpx
 from redis import Redis
 
+from bridge.core import metrics
 from bridge.core.errors import (
     IntercomConflict,
     IntercomGone,
@@ -38,7 +39,6 @@ from bridge.core.errors import (
 from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.core.tls import tls_context
-from bridge.infra import metrics
 from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, CallBudget
 from bridge.intercom.models import Contact, ContactRef
 

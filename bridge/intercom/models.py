@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class ConversationState(StrEnum):
+    """A conversation's state in Intercom's inbox, as its webhooks report it."""
+
+    OPEN = "open"
+    SNOOZED = "snoozed"
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from bridge.conversations.threads import ConversationState
 from bridge.core.errors import MalformedPayload
+from bridge.core.signing import verify_hmac_header
+from bridge.intercom.models import ConversationState
 from bridge.providers.payloads import JsonNode
-from bridge.providers.signing import verify_hmac_header
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 

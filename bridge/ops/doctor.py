@@ -30,11 +30,10 @@ from redis import Redis
 from bridge.core.errors import ConfigurationError, IntercomRejected, ProviderRejected, RetryableError
 from bridge.core.logs import mask, secret_values
 from bridge.core.settings import Settings, env_name
-from bridge.infra.connection import safe_url
-from bridge.intake.signatures import log_only_providers
+from bridge.core.signature_modes import log_only_providers
+from bridge.infra.connection import URL_FILE, safe_url
 from bridge.intercom.client import API_VERSION, IntercomClient
 from bridge.providers.base import ProviderAdapter
-from bridge.runtime.embedded import URL_FILE
 
 
 class Status(StrEnum):

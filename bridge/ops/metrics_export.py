@@ -1,4 +1,4 @@
-"""`GET /metrics`: what every process recorded (`bridge.infra.metrics`), and the queues as they are now.
+"""`GET /metrics`: what every process recorded (`bridge.core.metrics`), and the queues as they are now.
 
 Read at scrape time, so any web process answers for the whole bridge: the counters and
 histograms from their Redis hashes, and gauges from RQ (jobs per queue and state, the age of
@@ -25,9 +25,10 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from bridge.core.metrics import SPECS, SUM_FIELD, Spec, bound_text
 from bridge.infra import keys
 from bridge.infra.heartbeats import heartbeats, live_workers
-from bridge.infra.metrics import SPECS, SUM_FIELD, Spec, bound_text
+from bridge.infra.metrics import hash_key
 from bridge.infra.queueing import QUEUES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -52,7 +53,7 @@ class BridgeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self._redis.pipeline(transaction=False) as pipe:
             for spec in SPECS:
-                pipe.hgetall(spec.key)
+                pipe.hgetall(hash_key(spec))
             stored = pipe.execute()
         for spec, fields in zip(SPECS, stored, strict=True):
             series = _series(spec, fields)

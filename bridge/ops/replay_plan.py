@@ -14,11 +14,11 @@ from collections.abc import Mapping
 
 from redis import Redis
 
-from bridge.contacts.canonical import follow_alias
 from bridge.contacts.lookup import sender_lookup
 from bridge.contacts.matching import MatchRule
 from bridge.contacts.resolution import IdentityMap
 from bridge.conversations.delivery import goes_on_in
+from bridge.conversations.rerouting import follow_alias
 from bridge.conversations.threads import ThreadStore, thread_key
 from bridge.core.errors import UnprocessableMessage
 from bridge.core.logs import mask, mask_number

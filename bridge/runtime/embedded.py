@@ -43,11 +43,12 @@ from urllib.parse import urlsplit
 import redis
 
 from bridge.core.files import private_dir, write_private
+from bridge.core.settings import Settings
+from bridge.infra.connection import URL_FILE
 from bridge.runtime.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
-URL_FILE = "redis.url"
 PASSWORD_FILE = "valkey.password"
 ACL_FILE = "users.acl"
 USER = "bridge"
@@ -193,3 +194,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Keep the bridge's embedded Valkey server running.")
     parser.add_argument("--data-dir", type=Path, required=True)
     keep(parser.parse_args().data_dir)
+
+
+def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    """`REDIS_URL`, or the embedded server under `BRIDGE_DATA_DIR` (started if none is running)."""
+    if settings.redis_url:
+        return settings.redis_url, None
+    embedded = ensure_embedded_redis(settings.data_dir)
+    return embedded.url, embedded

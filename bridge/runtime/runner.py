@@ -26,7 +26,8 @@ from bridge.core.errors import ConfigurationError
 from bridge.core.files import private_dir
 from bridge.core.settings import Settings
 from bridge.dev.sandbox.credentials import sandbox_credentials, stored_sandbox_credentials
-from bridge.infra.connection import resolve_redis, safe_url
+from bridge.infra.connection import safe_url
+from bridge.runtime.embedded import resolve_redis
 from bridge.runtime.processes import die_with_parent
 
 STOP_GRACE_SECONDS = 30.0

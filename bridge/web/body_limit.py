@@ -23,7 +23,7 @@ from bridge.core.errors import PayloadTooLarge
 
 
 class BodyLimitMiddleware:
-    """Pure ASGI (see `bridge.core.context.RequestIdMiddleware` for why not `BaseHTTPMiddleware`)."""
+    """Pure ASGI (see `bridge.web.request_id.RequestIdMiddleware` for why not `BaseHTTPMiddleware`)."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import httpx
 
+from bridge.core import signing
 from bridge.core.errors import MalformedPayload
 from bridge.core.settings import Settings
 from bridge.model.messages import DeliveryStatus, Media
-from bridge.providers import signing
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts

@@ -12,12 +12,11 @@ import binascii
 import hashlib
 import hmac
 
-from bridge.core import freshness
+from bridge.core import freshness, signing
 from bridge.core.errors import MalformedPayload, SignatureInvalid
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, InboundMessage, Media
 from bridge.model.senders import sender_problem
-from bridge.providers import signing
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.messagebird.common import NAME, Content, ContentReader, read_content, sender
 from bridge.providers.payloads import JsonNode

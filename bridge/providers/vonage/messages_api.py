@@ -17,12 +17,11 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from bridge.core import freshness
+from bridge.core import freshness, signing
 from bridge.core.errors import MalformedPayload, RetryLater, SignatureInvalid
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
 from bridge.model.senders import IdentityKind, SenderIdentity, classify_sender, sender_problem
-from bridge.providers import signing
 from bridge.providers.base import WebhookRequest
 from bridge.providers.payloads import JsonNode, state_of
 

@@ -15,11 +15,11 @@ import math
 import re
 from collections.abc import Mapping
 
+from bridge.core import signing
 from bridge.core.errors import ConfigurationError, MalformedPayload, SignatureInvalid
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, Fragment, InboundMessage
 from bridge.model.senders import classify_sender, sender_problem
-from bridge.providers import signing
 from bridge.providers.base import WebhookRequest
 from bridge.providers.payloads import FormData, first, request_fields, required, state_of, timestamp
 

@@ -9,10 +9,11 @@ from urllib.parse import quote
 
 import httpx
 
+from bridge.core import signing
 from bridge.core.errors import MalformedPayload, SignatureInvalid
 from bridge.core.settings import Settings
 from bridge.model.messages import DeliveryStatus, InboundMessage, Media
-from bridge.providers import payloads, signing
+from bridge.providers import payloads
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.transport import until

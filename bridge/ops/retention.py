@@ -3,8 +3,9 @@
 Redis records expire on their own: every ledger (inbound messages with their raw payloads, reply
 parts, delivery reports, sent messages, parts of long SMS, notes said once) is written with the
 retention as its TTL, and RQ keeps failed jobs as long (`failure_ttl`) and finished ones an hour
-(see `bridge.infra.keys` and `bridge.infra.queueing`). The identity map, threads and merge aliases stay: they
-are what routes a customer who writes again next year to their contact and conversation.
+(see `bridge.infra.keys` and `bridge.infra.queueing`). The identity map, threads and merge aliases
+stay: they are what routes a customer who writes again next year to their contact and
+conversation.
 
 Media the bridge re-serves to Intercom are files under `BRIDGE_DATA_DIR/media`, and files do not
 expire on their own, so each web process sweeps them when it starts and every hour after.
