@@ -55,7 +55,7 @@ def main(verbose: bool, use_sandbox: bool) -> None:
 
 
 def _point_at_sandbox_run(settings: Settings) -> Settings:
-    from bridge.runtime.runner import last_sandbox_environment
+    from bridge.runtime.supervisor import last_sandbox_environment
 
     with _friendly_errors():
         os.environ.update(last_sandbox_environment(settings.data_dir, os.environ))
@@ -72,8 +72,8 @@ def _point_at_sandbox_run(settings: Settings) -> Settings:
 @click.option("--standins-port", default=8002, show_default=True, help="Port for the provider stand-ins.")
 def run(host: str, port: int, workers: int, sandbox: bool, sandbox_port: int, standins_port: int) -> None:
     """Run web server, workers and (without REDIS_URL) an embedded Redis, in one command."""
-    from bridge.runtime.runner import RunOptions
-    from bridge.runtime.runner import run as run_all
+    from bridge.runtime.supervisor import RunOptions
+    from bridge.runtime.supervisor import run as run_all
 
     options = RunOptions(
         host=host,
