@@ -13,10 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from bridge.core import metrics
 from bridge.core.errors import IntercomUnavailable, ProviderRejected, ProviderUnavailable
+from bridge.core.metrics import Metrics, SendOutcome, WebhookKind, WebhookOutcome
 from bridge.core.retrying import RetryPolicy
-from bridge.infra import metrics
-from bridge.infra.metrics import Metrics, SendOutcome, WebhookKind, WebhookOutcome
+from bridge.infra.metrics import redis_metrics
 from bridge.infra.queueing import INBOUND_QUEUE, inbound_queue
 from bridge.intercom.client import IntercomClient, endpoint_template
 from bridge.model.messages import Channel
@@ -226,7 +227,7 @@ def twilio_answer(status: int, body: dict) -> httpx.Response:
 
 def test_sends_are_counted_by_provider_and_outcome(settings, redis_client):
     adapter = TwilioAdapter()
-    with metrics.installed(Metrics(redis_client)):
+    with metrics.installed(redis_metrics(redis_client)):
         send_with(adapter, SMS, replies(twilio_answer(201, {"sid": "SM" + "1" * 32})), settings)
         with pytest.raises(ProviderRejected):
             send_with(adapter, SMS, replies(twilio_answer(400, {"code": 21211, "message": "bad"})), settings)
@@ -248,7 +249,7 @@ def test_an_intercom_call_that_never_got_an_answer_is_counted_as_a_transport_err
     transport = httpx.MockTransport(unreachable)
     policy = RetryPolicy(max_attempts=2, sleep=lambda seconds: None)
     with (
-        metrics.installed(Metrics(redis_client)),
+        metrics.installed(redis_metrics(redis_client)),
         IntercomClient.from_settings(settings, transport=transport, policy=policy) as intercom,
         pytest.raises(IntercomUnavailable),
     ):
@@ -260,14 +261,14 @@ def test_an_intercom_call_that_never_got_an_answer_is_counted_as_a_transport_err
 
 def test_recording_never_breaks_the_work_it_measures():
     down = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
-    recorder = Metrics(down)
+    recorder = redis_metrics(down)
     recorder.webhook("twilio", WebhookKind.INBOUND, WebhookOutcome.ACCEPTED)
     recorder.outbound_message("twilio", SendOutcome.SENT, template=False)
     recorder.delivered("twilio", "created_conversation", received_at="not a time", now=0.0)
 
 
 def test_without_a_recorder_nothing_is_written(redis_client):
-    Metrics(None).webhook("twilio", WebhookKind.INBOUND, WebhookOutcome.ACCEPTED)
+    Metrics().webhook("twilio", WebhookKind.INBOUND, WebhookOutcome.ACCEPTED)
     metrics.current().webhook("twilio", WebhookKind.INBOUND, WebhookOutcome.ACCEPTED)
     assert redis_client.keys("bridge:metrics:*") == []
 

@@ -19,12 +19,14 @@ import pytest
 import redis
 from pydantic import ValidationError
 
+from bridge.core import metrics
 from bridge.core.errors import IntercomRateLimited, RetryableError, StorageUnavailable
+from bridge.core.metrics import RETRY_WAIT, series_field
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings, get_settings, reset_settings_cache
-from bridge.infra import keys, metrics
+from bridge.infra import keys
 from bridge.infra.connection import redis_client as redis_client_for
-from bridge.infra.metrics import RETRY_WAIT, Metrics, series_field
+from bridge.infra.metrics import hash_key, redis_metrics
 from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, SHARE, CallBudget
 from bridge.intercom.client import IntercomClient
 from bridge.runtime.serving import free_port
@@ -137,12 +139,12 @@ def test_acquire_sleeps_until_its_slot_and_counts_it_as_waiting_for_the_budget(r
     clock = Clock()
     slept: list[float] = []
     budget = CallBudget(redis_client, calls_per_minute=600, clock=clock, sleep=slept.append)
-    with metrics.installed(Metrics(redis_client)):
+    with metrics.installed(redis_metrics(redis_client)):
         waits = [budget.acquire() for _ in range(3)]  # three callers at the same instant
     interval = budget.interval
     assert waits == pytest.approx([0.0, interval, 2 * interval], abs=1e-6)
     assert slept == pytest.approx([interval, 2 * interval], abs=1e-6)
-    recorded = redis_client.hget(RETRY_WAIT.key, series_field(["intercom", "budget"]))
+    recorded = redis_client.hget(hash_key(RETRY_WAIT), series_field(["intercom", "budget"]))
     assert float(recorded or 0) == pytest.approx(3 * interval, abs=1e-5)
 
 

@@ -13,12 +13,14 @@ import logging
 from redis import Redis
 from rq import get_current_job
 
+from bridge.core import metrics
 from bridge.core.context import current_job_id, job_context
 from bridge.core.errors import LedgerRecordMissing, UnprocessableMessage
 from bridge.core.logs import mask
+from bridge.core.metrics import WebhookKind
 from bridge.core.settings import Settings, get_settings
-from bridge.infra import claims, metrics
-from bridge.infra.metrics import WebhookKind, measured_job
+from bridge.infra import claims
+from bridge.infra.metrics import measured_job
 from bridge.intake.ledger import InboundLedger
 from bridge.intake.raw import RawWebhook, RawWebhookStore, as_request
 from bridge.providers import ADAPTERS

@@ -1,47 +1,41 @@
-"""Recording what the bridge does, for Prometheus (`GET /metrics`, `bridge.ops.metrics_export`).
+"""The metric store: where the bridge's measurements (`bridge.core.metrics`) are kept, in Redis.
+
+Here and not beside the definitions: storing needs redis (and a job's recorder needs rq), which
+the lower layers that record must not load; they record through `bridge.core.metrics.current()`
+and only the processes that own a Redis client plug this store in (the web app: `redis_metrics`
+in its lifespan; every RQ job: `measured_job`).
 
 Why Redis and not prometheus-client's in-process counters: the bridge runs several web processes
 and several RQ workers, and the forking worker runs every job in a fresh process that exits when
 the job ends, so in-process counts would be split across processes or lost outright. Every
 process adds to the same few Redis hashes instead (one pipelined round trip per event), and any
-web process reads them all when Prometheus scrapes.
+web process reads them all when Prometheus scrapes (`bridge.ops.metrics_export`).
 
 Recording never breaks the work it measures: a Redis error is logged at debug level and the
-event is dropped. Label values come from fixed sets (provider names, enums, endpoint templates),
-never from message content: no phone number, id or secret ever becomes a label.
-
-Which recorder is used is ambient (`current()`): the places worth measuring (the Intercom client,
-the retry loop, provider sends) sit deep in call chains that hold no Redis client, and threading
-one through every constructor would touch every caller. A job's wrapper (`measured_job`) scopes
-its own recorder to the job; the web app installs one for its process (`installed`); anything
-else (the CLI, unit tests) records nothing.
+event is dropped.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
 from redis import Redis, RedisError
 from rq import get_current_job
 
-from bridge.core.errors import (
-    MalformedPayload,
-    MethodNotAllowed,
-    PayloadTooLarge,
-    ProviderDisabled,
-    RetryLater,
-    SignatureInvalid,
-    WebhookRejected,
+from bridge.core import metrics
+from bridge.core.metrics import (
+    WEBHOOKS,
+    Increment,
+    JobOutcome,
+    Metrics,
+    Spec,
+    WebhookKind,
+    WebhookOutcome,
+    series_field,
 )
 from bridge.infra import keys
 from bridge.infra.claims import Tally
@@ -49,262 +43,60 @@ from bridge.infra.claims import Tally
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Spec:
-    """One metric: its exposition name, help text, label names, and buckets for a histogram."""
-
-    name: str
-    documentation: str
-    labels: tuple[str, ...]
-    buckets: tuple[float, ...] = ()  # a histogram's upper bounds (+Inf is implied); () for a counter
-
-    @property
-    def key(self) -> str:
-        return keys.metric(self.name.removeprefix("bridge_"))
-
-    @property
-    def histogram(self) -> bool:
-        return bool(self.buckets)
+def hash_key(spec: Spec) -> str:
+    """The Redis hash holding `spec`'s series (`bridge_` is left out of the key)."""
+    return keys.metric(spec.name.removeprefix("bridge_"))
 
 
-class WebhookKind(StrEnum):
-    INBOUND = "inbound"  # /webhooks/{provider}: messages (and Meta's statuses)
-    STATUS = "status"  # /webhooks/{provider}/status: delivery reports
+class RedisSink:
+    """Adds increments to the metrics' Redis hashes, one pipelined round trip per event."""
 
-
-class WebhookOutcome(StrEnum):
-    """One per request: what the bridge answered, and why."""
-
-    ACCEPTED = "accepted"  # stored (at least one message or report was new)
-    DUPLICATE = "duplicate"  # stored before: everything in it was a redelivery
-    WOULD_BE_FORGED = "would_be_forged"  # signature failed, stored anyway (BRIDGE_SIGNATURE_MODE=log-only)
-    FORGED = "forged"  # 403: the signature does not verify
-    MALFORMED = "malformed"  # 400: cannot even be verified (too many fields, not UTF-8)
-    DISABLED = "disabled"  # 404: the provider's verifying secret is not set
-    TOO_LARGE = "too_large"  # 413
-    METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
-    RETRY_LATER = "retry_later"  # 503 asked of the provider (Vonage's unsigned callback)
-
-
-_REFUSALS: dict[type[WebhookRejected], WebhookOutcome] = {
-    SignatureInvalid: WebhookOutcome.FORGED,
-    MalformedPayload: WebhookOutcome.MALFORMED,
-    ProviderDisabled: WebhookOutcome.DISABLED,
-    PayloadTooLarge: WebhookOutcome.TOO_LARGE,
-    MethodNotAllowed: WebhookOutcome.METHOD_NOT_ALLOWED,
-    RetryLater: WebhookOutcome.RETRY_LATER,
-}
-
-
-def refusal_outcome(refused: WebhookRejected) -> WebhookOutcome | None:
-    """What a refused webhook counts as; None for one not counted (an unknown provider)."""
-    return next((outcome for cls, outcome in _REFUSALS.items() if isinstance(refused, cls)), None)
-
-
-class WaitReason(StrEnum):
-    RATE_LIMIT = "rate_limit"  # a 429's window
-    BACKOFF = "backoff"  # after a 5xx, a 408 or a transport error
-    BUDGET = "budget"  # for a slot of the call budget shared by every process (bridge.infra.rate_budget)
-
-
-class SendOutcome(StrEnum):
-    SENT = "sent"  # the provider accepted it
-    REJECTED = "rejected"  # the provider refused it (4xx, permanent)
-    FAILED = "failed"  # could not be sent for now (5xx, 429 or unreachable after quick retries)
-    BLOCKED = "blocked"  # not sent: WhatsApp's 24-hour window closed and no template is set
-
-
-class JobOutcome(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # raised (RQ retries it or moves it to the failed registry)
-
-
-WEBHOOKS = Spec(
-    "bridge_webhooks_total",
-    "Provider webhook requests, by provider, route kind and outcome.",
-    ("provider", "kind", "outcome"),
-)
-INTERCOM_REQUESTS = Spec(
-    "bridge_intercom_requests_total",
-    "HTTP attempts at Intercom's API, by method, endpoint template and status (or transport_error).",
-    ("method", "endpoint", "status"),
-)
-INTERCOM_DURATION = Spec(
-    "bridge_intercom_request_duration_seconds",
-    "Duration of HTTP attempts at Intercom's API, by method and endpoint template.",
-    ("method", "endpoint"),
-    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0),  # 15 s: the client's read timeout
-)
-RATE_LIMITED = Spec(
-    "bridge_api_rate_limited_total",
-    "429 answers from an API (intercom or a provider's).",
-    ("service",),
-)
-RETRY_WAIT = Spec(
-    "bridge_api_retry_wait_seconds_total",
-    "Seconds spent waiting on an API: rate-limit windows and backoff between quick retries, "
-    "and slots of the shared call budget.",
-    ("service", "reason"),
-)
-CONTACT_MATCHES = Spec(
-    "bridge_contact_matches_total",
-    "Senders matched to an Intercom contact, by rule and whether a variant of the number matched.",
-    ("rule", "variant"),
-)
-OUTBOUND_MESSAGES = Spec(
-    "bridge_outbound_messages_total",
-    "Messages to customers, by provider, outcome and whether it was a template.",
-    ("provider", "outcome", "template"),
-)
-JOB_DURATION = Spec(
-    "bridge_job_duration_seconds",
-    "Duration of the bridge's RQ jobs, by queue and outcome.",
-    ("queue", "outcome"),
-    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),  # 300 s: job timeout
-)
-DELIVERY_LATENCY = Spec(
-    "bridge_inbound_delivery_latency_seconds",
-    "From a message's webhook being stored to its delivery into Intercom, by provider and result.",
-    ("provider", "result"),
-    # Retries after an outage (BRIDGE_RETRY_DELAYS) stretch this to hours.
-    buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0),
-)
-UNREADABLE_WEBHOOKS = Spec(
-    "bridge_unreadable_webhooks_total",
-    "Stored webhooks a worker could not read (each listed by `bridge jobs failed`), by provider and kind.",
-    ("provider", "kind"),
-)
-SPECS = (
-    WEBHOOKS,
-    UNREADABLE_WEBHOOKS,
-    INTERCOM_REQUESTS,
-    INTERCOM_DURATION,
-    RATE_LIMITED,
-    RETRY_WAIT,
-    CONTACT_MATCHES,
-    OUTBOUND_MESSAGES,
-    JOB_DURATION,
-    DELIVERY_LATENCY,
-)
-
-SUM_FIELD = "sum"
-
-
-def series_field(values: Sequence[str]) -> str:
-    """A hash field naming one series: the JSON list of its label values (and bucket)."""
-    return json.dumps(list(values), separators=(",", ":"))
-
-
-def bound_text(bound: float) -> str:
-    return "+Inf" if math.isinf(bound) else repr(float(bound))
-
-
-class Metrics:
-    """Adds to the metrics' Redis hashes; with no Redis client, records nothing."""
-
-    def __init__(self, redis_client: Redis | None) -> None:
+    def __init__(self, redis_client: Redis) -> None:
         self._redis = redis_client
         self._tallies: dict[tuple[str, WebhookKind, WebhookOutcome, WebhookOutcome], Tally] = {}
 
-    def webhook(self, provider: str, kind: WebhookKind, outcome: WebhookOutcome) -> None:
-        self._add([(WEBHOOKS, (provider, kind.value, outcome.value), 1.0)])
-
-    def unreadable_webhook(self, provider: str, kind: WebhookKind) -> None:
-        self._add([(UNREADABLE_WEBHOOKS, (provider, kind.value), 1.0)])
+    def add(self, increments: Sequence[Increment]) -> None:
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for spec, values, amount in increments:
+                    pipe.hincrbyfloat(hash_key(spec), series_field(values), amount)
+                pipe.execute()
+        except RedisError as exc:
+            log.debug("metrics not recorded: %s", type(exc).__name__)
 
     def webhook_tally(
         self, provider: str, kind: WebhookKind, *, if_new: WebhookOutcome, if_duplicate: WebhookOutcome
-    ) -> Tally | None:
-        """`webhook`, counted by the script that stores what the webhook carried, in the same
-        command (`bridge.infra.claims.Tally`): a webhook makes one round trip to Redis, not two."""
-        if self._redis is None:
-            return None
+    ) -> Tally:
+        """`Metrics.webhook`, counted by the script that stores what the webhook carried, in the
+        same command (`bridge.infra.claims.Tally`): a webhook makes one round trip, not two."""
         # Made once per combination: every webhook asks, and two JSON encodings per request
         # were a tenth of the intake's own work (`bench/ingest.py`).
         key = (provider, kind, if_new, if_duplicate)
         tally = self._tallies.get(key)
         if tally is None:
             tally = self._tallies[key] = Tally(
-                WEBHOOKS.key,
+                hash_key(WEBHOOKS),
                 if_new=series_field((provider, kind.value, if_new.value)),
                 if_duplicate=series_field((provider, kind.value, if_duplicate.value)),
             )
         return tally
 
-    def intercom_request(self, method: str, endpoint: str, status: str, seconds: float) -> None:
-        """One HTTP attempt (a retried call is several): `endpoint` a template, never a raw path."""
-        self._add(
-            [
-                (INTERCOM_REQUESTS, (method, endpoint, status), 1.0),
-                *_observation(INTERCOM_DURATION, (method, endpoint), seconds),
-            ]
-        )
 
-    def rate_limited(self, service: str) -> None:
-        self._add([(RATE_LIMITED, (service.lower(),), 1.0)])
-
-    def waited(self, service: str, reason: WaitReason, seconds: float) -> None:
-        self._add([(RETRY_WAIT, (service.lower(), reason.value), max(seconds, 0.0))])
-
-    def contact_match(self, rule: str, *, variant: bool) -> None:
-        self._add([(CONTACT_MATCHES, (rule, _flag(variant)), 1.0)])
-
-    def outbound_message(self, provider: str, outcome: SendOutcome, *, template: bool) -> None:
-        self._add([(OUTBOUND_MESSAGES, (provider, outcome.value, _flag(template)), 1.0)])
-
-    def job(self, queue: str, outcome: JobOutcome, seconds: float) -> None:
-        self._add(_observation(JOB_DURATION, (queue, outcome.value), seconds))
-
-    def delivered(self, provider: str, result: str, *, received_at: str | None, now: float) -> None:
-        """A message reached Intercom; `received_at` is its ledger entry's (unix seconds)."""
-        try:
-            latency = now - float(received_at or "")
-        except ValueError:
-            return  # an entry stored before the ledger kept the time
-        self._add(_observation(DELIVERY_LATENCY, (provider, result), max(latency, 0.0)))
-
-    def _add(self, increments: Sequence[tuple[Spec, Sequence[str], float]]) -> None:
-        if self._redis is None:
-            return
-        try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for spec, values, amount in increments:
-                    pipe.hincrbyfloat(spec.key, series_field(values), amount)
-                pipe.execute()
-        except RedisError as exc:
-            log.debug("metrics not recorded: %s", type(exc).__name__)
+def redis_metrics(redis_client: Redis | None) -> Metrics:
+    """A recorder into `redis_client`'s hashes; one that records nothing without a client."""
+    return Metrics(RedisSink(redis_client) if redis_client is not None else None)
 
 
-def _observation(spec: Spec, labels: Sequence[str], value: float) -> list[tuple[Spec, Sequence[str], float]]:
-    """A histogram observation: one in the bucket it falls in (not cumulative), and its sum."""
-    bound = next((b for b in spec.buckets if value <= b), math.inf)
-    return [(spec, (*labels, bound_text(bound)), 1.0), (spec, (*labels, SUM_FIELD), value)]
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-# --- which recorder: the job's, else the process's, else none ---
-
-_job_recorder: ContextVar[Metrics | None] = ContextVar("bridge_job_metrics", default=None)
-_process_recorder = Metrics(None)
-
-
-def current() -> Metrics:
-    """The recorder for whatever is running now."""
-    return _job_recorder.get() or _process_recorder
-
-
-@contextmanager
-def installed(recorder: Metrics) -> Iterator[None]:
-    """Make `recorder` the process's while the block runs (the web app's lifespan)."""
-    global _process_recorder
-    previous, _process_recorder = _process_recorder, recorder
-    try:
-        yield
-    finally:
-        _process_recorder = previous
+def webhook_tally(
+    provider: str, kind: WebhookKind, *, if_new: WebhookOutcome, if_duplicate: WebhookOutcome
+) -> Tally | None:
+    """How the store of a webhook counts it for the current recorder (`RedisSink.webhook_tally`).
+    None when that recorder does not store into Redis: only Redis's can count inside the script
+    that stores the webhook, and the bridge installs no other kind (the default records nothing)."""
+    sink = metrics.current().sink
+    if not isinstance(sink, RedisSink):
+        return None
+    return sink.webhook_tally(provider, kind, if_new=if_new, if_duplicate=if_duplicate)
 
 
 P = ParamSpec("P")
@@ -321,17 +113,16 @@ def measured_job(function: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(function)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         job = get_current_job()
-        recorder = Metrics(job.connection if job is not None else None)
+        recorder = redis_metrics(job.connection if job is not None else None)
         queue = str(job.origin) if job is not None else ""
-        token = _job_recorder.set(recorder)
-        started = time.perf_counter()
-        outcome = JobOutcome.FAILED
-        try:
-            result = function(*args, **kwargs)
-            outcome = JobOutcome.SUCCEEDED
-            return result
-        finally:
-            recorder.job(queue, outcome, time.perf_counter() - started)
-            _job_recorder.reset(token)
+        with metrics.scoped(recorder):
+            started = time.perf_counter()
+            outcome = JobOutcome.FAILED
+            try:
+                result = function(*args, **kwargs)
+                outcome = JobOutcome.SUCCEEDED
+                return result
+            finally:
+                recorder.job(queue, outcome, time.perf_counter() - started)
 
     return run

@@ -43,10 +43,11 @@ from dataclasses import dataclass
 
 from redis import Redis, RedisError
 
+from bridge.core import metrics
 from bridge.core.errors import IntercomRateLimited, StorageUnavailable
+from bridge.core.metrics import WaitReason
 from bridge.core.settings import Settings
-from bridge.infra import keys, metrics
-from bridge.infra.metrics import WaitReason
+from bridge.infra import keys
 
 log = logging.getLogger(__name__)
 

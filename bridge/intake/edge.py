@@ -88,7 +88,7 @@ class Intake:
 
 def webhook_tally(provider: str, kind: WebhookKind, *, verified: bool) -> Tally | None:
     """How the store of a webhook counts it (`webhook_outcome`), whether it was new or a
-    redelivery (None when nothing is recorded)."""
+    redelivery (None when the current recorder does not store into Redis)."""
     return tally_for(
         provider,
         kind,

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bridge.core import metrics
 from bridge.core.errors import (
     MalformedPayload,
     PartiallySent,
@@ -27,10 +28,9 @@ from bridge.core.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from bridge.core.metrics import SendOutcome
 from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
-from bridge.infra import metrics
-from bridge.infra.metrics import SendOutcome
 from bridge.model.messages import DeliveryStatus, InboundMessage, Media
 from bridge.model.outgoing import OutboundMessage, SendLimits
 from bridge.providers.media.fetch import FetchedMedia, Sink, download

@@ -11,15 +11,15 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
+from bridge.core import metrics
 from bridge.core.errors import (
     MethodNotAllowed,
     ProviderDisabled,
     UnknownProvider,
     WebhookRejected,
 )
+from bridge.core.metrics import WebhookKind, refusal_outcome
 from bridge.core.settings import Settings
-from bridge.infra import metrics
-from bridge.infra.metrics import WebhookKind, refusal_outcome
 from bridge.intake.edge import Intake, webhook_tally
 from bridge.intake.ledger import RawPayload
 from bridge.intake.signatures import verify_signature
