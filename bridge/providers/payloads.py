@@ -2,20 +2,19 @@
 
 Providers send the same kind of data in different envelopes: a form body, a query string (GET
 callbacks), multipart (TextMagic's default), JSON. `request_fields` reads any of them into one
-multi-dict, so an adapter describes its fields once, whatever the envelope.
+`FormData`, so an adapter describes its fields once, whatever the envelope.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.datastructures import ImmutableMultiDict
 
 from bridge.core.errors import MalformedPayload
 
@@ -23,9 +22,68 @@ if TYPE_CHECKING:
     from bridge.model.messages import DeliveryState
     from bridge.providers.base import WebhookRequest
 
-FormData = ImmutableMultiDict[str, str]
 # Twilio's richest webhook (WhatsApp with 10 media) has under 80 fields.
 MAX_FORM_FIELDS = 1000
+
+
+class FormData(Mapping[str, str]):
+    """A request's fields: ordered pairs, a name may repeat. Immutable.
+
+    It reads exactly like Starlette's `ImmutableMultiDict`, which the adapters were written
+    against and which it replaces so that they do not load the web framework: `form[name]` and
+    `get` give a repeated name's *last* value, `getlist` every value in order, `multi_items` the
+    pairs as sent (what a signature covers); names iterate in the order they first appear. Unlike
+    Starlette's, `getlist` is one dict access, not a scan of every field: Twilio's validator calls
+    it once per name, and a hostile form of `MAX_FORM_FIELDS` fields must not cost their square.
+    """
+
+    __slots__ = ("_last", "_lists", "_pairs")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self._pairs = list(pairs)
+        self._lists: dict[str, list[str]] = {}
+        for name, value in self._pairs:
+            self._lists.setdefault(name, []).append(value)
+        self._last = {name: values[-1] for name, values in self._lists.items()}
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of `name`, in order; empty when it is absent."""
+        return list(self._lists.get(name, ()))
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every pair, repeats included, in the order they came."""
+        return list(self._pairs)
+
+    def __getitem__(self, name: str) -> str:
+        return self._last[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._last
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._last)
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    def keys(self) -> KeysView[str]:
+        return self._last.keys()
+
+    def values(self) -> ValuesView[str]:
+        return self._last.values()
+
+    def items(self) -> ItemsView[str, str]:
+        return self._last.items()
+
+    def __eq__(self, other: object) -> bool:
+        # Starlette's equality: the same values under each name in the same order, whatever the
+        # order of the names. Mapping's would ignore repeats.
+        if not isinstance(other, FormData):
+            return NotImplemented
+        return self._lists == other._lists
+
+    def __repr__(self) -> str:
+        return f"FormData({self._pairs!r})"
 
 
 def parse_form(text: str) -> FormData:
@@ -35,7 +93,7 @@ def parse_form(text: str) -> FormData:
     lenient; a body that is not a form lacks the fields its format requires, and the adapter
     answers 400 naming the first missing one.
     """
-    return ImmutableMultiDict(form_pairs(text))
+    return FormData(form_pairs(text))
 
 
 def form_pairs(text: str) -> list[tuple[str, str]]:
@@ -52,7 +110,7 @@ def form_pairs(text: str) -> list[tuple[str, str]]:
 
 def decode_form_body(body: bytes) -> FormData:
     """`parse_form` for raw bytes, with a 400 reason for bytes that are not UTF-8."""
-    return ImmutableMultiDict(decode_form_pairs(body))
+    return FormData(decode_form_pairs(body))
 
 
 def decode_form_pairs(body: bytes) -> list[tuple[str, str]]:
@@ -128,7 +186,7 @@ def parse_multipart(body: bytes, content_type_header: str) -> FormData:
         parser.finalize()
     except Exception as exc:  # python-multipart raises its own hierarchy for every kind of bad input
         raise MalformedPayload(f"the multipart body cannot be read: {exc}") from exc
-    return ImmutableMultiDict(fields)
+    return FormData(fields)
 
 
 def request_fields(request: WebhookRequest) -> FormData:
@@ -143,7 +201,7 @@ def request_fields(request: WebhookRequest) -> FormData:
             fields += parse_multipart(request.body, request.headers.get("content-type", "")).multi_items()
         else:
             fields += decode_form_body(request.body).multi_items()
-    return ImmutableMultiDict(fields)
+    return FormData(fields)
 
 
 def _text(value: Any) -> str:

@@ -16,13 +16,12 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import SecretStr
-from starlette.datastructures import ImmutableMultiDict
 
 from bridge.core.errors import SignatureInvalid
 from bridge.core.settings import Settings, env_name
+from bridge.core.signing import verify_url_token
 from bridge.providers.base import ProviderAdapter, WebhookRequest
 from bridge.providers.payloads import FormData, parse_form, request_fields
-from bridge.providers.signing import verify_url_token
 
 TOKEN_PARAMETER = "token"
 
@@ -66,4 +65,4 @@ def callback_fields(request: WebhookRequest) -> FormData:
     """The callback's fields in any envelope (`payloads.request_fields`), without the token: it is
     proof, not data, and neither provider sends a field of that name."""
     fields = request_fields(request)
-    return ImmutableMultiDict([(key, value) for key, value in fields.multi_items() if key != TOKEN_PARAMETER])
+    return FormData([(key, value) for key, value in fields.multi_items() if key != TOKEN_PARAMETER])
