@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from bridge.core.settings import Settings
+from bridge.core.signing import hmac_hex, sha256_hex
 from bridge.dev.simulators.messagebird import signature as messagebird_signature
-from bridge.providers.signing import hmac_hex, sha256_hex
 from bridge.providers.vonage import sms_signature
 from tests.helpers import SHARED
 

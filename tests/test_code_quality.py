@@ -41,7 +41,10 @@ def test_the_import_contracts_hold():
 def test_the_web_app_loads_no_dev_tool():
     """What production runs (`uvicorn bridge.app:app`, the workers) never imports the sandbox,
     the stand-ins or the simulators."""
-    loaded = "import sys, bridge.app, workers.runner; print(sorted({m for m in sys.modules if m.startswith('bridge.dev')}))"
+    loaded = (
+        "import sys, bridge.app, workers.runner; "
+        "print(sorted({m for m in sys.modules if m.startswith('bridge.dev')}))"
+    )
     result = run(sys.executable, "-c", loaded)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -258,7 +258,7 @@ def notification(conversation: Conversation, topic: str) -> dict[str, Any]:
 
 
 def canvas_request(conversation: Conversation, component_id: str, target: str) -> dict[str, Any]:
-    """An inbox app initialize or submit request, as tests/test_inbox_app.py sends them."""
+    """An inbox app initialize or submit request, as tests/inbox/test_inbox_app.py sends them."""
     return {
         "workspace_id": "sandbox",
         "admin": {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "a@sandbox.test"},

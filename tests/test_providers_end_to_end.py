@@ -155,7 +155,7 @@ def _whatsapp_webhook(bridge, settings, message: dict) -> SimulatedRequest:
     import hashlib
     import json
 
-    from bridge.providers.signing import hmac_hex
+    from bridge.core.signing import hmac_hex
 
     value = {
         "messaging_product": "whatsapp",

@@ -300,7 +300,7 @@ def test_outside_the_window_the_configured_template_is_sent_instead(
 
 def _old_whatsapp_message(bridge, http, drain, *, hours_ago: float) -> None:
     """A WhatsApp message the customer sent `hours_ago` (Meta's timestamp says when)."""
-    from bridge.providers.signing import hmac_hex
+    from bridge.core.signing import hmac_hex
 
     settings = get_settings()
     sent_at = str(int(time.time() - hours_ago * 3600))

@@ -15,11 +15,11 @@ import pytest
 from rq.registry import FailedJobRegistry
 from twilio.request_validator import RequestValidator
 
+from bridge.core.signing import hmac_hex
 from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
 from bridge.infra import keys
 from bridge.infra.queueing import inbound_queue
 from bridge.providers import ADAPTERS
-from bridge.providers.signing import hmac_hex
 from bridge.providers.twilio.adapter import TwilioAdapter
 from tests.helpers import conversation_bodies, signed_twilio
 

@@ -18,13 +18,13 @@ from redis import Redis
 
 from bridge.conversations.threads import ThreadStore
 from bridge.core.errors import BridgeError
+from bridge.core.json_payloads import JsonNode
 from bridge.core.logs import mask_number
 from bridge.core.settings import Settings
 from bridge.inbox.merges import MergeOutcome, Merger, MergeResult, label
 from bridge.intercom import canvas
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import Contact
-from bridge.providers.payloads import JsonNode
 
 log = logging.getLogger(__name__)
 

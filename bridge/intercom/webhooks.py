@@ -14,9 +14,9 @@ import hashlib
 from dataclasses import dataclass
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import JsonNode
 from bridge.core.signing import verify_hmac_header
 from bridge.intercom.models import ConversationState
-from bridge.providers.payloads import JsonNode
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 

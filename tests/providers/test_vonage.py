@@ -21,12 +21,12 @@ from bridge.core.errors import (
     WebhookRejected,
 )
 from bridge.core.settings import Settings
+from bridge.core.signing import sha256_hex
 from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
 from bridge.dev.simulators.vonage import inbound, inbound_parts
 from bridge.model.messages import Channel, DeliveryState, Fragment, Media
 from bridge.model.senders import IdentityKind
 from bridge.providers.base import WebhookRequest
-from bridge.providers.signing import sha256_hex
 from bridge.providers.vonage import (
     VonageAdapter,
     signature_method,

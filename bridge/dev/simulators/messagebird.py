@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 import jwt
 
 from bridge.core.settings import Settings
+from bridge.core.signing import sha256_hex
 from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
-from bridge.providers.signing import sha256_hex
 
 PATH = "/webhooks/messagebird"
 # How long MessageBird's tokens are valid (exp - nbf in every vector of the python SDK).

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 import jwt
 
 from bridge.core.settings import Settings
+from bridge.core.signing import sha256_hex
 from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
-from bridge.providers.signing import sha256_hex
 from bridge.providers.vonage import SIGNATURE_PARAM, signature_method, sms_signature
 
 PATH = "/webhooks/vonage"

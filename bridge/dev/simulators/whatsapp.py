@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridge.core.settings import Settings
+from bridge.core.signing import hmac_hex, sha256_hex
 from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
-from bridge.providers.signing import hmac_hex, sha256_hex
 
 PATH = "/webhooks/whatsapp"
 WABA_ID = "102290129340398"  # the WhatsApp Business Account id of Meta's own example

@@ -15,12 +15,13 @@ message or a report and are not read. Sending is `send`.
 from __future__ import annotations
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import timestamp
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
 from bridge.model.senders import classify_sender, sender_problem
 from bridge.providers.africastalking import check, send
 from bridge.providers.base import WebhookContent, WebhookRequest
-from bridge.providers.payloads import first, required, timestamp
+from bridge.providers.payloads import first, required
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
 
 # Delivery report `status` (lower-cased) -> the bridge's. Sent (left Africa's Talking), Submitted

@@ -14,7 +14,7 @@ Replies leave through `send` (the SMS API or the Conversations API, by the chann
 
 In the JSON generations, structural damage (a missing message id, a `contact` or `payload.body`
 that is not an object, a field of the wrong JSON type) refuses the request naming the field's
-path (`payloads.JsonNode`). Content a reader cannot read (an image without a URL, a type the
+path (`json_payloads.JsonNode`). Content a reader cannot read (an image without a URL, a type the
 bridge does not read) keeps the message, with the reason as its problem.
 """
 

@@ -16,6 +16,7 @@ import httpx
 
 from bridge.core import signing
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
 from bridge.model.messages import DeliveryStatus, Media
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
@@ -25,7 +26,6 @@ from bridge.providers.messagebird import channels, classic, conversations
 from bridge.providers.messagebird import check as checking
 from bridge.providers.messagebird import send as sending
 from bridge.providers.messagebird.common import NAME
-from bridge.providers.payloads import JsonNode
 
 JWT_HEADER = "MessageBird-Signature-JWT"
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")

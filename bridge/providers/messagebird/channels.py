@@ -14,12 +14,12 @@ import hmac
 
 from bridge.core import freshness, signing
 from bridge.core.errors import MalformedPayload, SignatureInvalid
+from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, InboundMessage, Media
 from bridge.model.senders import sender_problem
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.messagebird.common import NAME, Content, ContentReader, read_content, sender
-from bridge.providers.payloads import JsonNode
 
 SIGNATURE_HEADER = "messagebird-signature"
 TIMESTAMP_HEADER = "messagebird-request-timestamp"

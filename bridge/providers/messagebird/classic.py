@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import timestamp
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
 from bridge.model.senders import sender_problem
 from bridge.providers.base import WebhookRequest
 from bridge.providers.messagebird.common import NAME, sender
-from bridge.providers.payloads import FormData, request_fields, required, state_of, timestamp
+from bridge.providers.payloads import FormData, request_fields, required, state_of
 
 # The short-code flow's `receive_datetime` (courier parses it with this layout, as UTC).
 SHORT_CODE_TIME = "%Y%m%d%H%M%S"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
 from bridge.model.messages import Media
 from bridge.model.senders import SenderIdentity, classify_sender
-from bridge.providers.payloads import JsonNode
 
 NAME = "messagebird"
 

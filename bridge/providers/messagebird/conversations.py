@@ -9,12 +9,12 @@ of our own outbound message, a customer's message being updated) carries nothing
 from __future__ import annotations
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
 from bridge.model.senders import sender_problem
 from bridge.providers.base import WebhookContent, WebhookRequest
 from bridge.providers.messagebird.common import NAME, Content, ContentReader, read_content, sender
-from bridge.providers.payloads import JsonNode
 
 # Conversations API message statuses (MessageBird's Message object) -> the bridge's. The list is
 # not confirmed by a primary source (research §4.3), so a status missing here is ignored rather

@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import timestamp
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
 from bridge.model.senders import classify_sender, sender_problem
 from bridge.providers.base import WebhookContent, WebhookRequest
-from bridge.providers.payloads import FormData, first, required, timestamp
+from bridge.providers.payloads import FormData, first, required
 from bridge.providers.textmagic import check, send
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
 

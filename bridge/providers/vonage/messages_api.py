@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 
 from bridge.core import freshness, signing
 from bridge.core.errors import MalformedPayload, RetryLater, SignatureInvalid
+from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
 from bridge.model.senders import IdentityKind, SenderIdentity, classify_sender, sender_problem
 from bridge.providers.base import WebhookRequest
-from bridge.providers.payloads import JsonNode, state_of
+from bridge.providers.payloads import state_of
 
 # Messages API `status` (Java SDK `MessageStatus.Status`) -> the bridge's (each one is reported).
 MESSAGES_STATES: dict[str, DeliveryState | None] = {

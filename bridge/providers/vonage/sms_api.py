@@ -17,11 +17,12 @@ from collections.abc import Mapping
 
 from bridge.core import signing
 from bridge.core.errors import ConfigurationError, MalformedPayload, SignatureInvalid
+from bridge.core.json_payloads import timestamp
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, Fragment, InboundMessage
 from bridge.model.senders import classify_sender, sender_problem
 from bridge.providers.base import WebhookRequest
-from bridge.providers.payloads import FormData, first, request_fields, required, state_of, timestamp
+from bridge.providers.payloads import FormData, first, request_fields, required, state_of
 
 SIGNATURE_PARAM = "sig"
 # How far the signed `timestamp` may be from now. Vonage documents it as the time it *started*

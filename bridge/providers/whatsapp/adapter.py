@@ -9,8 +9,9 @@ from urllib.parse import quote
 
 import httpx
 
-from bridge.core import signing
+from bridge.core import json_payloads, signing
 from bridge.core.errors import MalformedPayload, SignatureInvalid
+from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
 from bridge.model.messages import DeliveryStatus, InboundMessage, Media
 from bridge.providers import payloads
@@ -18,7 +19,6 @@ from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookConte
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.transport import until
 from bridge.providers.media.urls import MediaHosts
-from bridge.providers.payloads import JsonNode
 from bridge.providers.whatsapp import check as checking
 from bridge.providers.whatsapp import send as sending
 from bridge.providers.whatsapp.inbound import read_messages
@@ -117,7 +117,9 @@ class WhatsAppAdapter(ProviderAdapter):
                 response = http.get(api_url, headers=headers)
             response.raise_for_status()
             try:
-                info = JsonNode(payloads.parse_json_object(response.content), f"media {media.provider_id}")
+                info = JsonNode(
+                    json_payloads.parse_json_object(response.content), f"media {media.provider_id}"
+                )
             except MalformedPayload as exc:
                 raise MalformedPayload(f"Meta's answer for media {media.provider_id}: {exc.reason}") from exc
             content_type = media.content_type or info.text("mime_type")

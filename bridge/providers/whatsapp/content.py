@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import JsonNode
 from bridge.model.messages import Media
-from bridge.providers.payloads import JsonNode
 
 MEDIA_TYPES = ("image", "video", "audio", "sticker", "document")
 

@@ -7,7 +7,7 @@ reports, read into text for a message's `problem` or a status's `error_message`.
 from __future__ import annotations
 
 from bridge.core.errors import MalformedPayload
-from bridge.providers.payloads import JsonNode
+from bridge.core.json_payloads import JsonNode
 
 
 def errors_problem(message: JsonNode) -> str | None:

@@ -4,11 +4,11 @@ both), the `contacts[]` entry that names them, and every reason it cannot be del
 from __future__ import annotations
 
 from bridge.core.errors import MalformedPayload
+from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, InboundMessage
 from bridge.model.senders import IdentityKind, SenderIdentity, classify_sender
 from bridge.providers.base import WebhookRequest
-from bridge.providers.payloads import JsonNode
 from bridge.providers.whatsapp.content import read_content
 from bridge.providers.whatsapp.errors import errors_problem
 

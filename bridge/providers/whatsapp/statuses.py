@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bridge.core.json_payloads import JsonNode
 from bridge.model.messages import DeliveryState, DeliveryStatus
 from bridge.providers.base import WebhookRequest
-from bridge.providers.payloads import JsonNode
 from bridge.providers.whatsapp.errors import read_error
 
 # Meta's `statuses[].status` -> the bridge's; None: nothing to report (research/providers.md §2.6).

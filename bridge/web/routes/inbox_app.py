@@ -17,12 +17,12 @@ from fastapi.responses import JSONResponse
 from redis import Redis
 
 from bridge.core.errors import ProviderDisabled
+from bridge.core.json_payloads import parse_json_object
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
+from bridge.core.signing import verify_hmac_header
 from bridge.inbox.panel import InboxApp
 from bridge.intercom.client import IntercomClient
-from bridge.providers.payloads import parse_json_object
-from bridge.providers.signing import verify_hmac_header
 from bridge.web.deps import RedisDep, SettingsDep
 from bridge.web.routes.webhooks import read_webhook
 
