@@ -24,7 +24,8 @@ from bridge.infra.connection import async_redis_client, redis_client
 from bridge.infra.metrics import redis_metrics
 from bridge.intake.edge import Intake
 from bridge.ops.retention import sweep_media
-from bridge.providers import ADAPTERS, ProviderAdapter
+from bridge.providers.base import ProviderAdapter
+from bridge.providers.registry import ADAPTERS
 from bridge.runtime.embedded import resolve_redis
 from bridge.web.body_limit import BodyLimitMiddleware
 from bridge.web.request_id import RequestIdMiddleware

@@ -39,7 +39,7 @@ from bridge.conversations.media import media_store
 from bridge.core.settings import Settings
 from bridge.infra.queueing import QUEUES
 from bridge.intercom.webhooks import REPLY_TOPICS, STATE_TOPICS
-from bridge.providers import ADAPTERS
+from bridge.providers.registry import ADAPTERS
 from tests.fuzz_strategies import bodies, json_values, mutated, signed
 from tests.helpers import signed_twilio
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.providers import ADAPTERS
+from bridge.providers.registry import ADAPTERS
 from tests.fuzz_strategies import bodies, signed
 
 

@@ -19,7 +19,7 @@ from bridge.core.signing import hmac_hex
 from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
 from bridge.infra import keys
 from bridge.infra.queueing import inbound_queue
-from bridge.providers import ADAPTERS
+from bridge.providers.registry import ADAPTERS
 from bridge.providers.twilio.adapter import TwilioAdapter
 from tests.helpers import conversation_bodies, signed_twilio
 

@@ -23,7 +23,7 @@ def doctor(timeout: float) -> None:
     from bridge.infra.connection import redis_client
     from bridge.intercom.client import IntercomClient
     from bridge.ops.doctor import failed, render, run_checks
-    from bridge.providers import ADAPTERS
+    from bridge.providers.registry import ADAPTERS
 
     settings = get_settings()
     # One quick retry, and no long wait for a rate-limit window: someone is watching. Outside the

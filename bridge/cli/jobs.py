@@ -187,7 +187,7 @@ def _failed_jobs(*, dry_run: bool = False) -> Iterator[tuple[FailedJobs, Any]]:
     from bridge.core.settings import get_settings
     from bridge.infra.connection import redis_client
     from bridge.ops.jobs import FailedJobs
-    from bridge.providers import ADAPTERS
+    from bridge.providers.registry import ADAPTERS
     from bridge.runtime.embedded import resolve_redis
 
     settings = get_settings()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from bridge.core.settings import Settings
 
 VARIABLE = "BRIDGE_SIGNATURE_MODE"
-# The providers with webhooks to verify (`bridge.providers.ADAPTERS`; a test keeps them equal).
+# The providers with webhooks to verify (`bridge.providers.registry.ADAPTERS`; a test keeps them equal).
 # Settings cannot import the adapters, which import settings.
 PROVIDERS = ("twilio", "whatsapp", "messagebird", "vonage", "textmagic", "africastalking")
 

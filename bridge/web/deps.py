@@ -15,7 +15,7 @@ from redis import Redis
 
 from bridge.core.settings import Settings
 from bridge.intake.edge import Intake
-from bridge.providers import ProviderAdapter
+from bridge.providers.base import ProviderAdapter
 
 
 async def _settings(request: Request) -> Settings:

@@ -23,8 +23,7 @@ from bridge.core.settings import Settings
 from bridge.intake.edge import Intake, webhook_tally
 from bridge.intake.ledger import RawPayload
 from bridge.intake.signatures import verify_signature
-from bridge.providers import ProviderAdapter, WebhookRequest
-from bridge.providers.base import Acknowledgement
+from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookRequest
 
 
 class _ProviderRoute(APIRoute):
