@@ -11,8 +11,8 @@ from rq.serializers import JSONSerializer
 
 from bridge.core.settings import get_settings
 from bridge.core.tls import tls_context
-from bridge.infra.heartbeats import worker_timings
 from bridge.infra.queueing import JOB_FUNCTIONS, QUEUES
+from bridge.infra.worker_timings import worker_timings
 from workers.context import JobContextSimpleWorker, JobContextWorker
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from bridge.core.errors import SenderBusy
 from bridge.core.logs import mask
 from bridge.infra import keys
 from bridge.infra.connection import read_list
-from bridge.infra.heartbeats import WORKER_TTL_SECONDS
+from bridge.infra.worker_timings import WORKER_TTL_SECONDS
 
 
 class SenderLane:

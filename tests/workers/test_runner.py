@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from bridge.core.settings import Settings
-from bridge.infra.heartbeats import WorkerTimings, worker_timings
+from bridge.infra.worker_timings import WorkerTimings, worker_timings
 
 # What a job does first in its forked process: import its function and build its HTTP clients.
 JOB_START = """
