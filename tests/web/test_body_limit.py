@@ -18,7 +18,7 @@ from bridge.app import create_app
 from bridge.core.context import HEADER
 from bridge.core.settings import get_settings, reset_settings_cache
 from bridge.runtime.serving import BackgroundServer
-from tests.test_metrics import scrape
+from tests.infra.test_metrics import scrape
 
 LIMIT = 4096
 ADMIN = {"Authorization": "Bearer test-admin-token"}  # BRIDGE_ADMIN_TOKEN in tests/conftest.py
