@@ -12,7 +12,7 @@ from bridge.core.settings import Settings
 from bridge.infra.queueing import JOB_TIMEOUT_SECONDS
 from bridge.model.messages import Channel, InboundMessage, Media
 from bridge.model.senders import classify_sender
-from bridge.providers import ADAPTERS
+from bridge.providers.registry import ADAPTERS
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from bridge.intake.ledger import inbound_id
 from bridge.intercom.client import IntercomClient
 from bridge.model.messages import Channel, Fragment, InboundMessage
 from bridge.model.senders import classify_sender
-from bridge.providers import ADAPTERS
+from bridge.providers.registry import ADAPTERS
 from tests.helpers import conversation_bodies
 
 TEXT = "Hello! This message is long enough that the network cut it into three separate parts."

@@ -13,7 +13,7 @@ from bridge.app import create_app
 from bridge.core.settings import Settings, describe_invalid, get_settings, reset_settings_cache
 from bridge.core.signature_modes import PROVIDERS, SignatureMode, parse_signature_modes
 from bridge.ops.doctor import Status, check_settings
-from bridge.providers import ADAPTERS
+from bridge.providers.registry import ADAPTERS
 from bridge.runtime.serving import BackgroundServer
 from tests.conftest import TEST_TWILIO_TOKEN
 from tests.helpers import conversation_bodies, signed_twilio

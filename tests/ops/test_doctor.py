@@ -30,10 +30,10 @@ from bridge.ops.doctor import (
     render,
     run_checks,
 )
-from bridge.providers import ADAPTERS
 from bridge.providers.base import CredentialCheck, ProviderAdapter, WebhookContent, WebhookRequest
-from bridge.runtime.runner import RunOptions, record_sandbox_run
+from bridge.providers.registry import ADAPTERS
 from bridge.runtime.serving import BackgroundServer, free_port
+from bridge.runtime.supervisor import RunOptions, record_sandbox_run
 
 PROVIDERS = list(ADAPTERS)
 PROVIDER_VARIABLES = ("TWILIO_", "WHATSAPP_", "MESSAGEBIRD_", "VONAGE_", "TEXTMAGIC_", "AFRICASTALKING_")

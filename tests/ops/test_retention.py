@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bridge.conversations.media import MediaStore, media_store
-from bridge.core.retention import sweep_media
 from bridge.core.settings import reset_settings_cache
 from bridge.infra import keys
 from bridge.infra.queueing import inbound_job_id
+from bridge.ops.retention import sweep_media
 from tests.helpers import signed_twilio
 
 DAY = 86400

@@ -15,8 +15,8 @@ from rq.utils import utcformat
 
 from bridge.app import create_app
 from bridge.core.settings import get_settings, reset_settings_cache
-from bridge.infra.heartbeats import HEARTBEAT_FRESH_SECONDS
 from bridge.infra.queueing import INBOUND_QUEUE, QUEUES
+from bridge.infra.worker_timings import HEARTBEAT_FRESH_SECONDS
 from bridge.runtime.serving import BackgroundServer
 
 NO_WORKER = f"no worker has heartbeated in the last {HEARTBEAT_FRESH_SECONDS} s: start `bridge worker`"
