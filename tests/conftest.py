@@ -279,18 +279,11 @@ def standin(standin_server: BackgroundServer) -> Iterator[BackgroundServer]:
 
 @pytest.fixture
 def providers_at_standin(bridge_env, standin, monkeypatch) -> BackgroundServer:
-    """Every provider's API pointed at the stand-in (sends, media)."""
-    for variable in (
-        "TWILIO_API_URL",
-        "MESSAGEBIRD_API_URL",
-        "MESSAGEBIRD_CONVERSATIONS_API_URL",
-        "VONAGE_API_URL",
-        "VONAGE_MESSAGES_API_URL",
-        "TEXTMAGIC_API_URL",
-        "AFRICASTALKING_API_URL",
-    ):
-        monkeypatch.setenv(variable, standin.url)
-    monkeypatch.setenv("WHATSAPP_API_URL", f"{standin.url}/v23.0")
+    """Every provider's API pointed at the stand-in (sends, media), as `bridge run --sandbox` does."""
+    from bridge.runtime.supervisor import standin_urls
+
+    for variable, url in standin_urls(standin.url).items():
+        monkeypatch.setenv(variable, url)
     reset_settings_cache()
     return standin
 

@@ -162,19 +162,16 @@ class Merger:
         rerouted: dict[str, list[str]] = {}
         if result.merged and source is not None and target is not None:
             rerouted = self._reroute(source, target)
-        self._audit.record(
-            MergeAttempt(
-                at=time.time(),
-                admin=admin,
-                from_id=from_id,
-                into_id=into_id,
-                outcome=result.outcome.value,
-                message=result.message,
-                override=override,
-                from_snapshot=_snapshot(source),
-                into_snapshot=_snapshot(target),
-                rerouted=rerouted,
-            )
+        self._record(
+            from_id,
+            into_id,
+            admin,
+            result.outcome,
+            result.message,
+            source,
+            target,
+            override=override,
+            rerouted=rerouted,
         )
         return result
 
@@ -182,6 +179,24 @@ class Merger:
         self, *, from_id: str, into_id: str, admin: dict[str, str], outcome: MergeOutcome, message: str
     ) -> None:
         """Audit an attempt refused before Intercom was asked (unknown id, same contact, roles)."""
+        source, target = self.contact(from_id), self.contact(into_id) if into_id else None
+        self._record(from_id, into_id, admin, outcome, message, source, target)
+
+    def _record(
+        self,
+        from_id: str,
+        into_id: str,
+        admin: dict[str, str],
+        outcome: MergeOutcome,
+        message: str,
+        source: Contact | None,
+        target: Contact | None,
+        *,
+        override: bool = False,
+        rerouted: dict[str, list[str]] | None = None,
+    ) -> None:
+        """One audit row, with both contacts as they were before the attempt: every row has the
+        same fields, whether Intercom was asked or not."""
         self._audit.record(
             MergeAttempt(
                 at=time.time(),
@@ -190,8 +205,10 @@ class Merger:
                 into_id=into_id,
                 outcome=outcome.value,
                 message=message,
-                from_snapshot=_snapshot(self.contact(from_id)),
-                into_snapshot=_snapshot(self.contact(into_id)) if into_id else None,
+                override=override,
+                from_snapshot=_snapshot(source),
+                into_snapshot=_snapshot(target),
+                rerouted=rerouted or {},
             )
         )
 

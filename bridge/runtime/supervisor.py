@@ -118,9 +118,7 @@ def sandbox_environment(
     env["INTERCOM_CLIENT_SECRET"] = credentials["INTERCOM_CLIENT_SECRET"]
     if not environ.get("BRIDGE_PUBLIC_URL"):
         env["BRIDGE_PUBLIC_URL"] = f"http://{options.host}:{options.port}"
-    for variable in STANDIN_URL_VARIABLES:
-        env[variable] = standins_url
-    env["WHATSAPP_API_URL"] = f"{standins_url}/v23.0"
+    env.update(standin_urls(standins_url))
     return env
 
 
@@ -156,6 +154,15 @@ STANDIN_URL_VARIABLES = (
     "TEXTMAGIC_API_URL",
     "AFRICASTALKING_API_URL",
 )
+
+
+def standin_urls(standins_url: str) -> dict[str, str]:
+    """Every provider API variable pointed at the stand-ins at `standins_url`; Meta's with the Graph
+    API version in its path, as the bridge's own default carries it. The tests' stand-in fixture uses
+    it too, so a provider added here is pointed at the stand-ins there as well."""
+    urls = dict.fromkeys(STANDIN_URL_VARIABLES, standins_url)
+    urls["WHATSAPP_API_URL"] = f"{standins_url}/v23.0"
+    return urls
 
 
 def _spawn(name: str, args: list[str], env: dict[str, str], *, module: bool = True) -> Child:

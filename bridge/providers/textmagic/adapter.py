@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.core.errors import MalformedPayload
 from bridge.core.json_payloads import timestamp
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
 from bridge.model.senders import classify_sender, sender_problem
 from bridge.providers.base import WebhookContent, WebhookRequest
-from bridge.providers.payloads import FormData, first, required
+from bridge.providers.payloads import FormData, first, required, state_of
 from bridge.providers.textmagic import check, send
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
 
@@ -102,9 +101,7 @@ class TextMagicAdapter(UrlTokenAdapter):
         version = _version(fields)
         message_id = required(fields, version.id)
         reported = required(fields, "status").lower()
-        if reported not in STATUS_MAP:
-            raise MalformedPayload(f"status {reported!r} is not one TextMagic documents")
-        state = STATUS_MAP[reported]
+        state = state_of(reported, STATUS_MAP, provider="TextMagic")
         if state is None:
             return []
         return [

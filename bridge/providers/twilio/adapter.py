@@ -29,7 +29,7 @@ from bridge.model.senders import SenderIdentity, classify_sender, sender_problem
 from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts
-from bridge.providers.payloads import FormData, decode_form_body, required
+from bridge.providers.payloads import FormData, decode_form_body, required, state_of
 from bridge.providers.twilio import check, send
 
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -108,9 +108,7 @@ class TwilioAdapter(ProviderAdapter):
     def parse_statuses(self, request: WebhookRequest, settings: Settings) -> list[DeliveryStatus]:
         form = decode_form_body(request.body)
         reported = required(form, "MessageStatus").lower()
-        if reported not in STATUS_MAP:
-            raise MalformedPayload(f"MessageStatus {reported!r} is not one Twilio documents")
-        state = STATUS_MAP[reported]
+        state = state_of(reported, STATUS_MAP, provider="Twilio", field="MessageStatus")
         if state is None:
             return []
         error_code = form.get("ErrorCode") or None

@@ -51,18 +51,7 @@ router = APIRouter(tags=["webhooks"], route_class=_ProviderRoute)
 @router.post("/webhooks/{provider}")
 async def receive_webhook(provider: str, request: Request) -> Response:
     """Accept a provider's inbound messages; answer only once the request is stored."""
-    intake = _intake(request)
-    settings = intake.settings
-    adapter = _adapter(intake.adapters, provider, settings)
-    if request.method == "HEAD":  # the provider checking the URL before it registers it
-        return Response(status_code=200)
-    _check_method(adapter, request.method, adapter.methods)
-    webhook = await read_webhook(request, settings)
-    handshake = adapter.handshake(webhook, settings)
-    if handshake is not None:
-        return _answer(handshake)
-    await _store(intake, adapter, request, webhook, settings, WebhookKind.INBOUND)
-    return _answer(adapter.acknowledge())
+    return await _receive(provider, request, WebhookKind.INBOUND)
 
 
 @router.head("/webhooks/{provider}/status")
@@ -70,14 +59,25 @@ async def receive_webhook(provider: str, request: Request) -> Response:
 @router.post("/webhooks/{provider}/status")
 async def receive_status(provider: str, request: Request) -> Response:
     """Accept a provider's delivery reports for messages the bridge sent."""
+    return await _receive(provider, request, WebhookKind.STATUS)
+
+
+async def _receive(provider: str, request: Request, kind: WebhookKind) -> Response:
+    """Both routes, told apart by `kind`: the methods the provider may call with, the parser a
+    log-only request must pass, and the handshake (Meta's `hub.challenge`), which only the inbound
+    URL answers."""
     intake = _intake(request)
     settings = intake.settings
     adapter = _adapter(intake.adapters, provider, settings)
-    if request.method == "HEAD":
+    if request.method == "HEAD":  # the provider checking the URL before it registers it
         return Response(status_code=200)
-    _check_method(adapter, request.method, adapter.status_methods)
+    inbound = kind is WebhookKind.INBOUND
+    _check_method(adapter, request.method, adapter.methods if inbound else adapter.status_methods)
     webhook = await read_webhook(request, settings)
-    await _store(intake, adapter, request, webhook, settings, WebhookKind.STATUS)
+    handshake = adapter.handshake(webhook, settings) if inbound else None
+    if handshake is not None:
+        return _answer(handshake)
+    await _store(intake, adapter, request, webhook, settings, kind)
     return _answer(adapter.acknowledge())
 
 
