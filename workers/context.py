@@ -1,17 +1,26 @@
-"""Workers whose every log line names the job and the request that queued it.
+"""The context every job runs in: its ids in every log line, and one set-up of what it works with.
 
-The hook is `execute_job`, around everything RQ does for one job: in the forking worker the
-work horse is forked inside it and inherits the context, so the job's own lines, RQ's traceback
-of a failure and the failure callback's record all carry `job_id` and `request_id`, as do the
-parent's lines about that job (a horse that died, a timeout). The log lines are masked by the
-logging filter (`bridge.core.logs`); the traceback RQ stores with a failed job is masked here.
+The log context's hook is `execute_job`, around everything RQ does for one job: in the forking
+worker the work horse is forked inside it and inherits the context, so the job's own lines, RQ's
+traceback of a failure and the failure callback's record all carry `job_id` and `request_id`, as
+do the parent's lines about that job (a horse that died, a timeout). The log lines are masked by
+the logging filter (`bridge.core.logs`); the traceback RQ stores with a failed job is masked here.
+
+`job_setup` is what each job function starts with (`JobSetup`), so the jobs stay a few lines over
+one domain call.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from functools import cached_property
+from typing import TypeVar
 
-from rq import Queue, SimpleWorker, Worker
+import httpx
+from redis import Redis
+from rq import Queue, SimpleWorker, Worker, get_current_job
 from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
@@ -19,16 +28,23 @@ from rq.worker.base import BaseWorker
 
 from bridge.core.context import job_context
 from bridge.core.logs import mask
-from bridge.core.settings import get_settings
+from bridge.core.settings import Settings, get_settings
+from bridge.core.tls import tls_context
+from bridge.infra.queueing import JobKind, record_of
 from bridge.intake.ledger import InboundLedger
 from bridge.intake.raw import RawWebhookStore
+from bridge.intercom.client import IntercomClient
 from bridge.replies.agent import ReplyLedger
 from bridge.replies.reports import StatusLedger
 
 log = logging.getLogger(__name__)
 
+PROVIDER_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
-class _JobContext(BaseWorker):
+T = TypeVar("T")
+
+
+class _LogContext(BaseWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         with job_context(job_id=job.id, request_id=request_id_of(job)):
             super().execute_job(job, queue)
@@ -49,33 +65,73 @@ class _JobContext(BaseWorker):
         )
 
 
-class JobContextWorker(_JobContext, Worker):
+class JobContextWorker(_LogContext, Worker):
     """RQ's forking worker, with each job's ids in its log lines."""
 
 
-class JobContextSimpleWorker(_JobContext, SimpleWorker):
+class JobContextSimpleWorker(_LogContext, SimpleWorker):
     """RQ's in-process worker, with each job's ids in its log lines."""
 
 
 def request_id_of(job: Job) -> str | None:
-    """The request id stored with the job's ledger entry, found by the job's keyword argument.
+    """The request id stored with the record the job works on (`bridge.infra.queueing` says
+    which record that is).
 
     None when there is none or it cannot be read: a log field is never worth failing a job for,
-    and a job whose entry is missing fails on its own, with the reason.
+    and a job whose record is missing fails on its own, with the reason.
     """
     try:
-        kwargs = job.kwargs or {}
+        kind, record_id = record_of(job) or (None, "")
         settings = get_settings()
-        if "inbound_id" in kwargs:
-            entry = InboundLedger(job.connection, settings).get(kwargs["inbound_id"])
-            return entry.get("request_id") if entry else None
-        if "part_id" in kwargs:
-            return ReplyLedger(job.connection, settings).get(kwargs["part_id"]).get("request_id") or None
-        if "status_id" in kwargs:
-            return StatusLedger(job.connection, settings).request_id(kwargs["status_id"])
-        if "webhook_id" in kwargs:
-            stored = RawWebhookStore(job.connection, settings).get(kwargs["webhook_id"])
-            return stored.request_id if stored else None
+        match kind:
+            case JobKind.INBOUND:
+                entry = InboundLedger(job.connection, settings).get(record_id)
+                return entry.get("request_id") if entry else None
+            case JobKind.OUTBOUND:
+                return ReplyLedger(job.connection, settings).get(record_id).get("request_id") or None
+            case JobKind.STATUS:
+                return StatusLedger(job.connection, settings).request_id(record_id)
+            case JobKind.WEBHOOK:
+                stored = RawWebhookStore(job.connection, settings).get(record_id)
+                return stored.request_id if stored else None
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.debug("no request id for job %s: %s", job.id, type(exc).__name__)
     return None
+
+
+class JobSetup:
+    """What a job works with: the settings, the job's Redis, and the clients it asks for, each
+    opened on first use and closed when the job ends.
+
+    Clients per job: a forking worker runs every job in a fresh process, so pooled clients made
+    in the parent would not be reused anyway. Opened only when asked for: a delivery report that
+    needs no note never calls Intercom, and so needs no Intercom token.
+    """
+
+    def __init__(self, job: Job, settings: Settings, resources: ExitStack) -> None:
+        self.id: str = job.id
+        self.redis: Redis = job.connection
+        self.settings = settings
+        self._resources = resources
+
+    def open(self, resource: AbstractContextManager[T]) -> T:
+        """`resource`, entered now and left when the job ends."""
+        return self._resources.enter_context(resource)
+
+    @cached_property
+    def intercom(self) -> IntercomClient:
+        return self.open(IntercomClient.from_settings(self.settings, redis_client=self.redis))
+
+    @cached_property
+    def provider_http(self) -> httpx.Client:
+        """The HTTP client for the providers' APIs."""
+        return self.open(httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context()))
+
+
+@contextmanager
+def job_setup() -> Iterator[JobSetup]:
+    """The current RQ job's set-up; what it opened is closed on the way out."""
+    job = get_current_job()
+    assert job is not None, "bridge jobs run inside an RQ worker"
+    with ExitStack() as resources:
+        yield JobSetup(job, get_settings(), resources)

@@ -4,6 +4,7 @@ RQ runs this callback after every failed attempt, before deciding whether to ret
 job object: zeroing `retries_left` turns the failure into a final one. Unknown exceptions stay
 retryable (a bug fixed by a deploy, a blip), so nothing is given up on for a reason we did not
 anticipate. It must never raise: RQ would record the callback's error instead of the job's.
+Which record a failure is noted on follows the job-kind table (`bridge.infra.queueing`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bridge.conversations.lanes import SenderLane
 from bridge.core.errors import ConfigurationError, PermanentError
 from bridge.core.logs import mask
 from bridge.core.settings import get_settings
+from bridge.infra.queueing import JobKind, record_of
 from bridge.intake.ledger import InboundLedger, Status
 from bridge.replies.agent import ReplyLedger, ReplyStatus
 
@@ -48,15 +50,12 @@ def record_failure(
         attempts = int(job.meta.get("attempts", 0)) + 1
         job.meta.update({"reason": reason, "failed_at": time.time(), "final": final, "attempts": attempts})
         job.save_meta()  # type: ignore[no-untyped-call]
-        kwargs = job.kwargs or {}
-        if kwargs.get("inbound_id"):
-            _record_on_ledger(connection, kwargs["inbound_id"], reason=reason, final=final)
-        if kwargs.get("part_id") and final:
+        kind, record_id = record_of(job) or (None, "")
+        if kind is JobKind.INBOUND:
+            _record_on_ledger(connection, record_id, reason=reason, final=final)
+        elif kind is JobKind.OUTBOUND and final:
             ReplyLedger(connection, get_settings()).update(
-                kwargs["part_id"],
-                status=ReplyStatus.FAILED.value,
-                error=reason,
-                failed_at=f"{time.time():.6f}",
+                record_id, status=ReplyStatus.FAILED.value, error=reason, failed_at=f"{time.time():.6f}"
             )
         log.warning("job %s failed (%s): %s", job.id, "final" if final else "will retry", reason)
     except Exception:  # noqa: BLE001 - see the module docstring

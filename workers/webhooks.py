@@ -11,21 +11,21 @@ from __future__ import annotations
 import logging
 
 from redis import Redis
-from rq import get_current_job
 
 from bridge.core import metrics
 from bridge.core.context import current_job_id, job_context
 from bridge.core.errors import LedgerRecordMissing, UnprocessableMessage
 from bridge.core.logs import mask
 from bridge.core.metrics import WebhookKind
-from bridge.core.settings import Settings, get_settings
+from bridge.core.settings import Settings
 from bridge.infra import claims
 from bridge.infra.metrics import measured_job
 from bridge.intake.ledger import InboundLedger
 from bridge.intake.raw import RawWebhook, RawWebhookStore, as_request
-from bridge.providers import ADAPTERS
 from bridge.providers.base import WebhookContent
+from bridge.providers.registry import ADAPTERS
 from bridge.replies.reports import StatusLedger
+from workers.context import job_setup
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,8 @@ class Unreadable(Exception):
 @measured_job
 def read_webhooks() -> dict[str, str]:
     """Read every pending webhook, oldest first, until none is left."""
-    job = get_current_job()
-    assert job is not None, "read_webhooks runs inside an RQ worker"
-    read, unreadable = read_pending(job.connection, get_settings(), reader=job.id)
+    with job_setup() as job:
+        read, unreadable = read_pending(job.redis, job.settings, reader=job.id)
     return {"read": str(read), "unreadable": str(unreadable)}
 
 
@@ -77,20 +76,18 @@ def read_pending(connection: Redis, settings: Settings, *, reader: str) -> tuple
 def read_webhook(*, webhook_id: str) -> dict[str, str]:
     """Read stored webhook `webhook_id` again (it could not be read before) and claim what it
     carries; `UnprocessableMessage` with the parser's reason while it still cannot be read."""
-    settings = get_settings()
-    job = get_current_job()
-    assert job is not None, "read_webhook runs inside an RQ worker"
-    store = RawWebhookStore(job.connection, settings)
-    record = store.get(webhook_id)
-    if record is None:
-        raise LedgerRecordMissing(f"webhook {webhook_id} is not stored (expired or never stored)")
-    if record.read_at is not None:
-        return {"result": "already read"}
-    try:
-        claimed = read_one(record, job.connection, settings)
-    except Unreadable as exc:
-        raise UnprocessableMessage(f"the {record.provider} webhook cannot be read: {exc}") from exc
-    store.mark_read(webhook_id, claimed=claimed)
+    with job_setup() as job:
+        store = RawWebhookStore(job.redis, job.settings)
+        record = store.get(webhook_id)
+        if record is None:
+            raise LedgerRecordMissing(f"webhook {webhook_id} is not stored (expired or never stored)")
+        if record.read_at is not None:
+            return {"result": "already read"}
+        try:
+            claimed = read_one(record, job.redis, job.settings)
+        except Unreadable as exc:
+            raise UnprocessableMessage(f"the {record.provider} webhook cannot be read: {exc}") from exc
+        store.mark_read(webhook_id, claimed=claimed)
     return {"result": "read", "claimed": str(claimed)}
 
 

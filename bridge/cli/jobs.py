@@ -9,7 +9,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -172,8 +172,6 @@ def _wait_for(connection: Redis, job_ids: list[str], timeout: float) -> int:
 def _since(value: str | None) -> float | None:
     from bridge.ops.jobs import parse_since
 
-    if value is None:
-        return None
     try:
         return parse_since(value)
     except ValueError as exc:
@@ -197,25 +195,18 @@ def _failed_jobs(*, dry_run: bool = False) -> Iterator[tuple[FailedJobs, Any]]:
         click.echo(f"bridge: {exc}", err=True)
         sys.exit(2)
     client = redis_client(url, timeout=30.0)
-    intercom = None
     try:
-        planner = None
-        if dry_run:
-            from bridge.intercom.client import IntercomClient
-            from bridge.ops.replay_plan import ReplayPlanner
+        with ExitStack() as planning:
+            planner = None
+            if dry_run:
+                from bridge.ops.replay_plan import dry_run_planner
 
-            settings.require("intercom_access_token")
-            intercom = IntercomClient.from_settings(settings, redis_client=client)
-            planner = ReplayPlanner(
-                redis_client=client, intercom=intercom, adapters=ADAPTERS, settings=settings
-            )
-        yield FailedJobs(client, settings, ADAPTERS), planner
+                planner = planning.enter_context(dry_run_planner(client, settings, ADAPTERS))
+            yield FailedJobs(client, settings, ADAPTERS), planner
     except BridgeError as exc:
         click.echo(f"bridge: {exc}", err=True)
         sys.exit(2)
     finally:
-        if intercom is not None:
-            intercom.close()
         client.close()
         if embedded is not None:
             embedded.stop()

@@ -1,15 +1,24 @@
 """RQ queues, job ids and retry policy: how work is handed from the web side to the workers.
 
+Every kind of job is one row of `JOB_TYPES`: its id prefix, the job function's dotted path, its
+queue and the keyword argument naming the record it works on. Whatever maps between job ids,
+kinds, functions and arguments (ops' failed list and replays, the workers' log context and
+failure callback) reads that table, so a kind is described once.
+
 Jobs are enqueued by dotted name with the JSON serializer, so the web process never imports
-worker code and nothing is pickled. Job ids derive from the ledger id, so a job can always be
-found from its message and vice versa.
+worker code and nothing is pickled. Job ids derive from the record's id, so a job can always be
+found from its message and vice versa. RQ stores the dotted path and the keyword argument with
+every queued job: a deployment upgraded with jobs in its queues runs them by those, so neither
+ever changes (`tests/workers/test_jobs_queued_before.py`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from redis import Redis
@@ -25,30 +34,124 @@ OUTBOUND_QUEUE = "bridge-outbound"
 STATUS_QUEUE = "bridge-status"
 QUEUES = (INBOUND_QUEUE, OUTBOUND_QUEUE, STATUS_QUEUE)
 
-PROCESS_INBOUND = "workers.inbound.process_inbound"
-READ_WEBHOOK = "workers.webhooks.read_webhook"
-READ_WEBHOOKS = "workers.webhooks.read_webhooks"
-SEND_REPLY = "workers.outbound.send_reply"
-APPLY_STATUS = "workers.statuses.apply_status"
+# RQ calls it after every failed attempt of any bridge job (`workers.failures`).
 RECORD_FAILURE = "workers.failures.record_failure"
-# What workers import.
-JOB_FUNCTIONS = (PROCESS_INBOUND, READ_WEBHOOKS, READ_WEBHOOK, SEND_REPLY, APPLY_STATUS, RECORD_FAILURE)
 
 # One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
 JOB_TIMEOUT_SECONDS = 300
 RESULT_TTL_SECONDS = 3600
 
 
+class JobKind(StrEnum):
+    """What a job carries, as ops list it."""
+
+    INBOUND = "inbound"  # a customer's message on its way into Intercom
+    OUTBOUND = "outbound"  # an agent's reply on its way to the customer
+    STATUS = "status"  # a provider's delivery report on its way to the conversation
+    WEBHOOK = "webhook"  # stored webhooks read by a worker: the reader, or one read again
+
+
+@dataclass(frozen=True)
+class JobType:
+    """One kind of bridge job. Every kind shares the timeouts, the retry policy
+    (`BRIDGE_RETRY_DELAYS`) and the failure callback: `options` gives them."""
+
+    kind: JobKind
+    prefix: str  # its job ids start with this, followed by its record's id
+    function: str  # the job function's dotted path, stored with each queued job: never renamed
+    queue: str
+    record: str | None  # the keyword argument naming its record; None: it works on none
+    description: str  # what `rq info` shows; "{}" is the record's id
+
+    def job_id(self, record_id: str) -> str:
+        return f"{self.prefix}{record_id}"
+
+    def record_id(self, job: Job) -> str | None:
+        """The id of the record `job` works on, from the keyword argument every version stored;
+        None for a kind that has no record, "" when the argument is missing."""
+        if self.record is None:
+            return None
+        return str((job.kwargs or {}).get(self.record) or "")
+
+    def options(
+        self, record_id: str, *, settings: Settings, job_id: str | None = None, description: str = ""
+    ) -> dict[str, Any]:
+        """RQ's options for this kind's job on `record_id`: its id, JSON kwargs, timeouts, retry
+        policy and the failure callback that records why it failed."""
+        return {
+            "kwargs": {self.record: record_id} if self.record else {},
+            "job_id": job_id or self.job_id(record_id),
+            "timeout": JOB_TIMEOUT_SECONDS,
+            "result_ttl": RESULT_TTL_SECONDS,
+            "failure_ttl": settings.retention_days * 86400,
+            "retry": retry_policy(settings.retry_delays),
+            "on_failure": Callback(RECORD_FAILURE),
+            "description": description or self.description.format(record_id),
+        }
+
+    def enqueue(
+        self,
+        queue: Queue,
+        record_id: str,
+        *,
+        settings: Settings,
+        pipeline: Pipeline | None = None,
+        job_id: str | None = None,
+    ) -> Job:
+        """Queue this kind's job on `record_id`; with `pipeline`, inside the caller's transaction."""
+        options = self.options(record_id, settings=settings, job_id=job_id)
+        return queue.enqueue_call(self.function, pipeline=pipeline, **options)
+
+
+# The job functions' dotted paths. RQ stores them with every queued job: never renamed or moved.
+PROCESS_INBOUND = "workers.inbound.process_inbound"
+READ_WEBHOOK = "workers.webhooks.read_webhook"
+READ_WEBHOOKS = "workers.webhooks.read_webhooks"
+SEND_REPLY = "workers.outbound.send_reply"
+APPLY_STATUS = "workers.statuses.apply_status"
+
+# Each kind of job: what ops call it, its id prefix, function, queue, record argument, description.
+JOB_TYPES = (
+    JobType(JobKind.INBOUND, "in-", PROCESS_INBOUND, INBOUND_QUEUE, "inbound_id", "deliver inbound {}"),
+    # A verified webhook the reader could not read, read again (`bridge.intake.raw`).
+    JobType(JobKind.WEBHOOK, "wh-", READ_WEBHOOK, INBOUND_QUEUE, "webhook_id", "read webhook {}"),
+    # The reader of the webhooks stored and not read yet; its id is new each time.
+    JobType(JobKind.WEBHOOK, "rd-", READ_WEBHOOKS, INBOUND_QUEUE, None, "read the webhooks stored"),
+    JobType(JobKind.OUTBOUND, "out-", SEND_REPLY, OUTBOUND_QUEUE, "part_id", "send reply part {}"),
+    JobType(JobKind.STATUS, "st-", APPLY_STATUS, STATUS_QUEUE, "status_id", "apply delivery report {}"),
+)
+INBOUND_JOB, WEBHOOK_JOB, READER_JOB, REPLY_JOB, STATUS_JOB = JOB_TYPES
+# What workers import.
+JOB_FUNCTIONS = (*(job_type.function for job_type in JOB_TYPES), RECORD_FAILURE)
+
+
+def job_type_of(job_id: str) -> JobType | None:
+    """A bridge job's type from its id; None for an id no bridge version gave."""
+    return next((job_type for job_type in JOB_TYPES if job_id.startswith(job_type.prefix)), None)
+
+
+def record_of(job: Job) -> tuple[JobKind, str] | None:
+    """A bridge job's kind and the id of the record it works on; None for a job that names no
+    record (the reader, or a job no bridge version queued)."""
+    job_type = job_type_of(job.id)
+    record_id = job_type.record_id(job) if job_type is not None else None
+    return (job_type.kind, record_id) if job_type is not None and record_id else None
+
+
+def queue_named(redis: Redis, name: str) -> Queue:
+    return Queue(name, connection=redis, serializer=JSONSerializer)
+
+
 def inbound_queue(redis: Redis) -> Queue:
-    return Queue(INBOUND_QUEUE, connection=redis, serializer=JSONSerializer)
+    return queue_named(redis, INBOUND_QUEUE)
 
 
 def outbound_queue(redis: Redis) -> Queue:
-    return Queue(OUTBOUND_QUEUE, connection=redis, serializer=JSONSerializer)
+    return queue_named(redis, OUTBOUND_QUEUE)
 
 
 def status_queue(redis: Redis) -> Queue:
-    return Queue(STATUS_QUEUE, connection=redis, serializer=JSONSerializer)
+    return queue_named(redis, STATUS_QUEUE)
 
 
 def retry_policy(delays: Sequence[int]) -> Retry | None:
@@ -59,76 +162,47 @@ def retry_policy(delays: Sequence[int]) -> Retry | None:
 
 
 def inbound_job_id(inbound_id: str) -> str:
-    return f"in-{inbound_id}"
-
-
-def _options(settings: Settings, *, job_id: str, kwargs: dict[str, Any], description: str) -> dict[str, Any]:
-    """What every bridge job carries: its id, JSON kwargs, timeouts, retry policy and the failure
-    callback that records why it failed."""
-    return {
-        "kwargs": kwargs,
-        "job_id": job_id,
-        "timeout": JOB_TIMEOUT_SECONDS,
-        "result_ttl": RESULT_TTL_SECONDS,
-        "failure_ttl": settings.retention_days * 86400,
-        "retry": retry_policy(settings.retry_delays),
-        "on_failure": Callback(RECORD_FAILURE),
-        "description": description,
-    }
+    return INBOUND_JOB.job_id(inbound_id)
 
 
 def enqueue_inbound(
     queue: Queue, inbound_id: str, *, settings: Settings, pipeline: Pipeline | None = None
 ) -> Job:
     """Queue delivery of one ledger entry; with `pipeline`, inside the caller's transaction."""
-    options = _options(
-        settings,
-        job_id=inbound_job_id(inbound_id),
-        kwargs={"inbound_id": inbound_id},
-        description=f"deliver inbound {inbound_id}",
-    )
-    return queue.enqueue_call(PROCESS_INBOUND, pipeline=pipeline, **options)
+    return INBOUND_JOB.enqueue(queue, inbound_id, settings=settings, pipeline=pipeline)
 
 
 def enqueue_webhook(
     queue: Queue, webhook_id: str, *, settings: Settings, pipeline: Pipeline | None = None
 ) -> Job:
     """Queue reading one stored webhook (`bridge.intake.raw`) on the inbound queue."""
-    options = _options(
-        settings,
-        job_id=f"wh-{webhook_id}",
-        kwargs={"webhook_id": webhook_id},
-        description=f"read webhook {webhook_id}",
-    )
-    return queue.enqueue_call(READ_WEBHOOK, pipeline=pipeline, **options)
+    return WEBHOOK_JOB.enqueue(queue, webhook_id, settings=settings, pipeline=pipeline)
 
 
 def reader_job_id() -> str:
     """A reader job's id: new each time, so a reader still running is never overwritten by the
     next one's job, and the reader's flag can name the job that holds it."""
-    return f"rd-{uuid.uuid4().hex}"
+    return READER_JOB.job_id(uuid.uuid4().hex)
 
 
 def enqueue_reader(
     queue: Queue, *, settings: Settings, pipeline: Pipeline | None = None, job_id: str | None = None
 ) -> Job:
     """Queue a reader of the webhooks stored and not read yet (`bridge.intake.raw`)."""
-    options = _options(
-        settings, job_id=job_id or reader_job_id(), kwargs={}, description="read the webhooks stored"
-    )
-    return queue.enqueue_call(READ_WEBHOOKS, pipeline=pipeline, **options)
+    job_id = job_id or reader_job_id()
+    return READER_JOB.enqueue(queue, job_id, settings=settings, pipeline=pipeline, job_id=job_id)
 
 
 def schedule_inbound(queue: Queue, inbound_id: str, *, delay_seconds: float, settings: Settings) -> Job:
     """Look at `inbound_id` again later (the parts of a long SMS still missing); one pending look
     per message, whatever number of parts ask for it."""
-    options = _options(
-        settings,
+    options = INBOUND_JOB.options(
+        inbound_id,
+        settings=settings,
         job_id=f"{inbound_job_id(inbound_id)}-later",
-        kwargs={"inbound_id": inbound_id},
         description=f"deliver inbound {inbound_id} (parts waited for)",
     )
-    job = queue.create_job(PROCESS_INBOUND, **options)
+    job = queue.create_job(INBOUND_JOB.function, **options)
     return queue.schedule_job(job, datetime.now(UTC) + timedelta(seconds=max(delay_seconds, 1.0)))
 
 
@@ -136,21 +210,9 @@ def enqueue_status(
     queue: Queue, status_id: str, *, settings: Settings, pipeline: Pipeline | None = None
 ) -> Job:
     """Queue the application of one delivery report; with `pipeline`, inside the caller's transaction."""
-    options = _options(
-        settings,
-        job_id=f"st-{status_id}",
-        kwargs={"status_id": status_id},
-        description=f"apply delivery report {status_id}",
-    )
-    return queue.enqueue_call(APPLY_STATUS, pipeline=pipeline, **options)
+    return STATUS_JOB.enqueue(queue, status_id, settings=settings, pipeline=pipeline)
 
 
 def enqueue_reply(queue: Queue, part_id: str, *, settings: Settings, pipeline: Pipeline | None = None) -> Job:
     """Queue sending one agent reply; with `pipeline`, inside the caller's transaction."""
-    options = _options(
-        settings,
-        job_id=f"out-{part_id}",
-        kwargs={"part_id": part_id},
-        description=f"send reply part {part_id}",
-    )
-    return queue.enqueue_call(SEND_REPLY, pipeline=pipeline, **options)
+    return REPLY_JOB.enqueue(queue, part_id, settings=settings, pipeline=pipeline)

@@ -7,7 +7,8 @@ The registry is the index; the ledgers are what make a replay safe. An inbound m
 reply part records each provider message id before sending the next; a delivery report applies
 only if newer, and its note is said once. So a replay just queues the job again, with a fresh
 retry budget, after taking it out of the registry (one ZREM: two operators replaying at once
-queue it once), and the job skips whatever already happened.
+queue it once), and the job skips whatever already happened. A job's kind, queue and record are
+read from its id and keyword argument through the job-kind table (`bridge.infra.queueing`).
 
 Accepted-but-unprocessable messages (a sender that is no number, a message type not supported, a
 reply whose provider is not configured) failed with a permanent error and are listed the same way.
@@ -21,7 +22,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -36,17 +37,15 @@ from bridge.conversations.threads import ThreadStore
 from bridge.core.logs import mask, mask_number
 from bridge.core.settings import Settings
 from bridge.infra.queueing import (
-    INBOUND_QUEUE,
-    OUTBOUND_QUEUE,
-    STATUS_QUEUE,
-    enqueue_inbound,
+    INBOUND_JOB,
+    QUEUES,
+    READER_JOB,
+    WEBHOOK_JOB,
+    JobKind,
+    JobType,
     enqueue_reader,
-    enqueue_reply,
-    enqueue_status,
-    enqueue_webhook,
-    inbound_queue,
-    outbound_queue,
-    status_queue,
+    job_type_of,
+    queue_named,
 )
 from bridge.intake.ledger import InboundLedger, LedgerEntry, RawPayload, Status
 from bridge.intake.raw import RawWebhook, RawWebhookStore, as_request
@@ -56,34 +55,8 @@ from bridge.providers.base import ProviderAdapter
 from bridge.replies.agent import FINAL, ReplyLedger, ReplyStatus, sent_ids
 from bridge.replies.reports import StatusLedger
 
-
-class JobKind(StrEnum):
-    INBOUND = "inbound"  # a customer's message on its way into Intercom
-    OUTBOUND = "outbound"  # an agent's reply on its way to the customer
-    STATUS = "status"  # a provider's delivery report on its way to the conversation
-    WEBHOOK = "webhook"  # a verified webhook the route could not read, read again by a worker
-
-
-QUEUE_OF = {
-    JobKind.INBOUND: INBOUND_QUEUE,
-    JobKind.OUTBOUND: OUTBOUND_QUEUE,
-    JobKind.STATUS: STATUS_QUEUE,
-    JobKind.WEBHOOK: INBOUND_QUEUE,
-}
-KIND_OF_PREFIX = {
-    "in-": JobKind.INBOUND,
-    "out-": JobKind.OUTBOUND,
-    "st-": JobKind.STATUS,
-    "wh-": JobKind.WEBHOOK,
-    "rd-": JobKind.WEBHOOK,  # the reader of the stored webhooks (`workers.webhooks.read_webhooks`)
-}
 # What RQ accepts as a job id (`rq.job.validate_job_id`); an operator can type anything.
 RQ_JOB_ID = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def kind_of(job_id: str) -> JobKind | None:
-    """A bridge job's kind from its id (`in-…`, `out-…`, `st-…`; see `bridge.infra.queueing`)."""
-    return next((kind for prefix, kind in KIND_OF_PREFIX.items() if job_id.startswith(prefix)), None)
 
 
 @dataclass(frozen=True)
@@ -136,12 +109,15 @@ class JobRecord:
     """A failed job and the ledger record it works on (None when that expired)."""
 
     job: Job
-    kind: JobKind
+    job_type: JobType
+    record_id: str = ""  # what the job's keyword argument names ("" for the reader)
     inbound: LedgerEntry | None = None
     reply: Mapping[str, str] | None = None
-    reply_id: str = ""
-    status_id: str = ""
     webhook: RawWebhook | None = None
+
+    @property
+    def kind(self) -> JobKind:
+        return self.job_type.kind
 
 
 class FailedJobs:
@@ -158,12 +134,7 @@ class FailedJobs:
         self._statuses = StatusLedger(redis_client, settings)
         self._threads = ThreadStore(redis_client)
         self._webhooks = RawWebhookStore(redis_client, settings)
-        self._queues = {
-            JobKind.INBOUND: inbound_queue(redis_client),
-            JobKind.OUTBOUND: outbound_queue(redis_client),
-            JobKind.STATUS: status_queue(redis_client),
-            JobKind.WEBHOOK: inbound_queue(redis_client),
-        }
+        self._queues = {name: queue_named(redis_client, name) for name in QUEUES}
 
     @property
     def connection(self) -> Redis:
@@ -174,9 +145,8 @@ class FailedJobs:
     def failed(self, *, provider: str | None = None, since: float | None = None) -> list[FailedJob]:
         """Every failed job, oldest failure first; only `provider`'s, only those failed since `since`."""
         rows = []
-        for kind in JobKind:
-            # Webhook and inbound jobs share a queue, and so its failed registry.
-            ids = [job_id for job_id in self._registry(kind).get_job_ids() if _kind(job_id) is kind]
+        for queue in QUEUES:
+            ids = [job_id for job_id in self._registry(queue).get_job_ids() if _type(job_id).queue == queue]
             for job in self._fetch(ids):
                 row = self._row(self._record(job))
                 if provider is not None and row.provider != provider:
@@ -203,7 +173,7 @@ class FailedJobs:
             **row.to_json(),
             "queue": job.origin,
             "state": job.get_status(refresh=False).value if job.get_status(refresh=False) else "unknown",
-            "in_failed_list": job.id in self._registry(record.kind),
+            "in_failed_list": job.id in self._registry(record.job_type.queue),
             "final": bool(job.meta.get("final", False)),
             "enqueued_at": iso(job.enqueued_at.timestamp()) if job.enqueued_at else None,
             "ended_at": iso(job.ended_at.timestamp()) if job.ended_at else None,
@@ -214,7 +184,7 @@ class FailedJobs:
         elif record.reply is not None:
             detail["record"] = _reply_detail(record.reply, self._threads, reveal=reveal)
         elif record.kind is JobKind.STATUS:
-            status = self._statuses.get(record.status_id)
+            status = self._statuses.get(record.record_id)
             detail["record"] = _status_detail(status.model_dump(mode="json"), reveal) if status else None
         elif record.webhook is not None:
             detail["record"] = _webhook_detail(record.webhook, reveal=reveal)
@@ -234,14 +204,14 @@ class FailedJobs:
 
     def _replay_one(self, job_id: str, *, dry_run: bool, planner: Planner | None) -> Replay:
         job = self._job(job_id)
-        kind = kind_of(job_id)
-        if job is None or kind is None or job_id not in self._registry(kind):
+        job_type = job_type_of(job_id)
+        if job is None or job_type is None or job_id not in self._registry(job_type.queue):
             return Replay(job_id, ReplayOutcome.NOT_FAILED, "not in the failed list: nothing to replay")
         record = self._record(job)
         settled = self._settled(record)
         if settled is not None:
             if not dry_run:
-                self._registry(kind).remove(job_id)
+                self._registry(job_type.queue).remove(job_id)
             return settled
         if record.inbound is not None and record.inbound.message.problem:
             reparsed = self._reparse(record.inbound)
@@ -252,11 +222,11 @@ class FailedJobs:
                 )
             if not dry_run:
                 self._inbound.update(record.inbound.inbound_id, message=reparsed.model_dump_json())
-            record = JobRecord(job=job, kind=kind, inbound=_with_message(record.inbound, reparsed))
+            record = replace(record, inbound=_with_message(record.inbound, reparsed))
         if dry_run:
             plan = tuple(planner(record)) if planner is not None else ()
             return Replay(job_id, ReplayOutcome.PLANNED, "a replay would queue it again", plan)
-        if not self._registry(kind).remove(job_id):  # someone else replayed it a moment ago
+        if not self._registry(job_type.queue).remove(job_id):  # someone else replayed it a moment ago
             return Replay(job_id, ReplayOutcome.NOT_FAILED, "replayed by someone else just now")
         self._requeue(record)
         return Replay(job_id, ReplayOutcome.QUEUED, "queued again with a fresh retry budget")
@@ -278,9 +248,9 @@ class FailedJobs:
             status = ReplyStatus(record.reply.get("status", ReplyStatus.QUEUED.value))
             if status in FINAL:
                 return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {status.value}")
-        if record.kind is JobKind.STATUS and self._statuses.get(record.status_id) is None:
+        if record.kind is JobKind.STATUS and self._statuses.get(record.record_id) is None:
             return Replay(job_id, ReplayOutcome.EXPIRED, "the report is past retention; nothing to replay")
-        if record.kind is JobKind.WEBHOOK and not is_reader(job_id):
+        if record.job_type is WEBHOOK_JOB:
             if record.webhook is None:
                 return Replay(
                     job_id, ReplayOutcome.EXPIRED, "the webhook is past retention; nothing to replay"
@@ -290,19 +260,15 @@ class FailedJobs:
         return None
 
     def _requeue(self, record: JobRecord) -> None:
-        queue = self._queues[record.kind]
-        if record.inbound is not None:
-            self._inbound.update(record.inbound.inbound_id, status=Status.QUEUED.value)
-            enqueue_inbound(queue, record.inbound.inbound_id, settings=self._settings)
+        queue = self._queues[record.job_type.queue]
+        if record.kind is JobKind.INBOUND:
+            self._inbound.update(record.record_id, status=Status.QUEUED.value)
         elif record.kind is JobKind.OUTBOUND:
-            self._replies.update(record.reply_id, status=ReplyStatus.QUEUED.value)
-            enqueue_reply(queue, record.reply_id, settings=self._settings)
-        elif record.webhook is not None:
-            enqueue_webhook(queue, record.webhook.webhook_id, settings=self._settings)
-        elif is_reader(record.job.id):
+            self._replies.update(record.record_id, status=ReplyStatus.QUEUED.value)
+        if record.job_type is READER_JOB:
             enqueue_reader(queue, settings=self._settings)  # a new reader takes whatever is pending
         else:
-            enqueue_status(queue, record.status_id, settings=self._settings)
+            record.job_type.enqueue(queue, record.record_id, settings=self._settings)
 
     def _reparse(self, entry: LedgerEntry) -> InboundMessage | None:
         """The stored payload parsed again (it was verified on arrival): the same message, as this
@@ -324,8 +290,8 @@ class FailedJobs:
 
     # --- plumbing ---
 
-    def _registry(self, kind: JobKind) -> FailedJobRegistry:
-        return FailedJobRegistry(queue=self._queues[kind])
+    def _registry(self, queue: str) -> FailedJobRegistry:
+        return FailedJobRegistry(queue=self._queues[queue])
 
     def _job(self, job_id: str) -> Job | None:
         if not RQ_JOB_ID.fullmatch(job_id):
@@ -340,18 +306,15 @@ class FailedJobs:
         return [job for job in jobs if job is not None]
 
     def _record(self, job: Job) -> JobRecord:
-        kind = _kind(job.id)
-        kwargs = job.kwargs or {}
-        if kind is JobKind.WEBHOOK:
-            return JobRecord(
-                job=job, kind=kind, webhook=self._webhooks.get(str(kwargs.get("webhook_id", "")))
-            )
-        if kind is JobKind.INBOUND:
-            return JobRecord(job=job, kind=kind, inbound=self._inbound.get(str(kwargs.get("inbound_id", ""))))
-        if kind is JobKind.OUTBOUND:
-            part_id = str(kwargs.get("part_id", ""))
-            return JobRecord(job=job, kind=kind, reply=self._replies.get(part_id), reply_id=part_id)
-        return JobRecord(job=job, kind=kind, status_id=str(kwargs.get("status_id", "")))
+        job_type = _type(job.id)
+        record = JobRecord(job=job, job_type=job_type, record_id=job_type.record_id(job) or "")
+        if job_type.kind is JobKind.WEBHOOK:
+            return replace(record, webhook=self._webhooks.get(record.record_id))
+        if job_type.kind is JobKind.INBOUND:
+            return replace(record, inbound=self._inbound.get(record.record_id))
+        if job_type.kind is JobKind.OUTBOUND:
+            return replace(record, reply=self._replies.get(record.record_id))
+        return record
 
     def _row(self, record: JobRecord) -> FailedJob:
         job = record.job
@@ -363,14 +326,13 @@ class FailedJobs:
             if thread is not None:
                 provider, party = thread.provider, mask_number(thread.customer_address)
         elif record.kind is JobKind.STATUS:
-            status = self._statuses.get(record.status_id)
+            status = self._statuses.get(record.record_id)
             if status is not None:
                 provider, party = status.provider, mask_number(status.recipient) if status.recipient else "?"
         elif record.webhook is not None:
             provider = record.webhook.provider  # the party is unknown until the webhook is read
         if provider == "?" and record.kind in (JobKind.INBOUND, JobKind.WEBHOOK):
-            kwargs = job.kwargs or {}
-            provider = str(kwargs.get("inbound_id") or kwargs.get("webhook_id") or "?").split("-", 1)[0]
+            provider = (record.record_id or "?").split("-", 1)[0]
         failed_at = job.meta.get("failed_at")
         return FailedJob(
             id=job.id,
@@ -386,12 +348,9 @@ class FailedJobs:
 # --- presentation helpers (pure) ---
 
 
-def is_reader(job_id: str) -> bool:
-    return job_id.startswith("rd-")
-
-
-def _kind(job_id: str) -> JobKind:
-    return kind_of(job_id) or JobKind.INBOUND
+def _type(job_id: str) -> JobType:
+    """A job's type; an id no bridge version gave is taken for an inbound job's."""
+    return job_type_of(job_id) or INBOUND_JOB
 
 
 def _webhook_detail(webhook: RawWebhook, *, reveal: bool) -> dict[str, Any]:
@@ -483,10 +442,13 @@ def _last_line(job: Job) -> str:
     return mask(result.exc_string.strip().splitlines()[-1])
 
 
-def parse_since(value: str, *, now: float | None = None) -> float:
-    """`--since`: a duration ago (`90m`, `2h`, `3d`) or an ISO 8601 moment (UTC unless it says)."""
+def parse_since(value: str | None, *, now: float | None = None) -> float | None:
+    """`--since`: a duration ago (`90m`, `2h`, `3d`) or an ISO 8601 moment (UTC unless it says);
+    None when not given. ValueError names what it accepts, for the CLI and the API to answer."""
     from bridge.core.settings import parse_duration
 
+    if value is None:
+        return None
     try:
         return (now if now is not None else time.time()) - parse_duration(value)
     except ValueError:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from redis import Redis
 
@@ -23,14 +24,27 @@ from bridge.conversations.threads import ThreadStore, thread_key
 from bridge.core.errors import UnprocessableMessage
 from bridge.core.logs import mask, mask_number
 from bridge.core.settings import Settings
+from bridge.infra.queueing import JobKind
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
-from bridge.model.messages import DeliveryState
-from bridge.ops.jobs import JobKind, JobRecord, masked_identity
+from bridge.ops.jobs import JobRecord, masked_identity
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.agent import plan_reply, reply_route, sent_ids
-from bridge.replies.reports import StatusLedger
+from bridge.replies.reports import StatusLedger, told_in
 from bridge.replies.sent import OutboundStore
+
+
+@contextmanager
+def dry_run_planner(
+    redis_client: Redis, settings: Settings, adapters: Mapping[str, ProviderAdapter]
+) -> Iterator[ReplayPlanner]:
+    """The planner `bridge jobs replay --dry-run` and the admin API use, with an Intercom client
+    of its own (the contact search reads Intercom), closed after."""
+    settings.require("intercom_access_token")
+    with IntercomClient.from_settings(settings, redis_client=redis_client) as intercom:
+        yield ReplayPlanner(
+            redis_client=redis_client, intercom=intercom, adapters=adapters, settings=settings
+        )
 
 
 class ReplayPlanner:
@@ -145,13 +159,14 @@ class ReplayPlanner:
 
     def status(self, record: JobRecord) -> list[str]:
         """Which sent message the report applies to, and whether an agent would get a note."""
-        status = StatusLedger(self._redis, self._settings).get(record.status_id)
+        status = StatusLedger(self._redis, self._settings).get(record.record_id)
         if status is None:
             return ["the report is past retention"]
         sent = OutboundStore(self._redis, self._settings).get(status.provider, status.provider_message_id)
         lines = [f"{status.provider} reports {status.state.value} for message {status.provider_message_id}"]
-        if status.state is DeliveryState.FAILED and sent.get("conversation_id"):
-            lines.append(f"calls: a note in conversation {sent['conversation_id']} (said once)")
+        conversation_id = told_in(status, sent)
+        if conversation_id is not None:
+            lines.append(f"calls: a note in conversation {conversation_id} (said once)")
         else:
             lines.append("calls: none (recorded on the sent message)")
         return lines

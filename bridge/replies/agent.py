@@ -226,15 +226,15 @@ class ReplySender:
         )
         if report.failed_before_recorded:
             # The provider's failure report arrived before we recorded the send: say it now.
-            self._notes.post_once(
+            say_undelivered(
+                self._notes,
+                adapter,
+                adapter.name,
+                provider_id,
                 thread.conversation_id,
-                failure_note(
-                    adapter.name,
-                    report.error_code,
-                    adapter.failure_reason(report.error_code) or report.error_message,
-                    message.text,
-                ),
-                once=f"failed:{adapter.name}:{provider_id}",
+                code=report.error_code,
+                message=report.error_message,
+                text=message.text,
             )
 
     def _note_partial(self, thread: Thread, part_id: str, index: int, partial: str | None) -> None:
@@ -330,6 +330,28 @@ def failure_note(provider: str, code: str | None, reason: str, text: str) -> str
     """The note agents read when a message did not reach the customer."""
     label = f" (error {code})" if code else ""
     return f"Not delivered: {_quoted(text)} could not be delivered by {provider}{label}: {reason}"
+
+
+def say_undelivered(
+    notes: Notes,
+    adapter: ProviderAdapter | None,
+    provider: str,
+    provider_message_id: str,
+    conversation_id: str,
+    *,
+    code: str | None,
+    message: str | None,
+    text: str,
+) -> bool:
+    """Tell the agent, once per sent message, that its provider reports it failed: the report
+    is applied after the send was recorded (`bridge.replies.reports`) or before, and then said
+    when the send is (`ReplySender`); either way one note. Whether it was posted now."""
+    reason = (adapter.failure_reason(code) if adapter else None) or message or "failed"
+    return notes.post_once(
+        conversation_id,
+        failure_note(provider, code, reason, text),
+        once=f"failed:{provider}:{provider_message_id}",
+    )
 
 
 def partial_note(adapter: ProviderAdapter, partial: PartiallySent, text: str) -> str:

@@ -6,22 +6,34 @@ stored, numbered and handed to a worker; a repeat is acknowledged and creates no
 
 A report is stored as the `DeliveryStatus` JSON, plus the `request_id` of the webhook that
 brought it: a key the model ignores when reading, which the job's log lines carry.
+
+Applying one (the status job, `ReportApplier`) records it on the sent message it is about, unless
+a later state is recorded there already, and when it says the message failed, tells the agent in
+that message's conversation, once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from redis import Redis
 from redis.client import Pipeline
 
+from bridge.conversations.notes import Notes
 from bridge.core.context import request_id_fields
+from bridge.core.errors import LedgerRecordMissing
 from bridge.core.settings import Settings
 from bridge.infra import claims, keys
 from bridge.infra.claims import Outcome
 from bridge.infra.queueing import enqueue_status, status_queue
-from bridge.model.messages import DeliveryStatus
+from bridge.intercom.client import IntercomClient
+from bridge.model.messages import DeliveryState, DeliveryStatus
+from bridge.providers.base import ProviderAdapter
+from bridge.replies.agent import say_undelivered
+from bridge.replies.sent import OutboundStore
 
 
 def status_id(status: DeliveryStatus) -> str:
@@ -66,3 +78,59 @@ class StatusLedger:
 def _stored(status: DeliveryStatus) -> str:
     extra = request_id_fields()
     return json.dumps(status.model_dump(mode="json") | extra) if extra else status.model_dump_json()
+
+
+@dataclass(frozen=True)
+class AppliedReport:
+    state: DeliveryState
+    recorded: bool  # False: the sent message had this state or a later one already
+    noted: bool  # a note told the agent the message failed
+
+
+class ReportApplier:
+    """Applies stored delivery reports; one per job. `intercom` opens that job's client, asked
+    for only when a failure is to be told: most reports need no call to Intercom."""
+
+    def __init__(
+        self,
+        redis_client: Redis,
+        settings: Settings,
+        adapters: Mapping[str, ProviderAdapter],
+        intercom: Callable[[], IntercomClient],
+    ) -> None:
+        self._redis = redis_client
+        self._settings = settings
+        self._adapters = adapters
+        self._intercom = intercom
+
+    def apply(self, status_id: str) -> AppliedReport:
+        """Record report `status_id` on its sent message; a failure becomes one note in its conversation."""
+        status = StatusLedger(self._redis, self._settings).get(status_id)
+        if status is None:
+            raise LedgerRecordMissing(f"delivery report {status_id} is not stored (expired or never stored)")
+        outbound = OutboundStore(self._redis, self._settings)
+        recorded = outbound.record_status(status)
+        sent = outbound.get(status.provider, status.provider_message_id)
+        conversation_id = told_in(status, sent)
+        noted = False
+        if conversation_id is not None:
+            noted = say_undelivered(
+                Notes(self._redis, self._intercom(), self._settings),
+                self._adapters.get(status.provider),
+                status.provider,
+                status.provider_message_id,
+                conversation_id,
+                code=status.error_code,
+                message=status.error_message,
+                text=sent.get("text", ""),
+            )
+        return AppliedReport(status.state, recorded, noted)
+
+
+def told_in(status: DeliveryStatus, sent: Mapping[str, str]) -> str | None:
+    """The conversation where applying `status` to sent message `sent` tells the agent it failed;
+    None when it tells nothing: not a failure, or the send not recorded yet (its conversation
+    unknown: the sender tells it when it records the send)."""
+    if status.state is DeliveryState.FAILED and sent.get("conversation_id"):
+        return sent["conversation_id"]
+    return None

@@ -100,19 +100,13 @@ def _planner(
     if not dry_run:
         yield None
         return
-    from bridge.intercom.client import IntercomClient
-    from bridge.ops.replay_plan import ReplayPlanner
+    from bridge.ops.replay_plan import dry_run_planner
 
-    settings.require("intercom_access_token")
-    with IntercomClient.from_settings(settings, redis_client=jobs.connection) as intercom:
-        yield ReplayPlanner(
-            redis_client=jobs.connection, intercom=intercom, adapters=adapters, settings=settings
-        )
+    with dry_run_planner(jobs.connection, settings, adapters) as planner:
+        yield planner
 
 
 def _since(value: str | None) -> float | None:
-    if value is None:
-        return None
     try:
         return parse_since(value)
     except ValueError as exc:
