@@ -37,7 +37,7 @@ from bridge.core.errors import (
     MediaUnavailable,
 )
 from bridge.core.settings import Settings
-from bridge.infra.queueing import JOB_TIMEOUT_SECONDS
+from bridge.infra.worker_timings import JOB_TIMEOUT_SECONDS
 from bridge.model.messages import InboundMessage, Media
 from bridge.providers.base import ProviderAdapter
 from bridge.providers.media.fetch import Sink

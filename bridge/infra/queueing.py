@@ -28,6 +28,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from bridge.core.settings import Settings
+from bridge.infra.worker_timings import JOB_TIMEOUT_SECONDS
 
 INBOUND_QUEUE = "bridge-inbound"
 OUTBOUND_QUEUE = "bridge-outbound"
@@ -37,8 +38,6 @@ QUEUES = (INBOUND_QUEUE, OUTBOUND_QUEUE, STATUS_QUEUE)
 # RQ calls it after every failed attempt of any bridge job (`workers.failures`).
 RECORD_FAILURE = "workers.failures.record_failure"
 
-# One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
-JOB_TIMEOUT_SECONDS = 300
 RESULT_TTL_SECONDS = 3600
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# One message may wait for its sender's earlier messages and for Intercom's rate-limit windows.
+JOB_TIMEOUT_SECONDS = 300
 WORKER_TTL_SECONDS = 60
 HEARTBEAT_FRESH_SECONDS = 90
 

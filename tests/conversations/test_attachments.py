@@ -9,7 +9,7 @@ import pytest
 from bridge.conversations.attachments import MEDIA_BUDGET_SECONDS, AttachmentResolver, attachment_client
 from bridge.conversations.media import media_store
 from bridge.core.settings import Settings
-from bridge.infra.queueing import JOB_TIMEOUT_SECONDS
+from bridge.infra.worker_timings import JOB_TIMEOUT_SECONDS
 from bridge.model.messages import Channel, InboundMessage, Media
 from bridge.model.senders import classify_sender
 from bridge.providers.registry import ADAPTERS
