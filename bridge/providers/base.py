@@ -4,7 +4,7 @@ An adapter knows one provider's wire format and nothing else: whether it is conf
 prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryStatus`es, what
 the provider expects as an answer, and how to fetch the media it announces (which may need the
 provider's credentials, and only from the hosts its `media_hosts` names or its configured API
-URLs: `bridge.providers.media.fetch`). Replies leave through its `outbound`, the provider's send module,
+URLs: `bridge.providers.media.fetch`). Replies leave through its `send_api`, the provider's send module,
 and `bridge doctor` proves its API credentials through its `credential_check`.
 Routes call adapters; adapters never touch Redis or Intercom.
 """
@@ -82,7 +82,7 @@ class WebhookContent:
         return WebhookContent(messages=messages, statuses=self.statuses)
 
 
-class Outbound(Protocol):
+class SendApi(Protocol):
     """How one provider sends: `ProviderAdapter`'s `send_limits`, `send` and `failure_reason`,
     which forward to it (documented there)."""
 
@@ -96,8 +96,8 @@ class Outbound(Protocol):
 
 
 @dataclass(frozen=True)
-class OutboundFunctions:
-    """An `Outbound` made of a send module's three functions."""
+class SendFunctions:
+    """An `SendApi` made of a send module's three functions."""
 
     send_limits: Callable[[OutboundMessage], SendLimits]
     send: Callable[[OutboundMessage, Settings, httpx.Client, RetryPolicy], str]
@@ -131,8 +131,8 @@ class ProviderAdapter(ABC):
     methods: frozenset[str] = frozenset({"POST"})
     #: HTTP methods it calls `/webhooks/{name}/status` with.
     status_methods: frozenset[str] = frozenset({"POST"})
-    #: How replies leave through the provider (its send module's `OUTBOUND`); None: they cannot yet.
-    outbound: ClassVar[Outbound | None] = None
+    #: How replies leave through the provider (its send module's `SEND_API`); None: they cannot yet.
+    send_api: ClassVar[SendApi | None] = None
     #: How its API credentials are proved (`bridge doctor`); None: no check for it yet.
     credential_check: ClassVar[CredentialCheck | None] = None
     #: The hosts the provider documents for its media (`bridge.providers.media.urls.MediaHosts`): with its
@@ -168,7 +168,7 @@ class ProviderAdapter(ABC):
 
     def send_limits(self, message: OutboundMessage) -> SendLimits:
         """What one message can carry on `message`'s channel with this provider."""
-        return self._outbound().send_limits(message)
+        return self._send_api().send_limits(message)
 
     def send(
         self, message: OutboundMessage, settings: Settings, http: httpx.Client, policy: RetryPolicy
@@ -183,7 +183,7 @@ class ProviderAdapter(ABC):
         recorder = metrics.current()
         template = message.template is not None
         try:
-            provider_message_id = self._outbound().send(message, settings, http, policy)
+            provider_message_id = self._send_api().send(message, settings, http, policy)
         except PartiallySent:
             recorder.outbound_message(self.name, SendOutcome.SENT, template=template)
             raise
@@ -199,7 +199,7 @@ class ProviderAdapter(ABC):
     def failure_reason(self, code: str | None) -> str | None:
         """A person's explanation of a delivery error code (Twilio 21610: the customer replied
         STOP), for the note agents read; None when the code is not in the provider's table."""
-        return self.outbound.failure_reason(code) if self.outbound is not None else None
+        return self.send_api.failure_reason(code) if self.send_api is not None else None
 
     def fetch_media(
         self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
@@ -227,10 +227,10 @@ class ProviderAdapter(ABC):
             raise refused(self.name, "no credential check for this provider")
         return self.credential_check.run(settings, http)
 
-    def _outbound(self) -> Outbound:
-        if self.outbound is None:
+    def _send_api(self) -> SendApi:
+        if self.send_api is None:
             raise refused(self.name, "the bridge cannot send through it yet")
-        return self.outbound
+        return self.send_api
 
 
 def api_call(

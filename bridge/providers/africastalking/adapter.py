@@ -44,7 +44,7 @@ class AfricasTalkingAdapter(UrlTokenAdapter):
     name = "africastalking"
     title = "Africa's Talking"
     secret_field = "africastalking_webhook_secret"
-    outbound = send.OUTBOUND
+    send_api = send.SEND_API
     credential_check = check.CREDENTIAL_CHECK
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:

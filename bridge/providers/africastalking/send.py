@@ -35,7 +35,7 @@ from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage, SendLimits
-from bridge.providers.base import OutboundFunctions, api_call, json_answer, refused
+from bridge.providers.base import SendFunctions, api_call, json_answer, refused
 
 PROVIDER = "africastalking"
 SEND_PATH = "/version1/messaging"
@@ -143,8 +143,8 @@ def send_message(
     return _message_id(response)
 
 
-#: `AfricasTalkingAdapter.outbound`.
-OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send_message, failure_reason=failure_reason)
+#: `AfricasTalkingAdapter.send_api`.
+SEND_API = SendFunctions(send_limits=send_limits, send=send_message, failure_reason=failure_reason)
 
 
 def _message_id(response: httpx.Response) -> str:

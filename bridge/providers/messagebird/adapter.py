@@ -44,7 +44,7 @@ class MessageBirdAdapter(ProviderAdapter):
     # Number forwards may come as GET with the fields in the query; status reports usually do.
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"GET", "POST"})
-    outbound = sending.OUTBOUND
+    send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("messagebird_api_url", "messagebird_conversations_api_url")

@@ -52,7 +52,7 @@ from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import MediaKind, OutboundMessage, SendLimits, Template, check_planned, media_kind
 from bridge.model.phones import international_digits_to_e164, strip_formatting
-from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
+from bridge.providers.base import SendFunctions, error_code, json_answer, post_json, refused, status_text
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.messagebird.failures import failure_reason
 
@@ -139,8 +139,8 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
     return _message_id(response)
 
 
-#: `MessageBirdAdapter.outbound`.
-OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
+#: `MessageBirdAdapter.send_api`.
+SEND_API = SendFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
 
 
 def refusal(api: Api, message: OutboundMessage) -> str | None:

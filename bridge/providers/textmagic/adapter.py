@@ -72,7 +72,7 @@ class TextMagicAdapter(UrlTokenAdapter):
     name = "textmagic"
     title = "TextMagic"
     secret_field = "textmagic_webhook_secret"
-    outbound = send.outbound(FAILURE_REASONS)
+    send_api = send.send_api(FAILURE_REASONS)
     credential_check = check.CREDENTIAL_CHECK
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:

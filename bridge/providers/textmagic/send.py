@@ -34,7 +34,7 @@ from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage, SendLimits
 from bridge.model.phones import strip_formatting
-from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
+from bridge.providers.base import SendFunctions, error_code, json_answer, post_json, refused, status_text
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,9 @@ def failure_reason(code: str | None, happened: Mapping[str, str]) -> str | None:
     return f"{what}: {advice}" if what and advice else None
 
 
-def outbound(happened: Mapping[str, str]) -> OutboundFunctions:
-    """`TextMagicAdapter.outbound`, its failure reasons worded with `happened` (the inbound
+def send_api(happened: Mapping[str, str]) -> SendFunctions:
+    """`TextMagicAdapter.send_api`, its failure reasons worded with `happened` (the inbound
     adapter's table: delivery callbacks carry only the letter)."""
-    return OutboundFunctions(
+    return SendFunctions(
         send_limits=send_limits, send=send, failure_reason=partial(failure_reason, happened=happened)
     )

@@ -63,7 +63,7 @@ STATUS_MAP: dict[str, DeliveryState | None] = {
 
 class TwilioAdapter(ProviderAdapter):
     name = "twilio"
-    outbound = send.OUTBOUND
+    send_api = send.SEND_API
     credential_check = check.CREDENTIAL_CHECK
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("twilio_api_url",)

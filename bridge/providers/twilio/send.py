@@ -35,7 +35,7 @@ from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage, SendLimits
-from bridge.providers.base import OutboundFunctions, refused
+from bridge.providers.base import SendFunctions, refused
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,8 @@ def send_message(
     return sid
 
 
-#: `TwilioAdapter.outbound`.
-OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send_message, failure_reason=failure_reason)
+#: `TwilioAdapter.send_api`.
+SEND_API = SendFunctions(send_limits=send_limits, send=send_message, failure_reason=failure_reason)
 
 
 def _content(message: OutboundMessage, settings: Settings) -> dict[str, Any]:

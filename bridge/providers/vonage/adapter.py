@@ -33,7 +33,7 @@ class VonageAdapter(ProviderAdapter):
     # The SMS API calls with GET or POST, as the dashboard's "HTTP method" says; Messages API POSTs.
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"GET", "POST"})
-    outbound = sending.OUTBOUND
+    send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("vonage_api_url", "vonage_messages_api_url")

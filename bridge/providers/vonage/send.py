@@ -47,7 +47,7 @@ from bridge.model.outgoing import (
     media_extension,
     media_kind,
 )
-from bridge.providers.base import OutboundFunctions, api_call, json_answer, refused
+from bridge.providers.base import SendFunctions, api_call, json_answer, refused
 from bridge.providers.vonage.failures import SMS_SEND_STATUSES, failure_reason, sms_api_code
 
 log = logging.getLogger(__name__)
@@ -145,8 +145,8 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
     return _post_message(messages_body(message, route), settings, http, policy, credentials)
 
 
-#: `VonageAdapter.outbound`.
-OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
+#: `VonageAdapter.send_api`.
+SEND_API = SendFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
 
 
 # --- the SMS API: POST {VONAGE_API_URL}/sms/json ---

@@ -38,7 +38,7 @@ class WhatsAppAdapter(ProviderAdapter):
     name = "whatsapp"
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"POST"})
-    outbound = sending.OUTBOUND
+    send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("whatsapp_api_url",)

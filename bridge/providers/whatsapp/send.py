@@ -47,7 +47,7 @@ from bridge.model.outgoing import (
     check_planned,
     media_kind,
 )
-from bridge.providers.base import OutboundFunctions, error_code, json_answer, post_json, refused, status_text
+from bridge.providers.base import SendFunctions, error_code, json_answer, post_json, refused, status_text
 from bridge.providers.whatsapp.failures import failure_reason
 
 PROVIDER = "whatsapp"
@@ -103,8 +103,8 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
     return _message_id(response)
 
 
-#: `WhatsAppAdapter.outbound`.
-OUTBOUND = OutboundFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
+#: `WhatsAppAdapter.send_api`.
+SEND_API = SendFunctions(send_limits=send_limits, send=send, failure_reason=failure_reason)
 
 
 def request_body(message: OutboundMessage) -> dict[str, Any]:
