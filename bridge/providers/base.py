@@ -28,11 +28,13 @@ from bridge.core.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from bridge.core.logs import mask, mask_number
 from bridge.core.metrics import SendOutcome
 from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.model.messages import DeliveryStatus, InboundMessage, Media
 from bridge.model.outgoing import OutboundMessage, SendLimits
+from bridge.model.phones import strip_formatting
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts, MediaSources
 
@@ -311,6 +313,17 @@ def json_answer(response: httpx.Response) -> Any:
 def error_code(value: object) -> str | None:
     """A JSON error `code` as text: a number or a string; None for anything else (null, a bool)."""
     return str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+
+
+def without_recipient(text: str, recipient: str) -> str:
+    """A provider's refusal as it may be shown (in the agent's note, the failed job, a log line):
+    the customer's number masked in whichever form the provider echoed it (as sent, or its digits
+    without `+`, which `mask` cannot recognise as a number), and anything else `mask` hides."""
+    digits = strip_formatting(recipient).removeprefix("+")
+    for form in sorted({recipient.strip(), digits}, key=len, reverse=True):
+        if len(form) >= 7:
+            text = text.replace(form, mask_number(form))
+    return mask(text)
 
 
 def status_text(response: httpx.Response) -> str:

@@ -46,13 +46,20 @@ from typing import Any
 import httpx
 import phonenumbers
 
-from bridge.core.logs import mask_number
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import MediaKind, OutboundMessage, SendLimits, Template, check_planned, media_kind
 from bridge.model.phones import international_digits_to_e164, strip_formatting
-from bridge.providers.base import SendFunctions, error_code, json_answer, post_json, refused, status_text
+from bridge.providers.base import (
+    SendFunctions,
+    error_code,
+    json_answer,
+    post_json,
+    refused,
+    status_text,
+    without_recipient,
+)
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.messagebird.failures import failure_reason
 
@@ -231,10 +238,7 @@ def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | 
     parameter = first.get("parameter")
     if isinstance(parameter, str) and parameter:
         text = f"{text} (parameter {parameter})"
-    digits = strip_formatting(recipient).removeprefix("+")
-    if len(digits) >= 7:
-        text = text.replace(digits, mask_number(digits))
-    return error_code(first.get("code")), text
+    return error_code(first.get("code")), without_recipient(text, recipient)
 
 
 def _mms_reaches(message: OutboundMessage) -> bool:

@@ -28,13 +28,20 @@ from typing import Any
 
 import httpx
 
-from bridge.core.logs import mask_number
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage, SendLimits
 from bridge.model.phones import strip_formatting
-from bridge.providers.base import SendFunctions, error_code, json_answer, post_json, refused, status_text
+from bridge.providers.base import (
+    SendFunctions,
+    error_code,
+    json_answer,
+    post_json,
+    refused,
+    status_text,
+    without_recipient,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +132,7 @@ def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | 
         fields = errors.get("fields")
         if isinstance(fields, dict):
             parts += [f"{name}: {'; '.join(map(str, texts))}" for name, texts in fields.items() if texts]
-    text = "; ".join(parts)
-    if len(recipient) >= 7:
-        text = text.replace(recipient, mask_number(recipient))
-    return error_code(data.get("code")), text
+    return error_code(data.get("code")), without_recipient("; ".join(parts), recipient)
 
 
 def failure_reason(code: str | None, happened: Mapping[str, str]) -> str | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ from bridge.model.outgoing import (
     media_extension,
     media_kind,
 )
-from bridge.providers.base import SendFunctions, api_call, json_answer, refused
+from bridge.providers.base import SendFunctions, api_call, json_answer, refused, without_recipient
 from bridge.providers.vonage.failures import SMS_SEND_STATUSES, failure_reason, sms_api_code
 
 log = logging.getLogger(__name__)
@@ -189,8 +190,9 @@ def _send_sms(
     form = sms_form(message, api_key=api_key, api_secret=api_secret, public_url=settings.public_url)
     url = f"{settings.vonage_api_url.rstrip('/')}/sms/json"
     for attempt in range(1, policy.max_attempts + 1):
-        response = api_call(http, "POST", url, provider=NAME, policy=policy, error=sms_api_error, data=form)
-        parts = sms_parts(response)
+        error = partial(sms_api_error, recipient=message.to)
+        response = api_call(http, "POST", url, provider=NAME, policy=policy, error=error, data=form)
+        parts = sms_parts(response, recipient=message.to)
         accepted = tuple(part.message_id for part in parts if part.status == "0")
         failed = [(number, part) for number, part in enumerate(parts, 1) if part.status != "0"]
         if not failed:
@@ -225,8 +227,9 @@ class SmsPart(NamedTuple):
     message_id: str
 
 
-def sms_parts(response: httpx.Response) -> list[SmsPart]:
-    """The parts of the SMS API's answer, in its order.
+def sms_parts(response: httpx.Response, *, recipient: str = "") -> list[SmsPart]:
+    """The parts of the SMS API's answer, in its order, their error texts with the recipient's
+    number masked.
 
     A long text is one entry per SMS part, each with its own `status`, `message-id` and receipt;
     the first accepted part's id stands for the message. An accepted part without an id is
@@ -240,20 +243,21 @@ def sms_parts(response: httpx.Response) -> list[SmsPart]:
         message_id = str(entry.get("message-id") or "")
         if status == "0" and not message_id:
             raise refused(NAME, "the SMS API accepted without a message-id")
-        parts.append(SmsPart(status, str(entry.get("error-text") or f"status {status}"), message_id))
+        error_text = without_recipient(str(entry.get("error-text") or f"status {status}"), recipient)
+        parts.append(SmsPart(status, error_text, message_id))
     return parts
 
 
-def sms_api_error(response: httpx.Response) -> tuple[str | None, str]:
+def sms_api_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | None, str]:
     """Code and message of an SMS API answer over HTTP 4xx/5xx: its own `messages[0]` shape, or the
-    API gateway's RFC 7807 problem."""
+    API gateway's RFC 7807 problem; the recipient's number masked, should Vonage echo it."""
     data = _json(response, strict=False)
     parts = data.get("messages")
     if isinstance(parts, list) and parts and isinstance(parts[0], dict):
         status = parts[0].get("status")
         code = sms_api_code(str(status)) if status not in (None, "") else None
-        return code, str(parts[0].get("error-text") or "")
-    return messages_api_error(response)
+        return code, without_recipient(str(parts[0].get("error-text") or ""), recipient)
+    return messages_api_error(response, recipient=recipient)
 
 
 def is_gsm7(text: str) -> bool:
@@ -311,7 +315,14 @@ def _post_message(
 ) -> str:
     url = f"{settings.vonage_messages_api_url.rstrip('/')}/v1/messages"
     response = api_call(
-        http, "POST", url, provider=NAME, policy=policy, error=messages_api_error, json=body, auth=credentials
+        http,
+        "POST",
+        url,
+        provider=NAME,
+        policy=policy,
+        error=partial(messages_api_error, recipient=str(body.get("to", ""))),
+        json=body,
+        auth=credentials,
     )
     message_uuid = _json(response).get("message_uuid")
     if not isinstance(message_uuid, str) or not message_uuid:
@@ -319,14 +330,14 @@ def _post_message(
     return message_uuid
 
 
-def messages_api_error(response: httpx.Response) -> tuple[str | None, str]:
+def messages_api_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | None, str]:
     """Code and message of an RFC 7807 problem: the code is the `type`'s fragment or last path
-    segment (`…/messages-olympus#1120` -> 1120, `…/api-errors#unauthorized`), else the `title`."""
+    segment (`…/messages-olympus#1120` -> 1120, `…/api-errors#unauthorized`), else the `title`;
+    the recipient's number masked, should Vonage echo it."""
     data = _json(response, strict=False)
     title, detail = data.get("title"), data.get("detail")
     code = problem_code(data.get("type")) or (str(title) if title not in (None, "") else None)
-    message = str(detail or title or response.reason_phrase)
-    return code, message
+    return code, without_recipient(str(detail or title or response.reason_phrase), recipient)
 
 
 def problem_code(problem_type: object) -> str | None:

@@ -33,7 +33,6 @@ from urllib.parse import quote
 import httpx
 
 from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected
-from bridge.core.logs import mask_number
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings, env_name
 from bridge.model.messages import Channel
@@ -47,7 +46,15 @@ from bridge.model.outgoing import (
     check_planned,
     media_kind,
 )
-from bridge.providers.base import SendFunctions, error_code, json_answer, post_json, refused, status_text
+from bridge.providers.base import (
+    SendFunctions,
+    error_code,
+    json_answer,
+    post_json,
+    refused,
+    status_text,
+    without_recipient,
+)
 from bridge.providers.whatsapp.failures import failure_reason
 
 PROVIDER = "whatsapp"
@@ -172,10 +179,7 @@ def read_error(response: httpx.Response, *, recipient: str = "") -> tuple[str | 
     parts = [error.get("message"), error_data.get("details") if isinstance(error_data, dict) else None]
     texts = [part for part in parts if isinstance(part, str) and part]
     text = ": ".join(part for index, part in enumerate(texts) if part not in texts[:index])
-    text = text or status_text(response)
-    if recipient:
-        text = text.replace(recipient, mask_number(recipient))
-    return error_code(error.get("code")), text
+    return error_code(error.get("code")), without_recipient(text or status_text(response), recipient)
 
 
 def _message_id(response: httpx.Response) -> str:
