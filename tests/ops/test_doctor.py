@@ -48,6 +48,15 @@ def run_doctor(*args: str) -> Result:
     return CliRunner().invoke(doctor, list(args))
 
 
+def failing(name: str) -> tuple[Result, str]:
+    """A doctor run that fails (exit status 1) on check `name`: its result and that check's line."""
+    result = run_doctor()
+    assert result.exit_code == 1, result.output
+    reported = line(result.output, name)
+    assert reported.startswith("  ✗"), reported
+    return result, reported
+
+
 def line(output: str, name: str) -> str:
     """The report's line for check `name` (mark, name, detail), with the hint under it if any."""
     lines = output.splitlines()
@@ -96,10 +105,7 @@ def test_intercom_shows_the_admin_and_workspace_and_the_pinned_version(everythin
 
 def test_a_wrong_intercom_token_fails_naming_the_variable(everything: str, monkeypatch) -> None:
     monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "not-the-workspace-token")
-    result = run_doctor()
-    assert result.exit_code == 1
-    intercom = line(result.output, "intercom")
-    assert intercom.startswith("  ✗")
+    result, intercom = failing("intercom")
     assert "INTERCOM_ACCESS_TOKEN was refused (401" in intercom
     assert "INTERCOM_API_URL" in intercom  # the hint: EU/AU workspaces
     assert "fix intercom" in result.output.splitlines()[-1]
@@ -107,17 +113,13 @@ def test_a_wrong_intercom_token_fails_naming_the_variable(everything: str, monke
 
 def test_an_intercom_that_keeps_failing_fails_naming_its_url(everything: str, sandbox) -> None:
     sandbox.fault(503, times=None, path_prefix="/me")
-    intercom = line(run_doctor().output, "intercom")
-    assert intercom.startswith("  ✗")
+    _, intercom = failing("intercom")
     assert "could not be asked" in intercom and "INTERCOM_API_URL" in intercom
 
 
 def test_a_credential_the_standin_refuses_fails_that_provider_only(everything: str, monkeypatch) -> None:
     monkeypatch.setenv("TEXTMAGIC_API_KEY", "not-the-key")
-    result = run_doctor()
-    assert result.exit_code == 1
-    textmagic = line(result.output, "textmagic")
-    assert textmagic.startswith("  ✗")
+    result, textmagic = failing("textmagic")
     assert "GET /api/v2/user refused (401): Unauthorized" in textmagic
     assert "check TEXTMAGIC_USERNAME and TEXTMAGIC_API_KEY" in textmagic
     for name in PROVIDERS:
@@ -129,27 +131,29 @@ def test_a_missing_api_credential_of_an_enabled_provider_fails_naming_it(
     everything: str, monkeypatch
 ) -> None:
     monkeypatch.delenv("MESSAGEBIRD_ACCESS_KEY")
-    result = run_doctor()
-    assert result.exit_code == 1
-    assert "MESSAGEBIRD_ACCESS_KEY is not set: replies cannot be sent" in line(result.output, "messagebird")
+    _, messagebird = failing("messagebird")
+    assert "MESSAGEBIRD_ACCESS_KEY is not set: replies cannot be sent" in messagebird
 
 
-def test_an_unreachable_redis_fails(everything: str, monkeypatch) -> None:
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
-    result = run_doctor()
-    assert result.exit_code == 1
-    redis_line = line(result.output, "redis")
-    assert redis_line.startswith("  ✗")
-    assert "does not answer PING" in redis_line and "REDIS_URL" in redis_line
-
-
-def test_an_unreachable_public_url_fails(everything: str, monkeypatch) -> None:
-    monkeypatch.setenv("BRIDGE_PUBLIC_URL", f"http://127.0.0.1:{free_port()}")
-    result = run_doctor()
-    assert result.exit_code == 1
-    public = line(result.output, "public URL")
-    assert public.startswith("  ✗")
-    assert "/healthz failed: ConnectError" in public and "BRIDGE_PUBLIC_URL" in public
+@pytest.mark.parametrize(
+    ("variable", "address", "check", "words"),
+    [
+        pytest.param("REDIS_URL", "redis://127.0.0.1:{port}/0", "redis", "does not answer PING", id="redis"),
+        pytest.param(
+            "BRIDGE_PUBLIC_URL",
+            "http://127.0.0.1:{port}",
+            "public URL",
+            "/healthz failed: ConnectError",
+            id="public-url",
+        ),
+    ],
+)
+def test_an_unreachable_part_fails_naming_its_variable(
+    everything: str, monkeypatch, variable: str, address: str, check: str, words: str
+) -> None:
+    monkeypatch.setenv(variable, address.format(port=free_port()))
+    _, reported = failing(check)
+    assert words in reported and variable in reported
 
 
 def test_nothing_secret_and_no_full_phone_number_is_printed(everything: str, monkeypatch) -> None:

@@ -1,6 +1,7 @@
 """What the provider tests share: sending through a scripted API (`httpx.MockTransport`) or over
-real HTTP without waits between retries, webhook requests as the bridge receives them, and the
-cases every adapter whose callbacks carry `?token=` (`bridge.providers.tokenauth`) must pass."""
+real HTTP without waits between retries, the providers' error answers as their APIs send them,
+webhook requests as the bridge receives them, and the cases every adapter whose callbacks carry
+`?token=` (`bridge.providers.tokenauth`) must pass."""
 
 from __future__ import annotations
 
@@ -89,6 +90,39 @@ def answer(status: int, body: object) -> httpx.Response:
 def form(request: httpx.Request) -> dict[str, list[str]]:
     """The fields of a form-encoded request, each with all its values."""
     return parse_qs(request.content.decode(), keep_blank_values=True)
+
+
+# --- the providers' error answers, as their APIs send them ---
+
+
+def twilio_error(status: int, code: int, message: str) -> httpx.Response:
+    """Twilio's REST error body."""
+    more_info = f"https://www.twilio.com/docs/errors/{code}"
+    return httpx.Response(status, json={"code": code, "message": message, "more_info": more_info})
+
+
+def vonage_problem(status: int, fragment: str, title: str, detail: str = "") -> httpx.Response:
+    """An RFC 7807 problem as Vonage's Messages API sends it (Java SDK MessagesClientTest)."""
+    body = {
+        "type": f"https://developer.nexmo.com/api-errors/{fragment}",
+        "title": title,
+        "detail": detail,
+        "instance": "bf0ca0bf927b3b52e3cb03217e1a1ddf",
+    }
+    return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+
+
+def graph_error(status: int, code: int, message: str, details: str = "") -> httpx.Response:
+    """Graph's error envelope, as Meta's error-code reference shows it."""
+    error: dict[str, Any] = {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "fbtrace_id": "Az8or",
+    }
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return httpx.Response(status, json={"error": error})
 
 
 # --- webhooks ---

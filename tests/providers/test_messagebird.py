@@ -244,24 +244,6 @@ def test_a_bird_signature_that_is_not_base64_is_refused() -> None:
 # --- classic SMS/MMS forwarding ---
 
 
-def test_the_courier_sample_parses_and_the_last_of_repeated_fields_wins() -> None:
-    message = only_message(
-        request(shared_file("samples", "messagebird_sms_inbound_courier.form").read_bytes())
-    )
-    assert message.provider == "messagebird"
-    assert message.channel is Channel.SMS
-    assert message.provider_message_id == "3b53c137369242138120d6b0b2122607"
-    assert message.text == "Test 3"
-    assert message.sender.kind is IdentityKind.PHONE
-    assert message.sender.raw == "18885551515"
-    assert message.sender.e164 == "+18885551515"
-    assert message.business_number == "18005551515"
-    assert message.received_at == datetime(2023, 7, 27, 0, 49, 29, tzinfo=UTC)
-    assert message.media == ()
-    assert message.profile_name is None
-    assert message.problem is None
-
-
 FORWARD = {
     "id": "e8077d803532c0b5937c639b60216938",
     "recipient": "31970102030",
@@ -328,18 +310,6 @@ def test_date_utc_is_the_time_when_no_datetime_is_given() -> None:
 def test_an_unreadable_time_is_the_receive_time() -> None:
     fields = {**FORWARD, "createdDatetime": "yesterday-ish"}
     assert only_message(request(urlencode(fields))).received_at == NOW
-
-
-def test_an_alphanumeric_originator_is_an_alphanumeric_sender() -> None:
-    message = only_message(request(urlencode({**FORWARD, "originator": "MTN"})))
-    assert message.sender.kind is IdentityKind.ALPHANUMERIC
-    assert message.problem is None
-
-
-def test_an_unreadable_originator_is_accepted_with_a_problem_not_dropped() -> None:
-    message = only_message(request(urlencode({**FORWARD, "originator": "#!?*"})))
-    assert message.sender.kind is IdentityKind.UNKNOWN
-    assert message.problem and "sender" in message.problem
 
 
 @pytest.mark.parametrize(

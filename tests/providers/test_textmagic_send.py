@@ -3,7 +3,6 @@ refusals, limits, failure reasons, and the stand-in."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -11,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.core.errors import ConfigurationError, ProviderRejected, ProviderUnavailable
+from bridge.core.errors import ProviderRejected
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage, SendLimits, Template
 from bridge.providers.textmagic.adapter import FAILURE_REASONS, TextMagicAdapter
-from tests.providers.support import NO_WAIT, FakeApi, answer, send_over_http, send_with
+from tests.providers.support import FakeApi, answer, send_over_http, send_with
 
 ADAPTER = TextMagicAdapter()
 USER, KEY = "test-textmagic-user", "test-textmagic-api-key"
@@ -59,12 +58,6 @@ def test_a_reply_is_posted_as_textmagic_documents_it() -> None:
     assert request.headers["content-type"] == "application/json"
     # No callback URL: TextMagic takes none per message (the account's callback URL gets reports).
     assert api.body() == {"text": "Hello Ada", "phones": "447860021130", "from": "447624800500"}
-
-
-def test_the_configured_api_url_is_used() -> None:
-    api = FakeApi(answer(201, ANSWER))
-    send(SMS, api, textmagic_api_url="http://127.0.0.1:9/")
-    assert str(api.requests[0].url) == "http://127.0.0.1:9/api/v2/messages"
 
 
 def test_phones_are_international_digits_without_the_plus() -> None:
@@ -114,20 +107,7 @@ def test_what_textmagic_cannot_carry_is_refused_before_any_request(
     assert api.requests == []
 
 
-# --- retries, refusals, configuration ---
-
-
-def test_a_429_is_retried_and_the_message_sent_once() -> None:
-    api = FakeApi(answer(429, {"code": 429, "message": "Too many requests"}), answer(201, ANSWER))
-    assert send(SMS, api) == "49576009"
-    assert len(api.requests) == 2
-
-
-def test_5xx_until_attempts_run_out_is_unavailable() -> None:
-    api = FakeApi(answer(503, {"code": 503, "message": "Service unavailable"}))
-    with pytest.raises(ProviderUnavailable, match="503"):
-        send(SMS, api)
-    assert len(api.requests) == NO_WAIT.max_attempts
+# --- refusals (retries, and what every provider does: test_send_contract.py) ---
 
 
 def test_a_4xx_is_refused_with_textmagics_code_and_its_field_errors() -> None:
@@ -150,17 +130,6 @@ def test_a_refusal_without_textmagics_error_body_keeps_the_http_reason() -> None
     assert (refused.value.code, refused.value.message) == (None, "Not Found")
 
 
-@pytest.mark.parametrize(
-    ("missing", "variable"),
-    [("textmagic_username", "TEXTMAGIC_USERNAME"), ("textmagic_api_key", "TEXTMAGIC_API_KEY")],
-)
-def test_a_missing_credential_names_the_variable(missing: str, variable: str) -> None:
-    api = FakeApi(answer(201, ANSWER))
-    with pytest.raises(ConfigurationError, match=variable):
-        send(SMS, api, **{missing: None})
-    assert api.requests == []
-
-
 # --- limits and failure reasons ---
 
 
@@ -181,46 +150,11 @@ def test_an_unknown_final_status_is_explained_too() -> None:
     )
 
 
-@pytest.mark.parametrize("code", [None, "", "d", "q", "400", "x"])
-def test_letters_that_are_no_failure_have_no_reason(code: str | None) -> None:
-    assert ADAPTER.failure_reason(code) is None
-
-
 # --- against the stand-in ---
 
 
 def standin_send(message: OutboundMessage, settings: Settings) -> str:
     return send_over_http(ADAPTER, message, settings)
-
-
-def test_a_reply_reaches_the_standin(providers_at_standin: Any, standin_settings: Settings) -> None:
-    message_id = standin_send(SMS, standin_settings)
-    [sent] = providers_at_standin.state.sends
-    assert (sent.provider, sent.message_id) == ("textmagic", message_id)
-    assert (sent.to, sent.sender, sent.text, sent.media, sent.template) == (
-        "447860021130",
-        "447624800500",
-        "Hello Ada",
-        [],
-        None,
-    )
-
-
-def test_the_standin_answers_a_429_then_sends(providers_at_standin: Any, standin_settings: Settings) -> None:
-    providers_at_standin.state.faults["textmagic"] = deque([429])
-    message_id = standin_send(SMS, standin_settings)
-    assert [sent.message_id for sent in providers_at_standin.state.sends] == [message_id]
-    assert len([r for r in providers_at_standin.state.requests if r["path"] == "/api/v2/messages"]) == 2
-
-
-def test_the_standin_refuses_wrong_credentials_like_textmagic(
-    providers_at_standin: Any, standin_settings: Settings
-) -> None:
-    wrong = standin_settings.model_copy(update={"textmagic_api_key": "wrong"})
-    with pytest.raises(ProviderRejected) as refused:
-        standin_send(SMS, wrong)
-    assert (refused.value.code, refused.value.status, refused.value.message) == ("401", 401, "Unauthorized")
-    assert providers_at_standin.state.sends == []
 
 
 # The two ways TextMagic's v2 API takes the username and API key: its X-TM headers (what the bridge

@@ -127,22 +127,6 @@ def test_twilio_is_disabled_without_its_auth_token():
 # --- parsing: Twilio's real payloads ---
 
 
-def test_an_sms_parses_to_the_message_model():
-    body = shared_file("samples", "twilio_sms_inbound.form").read_bytes()
-    [message] = ADAPTER.parse(request(body), settings()).messages
-    assert message.provider == "twilio"
-    assert message.channel is Channel.SMS
-    assert message.provider_message_id == "SMe287d7109a5a925f182f0e07fe5b223b"
-    assert message.sender.kind is IdentityKind.PHONE
-    assert message.sender.raw == "+14133881111" == message.sender.e164
-    assert message.business_number == "+12028831111"
-    assert message.text == "Msg"
-    assert message.media == ()
-    assert message.account == "acctid"
-    assert message.received_at == NOW
-    assert message.problem is None
-
-
 def test_a_whatsapp_message_keeps_the_prefixed_address_and_normalizes_the_identity():
     body = shared_file("samples", "twilio_whatsapp_inbound_text.form").read_bytes()
     [message] = ADAPTER.parse(request(body), settings()).messages
@@ -205,19 +189,6 @@ def test_mms_media_come_in_order_with_their_types():
         ("https://api.twilio.com/m/ME2", "image/png"),
     ]
     assert message.intercom_content() == ("(sent 2 attachments)", [m.url for m in message.media])
-
-
-def test_nul_characters_are_stripped_from_the_text():
-    body = urlencode({"MessageSid": "SM3", "From": "+14155550123", "To": "+14155550100", "Body": "a\x00b"})
-    [message] = ADAPTER.parse(request(body), settings()).messages
-    assert message.text == "ab"
-
-
-def test_an_unreadable_sender_is_accepted_with_a_problem_not_dropped():
-    body = urlencode({"MessageSid": "SM4", "From": "#!?*", "To": "+14155550100", "Body": "hi"})
-    [message] = ADAPTER.parse(request(body), settings()).messages
-    assert message.sender.kind is IdentityKind.UNKNOWN
-    assert message.problem and "sender" in message.problem
 
 
 @pytest.mark.parametrize(

@@ -4,19 +4,26 @@ answers and errors, and the stand-in's Messages API over HTTP."""
 from __future__ import annotations
 
 import base64
-from collections import deque
+from dataclasses import replace
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from bridge.core.errors import ConfigurationError, ProviderRejected
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.twilio.adapter import TwilioAdapter
 from bridge.providers.twilio.send import FAILURE_REASONS, BridgeHttpClient
-from tests.providers.support import NO_WAIT, Handler, form, replies, send_over_http, send_recorded
+from tests.providers.support import (
+    NO_WAIT,
+    Handler,
+    form,
+    replies,
+    send_over_http,
+    send_recorded,
+    twilio_error,
+)
 
 ADAPTER = TwilioAdapter()
 SID = "AC" + "a" * 32
@@ -40,13 +47,6 @@ def settings(**fields: object) -> Settings:
 
 def created(sid: str = "SM" + "1" * 32) -> httpx.Response:
     return httpx.Response(201, json={"sid": sid, "status": "queued", "account_sid": SID})
-
-
-def twilio_error(status: int, code: int, message: str) -> httpx.Response:
-    return httpx.Response(
-        status,
-        json={"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}"},
-    )
 
 
 def send(
@@ -75,17 +75,9 @@ def test_the_request_authenticates_with_the_account_sid_and_auth_token() -> None
     assert request.headers["authorization"] == f"Basic {expected}"
 
 
-def test_twilio_api_url_replaces_twilios_origin() -> None:
-    config = settings(twilio_api_url="http://127.0.0.1:8765/")
-    _, [request] = send(SMS, replies(created()), config)
-    assert str(request.url) == f"http://127.0.0.1:8765/2010-04-01/Accounts/{SID}/Messages.json"
-
-
 def test_mms_attachments_are_repeated_media_url_fields() -> None:
-    message = OutboundMessage(
-        channel=Channel.SMS,
-        to=SMS.to,
-        sender=SMS.sender,
+    message = replace(
+        SMS,
         text="Two photos",
         media_urls=("https://files.example.com/a.jpg", "https://files.example.com/b.png"),
     )
@@ -94,9 +86,7 @@ def test_mms_attachments_are_repeated_media_url_fields() -> None:
 
 
 def test_a_media_only_message_has_no_body() -> None:
-    message = OutboundMessage(
-        channel=Channel.SMS, to=SMS.to, sender=SMS.sender, media_urls=("https://files.example.com/a.jpg",)
-    )
+    message = replace(SMS, text="", media_urls=("https://files.example.com/a.jpg",))
     _, [request] = send(message, replies(created()))
     assert "Body" not in form(request)
 
@@ -117,13 +107,7 @@ def test_whatsapp_uses_the_whatsapp_addresses_as_twilio_gave_them() -> None:
 
 
 def test_a_template_is_a_content_sid_without_a_body() -> None:
-    message = OutboundMessage(
-        channel=Channel.WHATSAPP,
-        to=WHATSAPP.to,
-        sender=WHATSAPP.sender,
-        text="ignored",
-        template=Template(name="HX" + "b" * 32),
-    )
+    message = replace(WHATSAPP, text="ignored", template=Template(name="HX" + "b" * 32))
     _, [request] = send(message, replies(created()))
     fields = form(request)
     assert fields["ContentSid"] == ["HX" + "b" * 32]
@@ -144,32 +128,14 @@ def test_no_status_callback_without_a_public_url() -> None:
 
 def test_a_subaccounts_customer_is_answered_from_that_subaccount() -> None:
     subaccount = "AC" + "c" * 32
-    message = OutboundMessage(
-        channel=Channel.SMS, to=SMS.to, sender=SMS.sender, text="Hi", account=subaccount
-    )
+    message = replace(SMS, text="Hi", account=subaccount)
     _, [request] = send(message, replies(created()))
     assert request.url.path == f"/2010-04-01/Accounts/{subaccount}/Messages.json"
     expected = base64.b64encode(f"{SID}:{TOKEN}".encode()).decode()
     assert request.headers["authorization"] == f"Basic {expected}"
 
 
-# --- retries and errors ---
-
-
-def test_429_then_201_gives_one_message_sid_after_two_requests() -> None:
-    sid, seen = send(SMS, replies(twilio_error(429, 20429, "Too Many Requests"), created()))
-    assert sid == "SM" + "1" * 32
-    assert len(seen) == 2
-
-
-def test_5xx_until_attempts_run_out_is_provider_unavailable() -> None:
-    with pytest.raises(ProviderUnavailable, match="twilio answered 503"):
-        send(SMS, replies(twilio_error(503, 20503, "Service Unavailable")))
-
-
-def test_429_until_attempts_run_out_is_provider_rate_limited() -> None:
-    with pytest.raises(ProviderRateLimited, match="20429"):
-        send(SMS, replies(twilio_error(429, 20429, "Too Many Requests")))
+# --- refusals (retries, and what every provider does: test_send_contract.py) ---
 
 
 def test_a_4xx_is_provider_rejected_with_twilios_error_code() -> None:
@@ -194,37 +160,6 @@ def test_an_rfc_9457_error_is_provider_rejected_with_its_code() -> None:
         send(SMS, replies(httpx.Response(400, json=problem)))
     assert (raised.value.code, raised.value.status) == ("21211", 400)
     assert raised.value.message == "The 'To' number is not a valid phone number."
-
-
-def test_a_4xx_is_not_retried() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return twilio_error(400, 21211, "Invalid 'To' Phone Number")
-
-    with pytest.raises(ProviderRejected):
-        send(SMS, handler)
-    assert len(seen) == 1
-
-
-def test_a_phone_number_in_twilios_error_message_is_masked() -> None:
-    answer = twilio_error(400, 21211, "The 'To' number +14155550100 is not a valid phone number.")
-    with pytest.raises(ProviderRejected) as raised:
-        send(SMS, replies(answer))
-    assert "+14155550100" not in str(raised.value)
-    assert raised.value.code == "21211"
-
-
-@pytest.mark.parametrize(
-    ("missing", "variable"),
-    [("twilio_auth_token", "TWILIO_AUTH_TOKEN"), ("twilio_account_sid", "TWILIO_ACCOUNT_SID")],
-)
-def test_a_missing_credential_is_a_configuration_error_naming_it(missing: str, variable: str) -> None:
-    seen: list[httpx.Request] = []
-    with pytest.raises(ConfigurationError, match=variable):
-        send(SMS, lambda request: seen.append(request) or created(), settings(**{missing: None}))
-    assert seen == []
 
 
 def test_the_sdk_may_not_send_credentials_to_another_origin() -> None:
@@ -282,11 +217,6 @@ def test_common_delivery_errors_have_a_reason(code: str) -> None:
     assert reason and reason == FAILURE_REASONS[code]
 
 
-@pytest.mark.parametrize("code", [None, "", "99999"])
-def test_an_unknown_code_has_no_reason(code: str | None) -> None:
-    assert ADAPTER.failure_reason(code) is None
-
-
 # --- against the stand-in, over HTTP ---
 
 
@@ -294,19 +224,9 @@ def standin_send(message: OutboundMessage, config: Settings) -> str:
     return send_over_http(ADAPTER, message, config)
 
 
-def test_the_standin_records_one_sms_with_its_addresses_and_text(
-    standin_settings: Settings, standin: object
-) -> None:
-    sid = standin_send(SMS, standin_settings)
-    [sent] = standin.state.sends  # type: ignore[attr-defined]
-    assert (sent.provider, sent.message_id) == ("twilio", sid)
-    assert (sent.to, sent.sender, sent.text, sent.media) == (SMS.to, SMS.sender, SMS.text, [])
-    assert sid.startswith("SM")
-
-
 def test_the_standin_records_mms_media_as_media(standin_settings: Settings, standin: object) -> None:
     urls = ("https://files.example.com/a.jpg", "https://files.example.com/b.jpg")
-    message = OutboundMessage(channel=Channel.SMS, to=SMS.to, sender=SMS.sender, text="Pics", media_urls=urls)
+    message = replace(SMS, text="Pics", media_urls=urls)
     sid = standin_send(message, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert sent.media == list(urls)
@@ -315,13 +235,7 @@ def test_the_standin_records_mms_media_as_media(standin_settings: Settings, stan
 
 
 def test_the_standin_records_whatsapp_media_as_media(standin_settings: Settings, standin: object) -> None:
-    message = OutboundMessage(
-        channel=Channel.WHATSAPP,
-        to=WHATSAPP.to,
-        sender=WHATSAPP.sender,
-        text="Your invoice",
-        media_urls=("https://files.example.com/invoice.pdf",),
-    )
+    message = replace(WHATSAPP, text="Your invoice", media_urls=("https://files.example.com/invoice.pdf",))
     sid = standin_send(message, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert (sent.to, sent.sender) == ("whatsapp:+31612345678", "whatsapp:+14155238886")
@@ -330,45 +244,14 @@ def test_the_standin_records_whatsapp_media_as_media(standin_settings: Settings,
 
 
 def test_the_standin_records_a_content_template(standin_settings: Settings, standin: object) -> None:
-    message = OutboundMessage(
-        channel=Channel.WHATSAPP,
-        to=WHATSAPP.to,
-        sender=WHATSAPP.sender,
-        template=Template(name="HX" + "d" * 32),
-    )
+    message = replace(WHATSAPP, text="", template=Template(name="HX" + "d" * 32))
     sid = standin_send(message, standin_settings)
     [sent] = standin.state.sends  # type: ignore[attr-defined]
     assert (sent.template, sent.text, sent.message_id) == ("HX" + "d" * 32, "", sid)
 
 
-def test_the_standin_429_then_success_sends_once(standin_settings: Settings, standin: object) -> None:
-    standin.state.faults["twilio"] = deque([429])  # type: ignore[attr-defined]
-    sid = standin_send(SMS, standin_settings)
-    [sent] = standin.state.sends  # type: ignore[attr-defined]
-    assert sent.message_id == sid
-
-
-def test_the_standins_400_is_the_opt_out_error(standin_settings: Settings, standin: object) -> None:
-    standin.state.faults["twilio"] = deque([400])  # type: ignore[attr-defined]
-    with pytest.raises(ProviderRejected) as raised:
-        standin_send(SMS, standin_settings)
-    assert raised.value.code == "21610"
-    assert ADAPTER.failure_reason(raised.value.code)
-    assert standin.state.sends == []  # type: ignore[attr-defined]
-
-
-def test_the_standin_refuses_a_wrong_auth_token_as_twilio_does(
-    standin_settings: Settings, standin: object
-) -> None:
-    wrong = standin_settings.model_copy(update={"twilio_auth_token": SecretStr("not-the-token")})
-    with pytest.raises(ProviderRejected) as raised:
-        standin_send(SMS, wrong)
-    assert (raised.value.code, raised.value.status) == ("20003", 401)
-    assert standin.state.sends == []  # type: ignore[attr-defined]
-
-
 def test_the_standin_refuses_a_whatsapp_to_sms_pair(standin_settings: Settings, standin: object) -> None:
-    message = OutboundMessage(channel=Channel.WHATSAPP, to=WHATSAPP.to, sender=SMS.sender, text="Hi")
+    message = replace(WHATSAPP, sender=SMS.sender, text="Hi")
     with pytest.raises(ProviderRejected) as raised:
         standin_send(message, standin_settings)
     assert raised.value.code == "21910"

@@ -378,31 +378,6 @@ def test_a_messages_api_token_without_iat_is_refused():
 # --- SMS API inbound ---
 
 
-def test_the_courier_sms_parses_to_the_message_model():
-    body = shared_file("samples", "vonage_sms_inbound_courier.form").read_bytes()
-    request = WebhookRequest(
-        method="POST",
-        url=URL,
-        headers={"content-type": "application/x-www-form-urlencoded"},
-        query="",
-        body=body,
-        received_at=NOW,
-    )
-    [message] = adapter().parse(request, settings()).messages
-    assert message.provider == "vonage"
-    assert message.channel is Channel.SMS
-    assert message.provider_message_id == "external1"
-    assert message.sender.kind is IdentityKind.PHONE
-    assert message.sender.raw == "2349067554729"
-    assert message.sender.e164 == "+2349067554729"
-    assert message.business_number == "2020"
-    assert message.text == "Join"
-    assert message.media == ()
-    assert message.received_at == NOW
-    assert message.fragment is None
-    assert message.problem is None
-
-
 def test_the_node_sdk_sms_takes_its_time_from_message_timestamp():
     params = sms_vector()["node_sdk_vectors"]["params"]
     [message] = adapter().parse(form(params), settings()).messages
@@ -425,17 +400,6 @@ def test_a_get_query_a_form_post_and_a_json_post_give_the_same_message():
     assert parsed[0][0].text == "a&b=c"
 
 
-def test_an_alphanumeric_sender_is_kept_as_given():
-    [message] = (
-        adapter()
-        .parse(form({"msisdn": "MTN", "to": BUSINESS, "messageId": "1", "text": "promo"}), settings())
-        .messages
-    )
-    assert message.sender.kind is IdentityKind.ALPHANUMERIC
-    assert message.sender.raw == "MTN"
-    assert message.problem is None
-
-
 def test_a_binary_sms_is_kept_with_a_problem():
     params = {
         "msisdn": CUSTOMER,
@@ -447,16 +411,6 @@ def test_a_binary_sms_is_kept_with_a_problem():
     }
     [message] = adapter().parse(form(params), settings()).messages
     assert message.problem == "binary SMS is not supported"
-
-
-def test_an_unreadable_sender_is_kept_with_a_problem():
-    [message] = (
-        adapter()
-        .parse(form({"msisdn": "#!?*", "to": BUSINESS, "messageId": "1", "text": "hi"}), settings())
-        .messages
-    )
-    assert message.sender.kind is IdentityKind.UNKNOWN
-    assert message.problem and "sender" in message.problem
 
 
 def test_the_parts_of_a_long_sms_carry_their_fragment():
