@@ -29,6 +29,20 @@ if TYPE_CHECKING:
 TEST_TWILIO_TOKEN = "test-twilio-auth-token-0123456789"
 TEST_INTERCOM_TOKEN = "test-intercom-token-0123456789"
 TEST_ACCOUNT_SID = "AC" + "1" * 32
+# The providers' API credentials the tests' bridge is configured with, and so the ones the stand-ins
+# require: one list, so the two cannot drift apart.
+PROVIDER_CREDENTIALS = {
+    "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+    "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN,
+    "WHATSAPP_ACCESS_TOKEN": "test-meta-token",
+    "MESSAGEBIRD_ACCESS_KEY": "test-messagebird-access-key",
+    "VONAGE_API_KEY": "abcd1234",
+    "VONAGE_API_SECRET": "test-vonage-api-secret",
+    "TEXTMAGIC_USERNAME": "test-textmagic-user",
+    "TEXTMAGIC_API_KEY": "test-textmagic-api-key",
+    "AFRICASTALKING_USERNAME": "test-at-user",
+    "AFRICASTALKING_API_KEY": "test-at-api-key",
+}
 
 
 @pytest.fixture(scope="session")
@@ -128,21 +142,12 @@ def bridge_env(
         "BRIDGE_HTTP_BACKOFF": "0.01",
         "INTERCOM_API_URL": sandbox.url,
         "INTERCOM_ACCESS_TOKEN": TEST_INTERCOM_TOKEN,
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TEST_TWILIO_TOKEN,
+        **PROVIDER_CREDENTIALS,
         "WHATSAPP_APP_SECRET": "test-meta-app-secret",
         "WHATSAPP_VERIFY_TOKEN": "test-meta-verify-token",
-        "WHATSAPP_ACCESS_TOKEN": "test-meta-token",
         "MESSAGEBIRD_SIGNING_KEY": "test-messagebird-signing-key-0123456789abcdef",
-        "MESSAGEBIRD_ACCESS_KEY": "test-messagebird-access-key",
-        "VONAGE_API_KEY": "abcd1234",
-        "VONAGE_API_SECRET": "test-vonage-api-secret",
         "VONAGE_SIGNATURE_SECRET": "test-vonage-signature-secret-0123456789",
-        "TEXTMAGIC_USERNAME": "test-textmagic-user",
-        "TEXTMAGIC_API_KEY": "test-textmagic-api-key",
         "TEXTMAGIC_WEBHOOK_SECRET": "test-textmagic-url-token",
-        "AFRICASTALKING_USERNAME": "test-at-user",
-        "AFRICASTALKING_API_KEY": "test-at-api-key",
         "AFRICASTALKING_WEBHOOK_SECRET": "test-africastalking-url-token",
         "INTERCOM_CLIENT_SECRET": "test-intercom-client-secret",
         "INTERCOM_ADMIN_ID": "991267101",
@@ -253,18 +258,7 @@ def standin_server() -> Iterator[BackgroundServer]:
     """The providers' APIs stand-in (media endpoints; later the send APIs)."""
     from bridge.dev.standins import StandInState, create_standin_app
 
-    state = StandInState(
-        twilio_account_sid=TEST_ACCOUNT_SID,
-        twilio_auth_token=TEST_TWILIO_TOKEN,
-        whatsapp_access_token="test-meta-token",
-        messagebird_access_key="test-messagebird-access-key",
-        vonage_api_key="abcd1234",
-        vonage_api_secret="test-vonage-api-secret",
-        textmagic_username="test-textmagic-user",
-        textmagic_api_key="test-textmagic-api-key",
-        africastalking_username="test-at-user",
-        africastalking_api_key="test-at-api-key",
-    )
+    state = StandInState(**{variable.lower(): value for variable, value in PROVIDER_CREDENTIALS.items()})
     with BackgroundServer(create_standin_app(state)) as server:
         server.state = state  # type: ignore[attr-defined]
         yield server

@@ -1,8 +1,10 @@
-"""Helpers the tests share: the sandbox's control API, signed provider requests, shared samples."""
+"""Helpers the tests share: the sandbox's control API, signed provider requests, shared samples, a
+stored inbound message."""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ import pytest
 
 from bridge.core.settings import Settings
 from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
+from bridge.model.messages import Channel, InboundMessage
+from bridge.model.senders import classify_sender
 
 ROOT = Path(__file__).resolve().parent.parent
 # Reference material that is not ours to ship (Intercom's official OpenAPI description, provider payloads
@@ -135,6 +139,20 @@ def conversation_bodies(conversation: dict[str, Any]) -> list[str]:
     """The customer's messages in a conversation, in order: the opening one, then each reply."""
     parts = conversation["conversation_parts"]["conversation_parts"]
     return [conversation["source"]["body"], *(p["body"] for p in parts if p["part_type"] == "comment")]
+
+
+def inbound_sms(**fields: Any) -> InboundMessage:
+    """A customer's SMS to the business through Twilio, as the bridge holds it once parsed; `fields`
+    changed."""
+    message: dict[str, Any] = {
+        "provider": "twilio",
+        "channel": Channel.SMS,
+        "provider_message_id": "SM1",
+        "sender": classify_sender("+14155550123", country_code_included=False, default_region="US"),
+        "business_number": "+14155550100",
+        "received_at": datetime(2026, 11, 23, tzinfo=UTC),
+    }
+    return InboundMessage(**(message | fields))
 
 
 def signed_twilio(base_url: str, settings: Settings, **message: Any) -> SimulatedRequest:

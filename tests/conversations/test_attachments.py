@@ -10,9 +10,9 @@ from bridge.conversations.attachments import MEDIA_BUDGET_SECONDS, AttachmentRes
 from bridge.conversations.media import media_store
 from bridge.core.settings import Settings
 from bridge.infra.worker_timings import JOB_TIMEOUT_SECONDS
-from bridge.model.messages import Channel, InboundMessage, Media
-from bridge.model.senders import classify_sender
+from bridge.model.messages import InboundMessage, Media
 from bridge.providers.registry import ADAPTERS
+from tests.helpers import inbound_sms
 
 
 @pytest.fixture
@@ -24,12 +24,8 @@ def proxying(settings, media_host) -> Settings:
 
 
 def mms(*urls: str, verified: bool = True) -> InboundMessage:
-    return InboundMessage(
-        provider="twilio",
-        channel=Channel.SMS,
+    return inbound_sms(
         provider_message_id="MM1",
-        sender=classify_sender("+14155550123", country_code_included=True, default_region="US"),
-        business_number="+14155550100",
         text="look",
         media=tuple(Media(url=url, content_type="image/png") for url in urls),
         received_at=datetime.now(UTC),

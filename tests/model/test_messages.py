@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from bridge.model.messages import Channel, InboundMessage, Media
-from bridge.model.senders import classify_sender
+from bridge.model.messages import InboundMessage, Media
+from tests.helpers import inbound_sms
 
 
 def message(text: str = "", media: int = 0) -> InboundMessage:
-    return InboundMessage(
-        provider="twilio",
-        channel=Channel.SMS,
-        provider_message_id="SM1",
-        sender=classify_sender("+14155550123", country_code_included=False, default_region="US"),
-        business_number="+14155550100",
-        text=text,
-        received_at=datetime(2026, 11, 23, tzinfo=UTC),
-        media=tuple(Media(url=f"https://media.test/{n}") for n in range(media)),
-    )
+    return inbound_sms(text=text, media=tuple(Media(url=f"https://media.test/{n}") for n in range(media)))
 
 
 def test_text_goes_in_the_body():
