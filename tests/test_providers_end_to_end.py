@@ -176,18 +176,17 @@ def _whatsapp_webhook(bridge, settings, message: dict) -> SimulatedRequest:
     )
 
 
+def _whatsapp_text(sender: str, message_id: str, timestamp: str, text: str) -> dict[str, object]:
+    """A `messages[]` text item, as Meta's webhook reference shows it."""
+    return {"from": sender, "id": message_id, "timestamp": timestamp, "type": "text", "text": {"body": text}}
+
+
 def test_a_whatsapp_number_change_keeps_the_contact_and_the_conversation(
     bridge, settings, sandbox, drain, http
 ):
     sandbox.configure(search_lag=300)
     now = str(int(time.time()))
-    hello = {
-        "from": "31612345678",
-        "id": "wamid.1",
-        "timestamp": now,
-        "type": "text",
-        "text": {"body": "hoi"},
-    }
+    hello = _whatsapp_text("31612345678", "wamid.1", now, "hoi")
     changed = {
         "from": "31612345678",
         "id": "wamid.2",
@@ -199,13 +198,7 @@ def test_a_whatsapp_number_change_keeps_the_contact_and_the_conversation(
             "type": "user_changed_number",
         },
     }
-    again = {
-        "from": "31687654321",
-        "id": "wamid.3",
-        "timestamp": now,
-        "type": "text",
-        "text": {"body": "new nr"},
-    }
+    again = _whatsapp_text("31687654321", "wamid.3", now, "new nr")
     for message in (hello, changed, again):
         assert _whatsapp_webhook(bridge, settings, message).send(http).status_code == 200
         drain()

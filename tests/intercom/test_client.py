@@ -136,29 +136,19 @@ def test_other_4xx_are_permanent_and_keep_intercoms_reason():
 
 
 def test_a_409_names_the_existing_contact():
-    def handler(request: httpx.Request) -> httpx.Response:
-        return error(
-            409,
-            "conflict",
-            "A contact matching those details already exists with id=6762f0dd1bb69f9f2193bb83",
-        )
-
+    conflict = error(
+        409, "conflict", "A contact matching those details already exists with id=6762f0dd1bb69f9f2193bb83"
+    )
     with pytest.raises(IntercomConflict) as caught:
-        client_for(handler).create_contact({"role": "lead"})
+        client_for(lambda request: conflict).create_contact({"role": "lead"})
     assert caught.value.existing_id == "6762f0dd1bb69f9f2193bb83"
 
 
 def test_a_410_names_the_surviving_contact_from_the_link_header():
-    def handler(request: httpx.Request) -> httpx.Response:
-        return error(
-            410,
-            "contact_merged",
-            "This contact has been merged.",
-            {"Link": '</contacts/6762f0dd1bb69f9f2193bb84>; rel="canonical"'},
-        )
-
+    link = {"Link": '</contacts/6762f0dd1bb69f9f2193bb84>; rel="canonical"'}
+    merged = error(410, "contact_merged", "This contact has been merged.", link)
     with pytest.raises(IntercomGone) as caught:
-        client_for(handler).get_contact("old")
+        client_for(lambda request: merged).get_contact("old")
     assert caught.value.canonical_id == "6762f0dd1bb69f9f2193bb84"
 
 

@@ -127,6 +127,18 @@ def graph_error(status: int, code: int, message: str, details: str = "") -> http
 
 # --- webhooks ---
 
+BOUNDARY = "TextMagicBoundary7MA4YWxkTrZu0gW"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def multipart_body(fields: Mapping[str, object]) -> str:
+    """`fields` as a multipart/form-data body (content type MULTIPART), as TextMagic may post them."""
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    ]
+    return "".join(parts) + f"--{BOUNDARY}--\r\n"
+
 
 def callback(url: str, body: bytes | str, *, query: str, content_type: str) -> WebhookRequest:
     """A provider's POST to `url` (`?query` added), as the bridge receives it at `NOW`."""

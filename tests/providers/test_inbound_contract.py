@@ -3,8 +3,9 @@
 The inbound worker relies on the same things from each adapter's `parse`, whatever the payload:
 the provider's documented message read into the message model, an empty text kept as an empty
 message, NUL characters (which Redis and Intercom would choke on) stripped, a sender name (an
-alphanumeric sender id) kept as a contact without a problem, and a sender that cannot be read kept
-with a problem rather than dropped, so the agent still sees the message. Each provider contributes
+alphanumeric sender id) kept as a contact without a problem, a sender that cannot be read kept with
+a problem rather than dropped, so the agent still sees the message, and any body at all either read
+or refused as malformed, never another error. Each provider contributes
 only its data (`Inbound`), taken from its documentation and the SDKs' samples; what only one
 provider's payloads do is tested in its own `test_<provider>.py`.
 """
@@ -12,6 +13,7 @@ provider's payloads do is tested in its own `test_<provider>.py`.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bridge.core.errors import MalformedPayload
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, InboundMessage
 from bridge.model.senders import IdentityKind
@@ -32,7 +35,7 @@ from bridge.providers.twilio.adapter import TwilioAdapter
 from bridge.providers.vonage import VonageAdapter
 from bridge.providers.whatsapp import WhatsAppAdapter
 from tests.helpers import shared_file
-from tests.providers.support import FORM, NOW, callback
+from tests.providers.support import FORM, MULTIPART, NOW, callback, multipart_body
 
 JSON = "application/json"
 # What a message carries unless its provider's sample says otherwise.
@@ -51,12 +54,14 @@ class Inbound:
     """One provider's incoming messages: a documented one, and how to write another."""
 
     adapter: ProviderAdapter
+    url: str  # its webhook route
     region: str  # the default region the bridge reads national numbers in
     # The documented message, as each way the provider may post it carries it …
     samples: Mapping[str, Callable[[], WebhookRequest]]
     parsed: Mapping[str, object]  # … and what the bridge reads from it, over PLAIN
     message: Callable[[str, str], WebhookRequest]  # a message from a sender with a text
     names: bool = True  # senders may be names (alphanumeric sender ids), not only numbers
+    seed: int = 20261123  # of the random bodies thrown at it (fixed, so a failure replays)
     settings: Settings = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +82,7 @@ def sample(url: str, name: str, content_type: str = FORM) -> Callable[[], Webhoo
 TWILIO_URL = "https://bridge.example.com/webhooks/twilio"
 TWILIO = Inbound(
     adapter=TwilioAdapter(),
+    url=TWILIO_URL,
     region="US",
     samples={"sms": sample(TWILIO_URL, "twilio_sms_inbound.form")},
     parsed={
@@ -104,23 +110,12 @@ TEXTMAGIC_REPLY = {
     "messageTime": "2012-11-28T18:38:28+0000",
     "text": "Test reply",
 }
-BOUNDARY = "TextMagicBoundary7MA4YWxkTrZu0gW"
-
-
-def multipart(fields: Mapping[str, object]) -> WebhookRequest:
-    parts = [
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        for name, value in fields.items()
-    ]
-    body = "".join(parts) + f"--{BOUNDARY}--\r\n"
-    return posted(TEXTMAGIC_URL, body, f"multipart/form-data; boundary={BOUNDARY}")
-
-
 TEXTMAGIC = Inbound(
     adapter=TextMagicAdapter(),
+    url=TEXTMAGIC_URL,
     region="US",
     samples={
-        "multipart": lambda: multipart(TEXTMAGIC_REPLY),
+        "multipart": lambda: posted(TEXTMAGIC_URL, multipart_body(TEXTMAGIC_REPLY), MULTIPART),
         "urlencoded": lambda: posted(TEXTMAGIC_URL, urlencode(TEXTMAGIC_REPLY)),
         "json": lambda: posted(TEXTMAGIC_URL, json.dumps(TEXTMAGIC_REPLY), JSON),
     },
@@ -144,6 +139,7 @@ AT_URL = "https://bridge.example.com/webhooks/africastalking"
 AT_MESSAGE = {"from": "+254791541111", "to": "21512", "text": "Msg", "id": "ec9adc86-51d5-4bc8"}
 AFRICASTALKING = Inbound(
     adapter=AfricasTalkingAdapter(),
+    url=AT_URL,
     region="KE",
     samples={"sms": sample(AT_URL, "africastalking_sms_inbound_courier.form")},
     parsed={
@@ -156,6 +152,7 @@ AFRICASTALKING = Inbound(
         "received_at": datetime(2017, 5, 3, 6, 4, 45, tzinfo=UTC),
     },
     message=lambda sender, text: posted(AT_URL, urlencode(AT_MESSAGE | {"from": sender, "text": text})),
+    seed=20170503,
 )
 
 # --- MessageBird: the classic SMS forward (courier's sample; the last of repeated fields wins) ---
@@ -164,6 +161,7 @@ MESSAGEBIRD_URL = "https://bridge.example.com/webhooks/messagebird"
 FORWARD = {"id": "e8077d803532c0b5937c639b60216938", "recipient": "31970102030", "originator": "31612345678"}
 MESSAGEBIRD = Inbound(
     adapter=MessageBirdAdapter(),
+    url=MESSAGEBIRD_URL,
     region="US",
     samples={"sms": sample(MESSAGEBIRD_URL, "messagebird_sms_inbound_courier.form")},
     parsed={
@@ -185,6 +183,7 @@ MESSAGEBIRD = Inbound(
 VONAGE_URL = "https://bridge.example.com/webhooks/vonage"
 VONAGE = Inbound(
     adapter=VonageAdapter(),
+    url=VONAGE_URL,
     region="US",
     samples={"sms": sample(VONAGE_URL, "vonage_sms_inbound_courier.form")},
     parsed={
@@ -227,6 +226,7 @@ def whatsapp_text(sender: str, text: str) -> WebhookRequest:
 
 WHATSAPP = Inbound(
     adapter=WhatsAppAdapter(),
+    url=WHATSAPP_URL,
     region="US",
     samples={"text": sample(WHATSAPP_URL, "whatsapp_cloud_text.json", JSON)},
     parsed={
@@ -323,3 +323,16 @@ def test_an_unreadable_sender_is_accepted_with_a_problem_not_dropped(inbound: In
     message = parse(inbound, inbound.message("#!?*", "hi"))
     assert message.sender.kind is IdentityKind.UNKNOWN
     assert message.problem and "sender" in message.problem
+
+
+@pytest.mark.parametrize("content_type", [FORM, JSON, MULTIPART, "text/plain", ""])
+@every_provider
+def test_garbage_is_malformed_never_another_error(inbound: Inbound, content_type: str) -> None:
+    rng = random.Random(inbound.seed)
+    for _ in range(200):
+        body = posted(inbound.url, rng.randbytes(rng.randrange(0, 300)), content_type)
+        for read in (inbound.adapter.parse, inbound.adapter.parse_statuses):
+            try:
+                read(body, inbound.settings)
+            except MalformedPayload:
+                pass
