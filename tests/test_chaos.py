@@ -33,7 +33,7 @@ from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
 from bridge.infra import keys
 from bridge.infra.queueing import QUEUES
 from bridge.intake.ledger import inbound_id
-from bridge.replies.agent import FINAL, ReplyLedger, ReplyStatus
+from bridge.replies.ledger import FINAL, ReplyLedger, ReplyStatus
 from bridge.runtime.serving import BackgroundServer
 from tests.chaos_support import (
     BUSINESS,
@@ -270,7 +270,7 @@ def test_a_fifth_of_intercom_and_provider_calls_failing_delivers_everything_once
             part_ids.append(_agent_reply(sandbox, conversation["id"], text))
         ledger = ReplyLedger(redis_client, settings)
         wait_for(
-            lambda: all(ledger.get(part_id).get("status") in FINAL for part_id in part_ids),
+            lambda: all(getattr(ledger.get(part_id), "status", None) in FINAL for part_id in part_ids),
             timeout=120,
             what="every reply sent",
         )
@@ -295,7 +295,7 @@ def test_a_fifth_of_intercom_and_provider_calls_failing_delivers_everything_once
     assert audit.duplicate_contacts() == 0
     assert audit.duplicate_parts() == 0
     assert audit.out_of_order(messages) == []
-    assert {ledger.get(part_id)["status"] for part_id in part_ids} == {ReplyStatus.SENT.value}
+    assert {ledger.get(part_id).status for part_id in part_ids} == {ReplyStatus.SENT}
     assert sorted((text, _e164(to)) for text, to in sends) == sorted(replies.items())
     assert set(sends.values()) == {1}
     assert failed_jobs(redis_client) == []

@@ -180,7 +180,7 @@ def test_intercom_failing_until_retries_run_out_leaves_the_job_failed_with_the_r
     assert "Intercom answered 500" in job.meta["reason"]
     entry = InboundLedger(redis_client, settings).get(inbound_id("twilio", _sid(request)))
     assert entry.status.value == "failed"
-    assert "500" in entry.get("error")
+    assert "500" in entry.error
     assert sandbox.conversations() == []
 
 

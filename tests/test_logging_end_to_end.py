@@ -224,7 +224,7 @@ def test_a_full_run_logs_json_lines_joined_by_request_id_with_no_number_and_no_s
     assert reply_lines and {r.get("request_id") for r in reply_lines} == {reply_request_id}
     [status_key] = redis_client.keys(keys.status("*"))
     status_id = status_key.decode().removeprefix(keys.status(""))
-    assert StatusLedger(redis_client, settings).request_id(status_id) == status_request_id
+    assert StatusLedger(redis_client, settings).get(status_id).request_id == status_request_id
 
     # The failure: its reason, and RQ's traceback, on lines that name the job and the request.
     failed_lines = _lines_of(records, inbound_job_id(failing_entry))

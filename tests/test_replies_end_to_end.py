@@ -354,7 +354,7 @@ def test_a_failed_delivery_becomes_one_note_with_the_reason_and_delivered_or_rea
 def test_a_long_sms_vonage_sends_only_in_part_goes_once_and_the_agent_is_told_the_missing_part(
     loop, bridge, sandbox, drain, http, redis_client
 ):
-    from bridge.replies.agent import ReplyLedger, ReplyStatus
+    from bridge.replies.ledger import ReplyLedger, ReplyStatus
 
     inbound("vonage", bridge, http, drain)
     conversation = only_conversation(sandbox)
@@ -372,8 +372,8 @@ def test_a_long_sms_vonage_sends_only_in_part_goes_once_and_the_agent_is_told_th
     assert "part 2 of 2" in note and "Throttled" in note and reply[:20] in note
     [part_id] = [key.decode().rsplit(":", 1)[-1] for key in redis_client.scan_iter("bridge:reply:*")]
     record = ReplyLedger(redis_client, get_settings()).get(part_id)
-    assert record["status"] == ReplyStatus.PARTLY_SENT.value
-    assert record["sent.0"] == sent.message_id
+    assert record.status is ReplyStatus.PARTLY_SENT
+    assert record.sent == {0: sent.message_id}
 
 
 def _twilio_status(bridge, http, sid: str, status: str, error_code: str | None) -> None:

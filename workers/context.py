@@ -13,7 +13,7 @@ one domain call.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from functools import cached_property
 from typing import TypeVar
@@ -30,11 +30,12 @@ from bridge.core.context import job_context
 from bridge.core.logs import mask
 from bridge.core.settings import Settings, get_settings
 from bridge.core.tls import tls_context
+from bridge.infra.entries import Ledger
 from bridge.infra.queueing import JobKind, record_of
 from bridge.intake.ledger import InboundLedger
 from bridge.intake.raw import RawWebhookStore
 from bridge.intercom.client import IntercomClient
-from bridge.replies.agent import ReplyLedger
+from bridge.replies.ledger import ReplyLedger
 from bridge.replies.reports import StatusLedger
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ class JobContextSimpleWorker(_LogContext, SimpleWorker):
     """RQ's in-process worker, with each job's ids in its log lines."""
 
 
+# Where each kind of job keeps its record.
+_LEDGERS: dict[JobKind, Callable[[Redis, Settings], Ledger]] = {
+    JobKind.WEBHOOK: RawWebhookStore,
+    JobKind.INBOUND: InboundLedger,
+    JobKind.OUTBOUND: ReplyLedger,
+    JobKind.STATUS: StatusLedger,
+}
+
+
 def request_id_of(job: Job) -> str | None:
     """The request id stored with the record the job works on (`bridge.infra.queueing` says
     which record that is).
@@ -82,18 +92,9 @@ def request_id_of(job: Job) -> str | None:
     """
     try:
         kind, record_id = record_of(job) or (None, "")
-        settings = get_settings()
-        match kind:
-            case JobKind.INBOUND:
-                entry = InboundLedger(job.connection, settings).get(record_id)
-                return entry.get("request_id") if entry else None
-            case JobKind.OUTBOUND:
-                return ReplyLedger(job.connection, settings).get(record_id).get("request_id") or None
-            case JobKind.STATUS:
-                return StatusLedger(job.connection, settings).request_id(record_id)
-            case JobKind.WEBHOOK:
-                stored = RawWebhookStore(job.connection, settings).get(record_id)
-                return stored.request_id if stored else None
+        ledger = _LEDGERS.get(kind) if kind is not None else None
+        entry = ledger(job.connection, get_settings()).get(record_id) if ledger is not None else None
+        return entry.request_id if entry is not None else None
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.debug("no request id for job %s: %s", job.id, type(exc).__name__)
     return None

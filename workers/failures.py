@@ -22,7 +22,7 @@ from bridge.core.logs import mask
 from bridge.core.settings import get_settings
 from bridge.infra.queueing import JobKind, record_of
 from bridge.intake.ledger import InboundLedger, Status
-from bridge.replies.agent import ReplyLedger, ReplyStatus
+from bridge.replies.ledger import ReplyLedger
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,7 @@ def record_failure(
         if kind is JobKind.INBOUND:
             _record_on_ledger(connection, record_id, reason=reason, final=final)
         elif kind is JobKind.OUTBOUND and final:
-            ReplyLedger(connection, get_settings()).update(
-                record_id, status=ReplyStatus.FAILED.value, error=reason, failed_at=f"{time.time():.6f}"
-            )
+            ReplyLedger(connection, get_settings()).fail(record_id, reason=reason, at=time.time())
         log.warning("job %s failed (%s): %s", job.id, "final" if final else "will retry", reason)
     except Exception:  # noqa: BLE001 - see the module docstring
         log.exception("could not record the failure of job %s", job.id)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -45,7 +45,7 @@ from bridge.core.errors import (
 )
 from bridge.core.logs import mask
 from bridge.core.settings import Settings
-from bridge.intake.ledger import InboundLedger, LedgerEntry, Status, fragment_group
+from bridge.intake.ledger import InboundEntry, InboundLedger, Status, fragment_group
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
 from bridge.model.messages import InboundMessage
@@ -123,7 +123,7 @@ class Deliverer:
         if entry is None:
             raise LedgerRecordMissing(f"inbound {inbound_id} is not in the ledger (expired or never stored)")
         if entry.status is Status.DELIVERED:
-            return Delivery(inbound_id, Result.ALREADY, entry.get("conversation_id") or "")
+            return Delivery(inbound_id, Result.ALREADY, entry.conversation_id or "")
         lane = SenderLane(self._redis, entry.message.sender.lane_key, worker_ttl=self._settings.worker_ttl)
         with lane.held():
             for earlier_id in lane.waiting_before(inbound_id):
@@ -149,9 +149,9 @@ class Deliverer:
         if delivery.result is not Result.WAITING:
             lane.leave(inbound_id)
 
-    def _deliver_one(self, entry: LedgerEntry) -> Delivery:
+    def _deliver_one(self, entry: InboundEntry) -> Delivery:
         if entry.status is Status.DELIVERED:
-            return Delivery(entry.inbound_id, Result.ALREADY, entry.get("conversation_id") or "")
+            return Delivery(entry.inbound_id, Result.ALREADY, entry.conversation_id or "")
         if entry.message.problem:
             raise UnprocessableMessage(
                 f"message {entry.inbound_id} from {entry.message.provider}: {entry.message.problem}"
@@ -160,7 +160,7 @@ class Deliverer:
             return self._deliver_fragment(entry)
         return self._post(entry, entry.message)
 
-    def _deliver_fragment(self, entry: LedgerEntry) -> Delivery:
+    def _deliver_fragment(self, entry: InboundEntry) -> Delivery:
         message = entry.message
         assert message.fragment is not None
         group = self._fragments.get(fragment_group(message))
@@ -172,7 +172,7 @@ class Deliverer:
         total = message.fragment.total
         complete = all(index in group.parts for index in range(1, total + 1))
         # The bridge's own receive time: a provider's timestamp can be hours old on a late redelivery.
-        waited = self._clock() - min(float(part.get("received_at") or 0.0) for part in present.values())
+        waited = self._clock() - min(part.stored_at or 0.0 for part in present.values())
         if not complete and waited < FRAGMENT_WAIT_SECONDS:
             return Delivery(entry.inbound_id, Result.WAITING, retry_after=FRAGMENT_WAIT_SECONDS - waited)
         whole = assemble(
@@ -185,7 +185,7 @@ class Deliverer:
             self._mark_delivered(part_id, delivery.conversation_id)
         return replace(delivery, inbound_id=entry.inbound_id)
 
-    def _post(self, carrier: LedgerEntry, message: InboundMessage) -> Delivery:
+    def _post(self, carrier: InboundEntry, message: InboundMessage) -> Delivery:
         """Post `message` to Intercom, with recovery points on the `carrier` ledger entry. A contact
         deleted in Intercom since the bridge matched it is forgotten, and the message matched
         afresh, once (a contact deleted twice in one delivery is a real failure)."""
@@ -193,13 +193,13 @@ class Deliverer:
             return self._post_as(carrier, message, self._contact(carrier, message))
         except ContactDeleted as deleted:
             forget_deleted(self._redis, deleted.contact_id)
-            self._ledger.update(carrier.inbound_id, contact_id="", contact_role="", match="")
+            self._ledger.forget_contact(carrier.inbound_id)
         try:
             return self._post_as(carrier, message, self._contact(carrier, message))
         except ContactDeleted as deleted:
             raise _no_conversation(f"contact {deleted.contact_id} no longer exists in Intercom") from None
 
-    def _post_as(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
+    def _post_as(self, carrier: InboundEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
         if message.new_identity is not None:
             return self._change_number(carrier, message, contact)
         attachments = self._attachments_for(carrier, message)
@@ -255,7 +255,7 @@ class Deliverer:
             log.info("contact %s was merged into %s; following it", contact.id, survivor.id)
             return action(survivor) or True, survivor
 
-    def _change_number(self, carrier: LedgerEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
+    def _change_number(self, carrier: InboundEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
         """The customer now writes from another number: it leads to the same contact, and the
         conversation continues there, with replies going to the new number."""
         new = message.new_identity
@@ -277,12 +277,9 @@ class Deliverer:
         log.info("sender %s changed number to %s", mask(message.sender.key), mask(new.key))
         return self._delivered(carrier, Result.NUMBER_CHANGED, conversation_id)
 
-    def _contact(self, carrier: LedgerEntry, message: InboundMessage) -> ContactRef:
-        recorded = carrier.get("contact_id")
-        if recorded:
-            return follow_alias(
-                self._redis, ContactRef(id=recorded, role=carrier.get("contact_role") or "lead")
-            )
+    def _contact(self, carrier: InboundEntry, message: InboundMessage) -> ContactRef:
+        if carrier.contact is not None:
+            return follow_alias(self._redis, carrier.contact)
         decision = resolve_contact(
             message=message,
             identities=self._identities,
@@ -290,15 +287,10 @@ class Deliverer:
             default_region=self._settings.default_region,
         )
         contact = follow_alias(self._redis, ContactRef(id=decision.contact_id, role=decision.role))
-        self._ledger.update(
-            carrier.inbound_id,
-            contact_id=contact.id,
-            contact_role=contact.role,
-            match=json.dumps(decision.to_record()),
-        )
+        self._ledger.record_contact(carrier.inbound_id, contact, decision.to_record())
         return contact
 
-    def _note_ambiguity(self, match: dict[str, Any], conversation_id: str) -> None:
+    def _note_ambiguity(self, match: Mapping[str, Any], conversation_id: str) -> None:
         """Several contacts held the number: tell the agent once per conversation, naming the others,
         so a wrong guess is one merge away (the inbox app lists them as buttons)."""
         others = [c for c in match.get("candidates", []) if c.get("id") != match.get("contact_id")]
@@ -309,38 +301,30 @@ class Deliverer:
                 once=f"ambiguous:{conversation_id}",
             )
 
-    def _match(self, inbound_id: str) -> dict[str, Any]:
+    def _match(self, inbound_id: str) -> Mapping[str, Any]:
         """The match decision recorded for a message (its candidates), read fresh from the ledger."""
         entry = self._ledger.get(inbound_id)
-        recorded = entry.get("match") if entry else None
-        return dict(json.loads(recorded)) if recorded else {}
+        return (entry.match if entry else None) or {}
 
-    def _attachments_for(self, carrier: LedgerEntry, message: InboundMessage) -> Attachments:
-        recorded = carrier.get("attachments")
+    def _attachments_for(self, carrier: InboundEntry, message: InboundMessage) -> Attachments:
+        recorded = carrier.attachments
         if recorded:
-            data = json.loads(recorded)
-            return Attachments(urls=list(data["urls"]), notes=list(data["notes"]))
+            return Attachments(urls=list(recorded["urls"]), notes=list(recorded["notes"]))
         attachments = self._attachments.resolve(message)
         if message.media:
-            self._ledger.update(carrier.inbound_id, attachments=json.dumps(attachments.to_record()))
+            self._ledger.record_attachments(carrier.inbound_id, attachments.to_record())
         return attachments
 
-    def _delivered(self, carrier: LedgerEntry, result: Result, conversation_id: str) -> Delivery:
+    def _delivered(self, carrier: InboundEntry, result: Result, conversation_id: str) -> Delivery:
         self._mark_delivered(carrier.inbound_id, conversation_id)
         metrics.current().delivered(
-            carrier.message.provider, result.value, received_at=carrier.get("received_at"), now=self._clock()
+            carrier.message.provider, result.value, received_at=carrier.stored_at, now=self._clock()
         )
         log.info("inbound %s: %s %s", carrier.inbound_id, result.value, conversation_id)
         return Delivery(carrier.inbound_id, result, conversation_id)
 
     def _mark_delivered(self, inbound_id: str, conversation_id: str) -> None:
-        self._ledger.update(
-            inbound_id,
-            status=Status.DELIVERED.value,
-            conversation_id=conversation_id,
-            delivered_at=f"{self._clock():.6f}",
-            error="",
-        )
+        self._ledger.mark_delivered(inbound_id, conversation_id, at=self._clock())
 
 
 def _new_thread(
@@ -350,7 +334,7 @@ def _new_thread(
     contact: ContactRef,
     now: float,
     sent_at: float,
-    match: dict[str, Any],
+    match: Mapping[str, Any],
 ) -> Thread:
     candidates = match.get("candidates", [])
     return Thread(

@@ -235,13 +235,11 @@ class Metrics:
     def job(self, queue: str, outcome: JobOutcome, seconds: float) -> None:
         self._add(_observation(JOB_DURATION, (queue, outcome.value), seconds))
 
-    def delivered(self, provider: str, result: str, *, received_at: str | None, now: float) -> None:
-        """A message reached Intercom; `received_at` is its ledger entry's (unix seconds)."""
-        try:
-            latency = now - float(received_at or "")
-        except ValueError:
+    def delivered(self, provider: str, result: str, *, received_at: float | None, now: float) -> None:
+        """A message reached Intercom; `received_at` is when its ledger entry was stored (unix seconds)."""
+        if received_at is None:
             return  # an entry stored before the ledger kept the time
-        self._add(_observation(DELIVERY_LATENCY, (provider, result), max(latency, 0.0)))
+        self._add(_observation(DELIVERY_LATENCY, (provider, result), max(now - received_at, 0.0)))
 
     def _add(self, increments: Sequence[Increment]) -> None:
         if self.sink is not None:

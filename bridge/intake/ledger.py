@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,22 +25,13 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge.core.context import request_id_fields
 from bridge.core.settings import Settings
 from bridge.infra import claims, keys
 from bridge.infra.claims import Outcome
-from bridge.infra.connection import read_hash
+from bridge.infra.entries import Fields, HashEntries, arrival, timestamp
 from bridge.infra.queueing import enqueue_inbound, inbound_queue
+from bridge.intercom.models import ContactRef
 from bridge.model.messages import InboundMessage
-
-# Recovery points go only to an entry that still exists: an expired entry must stay gone, not
-# come back as a hash without its message.
-_UPDATE_EXISTING = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
-
 
 # A failed attempt is recorded only on an entry not delivered yet: another job of the sender's
 # lane may have delivered the message while this one waited for the lane or lay dead, and a
@@ -77,16 +69,46 @@ class RawPayload:
     method: str = "POST"
 
 
-@dataclass(frozen=True)
-class LedgerEntry:
+@dataclass(frozen=True, kw_only=True)
+class InboundEntry:
+    """A message in the ledger, as its job and ops read it."""
+
     inbound_id: str
     message: InboundMessage
     status: Status
-    seq: int
-    fields: dict[str, str]
+    seq: int  # its arrival number: orders the ledger
+    stored_at: float | None  # when the bridge stored it (None: stored before the ledger kept the time)
+    request_id: str | None  # of the webhook that brought it
+    raw: RawPayload | None  # what the provider sent, for a replay to parse again
+    # The recovery points (module docstring), each None until its step reached Intercom:
+    contact: ContactRef | None  # the contact it was matched to
+    match: Mapping[str, Any] | None  # how (`bridge.contacts.matching.MatchDecision.to_record`)
+    attachments: Mapping[str, Any] | None  # its media as re-served (`Attachments.to_record`)
+    conversation_id: str | None  # where it was delivered
+    error: str | None  # why the last attempt failed
+    # Every field as Redis holds it, those this version does not read too: for ops to show
+    # (`bridge jobs show`), never to decide on.
+    stored: Mapping[str, str]
 
-    def get(self, name: str) -> str | None:
-        return self.fields.get(name) or None
+    @classmethod
+    def read(cls, inbound_id: str, fields: Fields) -> InboundEntry:
+        contact_id = fields.text("contact_id")
+        raw = fields.json("raw")
+        return cls(
+            inbound_id=inbound_id,
+            message=InboundMessage.model_validate_json(fields.values["message"]),
+            status=Status(fields.text("status") or Status.QUEUED.value),
+            seq=int(fields.number("seq") or 0),
+            stored_at=fields.stored_at,
+            request_id=fields.request_id,
+            raw=RawPayload(**raw) if raw else None,
+            contact=ContactRef(contact_id, fields.text("contact_role") or "lead") if contact_id else None,
+            match=fields.json("match"),
+            attachments=fields.json("attachments"),
+            conversation_id=fields.text("conversation_id"),
+            error=fields.text("error"),
+            stored=fields.values,
+        )
 
 
 def inbound_id(provider: str, provider_message_id: str) -> str:
@@ -109,8 +131,8 @@ class InboundLedger:
     def __init__(self, redis_client: Redis, settings: Settings) -> None:
         self._redis = redis_client
         self._settings = settings
+        self._entries = HashEntries(redis_client, settings)
         self._queue = inbound_queue(redis_client)
-        self._update = redis_client.register_script(_UPDATE_EXISTING)
         self._record_failure = redis_client.register_script(_RECORD_FAILURE)
 
     def accept(self, message: InboundMessage, raw: RawPayload) -> Outcome:
@@ -124,52 +146,67 @@ class InboundLedger:
         fields = {
             "provider": message.provider,
             "status": Status.QUEUED.value,
-            "received_at": f"{time.time():.6f}",
             "message": message.model_dump_json(),
             "raw": json.dumps(asdict(raw)),
-            **request_id_fields(),  # the webhook's: the job's log lines carry it too
+            **arrival(),  # the webhook's request id: the job's log lines carry it too
         }
-        retention = self._settings.retention_days * 86400
 
         def write(pipe: Pipeline) -> None:
-            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-            pipe.expire(key, retention)
+            self._entries.store(pipe, key, fields)
             pipe.rpush(keys.mailbox(message.sender.lane_key), entry_id)
             if message.fragment is not None:
                 group = keys.fragments(fragment_group(message))
                 pipe.hset(group, str(message.fragment.index), entry_id)
-                pipe.expire(group, retention)
+                pipe.expire(group, self._entries.ttl)
             enqueue_inbound(self._queue, entry_id, settings=self._settings, pipeline=pipe)
 
         return claims.prepare(self._redis, key, write, what="the message", numbered_by=keys.INBOUND_SEQUENCE)
 
-    def get(self, entry_id: str) -> LedgerEntry | None:
-        fields = read_hash(self._redis, keys.inbound(entry_id))
-        if not fields:
-            return None
-        return LedgerEntry(
-            inbound_id=entry_id,
-            message=InboundMessage.model_validate_json(fields["message"]),
-            status=Status(fields.get("status", Status.QUEUED.value)),
-            seq=int(fields.get("seq", "0")),
-            fields=fields,
+    def get(self, entry_id: str) -> InboundEntry | None:
+        fields = self._entries.read(keys.inbound(entry_id))
+        return InboundEntry.read(entry_id, fields) if fields else None
+
+    # Updates go only to an entry that still exists (`HashEntries.update`): an expired entry stays
+    # gone. Each recovery point is recorded the moment Intercom answered: the next attempt resumes
+    # after it.
+
+    def record_contact(self, entry_id: str, contact: ContactRef, match: Mapping[str, Any]) -> None:
+        """The contact the message was matched to, and how."""
+        self._update(entry_id, contact_id=contact.id, contact_role=contact.role, match=json.dumps(match))
+
+    def forget_contact(self, entry_id: str) -> None:
+        """The recorded contact no longer exists in Intercom: the next attempt matches afresh."""
+        self._update(entry_id, contact_id="", contact_role="", match="")
+
+    def record_attachments(self, entry_id: str, attachments: Mapping[str, Any]) -> None:
+        """The message's media as re-served (`Attachments.to_record`): not fetched again."""
+        self._update(entry_id, attachments=json.dumps(attachments))
+
+    def mark_delivered(self, entry_id: str, conversation_id: str, *, at: float) -> None:
+        """Delivered into `conversation_id` at `at`: a retry or a replay does nothing more."""
+        self._update(
+            entry_id,
+            status=Status.DELIVERED.value,
+            conversation_id=conversation_id,
+            delivered_at=timestamp(at),
+            error="",
         )
+
+    def requeue(self, entry_id: str) -> None:
+        """Queued again (a replay), its recovery points kept."""
+        self._update(entry_id, status=Status.QUEUED.value)
+
+    def replace_message(self, entry_id: str, message: InboundMessage) -> None:
+        """The message as the stored payload parses now (a replay after a fix)."""
+        self._update(entry_id, message=message.model_dump_json())
 
     def record_failure(self, entry_id: str, *, status: Status, reason: str) -> bool:
         """Count a failed delivery attempt and say why, as `status` (retrying, or failed for good),
         unless the message is delivered (see `_RECORD_FAILURE`) or gone; False when so."""
-        fields = {"status": status.value, "error": reason, "failed_at": f"{time.time():.6f}"}
+        fields = {"status": status.value, "error": reason, "failed_at": timestamp(time.time())}
         flat = [item for pair in fields.items() for item in pair]
         recorded = self._record_failure(keys=[keys.inbound(entry_id)], args=[Status.DELIVERED.value, *flat])
         return bool(recorded)
 
-    def update(self, entry_id: str, **fields: Any) -> None:
-        """Record a recovery point or a status; values are stored as strings (JSON for objects)."""
-        encoded = {
-            name: value if isinstance(value, str) else json.dumps(value)
-            for name, value in fields.items()
-            if value is not None
-        }
-        if encoded:
-            flat = [item for pair in encoded.items() for item in pair]
-            self._update(keys=[keys.inbound(entry_id)], args=flat)
+    def _update(self, entry_id: str, **fields: str) -> None:
+        self._entries.update(keys.inbound(entry_id), fields)

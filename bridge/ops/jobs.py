@@ -18,7 +18,6 @@ newer bridge) lets it through.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,12 +46,12 @@ from bridge.infra.queueing import (
     job_type_of,
     queue_named,
 )
-from bridge.intake.ledger import InboundLedger, LedgerEntry, RawPayload, Status
+from bridge.intake.ledger import InboundEntry, InboundLedger, Status
 from bridge.intake.raw import RawWebhook, RawWebhookStore, as_request
 from bridge.model.messages import InboundMessage
 from bridge.model.senders import SenderIdentity
 from bridge.providers.base import ProviderAdapter
-from bridge.replies.agent import FINAL, ReplyLedger, ReplyStatus, sent_ids
+from bridge.replies.ledger import FINAL, ReplyEntry, ReplyLedger
 from bridge.replies.reports import StatusLedger
 
 # What RQ accepts as a job id (`rq.job.validate_job_id`); an operator can type anything.
@@ -111,8 +110,8 @@ class JobRecord:
     job: Job
     job_type: JobType
     record_id: str = ""  # what the job's keyword argument names ("" for the reader)
-    inbound: LedgerEntry | None = None
-    reply: Mapping[str, str] | None = None
+    inbound: InboundEntry | None = None
+    reply: ReplyEntry | None = None
     webhook: RawWebhook | None = None
 
     @property
@@ -184,8 +183,8 @@ class FailedJobs:
         elif record.reply is not None:
             detail["record"] = _reply_detail(record.reply, self._threads, reveal=reveal)
         elif record.kind is JobKind.STATUS:
-            status = self._statuses.get(record.record_id)
-            detail["record"] = _status_detail(status.model_dump(mode="json"), reveal) if status else None
+            entry = self._statuses.get(record.record_id)
+            detail["record"] = _status_detail(entry.report.model_dump(mode="json"), reveal) if entry else None
         elif record.webhook is not None:
             detail["record"] = _webhook_detail(record.webhook, reveal=reveal)
         else:
@@ -221,8 +220,8 @@ class FailedJobs:
                     job_id, ReplayOutcome.STILL_UNPROCESSABLE, f"still cannot be delivered: {problem}"
                 )
             if not dry_run:
-                self._inbound.update(record.inbound.inbound_id, message=reparsed.model_dump_json())
-            record = replace(record, inbound=_with_message(record.inbound, reparsed))
+                self._inbound.replace_message(record.inbound.inbound_id, reparsed)
+            record = replace(record, inbound=replace(record.inbound, message=reparsed))
         if dry_run:
             plan = tuple(planner(record)) if planner is not None else ()
             return Replay(job_id, ReplayOutcome.PLANNED, "a replay would queue it again", plan)
@@ -240,14 +239,13 @@ class FailedJobs:
                     job_id, ReplayOutcome.EXPIRED, "the message is past retention; nothing to replay"
                 )
             if record.inbound.status is Status.DELIVERED:
-                where = record.inbound.get("conversation_id") or "?"
+                where = record.inbound.conversation_id or "?"
                 return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already in conversation {where}")
         if record.kind is JobKind.OUTBOUND:
-            if not record.reply:
+            if record.reply is None:
                 return Replay(job_id, ReplayOutcome.EXPIRED, "the reply is past retention; nothing to replay")
-            status = ReplyStatus(record.reply.get("status", ReplyStatus.QUEUED.value))
-            if status in FINAL:
-                return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {status.value}")
+            if record.reply.status in FINAL:
+                return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {record.reply.status.value}")
         if record.kind is JobKind.STATUS and self._statuses.get(record.record_id) is None:
             return Replay(job_id, ReplayOutcome.EXPIRED, "the report is past retention; nothing to replay")
         if record.job_type is WEBHOOK_JOB:
@@ -262,23 +260,21 @@ class FailedJobs:
     def _requeue(self, record: JobRecord) -> None:
         queue = self._queues[record.job_type.queue]
         if record.kind is JobKind.INBOUND:
-            self._inbound.update(record.record_id, status=Status.QUEUED.value)
+            self._inbound.requeue(record.record_id)
         elif record.kind is JobKind.OUTBOUND:
-            self._replies.update(record.record_id, status=ReplyStatus.QUEUED.value)
+            self._replies.requeue(record.record_id)
         if record.job_type is READER_JOB:
             enqueue_reader(queue, settings=self._settings)  # a new reader takes whatever is pending
         else:
             record.job_type.enqueue(queue, record.record_id, settings=self._settings)
 
-    def _reparse(self, entry: LedgerEntry) -> InboundMessage | None:
+    def _reparse(self, entry: InboundEntry) -> InboundMessage | None:
         """The stored payload parsed again (it was verified on arrival): the same message, as this
         bridge reads it now. None when the payload no longer yields it."""
         adapter = self._adapters.get(entry.message.provider)
-        raw = entry.get("raw")
-        if adapter is None or raw is None:
+        if adapter is None or entry.raw is None:
             return None
-        payload = RawPayload(**json.loads(raw))
-        request = as_request(payload, received_at=entry.message.received_at, settings=self._settings)
+        request = as_request(entry.raw, received_at=entry.message.received_at, settings=self._settings)
         try:
             content = adapter.parse(request, self._settings)
         except Exception:  # noqa: BLE001 - a payload this bridge cannot read at all is "still unprocessable"
@@ -321,14 +317,15 @@ class FailedJobs:
         provider, party = "?", "?"
         if record.inbound is not None:
             provider, party = record.inbound.message.provider, masked_identity(record.inbound.message.sender)
-        elif record.reply:
-            thread = self._threads.by_conversation(record.reply.get("conversation_id", ""))
+        elif record.reply is not None:
+            thread = self._threads.by_conversation(record.reply.conversation_id)
             if thread is not None:
                 provider, party = thread.provider, mask_number(thread.customer_address)
         elif record.kind is JobKind.STATUS:
-            status = self._statuses.get(record.record_id)
-            if status is not None:
-                provider, party = status.provider, mask_number(status.recipient) if status.recipient else "?"
+            entry = self._statuses.get(record.record_id)
+            if entry is not None:
+                report = entry.report
+                provider, party = report.provider, mask_number(report.recipient) if report.recipient else "?"
         elif record.webhook is not None:
             provider = record.webhook.provider  # the party is unknown until the webhook is read
         if provider == "?" and record.kind in (JobKind.INBOUND, JobKind.WEBHOOK):
@@ -384,7 +381,7 @@ def masked_identity(sender: SenderIdentity) -> str:
     return mask_number(sender.e164 or f"{sender.kind.value}:{sender.bare}")
 
 
-def _inbound_detail(entry: LedgerEntry, *, reveal: bool) -> dict[str, Any]:
+def _inbound_detail(entry: InboundEntry, *, reveal: bool) -> dict[str, Any]:
     message = entry.message.model_dump(mode="json")
     if not reveal:
         masked = masked_identity(entry.message.sender)
@@ -395,23 +392,26 @@ def _inbound_detail(entry: LedgerEntry, *, reveal: bool) -> dict[str, Any]:
         for media in message["media"]:
             if media.get("url"):  # a pre-signed URL's query is the access it grants
                 media["url"] = mask(media["url"])
-    fields = {name: value for name, value in entry.fields.items() if name not in ("message", "raw")}
+    fields = {name: value for name, value in entry.stored.items() if name not in ("message", "raw")}
     detail: dict[str, Any] = {"inbound_id": entry.inbound_id, **fields, "message": message}
-    for name in ("match", "attachments"):
-        if isinstance(detail.get(name), str) and detail[name].startswith(("{", "[")):
-            detail[name] = json.loads(detail[name])
-    if not reveal and isinstance(detail.get("match"), dict) and detail["match"].get("variant"):
-        detail["match"]["variant"] = mask_number(str(detail["match"]["variant"]))  # a form of the number
-    if reveal and entry.get("raw"):
-        detail["raw"] = json.loads(entry.fields["raw"])
+    if entry.match is not None:
+        detail["match"] = dict(entry.match)
+        if not reveal and entry.match.get("variant"):
+            detail["match"]["variant"] = mask_number(str(entry.match["variant"]))  # a form of the number
+    if entry.attachments is not None:
+        detail["attachments"] = entry.attachments
+    if reveal and entry.raw is not None:
+        detail["raw"] = asdict(entry.raw)
     return detail
 
 
-def _reply_detail(reply: Mapping[str, str], threads: ThreadStore, *, reveal: bool) -> dict[str, Any]:
-    detail: dict[str, Any] = {name: value for name, value in reply.items() if not name.startswith("sent.")}
-    detail["part"] = json.loads(reply["part"]) if reply.get("part") else None
-    detail["sent"] = list(sent_ids(reply))
-    thread = threads.by_conversation(reply.get("conversation_id", ""))
+def _reply_detail(reply: ReplyEntry, threads: ThreadStore, *, reveal: bool) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        name: value for name, value in reply.stored.items() if not name.startswith("sent.")
+    }
+    detail["part"] = reply.part.to_json()
+    detail["sent"] = list(reply.sent_ids())
+    thread = threads.by_conversation(reply.conversation_id)
     if thread is not None:
         to = thread.customer_address if reveal else mask_number(thread.customer_address)
         detail["route"] = {
@@ -427,12 +427,6 @@ def _status_detail(status: dict[str, Any], reveal: bool) -> dict[str, Any]:
     if not reveal and status.get("recipient"):
         status["recipient"] = mask_number(status["recipient"])
     return status
-
-
-def _with_message(entry: LedgerEntry, message: InboundMessage) -> LedgerEntry:
-    return LedgerEntry(
-        inbound_id=entry.inbound_id, message=message, status=entry.status, seq=entry.seq, fields=entry.fields
-    )
 
 
 def _last_line(job: Job) -> str:

@@ -8,7 +8,6 @@ which contact would match and why.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
 from bridge.ops.jobs import JobRecord, masked_identity
 from bridge.providers.base import ProviderAdapter
-from bridge.replies.agent import plan_reply, reply_route, sent_ids
+from bridge.replies.agent import plan_reply, reply_route
 from bridge.replies.reports import StatusLedger, told_in
 from bridge.replies.sent import OutboundStore
 
@@ -77,10 +76,9 @@ class ReplayPlanner:
         assert record.inbound is not None
         entry, message = record.inbound, record.inbound.message
         calls: list[str] = []
-        recorded = entry.get("contact_id")
-        if recorded:
-            contact = follow_alias(self._redis, ContactRef(recorded, entry.get("contact_role") or "lead"))
-            rule = json.loads(entry.get("match") or "{}").get("rule", "an earlier attempt")
+        if entry.contact is not None:
+            contact = follow_alias(self._redis, entry.contact)
+            rule = (entry.match or {}).get("rule", "an earlier attempt")
             contact_line = f"contact {contact.id} ({contact.role}), matched on an earlier attempt by {rule}"
         else:
             report = sender_lookup(
@@ -113,7 +111,7 @@ class ReplayPlanner:
             and contact is not None
             and goes_on_in(self._redis, thread, contact, now=time.time(), settings=self._settings)
         )
-        media = [m for m in message.media if not entry.get("attachments")]
+        media = [m for m in message.media if not entry.attachments]
         if media:
             calls.insert(0, f"download {len(media)} media from {message.provider}")
         if continuing:
@@ -128,13 +126,14 @@ class ReplayPlanner:
 
     def outbound(self, record: JobRecord) -> list[str]:
         """Which messages would go to whom, through which provider, and which are already sent."""
-        reply = record.reply or {}
+        reply = record.reply
+        assert reply is not None  # a reply past retention is settled before it is planned
         try:
             thread, adapter = reply_route(reply, ThreadStore(self._redis), self._adapters)
         except UnprocessableMessage as exc:
             return [f"cannot be sent as things are: {exc}"]
         planned = plan_reply(reply, thread, adapter, self._settings, now=time.time())
-        already = sent_ids(reply)
+        already = reply.sent_ids()
         to = mask_number(thread.customer_address)
         lines = [f"reply in conversation {thread.conversation_id} to {to} through {adapter.name}"]
         if planned.window_note is not None:
@@ -159,9 +158,10 @@ class ReplayPlanner:
 
     def status(self, record: JobRecord) -> list[str]:
         """Which sent message the report applies to, and whether an agent would get a note."""
-        status = StatusLedger(self._redis, self._settings).get(record.record_id)
-        if status is None:
+        entry = StatusLedger(self._redis, self._settings).get(record.record_id)
+        if entry is None:
             return ["the report is past retention"]
+        status = entry.report
         sent = OutboundStore(self._redis, self._settings).get(status.provider, status.provider_message_id)
         lines = [f"{status.provider} reports {status.state.value} for message {status.provider_message_id}"]
         conversation_id = told_in(status, sent)

@@ -19,96 +19,30 @@ there is one (`WHATSAPP_TEMPLATE`, `TWILIO_WHATSAPP_CONTENT_SID`).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 import httpx
 from redis import Redis
-from redis.client import Pipeline
 
 from bridge.conversations.notes import Notes
 from bridge.conversations.threads import Thread, ThreadStore
-from bridge.core import freshness
-from bridge.core.context import request_id_fields
 from bridge.core.errors import LedgerRecordMissing, PartiallySent, ProviderRejected, UnprocessableMessage
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
-from bridge.infra import keys
-from bridge.infra.claims import Claim, prepare
-from bridge.infra.connection import read_hash
-from bridge.infra.queueing import enqueue_reply, outbound_queue
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.html_text import html_to_text
-from bridge.intercom.webhooks import ReplyPart
 from bridge.model.messages import Channel
 from bridge.model.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.base import ProviderAdapter
+from bridge.replies.ledger import FINAL, PartialSend, ReplyEntry, ReplyLedger, ReplyStatus
 from bridge.replies.sent import OutboundStore
 
 log = logging.getLogger(__name__)
 
 WHATSAPP_WINDOW_SECONDS = 24 * 3600
-
-
-class ReplyStatus(StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    TEMPLATE_SENT = "template_sent"  # outside the window: the template went instead
-    BLOCKED = "blocked"  # outside the window, no template configured: nothing sent
-    PARTLY_SENT = "partly_sent"  # sent, but the provider refused some parts of a message (noted)
-    FAILED = "failed"
-
-
-FINAL = frozenset({ReplyStatus.SENT, ReplyStatus.TEMPLATE_SENT, ReplyStatus.BLOCKED, ReplyStatus.PARTLY_SENT})
-
-
-class ReplyLedger:
-    def __init__(self, redis_client: Redis, settings: Settings) -> None:
-        self._redis = redis_client
-        self._settings = settings
-        self._queue = outbound_queue(redis_client)
-
-    def claim(self, part: ReplyPart) -> Claim:
-        """The claim that stores and queues a reply part exactly once, to send with others
-        (`claims.run_batched`): a second claim of the same part id is a duplicate."""
-        key = keys.reply(part.part_id)
-        fields = {
-            "conversation_id": part.conversation_id,
-            "status": ReplyStatus.QUEUED.value,
-            "part": json.dumps(
-                {
-                    "body": part.body,
-                    "author_type": part.author_type,
-                    "author_id": part.author_id,
-                    "attachments": [a.url for a in part.attachments],
-                    "created_at": part.created_at,
-                }
-            ),
-            "received_at": f"{time.time():.6f}",
-            **request_id_fields(),
-        }
-
-        # The entry outlives every copy of the part `bridge.replies.events` still accepts: both
-        # derive from BRIDGE_RETENTION_DAYS (`bridge.core.freshness`), so once it has expired, any copy
-        # is refused by its `created_at` and the part is never sent twice, however late the copy.
-        ttl = freshness.retention_seconds(self._settings)
-
-        def write(pipe: Pipeline) -> None:
-            pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-            pipe.expire(key, ttl)
-            enqueue_reply(self._queue, part.part_id, settings=self._settings, pipeline=pipe)
-
-        return prepare(self._redis, key, write, what="the reply")
-
-    def get(self, part_id: str) -> dict[str, str]:
-        return read_hash(self._redis, keys.reply(part_id))
-
-    def update(self, part_id: str, **fields: str) -> None:
-        self._redis.hset(keys.reply(part_id), mapping=fields)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -144,23 +78,24 @@ class ReplySender:
 
     def send(self, part_id: str) -> SendResult:
         entry = self._replies.get(part_id)
-        if not entry:
+        if entry is None:
             raise LedgerRecordMissing(f"reply {part_id} is not stored (expired or never stored)")
-        if ReplyStatus(entry["status"]) in FINAL:
-            return SendResult(part_id, ReplyStatus(entry["status"]), sent_ids(entry))
+        if entry.status in FINAL:
+            return SendResult(part_id, entry.status, entry.sent_ids())
         thread, adapter = reply_route(entry, self._threads, self._adapters)
         planned = plan_reply(entry, thread, adapter, self._settings, now=self._clock())
         if planned.window_note is not None:
             self._notes.post_once(thread.conversation_id, planned.window_note, once=f"window:{part_id}")
         if planned.status is ReplyStatus.BLOCKED:
-            self._replies.update(part_id, status=ReplyStatus.BLOCKED.value)
+            self._replies.finish(part_id, ReplyStatus.BLOCKED)
             return SendResult(part_id, ReplyStatus.BLOCKED)
         ids = [
-            self._send_one(adapter, message, index, entry, thread, part_id)
+            self._send_one(adapter, message, index, entry, thread)
             for index, message in enumerate(planned.messages)
         ]
-        status = ReplyStatus.PARTLY_SENT if partly_sent(self._replies.get(part_id)) else planned.status
-        self._replies.update(part_id, status=status.value)
+        latest = self._replies.get(part_id)
+        status = ReplyStatus.PARTLY_SENT if latest is not None and latest.partly_sent else planned.status
+        self._replies.finish(part_id, status)
         log.info("reply %s: %s through %s (%d messages)", part_id, status.value, thread.provider, len(ids))
         return SendResult(part_id, status, tuple(ids))
 
@@ -169,28 +104,24 @@ class ReplySender:
         adapter: ProviderAdapter,
         message: OutboundMessage,
         index: int,
-        entry: dict[str, str],
+        entry: ReplyEntry,
         thread: Thread,
-        part_id: str,
     ) -> str:
-        recorded = entry.get(f"sent.{index}")
+        part_id = entry.part_id
+        recorded = entry.sent.get(index)
         if recorded:
             # Sent before a crash or by the attempt a replay repeats; a partial send's note may be
             # what the crash interrupted (said once: `post_once`).
-            self._note_partial(thread, part_id, index, entry.get(f"partial.{index}"))
+            self._note_partial(thread, part_id, index, entry.partial.get(index))
             return recorded
-        partial: str | None = None
+        partial: PartialSend | None = None
         try:
             accepted: tuple[str, ...] = (adapter.send(message, self._settings, self._http, self._policy),)
         except PartiallySent as sent_in_part:
             # Some parts reached the customer: record them like a send, never send again.
             accepted = sent_in_part.message_ids
-            partial = json.dumps(
-                {
-                    "sent": list(accepted),
-                    "total": sent_in_part.total,
-                    "note": partial_note(adapter, sent_in_part, message.text),
-                }
+            partial = PartialSend(
+                accepted, sent_in_part.total, partial_note(adapter, sent_in_part, message.text)
             )
         except ProviderRejected as rejected:
             reason = adapter.failure_reason(rejected.code)
@@ -199,10 +130,9 @@ class ReplySender:
                 failure_note(adapter.name, rejected.code, reason or rejected.message, message.text),
                 once=f"rejected:{part_id}:{index}",
             )
-            self._replies.update(part_id, status=ReplyStatus.FAILED.value, error=str(rejected))
+            self._replies.fail(part_id, reason=str(rejected))
             raise
-        sent = {f"sent.{index}": accepted[0]} | ({f"partial.{index}": partial} if partial else {})
-        self._replies.update(part_id, **sent)
+        self._replies.record_sent(part_id, index, accepted[0], partial)
         self._note_partial(thread, part_id, index, partial)
         # Every part has its own id and delivery reports (a long SMS): each ties back to the reply.
         for provider_id in accepted:
@@ -237,33 +167,18 @@ class ReplySender:
                 text=message.text,
             )
 
-    def _note_partial(self, thread: Thread, part_id: str, index: int, partial: str | None) -> None:
+    def _note_partial(self, thread: Thread, part_id: str, index: int, partial: PartialSend | None) -> None:
         """Tell the agent, once, which parts of message `index` the provider refused."""
-        if partial:
-            note = str(json.loads(partial)["note"])
-            self._notes.post_once(thread.conversation_id, note, once=f"partial:{part_id}:{index}")
-
-
-def partly_sent(entry: Mapping[str, str]) -> bool:
-    """Whether a provider sent some message of the reply only in part (`partial.<index>`)."""
-    return any(name.startswith("partial.") for name in entry)
-
-
-def sent_ids(entry: Mapping[str, str]) -> tuple[str, ...]:
-    """The provider message ids already sent for a reply part, in order."""
-    return tuple(entry[name] for name in sorted(entry, key=_sent_index) if name.startswith("sent."))
-
-
-def _sent_index(name: str) -> int:
-    return int(name.removeprefix("sent.")) if name.startswith("sent.") else -1
+        if partial is not None:
+            self._notes.post_once(thread.conversation_id, partial.note, once=f"partial:{part_id}:{index}")
 
 
 def reply_route(
-    entry: Mapping[str, str], threads: ThreadStore, adapters: Mapping[str, ProviderAdapter]
+    entry: ReplyEntry, threads: ThreadStore, adapters: Mapping[str, ProviderAdapter]
 ) -> tuple[Thread, ProviderAdapter]:
     """The thread a reply part answers and the provider that carries it; UnprocessableMessage when
     the conversation is not the bridge's or its provider is not configured (fixable, then replayed)."""
-    conversation_id = entry["conversation_id"]
+    conversation_id = entry.conversation_id
     thread = threads.by_conversation(conversation_id)
     if thread is None:
         raise UnprocessableMessage(f"conversation {conversation_id} is not one the bridge opened")
@@ -284,11 +199,10 @@ class ReplyPlan:
 
 
 def plan_reply(
-    entry: Mapping[str, str], thread: Thread, adapter: ProviderAdapter, settings: Settings, *, now: float
+    entry: ReplyEntry, thread: Thread, adapter: ProviderAdapter, settings: Settings, *, now: float
 ) -> ReplyPlan:
     """The plan for reply part `entry` on `thread` at `now`. Pure: sending and dry runs share it."""
-    part = json.loads(entry["part"])
-    draft = Draft(text=html_to_text(part["body"]), attachment_urls=tuple(part["attachments"]))
+    draft = Draft(text=html_to_text(entry.part.body), attachment_urls=entry.part.attachments)
     base = OutboundMessage(
         channel=Channel(thread.channel),
         to=thread.customer_address,

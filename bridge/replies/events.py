@@ -25,7 +25,7 @@ from bridge.core.settings import Settings
 from bridge.infra.batching import Batcher
 from bridge.infra.claims import Outcome, run_batched
 from bridge.intercom.webhooks import REPLY_TOPICS, STATE_TOPICS, Notification, ReplyPart
-from bridge.replies.agent import ReplyLedger
+from bridge.replies.ledger import ReplyLedger
 
 log = logging.getLogger(__name__)
 

@@ -23,17 +23,19 @@ from redis import Redis
 from redis.client import Pipeline
 
 from bridge.conversations.notes import Notes
+from bridge.core import freshness
 from bridge.core.context import request_id_fields
 from bridge.core.errors import LedgerRecordMissing
 from bridge.core.settings import Settings
 from bridge.infra import claims, keys
 from bridge.infra.claims import Outcome
+from bridge.infra.entries import request_id_of
 from bridge.infra.queueing import enqueue_status, status_queue
 from bridge.intercom.client import IntercomClient
 from bridge.model.messages import DeliveryState, DeliveryStatus
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.agent import say_undelivered
-from bridge.replies.sent import OutboundStore
+from bridge.replies.sent import OutboundStore, SentMessage
 
 
 def status_id(status: DeliveryStatus) -> str:
@@ -43,10 +45,20 @@ def status_id(status: DeliveryStatus) -> str:
     return f"{status.provider}-{digest}"
 
 
+@dataclass(frozen=True)
+class ReportEntry:
+    """A delivery report in the ledger, as its job and ops read it."""
+
+    status_id: str
+    report: DeliveryStatus
+    request_id: str | None  # of the webhook that brought it
+
+
 class StatusLedger:
     def __init__(self, redis_client: Redis, settings: Settings) -> None:
         self._redis = redis_client
         self._settings = settings
+        self._ttl = freshness.retention_seconds(settings)
         self._queue = status_queue(redis_client)
 
     def accept(self, status: DeliveryStatus) -> Outcome:
@@ -59,20 +71,17 @@ class StatusLedger:
         key = keys.status(entry_id)
 
         def write(pipe: Pipeline) -> None:
-            pipe.set(key, _stored(status), ex=self._settings.retention_days * 86400)
+            pipe.set(key, _stored(status), ex=self._ttl)
             enqueue_status(self._queue, entry_id, settings=self._settings, pipeline=pipe)
 
         return claims.prepare(self._redis, key, write, what="the delivery report")
 
-    def get(self, entry_id: str) -> DeliveryStatus | None:
+    def get(self, entry_id: str) -> ReportEntry | None:
         raw = self._redis.get(keys.status(entry_id))
-        return DeliveryStatus.model_validate_json(raw) if raw else None
-
-    def request_id(self, entry_id: str) -> str | None:
-        """The id of the request that brought report `entry_id`, if it was stored with one."""
-        raw = self._redis.get(keys.status(entry_id))
-        value = json.loads(raw).get("request_id") if raw else None
-        return value if isinstance(value, str) else None
+        if not raw:
+            return None
+        stored = json.loads(raw)
+        return ReportEntry(entry_id, DeliveryStatus.model_validate(stored), request_id_of(stored))
 
 
 def _stored(status: DeliveryStatus) -> str:
@@ -105,9 +114,10 @@ class ReportApplier:
 
     def apply(self, status_id: str) -> AppliedReport:
         """Record report `status_id` on its sent message; a failure becomes one note in its conversation."""
-        status = StatusLedger(self._redis, self._settings).get(status_id)
-        if status is None:
+        entry = StatusLedger(self._redis, self._settings).get(status_id)
+        if entry is None:
             raise LedgerRecordMissing(f"delivery report {status_id} is not stored (expired or never stored)")
+        status = entry.report
         outbound = OutboundStore(self._redis, self._settings)
         recorded = outbound.record_status(status)
         sent = outbound.get(status.provider, status.provider_message_id)
@@ -122,15 +132,15 @@ class ReportApplier:
                 conversation_id,
                 code=status.error_code,
                 message=status.error_message,
-                text=sent.get("text", ""),
+                text=sent.text if sent is not None else "",
             )
         return AppliedReport(status.state, recorded, noted)
 
 
-def told_in(status: DeliveryStatus, sent: Mapping[str, str]) -> str | None:
+def told_in(status: DeliveryStatus, sent: SentMessage | None) -> str | None:
     """The conversation where applying `status` to sent message `sent` tells the agent it failed;
     None when it tells nothing: not a failure, or the send not recorded yet (its conversation
     unknown: the sender tells it when it records the send)."""
-    if status.state is DeliveryState.FAILED and sent.get("conversation_id"):
-        return sent["conversation_id"]
+    if status.state is DeliveryState.FAILED and sent is not None:
+        return sent.conversation_id
     return None

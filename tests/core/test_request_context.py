@@ -72,7 +72,7 @@ def test_a_webhook_stores_its_request_id_with_the_message_and_its_job_finds_it(
     read_stored_webhooks(redis_client, settings)  # the reader claims what the stored webhook carries
 
     entry_id = inbound_id("twilio", _sid(request.body))
-    assert InboundLedger(redis_client, settings).get(entry_id).get("request_id") == "req-inbound"
+    assert InboundLedger(redis_client, settings).get(entry_id).request_id == "req-inbound"
     job = inbound_queue(redis_client).fetch_job(inbound_job_id(entry_id))
     assert request_id_of(job) == "req-inbound"
 
@@ -90,9 +90,9 @@ def test_a_delivery_report_stores_its_request_id_and_still_reads_as_a_report(
 
     [job] = status_queue(redis_client).get_jobs()
     status_id = job.kwargs["status_id"]
-    ledger = StatusLedger(redis_client, settings)
-    assert ledger.request_id(status_id) == "req-status" == request_id_of(job)
-    assert ledger.get(status_id).provider_message_id == "SM1"
+    entry = StatusLedger(redis_client, settings).get(status_id)
+    assert entry.request_id == "req-status" == request_id_of(job)
+    assert entry.report.provider_message_id == "SM1"
 
 
 def test_a_message_stored_outside_a_request_has_no_request_id(settings, redis_client):
@@ -108,7 +108,7 @@ def test_a_message_stored_outside_a_request_has_no_request_id(settings, redis_cl
     ledger.accept(message, RawPayload(content_type="", body="", path="/"))
 
     entry_id = inbound_id("twilio", "SM-script")
-    assert ledger.get(entry_id).get("request_id") is None
+    assert ledger.get(entry_id).request_id is None
     assert request_id_of(inbound_queue(redis_client).fetch_job(inbound_job_id(entry_id))) is None
 
 

@@ -264,7 +264,7 @@ def test_recording_never_breaks_the_work_it_measures():
     recorder = redis_metrics(down)
     recorder.webhook("twilio", WebhookKind.INBOUND, WebhookOutcome.ACCEPTED)
     recorder.outbound_message("twilio", SendOutcome.SENT, template=False)
-    recorder.delivered("twilio", "created_conversation", received_at="not a time", now=0.0)
+    recorder.delivered("twilio", "created_conversation", received_at=0.0, now=1.0)
 
 
 def test_without_a_recorder_nothing_is_written(redis_client):

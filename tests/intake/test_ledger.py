@@ -15,6 +15,7 @@ from bridge.infra.claims import Outcome
 from bridge.infra.connection import redis_client
 from bridge.infra.queueing import inbound_job_id, inbound_queue
 from bridge.intake.ledger import InboundLedger, RawPayload, Status, inbound_id
+from bridge.intercom.models import ContactRef
 from bridge.model.messages import Channel, InboundMessage
 from bridge.model.senders import classify_sender
 
@@ -77,7 +78,7 @@ def test_ids_are_safe_job_ids_even_for_whatsapp_ids():
 
 
 def test_recovery_points_never_resurrect_an_expired_entry(ledger, redis_client):
-    ledger.update("twilio-gone", status="delivered")
+    ledger.mark_delivered("twilio-gone", "123", at=0.0)
     assert not redis_client.exists(keys.inbound("twilio-gone"))
 
 
@@ -86,3 +87,62 @@ def test_redis_unreachable_is_storage_unavailable():
     ledger = InboundLedger(unreachable, Settings(_env_file=None))
     with pytest.raises(StorageUnavailable):
         ledger.accept(message(), RAW)
+
+
+def test_an_entry_the_previous_version_stored_and_updated_reads_as_a_typed_entry(ledger, redis_client):
+    # As the previous version wrote it: its claim, then its recovery points and a failed attempt.
+    entry_id = inbound_id("twilio", "SM1")
+    redis_client.hset(
+        keys.inbound(entry_id),
+        mapping={
+            "seq": "7",
+            "provider": "twilio",
+            "status": "retrying",
+            "received_at": "1795392000.250000",
+            "message": message().model_dump_json(),
+            "raw": '{"content_type": "application/x-www-form-urlencoded", "body": "From=...", '
+            '"path": "/webhooks/twilio", "query": "", "method": "POST"}',
+            "request_id": "req-old",
+            "contact_id": "6623abc",
+            "contact_role": "user",
+            "match": '{"contact_id": "6623abc", "role": "user", "rule": "identity_map", "variant": null, '
+            '"candidates": []}',
+            "attachments": '{"urls": ["https://media.example/1"], "notes": []}',
+            "attempts": "1",
+            "error": "IntercomServerError: Intercom answered 500",
+            "failed_at": "1795392060.000000",
+        },
+    )
+
+    entry = ledger.get(entry_id)
+    assert (entry.inbound_id, entry.message, entry.seq) == (entry_id, message(), 7)
+    assert entry.status is Status.RETRYING
+    assert (entry.stored_at, entry.request_id) == (1795392000.25, "req-old")
+    assert entry.raw == RAW
+    assert entry.contact == ContactRef("6623abc", "user")
+    assert entry.match["rule"] == "identity_map"
+    assert entry.attachments == {"urls": ["https://media.example/1"], "notes": []}
+    assert entry.error == "IntercomServerError: Intercom answered 500"
+    assert entry.conversation_id is None
+
+
+def test_recovery_points_are_stored_as_the_previous_version_stored_them(ledger, redis_client):
+    ledger.accept(message(), RAW)
+    entry_id = inbound_id("twilio", "SM1")
+    ledger.record_contact(entry_id, ContactRef("6623abc", "lead"), {"rule": "search"})
+    ledger.record_attachments(entry_id, {"urls": [], "notes": ["a photo that could not be fetched"]})
+    ledger.mark_delivered(entry_id, "215", at=1795392000.5)
+
+    stored = {k.decode(): v.decode() for k, v in redis_client.hgetall(keys.inbound(entry_id)).items()}
+    assert {name: stored[name] for name in ("contact_id", "contact_role", "match", "attachments")} == {
+        "contact_id": "6623abc",
+        "contact_role": "lead",
+        "match": '{"rule": "search"}',
+        "attachments": '{"urls": [], "notes": ["a photo that could not be fetched"]}',
+    }
+    assert (stored["status"], stored["conversation_id"]) == ("delivered", "215")
+    assert (stored["delivered_at"], stored["error"]) == ("1795392000.500000", "")
+
+    ledger.forget_contact(entry_id)
+    entry = ledger.get(entry_id)
+    assert (entry.contact, entry.match, entry.status) == (None, None, Status.DELIVERED)

@@ -178,7 +178,7 @@ def test_a_message_delivered_before_its_job_is_replayed_is_not_delivered_again(
     from rq.serializers import JSONSerializer
 
     inbound_id = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer).kwargs["inbound_id"]
-    InboundLedger(redis_client, settings).update(inbound_id, status="delivered", conversation_id="123")
+    InboundLedger(redis_client, settings).mark_delivered(inbound_id, "123", at=0.0)
 
     replay = cli("jobs", "replay", job_id, "--no-wait")
     assert f"{job_id}: already_done: already in conversation 123" in replay.output
@@ -426,7 +426,7 @@ def test_the_form_of_the_number_a_contact_matched_by_is_masked_unless_revealed(
     assert revealed["record"]["match"]["variant"] == variant
 
     # Without what that attempt recorded (the contact, the identity map), a dry run searches again.
-    InboundLedger(redis_client, settings).update(revealed["record"]["inbound_id"], contact_id="", match="")
+    InboundLedger(redis_client, settings).forget_contact(revealed["record"]["inbound_id"])
     redis_client.delete(*redis_client.keys(keys.identity("*")))
     dry = cli("jobs", "replay", job["id"], "--dry-run").output
     assert "through the variant +55118*****21" in dry and variant not in dry and sender not in dry

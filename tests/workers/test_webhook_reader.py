@@ -85,7 +85,7 @@ def test_a_read_webhook_keeps_its_body_once_on_the_ledger_and_still_dedupes_a_re
     assert redis_client.hget(record, "body") is None  # not kept twice for the whole retention
     assert redis_client.hget(record, "read_at") is not None
     entry = InboundLedger(redis_client, settings).get(inbound_id("twilio", "SM1"))
-    assert "Body=once" in entry.get("raw")
+    assert "Body=once" in entry.raw.body
 
     assert request.send(http).status_code == 200  # Twilio's retry of the same request
     assert redis_client.zcard(keys.WEBHOOKS_PENDING) == 0

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from bridge.conversations.threads import ThreadStore
 from bridge.core.errors import ProviderDisabled
 from bridge.intercom import webhooks
-from bridge.replies.agent import ReplyLedger
 from bridge.replies.events import handle_notification
+from bridge.replies.ledger import ReplyLedger
 from bridge.web.deps import IntakeDep, RedisDep, SettingsDep
 from bridge.web.routes.webhooks import read_webhook
 
