@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.providers.base import without_recipient
+from bridge.providers.refusals import without_recipient
 
 
 @pytest.mark.parametrize(

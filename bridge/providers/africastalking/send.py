@@ -35,7 +35,8 @@ from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage, SendLimits
-from bridge.providers.base import SendFunctions, api_call, json_answer, refused
+from bridge.providers.base import SendFunctions, api_call, refused
+from bridge.providers.refusals import json_answer
 
 PROVIDER = "africastalking"
 SEND_PATH = "/version1/messaging"

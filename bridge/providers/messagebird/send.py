@@ -51,17 +51,10 @@ from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import MediaKind, OutboundMessage, SendLimits, Template, check_planned, media_kind
 from bridge.model.phones import international_digits_to_e164, strip_formatting
-from bridge.providers.base import (
-    SendFunctions,
-    error_code,
-    json_answer,
-    post_json,
-    refused,
-    status_text,
-    without_recipient,
-)
+from bridge.providers.base import SendFunctions, post_json, refused
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.messagebird.failures import failure_reason
+from bridge.providers.refusals import error_code, json_answer, status_text, without_recipient
 
 
 class Api(StrEnum):

@@ -33,15 +33,8 @@ from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage, SendLimits
 from bridge.model.phones import strip_formatting
-from bridge.providers.base import (
-    SendFunctions,
-    error_code,
-    json_answer,
-    post_json,
-    refused,
-    status_text,
-    without_recipient,
-)
+from bridge.providers.base import SendFunctions, post_json, refused
+from bridge.providers.refusals import error_code, json_answer, status_text, without_recipient
 
 log = logging.getLogger(__name__)
 

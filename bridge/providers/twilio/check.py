@@ -16,7 +16,8 @@ import httpx
 
 from bridge.core.logs import mask
 from bridge.core.settings import Settings
-from bridge.providers.base import CredentialCheck, error_code, json_answer, read_account, refused, status_text
+from bridge.providers.base import CredentialCheck, read_account, refused
+from bridge.providers.refusals import error_code, json_answer, status_text
 
 PROVIDER = "twilio"
 PATH = "/2010-04-01/Accounts/{sid}.json"

@@ -13,7 +13,8 @@ from __future__ import annotations
 import httpx
 
 from bridge.core.settings import Settings
-from bridge.providers.base import CredentialCheck, json_answer, read_account, status_text
+from bridge.providers.base import CredentialCheck, read_account
+from bridge.providers.refusals import json_answer, status_text
 from bridge.providers.vonage.send import NAME
 
 PATH = "/account/get-balance"

@@ -48,7 +48,8 @@ from bridge.model.outgoing import (
     media_extension,
     media_kind,
 )
-from bridge.providers.base import SendFunctions, api_call, json_answer, refused, without_recipient
+from bridge.providers.base import SendFunctions, api_call, refused
+from bridge.providers.refusals import json_answer, without_recipient
 from bridge.providers.vonage.failures import SMS_SEND_STATUSES, failure_reason, sms_api_code
 
 log = logging.getLogger(__name__)

@@ -46,15 +46,8 @@ from bridge.model.outgoing import (
     check_planned,
     media_kind,
 )
-from bridge.providers.base import (
-    SendFunctions,
-    error_code,
-    json_answer,
-    post_json,
-    refused,
-    status_text,
-    without_recipient,
-)
+from bridge.providers.base import SendFunctions, post_json, refused
+from bridge.providers.refusals import error_code, json_answer, status_text, without_recipient
 from bridge.providers.whatsapp.failures import failure_reason
 
 PROVIDER = "whatsapp"
