@@ -383,19 +383,6 @@ def conversation_event(
     }
 
 
-def test_a_whatsapp_conversation_message_parses_to_the_message_model() -> None:
-    message = only_message(json_request(conversation_event()))
-    assert message.channel is Channel.WHATSAPP
-    assert message.provider_message_id == "93a1f7ba935c4ee298cb5ef952052ea7"
-    assert message.sender.raw == "+5511912345678"
-    assert message.sender.key == "phone:+5511912345678"
-    assert message.business_number == "2ceefea7c1b8c79673215c42c1a6b916"
-    assert message.text == "Testing webhook functionality."
-    assert message.profile_name == "Ana Souza"
-    assert message.received_at == datetime(2019, 3, 1, 10, 40, 2, 880881, tzinfo=UTC)
-    assert message.problem is None
-
-
 def test_an_sms_conversation_message_is_sms() -> None:
     assert only_message(json_request(conversation_event(platform="sms"))).channel is Channel.SMS
 
@@ -521,16 +508,41 @@ def bird_event(body: dict[str, Any] | None = None, *, event: str = "whatsapp.inb
     }
 
 
-def test_a_bird_whatsapp_event_parses_to_the_message_model() -> None:
-    message = only_message(json_request(bird_event()))
-    assert message.channel is Channel.WHATSAPP
-    assert message.provider_message_id == "404544c5-9920-45f1-8990-0855634ab7ac"
-    assert message.sender.raw == "+3511111111"
-    assert message.sender.kind is IdentityKind.PHONE
-    assert message.business_number == "52ad151f-f7b4-46f9-a5c6-d3318e650c84"
-    assert message.text == "Test"
-    assert message.received_at == datetime(2023, 12, 13, 19, 34, 1, 858000, tzinfo=UTC)
-    assert message.problem is None
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        pytest.param(
+            conversation_event,
+            {
+                "provider_message_id": "93a1f7ba935c4ee298cb5ef952052ea7",
+                "sender": ("+5511912345678", "phone:+5511912345678", IdentityKind.PHONE),
+                "business_number": "2ceefea7c1b8c79673215c42c1a6b916",
+                "text": "Testing webhook functionality.",
+                "profile_name": "Ana Souza",
+                "received_at": datetime(2019, 3, 1, 10, 40, 2, 880881, tzinfo=UTC),
+            },
+            id="conversations-api",
+        ),
+        pytest.param(
+            bird_event,
+            {
+                "provider_message_id": "404544c5-9920-45f1-8990-0855634ab7ac",
+                "sender": ("+3511111111", "phone:+3511111111", IdentityKind.PHONE),
+                "business_number": "52ad151f-f7b4-46f9-a5c6-d3318e650c84",
+                "text": "Test",
+                "profile_name": None,
+                "received_at": datetime(2023, 12, 13, 19, 34, 1, 858000, tzinfo=UTC),
+            },
+            id="bird-channels",
+        ),
+    ],
+)
+def test_a_whatsapp_message_parses_to_the_message_model(event: Any, expected: dict[str, Any]) -> None:
+    """Both JSON generations (the Conversations API's and Bird's Channels API's) read the same."""
+    message = only_message(json_request(event()))
+    sender = (message.sender.raw, message.sender.key, message.sender.kind)
+    read = {name: getattr(message, name) for name in expected if name != "sender"} | {"sender": sender}
+    assert (message.channel, message.problem, read) == (Channel.WHATSAPP, None, expected)
 
 
 def test_a_bird_sms_event_is_sms() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Callable
+from typing import Any
 
+import httpx
+import pytest
 from rq.exceptions import AbandonedJobError
 from rq.registry import FailedJobRegistry
-from twilio.request_validator import RequestValidator
 
 from bridge.infra.queueing import inbound_job_id, inbound_queue
 from bridge.intake.ledger import InboundLedger, inbound_id
@@ -16,6 +18,20 @@ from workers.failures import record_failure
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 
 
+Write = Callable[..., httpx.Response]
+
+
+@pytest.fixture
+def customer_writes(bridge, settings, http) -> Write:
+    """Posts the customer's signed Twilio SMS to the business number; the answer."""
+
+    def write(text: str, **message: Any) -> httpx.Response:
+        message = {"sender": CUSTOMER, "recipient": BUSINESS, **message}
+        return signed_twilio(bridge.url, settings, text=text, **message).send(http)
+
+    return write
+
+
 def failed_job(redis_client, sid: str):
     job_id = inbound_job_id(inbound_id("twilio", sid))
     assert job_id in FailedJobRegistry(queue=inbound_queue(redis_client)).get_job_ids()
@@ -23,12 +39,10 @@ def failed_job(redis_client, sid: str):
 
 
 def test_a_permanent_intercom_error_fails_at_once_without_retrying(
-    bridge, settings, sandbox, drain, http, redis_client
+    customer_writes, sandbox, drain, redis_client
 ):
     sandbox.fault(400, times=None, path_prefix="/contacts/search")
-    signed_twilio(
-        bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi", message_id="SMperm"
-    ).send(http)
+    customer_writes("hi", message_id="SMperm")
     drain()
 
     job = failed_job(redis_client, "SMperm")
@@ -37,10 +51,10 @@ def test_a_permanent_intercom_error_fails_at_once_without_retrying(
     assert len(searches) == 1  # neither the client nor RQ tried again
 
 
-def test_a_retryable_failure_is_retried_by_the_job_and_then_delivered(bridge, settings, sandbox, drain, http):
+def test_a_retryable_failure_is_retried_by_the_job_and_then_delivered(customer_writes, sandbox, drain):
     # The client tries 4 times per job attempt; 5 failures need a second job attempt.
     sandbox.fault(503, times=5, path_prefix="/contacts/search")
-    signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="eventually").send(http)
+    customer_writes("eventually")
     drain()
 
     [conversation] = sandbox.conversations()
@@ -48,16 +62,9 @@ def test_a_retryable_failure_is_retried_by_the_job_and_then_delivered(bridge, se
 
 
 def test_an_unreadable_sender_is_kept_failed_with_the_reason_and_sends_nothing(
-    bridge, settings, sandbox, drain, http, redis_client
+    customer_writes, settings, sandbox, drain, redis_client
 ):
-    url = f"{bridge.url}/webhooks/twilio"
-    params = {"MessageSid": "SModd", "From": "#!?*", "To": BUSINESS, "Body": "who am I"}
-    signature = RequestValidator(settings.secret("twilio_auth_token")).compute_signature(url, params)
-    response = http.post(
-        url,
-        content=urlencode(params),
-        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
-    )
+    response = customer_writes("who am I", sender="#!?*", message_id="SModd")
     assert response.status_code == 200  # accepted and recorded, never a silent drop or a 500
     drain()
 
@@ -68,40 +75,33 @@ def test_an_unreadable_sender_is_kept_failed_with_the_reason_and_sends_nothing(
     assert sandbox.requests() == []
 
 
-def test_a_failed_message_does_not_hold_up_the_senders_later_ones(bridge, settings, sandbox, drain, http):
+def test_a_failed_message_does_not_hold_up_the_senders_later_ones(customer_writes, sandbox, drain):
     sandbox.fault(500, times=None, path_prefix="/contacts/search")
-    signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="first").send(http)
+    customer_writes("first")
     drain()
     sandbox.clear_faults()
-    signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="second").send(http)
+    customer_writes("second")
     drain()
 
     [conversation] = sandbox.conversations()
     assert conversation_bodies(conversation) == ["second"]
 
 
-def test_failure_reasons_never_carry_the_full_phone_number(
-    bridge, settings, sandbox, drain, http, redis_client
-):
+def test_failure_reasons_never_carry_the_full_phone_number(customer_writes, sandbox, drain, redis_client):
     sandbox.fault(400, times=None, path_prefix="/contacts/search")
-    signed_twilio(
-        bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="hi", message_id="SMmask"
-    ).send(http)
+    customer_writes("hi", message_id="SMmask")
     drain()
     assert CUSTOMER not in failed_job(redis_client, "SMmask").meta["reason"]
 
 
 def test_a_failure_recorded_after_a_later_job_delivered_the_message_posts_nothing_again(
-    bridge, settings, sandbox, drain, http, redis_client
+    customer_writes, settings, sandbox, drain, redis_client
 ):
     # A worker dies in the first message's job. The sender's next job delivers both (the lane
     # delivers earlier messages first); RQ then finds the dead worker's job abandoned, records
     # its failure and retries it. That failure must not undo "delivered".
     for sid, text in (("SMfirst", "first"), ("SMsecond", "second")):
-        message = signed_twilio(
-            bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text=text, message_id=sid
-        )
-        assert message.send(http).status_code == 200
+        assert customer_writes(text, message_id=sid).status_code == 200
     read_stored_webhooks(redis_client, settings)  # the reader's work: the two delivery jobs are queued
     queue = inbound_queue(redis_client)
     abandoned = queue.fetch_job(inbound_job_id(inbound_id("twilio", "SMfirst")))
