@@ -17,6 +17,7 @@ from bridge.model.outgoing import (
     media_kind,
     plan,
 )
+from bridge.providers.vonage import send as vonage_send
 
 BASE = OutboundMessage(channel=Channel.WHATSAPP, to="16505551234", sender="106540352242922")
 IMAGE = "https://files.example.com/i/photo.jpg?expires=1"
@@ -28,14 +29,9 @@ PDF = "https://files.example.com/i/Invoice%20May.pdf"
 WHATSAPP = SendLimits(max_text=4096, media=True, max_media=1, max_caption=1024)
 # MMS: body and media in one message, no caption limit.
 MMS = SendLimits(max_text=1600, media=True, max_media=10)
-# Vonage MMS: captions of 3000 on image, video and audio, but a message holds 1000 characters.
-VONAGE_MMS = SendLimits(
-    max_text=1000,
-    media=True,
-    max_media=1,
-    max_caption=3000,
-    captioned=frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO}),
-)
+# Vonage MMS, as its send route declares them: captions of 3000 on image, video and audio, but a
+# message holds 1000 characters.
+VONAGE_MMS = vonage_send.MMS.limits
 SMS = SendLimits(max_text=160, media=False)
 
 
