@@ -115,3 +115,48 @@ def test_messages_are_told_apart_by_provider_and_id(store):
     store.record_status(report(DeliveryState.READ))
     assert store.get("vonage", "SM1") is None
     assert store.get("twilio", "SM2") is None
+
+
+def test_a_record_the_previous_version_stored_reads_as_a_typed_sent_message(store, redis_client):
+    # As the previous version wrote it: the send recorded, then Twilio's failure report applied.
+    redis_client.hset(
+        keys.outbound("twilio", "SM1"),
+        mapping={
+            "conversation_id": "215",
+            "part_id": "p1",
+            "text": "Your order shipped",
+            "sent_at": "1795392000.500000",
+            "state": "failed",
+            "state_at": "2026-11-23T12:00:00+00:00",
+            "error_code": "30006",
+            "error_message": "Landline or unreachable",
+        },
+    )
+
+    sent = store.get("twilio", "SM1")
+    assert (sent.provider, sent.provider_message_id, sent.conversation_id, sent.part_id) == (
+        "twilio",
+        "SM1",
+        "215",
+        "p1",
+    )
+    assert (sent.text, sent.sent_at) == ("Your order shipped", 1795392000.5)
+    assert (sent.state, sent.state_at) == (DeliveryState.FAILED, AT)
+    assert (sent.error_code, sent.error_message) == ("30006", "Landline or unreachable")
+
+
+def test_a_send_and_a_report_are_stored_as_the_previous_version_stored_them(store, redis_client):
+    store.record_status(report(DeliveryState.DELIVERED))
+    send(store)
+
+    stored = {k.decode(): v.decode() for k, v in redis_client.hgetall(keys.outbound("twilio", "SM1")).items()}
+    assert float(stored.pop("sent_at")) > 0
+    assert stored == {
+        "conversation_id": "215",
+        "part_id": "p1",
+        "text": "Your order shipped",
+        "state": "delivered",
+        "state_at": "2026-11-23T12:00:00+00:00",
+        "error_code": "",
+        "error_message": "",
+    }
