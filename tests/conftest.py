@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from bridge.core.settings import Settings, get_settings, reset_settings_cache
+from bridge.intercom.client import IntercomClient
 from bridge.runtime.serving import BackgroundServer, free_port
 from tests.helpers import INTERCOM_OPENAPI, REFERENCE_ABSENT, SHARED, SandboxControl, shared_path
 
@@ -164,6 +165,13 @@ def bridge_env(
 @pytest.fixture
 def settings(bridge_env: dict[str, str]) -> Settings:
     return get_settings()
+
+
+@pytest.fixture
+def intercom(settings: Settings) -> Iterator[IntercomClient]:
+    """The bridge's Intercom client on the test's settings (the sandbox), with no call budget."""
+    with IntercomClient.from_settings(settings) as client:
+        yield client
 
 
 @pytest.fixture

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from click.testing import CliRunner
 
 from bridge.cli.contacts import contacts
 from bridge.contacts.lookup import build_lookup, render_lookup
 from bridge.contacts.resolution import IdentityMap
-from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
-
-
-@pytest.fixture
-def intercom(settings) -> Iterator[IntercomClient]:
-    with IntercomClient.from_settings(settings) as client:
-        yield client
 
 
 @pytest.fixture

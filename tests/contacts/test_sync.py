@@ -5,7 +5,6 @@ Real parts throughout: the sandbox over HTTP, a real Redis, the real Intercom cl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,14 +18,7 @@ from bridge.contacts.resolution import IdentityMap
 from bridge.contacts.sync import KeyHolders, SyncProgress, SyncStore, contact_keys, sync_contacts
 from bridge.core.errors import IntercomUnavailable
 from bridge.infra import keys
-from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import Contact, ContactRef
-
-
-@pytest.fixture
-def intercom(settings) -> Iterator[IntercomClient]:
-    with IntercomClient.from_settings(settings) as client:
-        yield client
 
 
 def run_sync(redis_client, intercom, *, region: str = "US", per_page: int = 3, **options: Any):

@@ -3,7 +3,6 @@ real Redis."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,18 +10,10 @@ import redis
 
 from bridge.conversations.notes import Notes
 from bridge.core.errors import IntercomUnavailable
-from bridge.core.settings import Settings
 from bridge.infra import keys
-from bridge.intercom.client import IntercomClient
 from tests.helpers import SandboxControl
 
 ADMIN_ID = "991267101"  # INTERCOM_ADMIN_ID in the tests' environment, the sandbox's only admin
-
-
-@pytest.fixture
-def intercom(settings: Settings) -> Iterator[IntercomClient]:
-    with IntercomClient.from_settings(settings) as client:
-        yield client
 
 
 @pytest.fixture

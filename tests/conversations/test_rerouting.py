@@ -3,29 +3,19 @@ against the sandbox (which merges and deletes as Intercom 2.16 does) and a real 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import redis
 
 from bridge.contacts.resolution import IdentityMap
 from bridge.conversations.rerouting import MAX_HOPS, canonical, follow_alias, forget_deleted, reroute
 from bridge.conversations.threads import ThreadStore
-from bridge.core.settings import Settings
 from bridge.infra import keys
-from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
 from tests.conversations.support import CUSTOMER, opened_thread
 from tests.helpers import SandboxControl
 
 NUMBER = f"phone:{CUSTOMER}"
-
-
-@pytest.fixture
-def intercom(settings: Settings) -> Iterator[IntercomClient]:
-    with IntercomClient.from_settings(settings) as client:
-        yield client
 
 
 def remember(
