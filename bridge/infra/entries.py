@@ -130,7 +130,3 @@ class HashEntries:
         """Write `fields` into the entry at `key` if it still exists; False when it does not."""
         flat = [item for pair in fields.items() for item in pair]
         return bool(self._update(keys=[key], args=flat))
-
-    def overwrite(self, key: str, fields: Mapping[str, str]) -> None:
-        """Write `fields` into the hash at `key`, whether or not the entry still exists."""
-        self.redis.hset(key, mapping=dict(fields))  # type: ignore[arg-type]

@@ -203,4 +203,6 @@ class ReplyLedger:
         self._set(part_id, {"status": ReplyStatus.QUEUED.value})
 
     def _set(self, part_id: str, fields: Mapping[str, str]) -> None:
-        self._entries.overwrite(keys.reply(part_id), fields)
+        # Only into an entry that still exists: a write after it expired would leave a hash with
+        # no lifetime and no part, kept for ever and unreadable.
+        self._entries.update(keys.reply(part_id), fields)

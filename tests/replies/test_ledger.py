@@ -89,6 +89,13 @@ def test_a_failure_is_recorded_with_its_reason(ledger, redis_client):
     assert redis_client.hget(keys.reply("9912"), "failed_at") == b"1795392060.000000"
 
 
-def test_what_an_update_left_of_an_expired_reply_is_no_reply(ledger, redis_client):
+def test_a_failure_recorded_after_the_reply_expired_leaves_nothing_behind(ledger, redis_client):
     ledger.fail("9912", reason="LedgerRecordMissing: reply 9912 is not stored", at=1795392060.0)
+    assert ledger.get("9912") is None
+    assert not redis_client.exists(keys.reply("9912"))  # no hash without a lifetime, kept for ever
+
+
+def test_what_an_older_version_left_of_an_expired_reply_is_no_reply(ledger, redis_client):
+    # The previous version's final failure wrote into an expired entry: a hash with no part.
+    redis_client.hset(keys.reply("9912"), mapping={"status": "failed", "error": "LedgerRecordMissing"})
     assert ledger.get("9912") is None
