@@ -3,14 +3,21 @@
 Since API 2.15, webhook bodies are plain text; older app versions send HTML (`<p>Hi <b>Ada</b></p>`),
 and a customer must never receive tags. Paragraphs and line breaks become new lines, links keep
 their address (`label (https://…)`), entities are decoded, everything else is dropped.
+
+A body is read as HTML only when it carries one of the tags Intercom's HTML is made of: plain
+text keeps what an agent typed between angle brackets ("Reply <YES>", "Support
+<help@acme.example>"), where reading it as HTML dropped it. Entities are decoded either way.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
 _BLOCKS = {"p", "div", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
+_INLINE = {"br", "li", "a", "b", "i", "u", "s", "em", "strong", "span", "code", "img", "td", "table"}
+_HTML_TAG = re.compile(rf"</?(?:{'|'.join(sorted(_BLOCKS | _INLINE))})\b[^<>]*>", re.IGNORECASE)
 
 
 class _Text(HTMLParser):
@@ -40,9 +47,10 @@ class _Text(HTMLParser):
 
 
 def html_to_text(body: str) -> str:
-    """`body` as plain text; text without tags comes back unchanged (but trimmed)."""
-    if "<" not in body and "&" not in body:
-        return body.strip()
+    """`body` as plain text; a body that is not HTML comes back with only its entities decoded (and
+    trimmed)."""
+    if not _HTML_TAG.search(body):
+        return html.unescape(body).strip()
     parser = _Text()
     parser.feed(body)
     parser.close()

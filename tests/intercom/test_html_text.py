@@ -59,6 +59,15 @@ def test_entities_are_decoded_and_lone_brackets_kept(body, text):
     assert html_to_text(body) == text
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["Reply <YES> to confirm", "Write to Support <support@acme.example> today", "Use <name> as the key"],
+)
+def test_angle_brackets_in_plain_text_are_what_the_agent_typed(body):
+    # API 2.15+ sends plain text: read as HTML, "<YES>" was an unknown tag and vanished.
+    assert html_to_text(body) == body
+
+
 def test_plain_text_comes_back_unchanged_but_trimmed():
     assert html_to_text("  Your order shipped.\nThanks!\n") == "Your order shipped.\nThanks!"
 
