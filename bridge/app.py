@@ -90,8 +90,9 @@ def create_app(
     app.state.adapters = {
         adapter.name: adapter for adapter in (adapters if adapters is not None else ADAPTERS.values())
     }
-    app.include_router(health.router)
+    # The providers' webhooks first: routes are matched in order, and they are nearly every request.
     app.include_router(webhooks.router)
+    app.include_router(health.router)
     app.include_router(media.router)
     app.include_router(intercom.router)
     app.include_router(inbox_app.router)
