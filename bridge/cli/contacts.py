@@ -30,17 +30,13 @@ def _services(settings: Settings, *, budgeted: bool) -> Iterator[tuple[Redis, In
     """Redis (the embedded server when `REDIS_URL` is unset) and the Intercom client, booking
     its calls in the budget the workers share when `budgeted` (`bridge.infra.rate_budget`)."""
     from bridge.infra.connection import redis_client
-    from bridge.runtime.embedded import resolve_redis
+    from bridge.runtime.embedded import redis_url
 
     settings.require("intercom_access_token")
-    url, embedded = resolve_redis(settings)
-    try:
+    with redis_url(settings) as url:
         client = redis_client(url, timeout=30.0)
         with IntercomClient.from_settings(settings, redis_client=client if budgeted else None) as intercom:
             yield client, intercom
-    finally:
-        if embedded is not None:
-            embedded.stop()
 
 
 @click.group()

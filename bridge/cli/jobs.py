@@ -9,7 +9,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -186,17 +186,12 @@ def _failed_jobs(*, dry_run: bool = False) -> Iterator[tuple[FailedJobs, Any]]:
     from bridge.infra.connection import redis_client
     from bridge.ops.jobs import FailedJobs
     from bridge.providers.registry import ADAPTERS
-    from bridge.runtime.embedded import resolve_redis
+    from bridge.runtime.embedded import redis_url
 
     settings = get_settings()
     try:
-        url, embedded = resolve_redis(settings)
-    except BridgeError as exc:
-        click.echo(f"bridge: {exc}", err=True)
-        sys.exit(2)
-    client = redis_client(url, timeout=30.0)
-    try:
-        with ExitStack() as planning:
+        with redis_url(settings) as url, ExitStack() as planning:
+            client = planning.enter_context(closing(redis_client(url, timeout=30.0)))
             planner = None
             if dry_run:
                 from bridge.ops.replay_plan import dry_run_planner
@@ -206,7 +201,3 @@ def _failed_jobs(*, dry_run: bool = False) -> Iterator[tuple[FailedJobs, Any]]:
     except BridgeError as exc:
         click.echo(f"bridge: {exc}", err=True)
         sys.exit(2)
-    finally:
-        client.close()
-        if embedded is not None:
-            embedded.stop()

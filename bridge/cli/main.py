@@ -92,18 +92,14 @@ def run(host: str, port: int, workers: int, sandbox: bool, sandbox_port: int, st
 def worker(burst: bool) -> None:
     """Run a worker for the bridge's queues."""
     from bridge.infra.connection import redis_client
-    from bridge.runtime.embedded import resolve_redis
+    from bridge.runtime.embedded import redis_url
     from workers.runner import run_worker
 
     settings = get_settings()
     with _friendly_errors():
         settings.require("intercom_access_token")
-        url, embedded = resolve_redis(settings)
-        try:
+        with redis_url(settings) as url:
             run_worker(redis_client(url, timeout=30.0, wait_out_outages=True), burst=burst)
-        finally:
-            if embedded is not None:
-                embedded.stop()
 
 
 # The dev tools answer only requests addressed to 127.0.0.1, localhost or [::1] (bridge.dev.devtools);
@@ -257,16 +253,11 @@ def merges_list(limit: int) -> None:
 
     from bridge.inbox.merges import MergeAudit
     from bridge.infra.connection import redis_client
-    from bridge.runtime.embedded import resolve_redis
+    from bridge.runtime.embedded import redis_url
 
     settings = get_settings()
-    with _friendly_errors():
-        url, embedded = resolve_redis(settings)
-        try:
-            rows = MergeAudit(redis_client(url)).recent(limit)
-        finally:
-            if embedded is not None:
-                embedded.stop()
+    with _friendly_errors(), redis_url(settings) as url:
+        rows = MergeAudit(redis_client(url)).recent(limit)
     if not rows:
         click.echo("No merge attempts yet.")
         return

@@ -202,3 +202,15 @@ def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
         return settings.redis_url, None
     embedded = ensure_embedded_redis(settings.data_dir)
     return embedded.url, embedded
+
+
+@contextmanager
+def redis_url(settings: Settings) -> Iterator[str]:
+    """`resolve_redis`'s URL for the time of a command: an embedded server it started is stopped
+    when the command ends."""
+    url, embedded = resolve_redis(settings)
+    try:
+        yield url
+    finally:
+        if embedded is not None:
+            embedded.stop()
