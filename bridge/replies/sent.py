@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis import Redis
+from redis.client import Pipeline
 
 from bridge.core.settings import Settings
 from bridge.infra import keys
@@ -93,18 +94,36 @@ class OutboundStore:
         return RecordedSend()
 
     def record_status(self, status: DeliveryStatus) -> bool:
-        """Apply a report; False when an equal or later state was already recorded."""
-        current = self.get(status.provider, status.provider_message_id)
-        if current is not None and current.state is not None and _RANK[current.state] >= _RANK[status.state]:
-            return False
+        """Apply a report; False when an equal or later state was already recorded.
+
+        Read and write are one optimistic transaction (WATCH): two workers applying reports of one
+        message at once must not let "delivered" overwrite the "read" the other just wrote."""
+        key = keys.outbound(status.provider, status.provider_message_id)
         fields = {
             "state": status.state.value,
             "state_at": status.occurred_at.isoformat(),
             "error_code": status.error_code or "",
             "error_message": status.error_message or "",
         }
-        self._write(status.provider, status.provider_message_id, fields)
-        return True
+
+        applied = False
+
+        def apply(pipe: Pipeline) -> None:
+            nonlocal applied
+            recorded = self._recorded_state(pipe, key)
+            applied = recorded is None or _RANK[recorded] < _RANK[status.state]
+            if applied:
+                pipe.multi()
+                self._entries.store(pipe, key, fields)
+
+        self._entries.redis.transaction(apply, key)
+        return applied
+
+    def _recorded_state(self, pipe: Pipeline, key: str) -> DeliveryState | None:
+        """The state recorded at `key`, read on the watching `pipe`."""
+        value = pipe.hget(key, "state")
+        text = value.decode() if isinstance(value, bytes) else value
+        return DeliveryState(text) if text else None
 
     def _write(self, provider: str, provider_message_id: str, fields: dict[str, str]) -> None:
         """Write `fields`, creating the record if need be, with the retention as its lifetime."""

@@ -104,6 +104,32 @@ def test_whatever_order_reports_arrive_in_a_message_ends_at_the_furthest_and_nev
         assert store.get("twilio", "SM1").state is ORDER[furthest]
 
 
+class Interleaved(OutboundStore):
+    """A store whose first look at the recorded state lets another worker apply `other` between
+    that read and this store's write."""
+
+    def __init__(self, redis_client: redis.Redis, other: DeliveryStatus) -> None:
+        super().__init__(redis_client, SETTINGS)
+        self.other, self.elsewhere, self.reads = other, OutboundStore(redis_client, SETTINGS), 0
+
+    def _recorded_state(self, pipe, key):  # type: ignore[no-untyped-def]
+        state = super()._recorded_state(pipe, key)
+        self.reads += 1
+        if self.reads == 1:
+            self.elsewhere.record_status(self.other)
+        return state
+
+
+def test_two_workers_applying_reports_at_once_never_move_a_message_back(store, redis_client):
+    store.record_status(report(DeliveryState.SENT))
+    racing = Interleaved(redis_client, report(DeliveryState.READ))
+
+    # "delivered" reads "sent"; "read" lands before "delivered" is written: it must stay "read".
+    assert not racing.record_status(report(DeliveryState.DELIVERED))
+    assert store.get("twilio", "SM1").state is DeliveryState.READ
+    assert racing.reads == 2  # the write saw the change, read again and gave way
+
+
 def test_a_report_after_a_failure_leaves_the_failure_and_its_reason(store):
     store.record_status(report(DeliveryState.FAILED, error_code="30006", error_message="unreachable"))
     assert not store.record_status(report(DeliveryState.READ))  # failed is final
