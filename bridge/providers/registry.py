@@ -26,8 +26,3 @@ ADAPTERS: dict[str, ProviderAdapter] = {
         AfricasTalkingAdapter(),
     )
 }
-
-
-def get_adapter(name: str) -> ProviderAdapter | None:
-    """The adapter serving `/webhooks/{name}`, or None for an unknown provider."""
-    return ADAPTERS.get(name)
