@@ -120,10 +120,23 @@ class JsonFormatter(logging.Formatter):
     traceback, and an extra (RQ passes a job's arguments) would bypass it.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, created: float) -> str:
+        """ISO 8601 UTC to the millisecond. The part up to the second is formatted once a
+        second: every access line makes a record, and `isoformat` was a tenth of one."""
+        second = int(created)
+        if second != self._second:
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
-        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         entry = {
-            "ts": ts.replace("+00:00", "Z"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -186,6 +199,8 @@ def configure_logging(
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    # Nor where a call was made: without this every record walks the stack to find it.
+    logging._srcfile = None  # type: ignore[attr-defined]
     # httpx logs every request at INFO; the bridge logs what matters about its own calls.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler
