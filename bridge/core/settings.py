@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bridge.core.errors import ConfigurationError
 from bridge.core.logs import LogFormat
-from bridge.core.signature_modes import SignatureMode, parse_signature_modes
+from bridge.core.signature_modes import PROVIDERS, SignatureMode, parse_signature_modes
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -47,7 +47,35 @@ def parse_delays(value: object) -> tuple[int, ...]:
     return delays
 
 
+def parse_default_senders(value: object) -> dict[str, str]:
+    """`{"twilio": "+12025550100", "twilio:whatsapp": "+14155238886"}` from
+    `twilio=+12025550100,twilio:whatsapp=+14155238886`: a key is a provider, or a provider and a
+    channel when one provider sends both (the more specific wins)."""
+    if isinstance(value, Mapping):
+        pairs = [(str(key), str(sender)) for key, sender in value.items()]
+    else:
+        pairs = []
+        for entry in (part.strip() for part in str(value).split(",")):
+            if not entry:
+                continue
+            key, equals, sender = entry.partition("=")
+            if not equals or not key.strip() or not sender.strip():
+                raise ValueError(f"{entry!r} is not provider=number (e.g. twilio=+12025550100)")
+            pairs.append((key, sender))
+    senders: dict[str, str] = {}
+    for key, sender in pairs:
+        name = key.strip().lower()
+        provider, _, channel = name.partition(":")
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r} (one of {', '.join(PROVIDERS)})")
+        if channel and channel not in ("sms", "whatsapp"):
+            raise ValueError(f"unknown channel {channel!r} in {key!r} (sms or whatsapp)")
+        senders[name] = sender.strip()
+    return senders
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+DefaultSenders = Annotated[dict[str, str], NoDecode, BeforeValidator(parse_default_senders)]
 SignatureModes = Annotated[dict[str, SignatureMode], NoDecode, BeforeValidator(parse_signature_modes)]
 Delays = Annotated[tuple[int, ...], NoDecode, BeforeValidator(parse_delays)]
 
@@ -90,6 +118,11 @@ class Settings(BaseSettings):
     )
     # `json`, `text`, or `auto`: JSON unless stderr is a terminal (see bridge.core.logs).
     log_format: LogFormat = Field("auto", validation_alias="BRIDGE_LOG_FORMAT")
+    # The message API's bearer token (`/api/…`); unset, the API answers 404 saying so.
+    api_token: SecretStr | None = Field(None, validation_alias="BRIDGE_API_TOKEN")
+    # The business number a message the team writes first leaves from, per provider (or
+    # `provider:channel`): `twilio=+12025550100,whatsapp=106540352242922`.
+    default_senders: DefaultSenders = Field(default_factory=dict, validation_alias="BRIDGE_DEFAULT_SENDERS")
 
     # --- Intercom ---
     intercom_access_token: SecretStr | None = Field(None, validation_alias="INTERCOM_ACCESS_TOKEN")
@@ -104,6 +137,8 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(None, validation_alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: SecretStr | None = Field(None, validation_alias="TWILIO_AUTH_TOKEN")
     twilio_api_url: str = Field("https://api.twilio.com", validation_alias="TWILIO_API_URL")
+    # Twilio's Content API, where its Content Templates (WhatsApp templates) are listed.
+    twilio_content_api_url: str = Field("https://content.twilio.com", validation_alias="TWILIO_CONTENT_API_URL")
     # A Content Template (`HX…`) sent instead of free text outside WhatsApp's 24-hour window.
     twilio_whatsapp_content_sid: str | None = Field(None, validation_alias="TWILIO_WHATSAPP_CONTENT_SID")
 
@@ -112,6 +147,8 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = Field(None, validation_alias="WHATSAPP_APP_SECRET")
     whatsapp_verify_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_VERIFY_TOKEN")
     whatsapp_api_url: str = Field("https://graph.facebook.com/v23.0", validation_alias="WHATSAPP_API_URL")
+    # The WhatsApp Business Account whose message templates the bridge lists and sends.
+    whatsapp_business_account_id: str | None = Field(None, validation_alias="WHATSAPP_BUSINESS_ACCOUNT_ID")
     # `name:language` of an approved template sent instead of free text outside the 24-hour window.
     whatsapp_template: str | None = Field(None, validation_alias="WHATSAPP_TEMPLATE")
 

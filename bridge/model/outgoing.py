@@ -10,6 +10,7 @@ API call: adapters send it as it is, and refuse (`check_planned`) one that would
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -49,12 +50,55 @@ MEDIA_KIND_BY_EXTENSION: Mapping[str, MediaKind] = {
 WHATSAPP_CAPTIONED = frozenset({MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.DOCUMENT})
 
 
+class HeaderKind(StrEnum):
+    """What a template's header holds (Meta's header formats; Twilio's Content types carry the
+    same media kinds)."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class TemplateHeader:
+    """The header a template is sent with: a media URL (image, video, document) or a text value."""
+
+    kind: HeaderKind
+    url: str | None = None
+    text: str | None = None
+
+
 @dataclass(frozen=True)
 class Template:
-    """A pre-approved WhatsApp template, sent when free text is not allowed (24-hour window)."""
+    """A pre-approved WhatsApp template: what may open a conversation, or continue one outside
+    the 24-hour window. `name` is what the provider sends it by (Meta: the template's name;
+    Twilio: the Content SID, `HX…`); `variables` fill the body's placeholders in order."""
 
     name: str
     language: str = "en_US"
+    variables: tuple[str, ...] = ()
+    header: TemplateHeader | None = None
+
+
+# A body placeholder: positional `{{1}}` or named `{{first_name}}` (Meta's `parameter_format`).
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]{1,64})\s*\}\}")
+
+
+def placeholders(body: str) -> list[str]:
+    """The distinct placeholders of a template body, in the order their values are sent:
+    positional ones by number, named ones as they first appear."""
+    seen = list(dict.fromkeys(match.group(1) for match in _PLACEHOLDER.finditer(body)))
+    if all(name.isdigit() for name in seen):
+        return sorted(seen, key=int)
+    return seen
+
+
+def render(body: str, variables: Sequence[str]) -> str:
+    """The text a template shows with `variables` filled in (what the agent sees in Intercom).
+    A placeholder without a value stays as written."""
+    values = dict(zip(placeholders(body), variables, strict=False))
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), body)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -31,8 +32,9 @@ from bridge.core.errors import (
 from bridge.core.metrics import SendOutcome
 from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
-from bridge.model.messages import DeliveryStatus, InboundMessage, Media
-from bridge.model.outgoing import OutboundMessage, SendLimits
+from bridge.model.messages import Channel, DeliveryStatus, InboundMessage, Media
+from bridge.model.outgoing import HeaderKind, OutboundMessage, SendLimits
+from bridge.model.senders import SenderIdentity
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts, MediaSources
 from bridge.providers.refusals import json_answer
@@ -105,6 +107,52 @@ class SendFunctions:
     failure_reason: Callable[[str | None], str | None]
 
 
+class TemplateStatus(StrEnum):
+    """Where a template stands with WhatsApp, in one vocabulary for every provider: only an
+    approved one is ever sent."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    PAUSED = "paused"
+    DISABLED = "disabled"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """A WhatsApp template as a provider lists it.
+
+    `name` is what a `Template` carries to send it (Meta: the template's name; Twilio: the
+    Content SID); `label` is what people call it (Twilio's friendly name). `body` keeps its
+    placeholders (`bridge.model.outgoing.render` fills them); `variables` counts them."""
+
+    provider: str
+    name: str
+    language: str
+    status: TemplateStatus
+    category: str = ""  # marketing, utility, authentication; "" when the provider does not say
+    body: str = ""
+    variables: int = 0
+    header: HeaderKind | None = None
+    label: str = ""
+
+
+class TemplateApi(Protocol):
+    """How one provider lists its WhatsApp templates (`ProviderAdapter.list_templates`)."""
+
+    def __call__(self, settings: Settings, http: httpx.Client) -> list[TemplateInfo]: ...
+
+
+@dataclass(frozen=True)
+class OutboundAddress:
+    """A customer and a business address as this provider's inbound messages name them, so a
+    message the team writes first opens the thread the customer's answer continues."""
+
+    customer: str  # what the provider sends to (`whatsapp:+1415…` on Twilio, digits on Meta)
+    business_number: str  # what the provider's webhooks give as the business side
+
+
 @dataclass(frozen=True)
 class CredentialCheck:
     """How one provider proves its API credentials (`ProviderAdapter.check_credentials`): the
@@ -136,6 +184,10 @@ class ProviderAdapter(ABC):
     send_api: ClassVar[SendApi | None] = None
     #: How its API credentials are proved (`bridge doctor`); None: no check for it yet.
     credential_check: ClassVar[CredentialCheck | None] = None
+    #: How it lists its WhatsApp templates; None: it has none to list.
+    template_api: ClassVar[TemplateApi | None] = None
+    #: The channels the team can write first on through it (`bridge.outreach`).
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
     #: The hosts the provider documents for its media (`bridge.providers.media.urls.MediaHosts`): with its
     #: configured API URLs, the only places its media are fetched from. None by default.
     media_hosts: ClassVar[MediaHosts] = MediaHosts()
@@ -227,6 +279,21 @@ class ProviderAdapter(ABC):
         if self.credential_check is None:
             raise refused(self.name, "no credential check for this provider")
         return self.credential_check.run(settings, http)
+
+    def list_templates(self, settings: Settings, http: httpx.Client) -> list[TemplateInfo]:
+        """Every WhatsApp template the provider's account has, whatever its status (all pages).
+
+        Raises `ConfigurationError` naming the variable when the account is not configured,
+        and `ProviderRejected` / `ProviderUnavailable` / `ProviderRateLimited` like a send."""
+        if self.template_api is None:
+            raise refused(self.name, "it has no WhatsApp templates to list")
+        return self.template_api(settings, http)
+
+    def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
+        """How this provider addresses `customer` from `business` (the `from` of a message the
+        team writes first) on `channel`: exactly as its webhooks would name both, so the
+        thread key matches the customer's answer. By default both as given (`customer.raw`)."""
+        return OutboundAddress(customer=customer.raw, business_number=business)
 
     def _send_api(self) -> SendApi:
         if self.send_api is None:
