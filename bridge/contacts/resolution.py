@@ -32,7 +32,6 @@ from bridge.infra import keys
 from bridge.infra.connection import read_hash
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import Contact, ContactRef
-from bridge.model.messages import InboundMessage
 from bridge.model.phones import to_e164
 from bridge.model.senders import IdentityKind, SenderIdentity
 
@@ -98,20 +97,26 @@ class IdentityMap:
 
 
 def resolve_contact(
-    *, message: InboundMessage, identities: IdentityMap, intercom: IntercomClient, default_region: str
+    *,
+    sender: SenderIdentity,
+    aliases: tuple[SenderIdentity, ...] = (),
+    name: str | None = None,
+    identities: IdentityMap,
+    intercom: IntercomClient,
+    default_region: str,
 ) -> MatchDecision:
-    """The contact `message` belongs to, creating a lead when nobody matches."""
-    sender = message.sender
-    decision = decide_from_identity_map(sender, message.aliases, identities)
+    """The contact `sender` (also known as `aliases`) is, creating a lead named `name` when
+    nobody matches: the same for a customer who writes and one the team writes to first."""
+    decision = decide_from_identity_map(sender, aliases, identities)
     if decision is None:
         if sender.kind is IdentityKind.PHONE and sender.e164:
             decision = _search_phone(sender, intercom, default_region)
         else:
             decision = _search_external_identity(sender, intercom)
     if decision is None:
-        decision = _create_lead(message, intercom)
+        decision = _create_lead(sender, name, intercom)
     contact = ContactRef(id=decision.contact_id, role=decision.role)
-    for identity in (sender, *message.aliases):
+    for identity in (sender, *aliases):
         identities.set(identity.key, contact)
     metrics.current().contact_match(decision.rule.value, variant=decision.variant is not None)
     log.info(
@@ -185,14 +190,13 @@ def _search_external_identity(sender: SenderIdentity, intercom: IntercomClient) 
     return decide_identity_search(intercom.search_contacts(identity_search_query(sender)))
 
 
-def _create_lead(message: InboundMessage, intercom: IntercomClient) -> MatchDecision:
-    sender = message.sender
+def _create_lead(sender: SenderIdentity, name: str | None, intercom: IntercomClient) -> MatchDecision:
     fields: dict[str, object] = {"role": "lead"}
     if sender.e164:
         fields["phone"] = sender.e164
     else:
         fields["custom_attributes"] = {IDENTITY_ATTRIBUTE: sender.key}
-    name = message.profile_name or (None if sender.e164 else sender.bare)
+    name = name or (None if sender.e164 else sender.bare)
     if name:
         fields["name"] = name
     try:

@@ -281,7 +281,9 @@ class Deliverer:
         if carrier.contact is not None:
             return follow_alias(self._redis, carrier.contact)
         decision = resolve_contact(
-            message=message,
+            sender=message.sender,
+            aliases=message.aliases,
+            name=message.profile_name,
             identities=self._identities,
             intercom=self._intercom,
             default_region=self._settings.default_region,
