@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -20,16 +21,20 @@ from bridge.core import metrics
 from bridge.core.errors import StorageUnavailable, WebhookRejected
 from bridge.core.logs import configure_logging, route_server_logs, secret_values
 from bridge.core.settings import Settings, get_settings
+from bridge.core.tls import tls_context
 from bridge.infra.connection import async_redis_client, redis_client
 from bridge.infra.metrics import redis_metrics
 from bridge.intake.edge import Intake
 from bridge.ops.retention import sweep_media
+from bridge.outreach.accept import Outreach
+from bridge.outreach.catalog import LISTING_TIMEOUT
+from bridge.outreach.requests import Refusal
 from bridge.providers.base import ProviderAdapter
 from bridge.providers.registry import ADAPTERS
 from bridge.runtime.embedded import resolve_redis
 from bridge.web.body_limit import BodyLimitMiddleware
 from bridge.web.request_id import RequestIdMiddleware
-from bridge.web.routes import admin, health, inbox_app, intercom, media, webhooks
+from bridge.web.routes import admin, api, health, inbox_app, intercom, media, webhooks
 from bridge.web.routes import metrics as metrics_route
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,9 @@ def create_app(
         client = redis_client(url)
         app.state.redis = client
         app.state.intake = Intake(client, async_redis_client(url), settings, app.state.adapters)
+        # The message API's client for the providers' template lists (`bridge.outreach.catalog`).
+        provider_http = httpx.Client(timeout=LISTING_TIMEOUT, verify=tls_context())
+        app.state.outreach = Outreach(client, settings, app.state.adapters, provider_http)
         sweeper = asyncio.create_task(sweep_media(app.state.media), name="media-sweep")
         # What exists by now (modules, the app, its clients) lives as long as the process: kept
         # out of the cycle collector's full passes, which would scan all of it again and again,
@@ -72,6 +80,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await app.state.intake.batcher.aclose()
+            provider_http.close()
             client.close()
             if embedded is not None:
                 embedded.stop()
@@ -97,12 +106,17 @@ def create_app(
     app.include_router(intercom.router)
     app.include_router(inbox_app.router)
     app.include_router(admin.router)
+    app.include_router(api.router)
     app.include_router(metrics_route.router)
 
     @app.exception_handler(WebhookRejected)
     async def rejected(request: Request, exc: WebhookRejected) -> JSONResponse:
         webhooks.count_rejection(request, exc)
         return JSONResponse({"detail": exc.reason}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> JSONResponse:
+        return JSONResponse(exc.to_json(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

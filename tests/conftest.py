@@ -153,6 +153,7 @@ def bridge_env(
         "INTERCOM_CLIENT_SECRET": "test-intercom-client-secret",
         "INTERCOM_ADMIN_ID": "991267101",
         "BRIDGE_ADMIN_TOKEN": "test-admin-token",
+        "BRIDGE_API_TOKEN": "test-api-token",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -168,3 +168,33 @@ def read_stored_webhooks(redis_client: Any, settings: Settings) -> None:
 
     holder = redis_client.get(keys.WEBHOOKS_READER)
     read_pending(redis_client, settings, reader=holder.decode() if holder else "test-reader")
+
+
+def twilio_status(
+    base_url: str,
+    http: httpx.Client,
+    sid: str,
+    status: str,
+    error_code: str | None = None,
+    *,
+    to: str,
+    sender: str,
+) -> None:
+    """Post a delivery report for message `sid` as Twilio signs it, to the bridge at `base_url`."""
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    from bridge.core.settings import get_settings
+
+    url = f"{base_url}/webhooks/twilio/status"
+    params = {"MessageSid": sid, "MessageStatus": status, "To": to, "From": sender, "AccountSid": "AC1"}
+    if error_code:
+        params["ErrorCode"] = error_code
+    signature = RequestValidator(get_settings().secret("twilio_auth_token")).compute_signature(url, params)
+    response = http.post(
+        url,
+        content=urlencode(params),
+        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text

@@ -19,7 +19,7 @@ from bridge.core import freshness
 from bridge.core.settings import get_settings, reset_settings_cache
 from bridge.dev.sandbox.notifications import sign
 from bridge.dev.simulators import SIMULATORS, SimulatedMessage
-from tests.helpers import conversation_bodies
+from tests.helpers import conversation_bodies, twilio_status
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 ADMIN_ID = "991267101"
@@ -344,7 +344,7 @@ def test_a_failed_delivery_becomes_one_note_with_the_reason_and_delivered_or_rea
     [sent] = loop.state.sends
 
     for status, error in (("delivered", None), ("read", None), ("failed", "21610"), ("failed", "21610")):
-        _twilio_status(bridge, http, sent.message_id, status, error)
+        twilio_status(bridge.url, http, sent.message_id, status, error, to=CUSTOMER, sender=BUSINESS)
     drain()
 
     [note] = notes(sandbox.api("GET", f"/conversations/{conversation['id']}").json())
@@ -374,30 +374,6 @@ def test_a_long_sms_vonage_sends_only_in_part_goes_once_and_the_agent_is_told_th
     record = ReplyLedger(redis_client, get_settings()).get(part_id)
     assert record.status is ReplyStatus.PARTLY_SENT
     assert record.sent == {0: sent.message_id}
-
-
-def _twilio_status(bridge, http, sid: str, status: str, error_code: str | None) -> None:
-    from urllib.parse import urlencode
-
-    from twilio.request_validator import RequestValidator
-
-    url = f"{bridge.url}/webhooks/twilio/status"
-    params = {
-        "MessageSid": sid,
-        "MessageStatus": status,
-        "To": CUSTOMER,
-        "From": BUSINESS,
-        "AccountSid": "AC1",
-    }
-    if error_code:
-        params["ErrorCode"] = error_code
-    signature = RequestValidator(get_settings().secret("twilio_auth_token")).compute_signature(url, params)
-    response = http.post(
-        url,
-        content=urlencode(params),
-        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize(("provider", "whatsapp"), [("twilio", False), ("twilio", True), ("whatsapp", False)])

@@ -35,6 +35,7 @@ from bridge.infra.queueing import JobKind, record_of
 from bridge.intake.ledger import InboundLedger
 from bridge.intake.raw import RawWebhookStore
 from bridge.intercom.client import IntercomClient
+from bridge.outreach.store import OutreachStore
 from bridge.replies.ledger import ReplyLedger
 from bridge.replies.reports import StatusLedger
 
@@ -80,6 +81,7 @@ _LEDGERS: dict[JobKind, Callable[[Redis, Settings], Ledger]] = {
     JobKind.INBOUND: InboundLedger,
     JobKind.OUTBOUND: ReplyLedger,
     JobKind.STATUS: StatusLedger,
+    JobKind.OUTREACH: OutreachStore,
 }
 
 

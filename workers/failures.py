@@ -22,6 +22,7 @@ from bridge.core.logs import mask
 from bridge.core.settings import get_settings
 from bridge.infra.queueing import JobKind, record_of
 from bridge.intake.ledger import InboundLedger, Status
+from bridge.outreach.store import OutreachStatus, OutreachStore
 from bridge.replies.ledger import ReplyLedger
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,20 @@ def record_failure(
             _record_on_ledger(connection, record_id, reason=reason, final=final)
         elif kind is JobKind.OUTBOUND and final:
             ReplyLedger(connection, get_settings()).fail(record_id, reason=reason, at=time.time())
+        elif kind is JobKind.OUTREACH and final:
+            _record_on_outreach(connection, record_id, reason=reason)
         log.warning("job %s failed (%s): %s", job.id, "final" if final else "will retry", reason)
     except Exception:  # noqa: BLE001 - see the module docstring
         log.exception("could not record the failure of job %s", job.id)
+
+
+def _record_on_outreach(connection: Redis, message_id: str, *, reason: str) -> None:
+    """A message that failed for good, and why (a provider's refusal already said so, with its
+    code: kept)."""
+    store = OutreachStore(connection, get_settings())
+    entry = store.get(message_id)
+    if entry is not None and entry.status is not OutreachStatus.FAILED:
+        store.finish(message_id, OutreachStatus.FAILED, reason=reason)
 
 
 def _record_on_ledger(connection: Redis, inbound_id: str, *, reason: str, final: bool) -> None:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from bridge.cli.contacts import contacts
 from bridge.cli.doctor import doctor
 from bridge.cli.jobs import jobs
+from bridge.cli.outreach import send, templates
 from bridge.core.errors import BridgeError
 from bridge.core.logs import configure_logging, secret_values
 from bridge.core.settings import Settings, describe_invalid, get_settings, reset_settings_cache
@@ -274,3 +275,5 @@ def merges_list(limit: int) -> None:
 main.add_command(doctor)
 main.add_command(contacts)
 main.add_command(jobs)
+main.add_command(send)
+main.add_command(templates)

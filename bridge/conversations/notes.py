@@ -29,11 +29,12 @@ class Notes:
         key = keys.note(once)
         if self._redis.exists(key):
             return False
-        self._intercom.add_note(conversation_id, admin_id=self._admin(), body=body)
+        self._intercom.add_note(conversation_id, admin_id=self.admin_id(), body=body)
         self._redis.set(key, conversation_id, ex=self._settings.retention_days * 86400)
         return True
 
-    def _admin(self) -> str:
+    def admin_id(self) -> str:
+        """The teammate the bridge writes as: `INTERCOM_ADMIN_ID`, else the token's admin."""
         if self._admin_id is None:
             self._admin_id = str(self._intercom.me()["id"])
         return self._admin_id

@@ -138,7 +138,9 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(None, validation_alias="TWILIO_AUTH_TOKEN")
     twilio_api_url: str = Field("https://api.twilio.com", validation_alias="TWILIO_API_URL")
     # Twilio's Content API, where its Content Templates (WhatsApp templates) are listed.
-    twilio_content_api_url: str = Field("https://content.twilio.com", validation_alias="TWILIO_CONTENT_API_URL")
+    twilio_content_api_url: str = Field(
+        "https://content.twilio.com", validation_alias="TWILIO_CONTENT_API_URL"
+    )
     # A Content Template (`HX…`) sent instead of free text outside WhatsApp's 24-hour window.
     twilio_whatsapp_content_sid: str | None = Field(None, validation_alias="TWILIO_WHATSAPP_CONTENT_SID")
 

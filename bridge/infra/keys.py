@@ -20,6 +20,10 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:outbound:{provider}:{msg_id}   | hash   | retention  | a message the bridge sent, and its fate      |
 | bridge:fragments:{group}              | hash   | retention  | parts of a long SMS: part number -> inbound  |
 | bridge:reply:{part_id}                | hash   | retention  | an agent's reply part: status, ids sent      |
+| bridge:outreach:{message_id}          | hash   | retention  | a message the team wrote first, its fate     |
+| bridge:templates:{provider}           | string | 5 minutes  | a provider's WhatsApp templates (JSON)       |
+| bridge:own:pending:{conversation_id}  | string | 2 minutes  | the bridge is posting its own part there     |
+| bridge:own:part:{part_id}             | string | retention  | a part the bridge posted itself: never sent  |
 | bridge:note:{once}                    | string | retention  | a note already posted (said once)            |
 | bridge:contact:{contact_id}:identities| set    | forever    | identity keys that lead to the contact       |
 | bridge:contact:{contact_id}:threads   | set    | forever    | threads whose conversation is the contact's |
@@ -120,3 +124,19 @@ INTERCOM_BUDGET = f"{PREFIX}budget:intercom"
 def metric(name: str) -> str:
     """The hash of metric `name` (`webhooks_total`: `bridge_` is left out)."""
     return f"{METRICS_PREFIX}{name}"
+
+
+def outreach(message_id: str) -> str:
+    return f"{PREFIX}outreach:{message_id}"
+
+
+def templates(provider: str) -> str:
+    return f"{PREFIX}templates:{provider}"
+
+
+def own_pending(conversation_id: str) -> str:
+    return f"{PREFIX}own:pending:{conversation_id}"
+
+
+def own_part(part_id: str) -> str:
+    return f"{PREFIX}own:part:{part_id}"

@@ -48,6 +48,7 @@ class JobKind(StrEnum):
     OUTBOUND = "outbound"  # an agent's reply on its way to the customer
     STATUS = "status"  # a provider's delivery report on its way to the conversation
     WEBHOOK = "webhook"  # stored webhooks read by a worker: the reader, or one read again
+    OUTREACH = "outreach"  # a message the team wrote first, on its way to the customer
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ READ_WEBHOOK = "workers.webhooks.read_webhook"
 READ_WEBHOOKS = "workers.webhooks.read_webhooks"
 SEND_REPLY = "workers.outbound.send_reply"
 APPLY_STATUS = "workers.statuses.apply_status"
+SEND_MESSAGE = "workers.outreach.send_message"
 
 # Each kind of job: what ops call it, its id prefix, function, queue, record argument, description.
 JOB_TYPES = (
@@ -118,8 +120,9 @@ JOB_TYPES = (
     JobType(JobKind.WEBHOOK, "rd-", READ_WEBHOOKS, INBOUND_QUEUE, None, "read the webhooks stored"),
     JobType(JobKind.OUTBOUND, "out-", SEND_REPLY, OUTBOUND_QUEUE, "part_id", "send reply part {}"),
     JobType(JobKind.STATUS, "st-", APPLY_STATUS, STATUS_QUEUE, "status_id", "apply delivery report {}"),
+    JobType(JobKind.OUTREACH, "msg-", SEND_MESSAGE, OUTBOUND_QUEUE, "message_id", "send message {}"),
 )
-INBOUND_JOB, WEBHOOK_JOB, READER_JOB, REPLY_JOB, STATUS_JOB = JOB_TYPES
+INBOUND_JOB, WEBHOOK_JOB, READER_JOB, REPLY_JOB, STATUS_JOB, OUTREACH_JOB = JOB_TYPES
 # What workers import.
 JOB_FUNCTIONS = (*(job_type.function for job_type in JOB_TYPES), RECORD_FAILURE)
 

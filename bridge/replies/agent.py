@@ -38,6 +38,7 @@ from bridge.model.messages import Channel
 from bridge.model.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.ledger import FINAL, PartialSend, ReplyEntry, ReplyLedger, ReplyStatus
+from bridge.replies.own import OwnPartPending, OwnParts, Verdict
 from bridge.replies.sent import OutboundStore
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class ReplySender:
         self._threads = ThreadStore(redis_client)
         self._outbound = OutboundStore(redis_client, settings)
         self._notes = Notes(redis_client, intercom, settings)
+        self._own = OwnParts(redis_client, settings)
         self._adapters = adapters
         self._settings = settings
         self._http = http
@@ -82,6 +84,14 @@ class ReplySender:
             raise LedgerRecordMissing(f"reply {part_id} is not stored (expired or never stored)")
         if entry.status in FINAL:
             return SendResult(part_id, entry.status, entry.sent_ids())
+        verdict = self._own.verdict(entry.conversation_id, part_id)
+        if verdict is Verdict.OWN:
+            self._replies.finish(part_id, ReplyStatus.OWN)
+            return SendResult(part_id, ReplyStatus.OWN)
+        if verdict is Verdict.PENDING:
+            raise OwnPartPending(
+                f"the bridge is posting its own message in conversation {entry.conversation_id}"
+            )
         thread, adapter = reply_route(entry, self._threads, self._adapters)
         planned = plan_reply(entry, thread, adapter, self._settings, now=self._clock())
         if planned.window_note is not None:

@@ -35,9 +35,18 @@ class ReplyStatus(StrEnum):
     BLOCKED = "blocked"  # outside the window, no template configured: nothing sent
     PARTLY_SENT = "partly_sent"  # sent, but the provider refused some parts of a message (noted)
     FAILED = "failed"
+    OWN = "own"  # a part the bridge posted itself (`bridge.replies.own`): nothing to send
 
 
-FINAL = frozenset({ReplyStatus.SENT, ReplyStatus.TEMPLATE_SENT, ReplyStatus.BLOCKED, ReplyStatus.PARTLY_SENT})
+FINAL = frozenset(
+    {
+        ReplyStatus.SENT,
+        ReplyStatus.TEMPLATE_SENT,
+        ReplyStatus.BLOCKED,
+        ReplyStatus.PARTLY_SENT,
+        ReplyStatus.OWN,
+    }
+)
 
 
 @dataclass(frozen=True)

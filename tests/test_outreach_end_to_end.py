@@ -1,0 +1,225 @@
+"""The team writes first: `POST /api/messages` to a customer, on real parts.
+
+The bridge's web app on a real port, the Intercom sandbox, the providers' API stand-ins, a real
+Redis and the in-process worker: a message the team writes first opens an admin-authored
+conversation in Intercom, goes out once through the provider, and the customer's answer and the
+agents' replies continue that conversation over the same number.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from bridge.core.settings import get_settings
+from bridge.dev.simulators import SIMULATORS, SimulatedMessage
+from tests.helpers import conversation_bodies, twilio_status
+
+CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
+TOKEN = "test-api-token"
+CLIENT_SECRET = "test-intercom-client-secret"
+
+
+@pytest.fixture
+def api(providers_at_standin, bridge, sandbox, monkeypatch):
+    """The bridge with the message API on, replies announced by the sandbox as Intercom would."""
+    sandbox.configure(webhook_url=f"{bridge.url}/intercom/webhooks", client_secret=CLIENT_SECRET)
+    return providers_at_standin
+
+
+def post(http: httpx.Client, bridge, body: dict[str, Any], **headers: str) -> httpx.Response:
+    return http.post(
+        f"{bridge.url}/api/messages", json=body, headers={"Authorization": f"Bearer {TOKEN}", **headers}
+    )
+
+
+def sms(text: str = "Your order shipped", **extra: Any) -> dict[str, Any]:
+    return {"to": CUSTOMER, "provider": "twilio", "from": BUSINESS, "text": text, **extra}
+
+
+def message(http: httpx.Client, bridge, message_id: str) -> dict[str, Any]:
+    response = http.get(
+        f"{bridge.url}/api/messages/{message_id}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_an_sms_to_a_new_number_makes_one_lead_one_admin_conversation_and_one_send(
+    api, bridge, sandbox, drain, http
+):
+    answer = post(http, bridge, sms("Your order shipped"))
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert accepted["status"] == "queued" and accepted["id"].startswith("msg_")
+    assert CUSTOMER not in answer.text  # the party is masked
+
+    drain()
+
+    [lead] = sandbox.contacts()
+    assert (lead["role"], lead["phone"]) == ("lead", CUSTOMER)
+    [conversation] = sandbox.conversations()
+    assert conversation["source"]["author"]["type"] == "admin"
+    assert "Your order shipped" in conversation_bodies(conversation)
+    [sent] = api.state.sends
+    assert (sent.provider, sent.to, sent.sender, sent.text) == (
+        "twilio",
+        CUSTOMER,
+        BUSINESS,
+        "Your order shipped",
+    )
+    shown = message(http, bridge, accepted["id"])
+    assert shown["status"] == "sent"
+    assert shown["provider_message_id"] == sent.message_id
+    assert (shown["contact_id"], shown["conversation_id"]) == (lead["id"], conversation["id"])
+
+
+def test_one_idempotency_key_sends_once_under_concurrent_identical_requests(api, bridge, drain, http):
+    body = sms(idempotency_key="order-1234-shipped")
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post(http, bridge, body), range(8)))
+    assert {answer.status_code for answer in answers} == {202}
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    # The header says the same as the field.
+    header = post(http, bridge, sms(), **{"Idempotency-Key": "order-1234-shipped"})
+    assert header.json()["id"] == answers[0].json()["id"]
+
+    drain()
+    drain()
+
+    assert len(api.state.sends) == 1
+    again = post(http, bridge, body)
+    assert again.status_code == 202 and again.json()["status"] == "sent"
+    other = post(http, bridge, sms("Another text", idempotency_key="order-1234-shipped"))
+    assert other.status_code == 409 and other.json()["error"]["field"] == "idempotency_key"
+    drain()
+    assert len(api.state.sends) == 1
+
+
+def test_a_known_users_number_files_the_message_under_that_user(api, bridge, sandbox, drain, http):
+    user = sandbox.seed_contact(role="user", phone=CUSTOMER, name="Ada")
+    assert post(http, bridge, sms()).status_code == 202
+    drain()
+
+    assert [contact["id"] for contact in sandbox.contacts()] == [user["id"]]
+    [conversation] = sandbox.conversations()
+    assert [contact["id"] for contact in conversation["contacts"]["contacts"]] == [user["id"]]
+
+
+def test_the_customers_answer_continues_the_conversation_and_the_agents_reply_goes_back_the_same_way(
+    api, bridge, sandbox, drain, http
+):
+    assert post(http, bridge, sms("We tried to call you")).status_code == 202
+    drain()
+    [conversation] = sandbox.conversations()
+
+    settings = get_settings()
+    answer = SimulatedMessage(sender=CUSTOMER, recipient=BUSINESS, text="Call me after 5")
+    assert SIMULATORS["twilio"](answer, bridge.url, settings).send(http).status_code == 200
+    drain()
+    [continued] = sandbox.conversations()
+    assert continued["id"] == conversation["id"]
+    assert "Call me after 5" in conversation_bodies(continued)
+
+    assert sandbox.agent_reply(conversation["id"], "Will do!").status_code == 200
+    drain()
+    first, reply = api.state.sends
+    assert (reply.text, reply.to, reply.sender) == ("Will do!", first.to, first.sender)
+
+
+def test_a_message_continuing_an_open_conversation_is_not_sent_again_as_an_agents_reply(
+    api, bridge, sandbox, drain, http, redis_client
+):
+    from bridge.replies.ledger import ReplyLedger, ReplyStatus
+
+    settings = get_settings()
+    hello = SimulatedMessage(sender=CUSTOMER, recipient=BUSINESS, text="Hello?")
+    assert SIMULATORS["twilio"](hello, bridge.url, settings).send(http).status_code == 200
+    drain()
+
+    assert post(http, bridge, sms("Your refund is on its way")).status_code == 202
+    drain()
+    drain()  # the reply webhook Intercom fired for the bridge's own part, and any retry of it
+
+    [conversation] = sandbox.conversations()
+    assert "Your refund is on its way" in conversation_bodies(conversation)
+    assert [sent.text for sent in api.state.sends] == ["Your refund is on its way"]
+    # Intercom announced the bridge's own part as an admin reply; the reply path knew it.
+    [part_id] = [key.decode().rsplit(":", 1)[-1] for key in redis_client.scan_iter("bridge:reply:*")]
+    assert ReplyLedger(redis_client, get_settings()).get(part_id).status is ReplyStatus.OWN
+
+
+def test_a_delivery_report_moves_the_status(api, bridge, drain, http):
+    accepted = post(http, bridge, sms()).json()
+    drain()
+    [sent] = api.state.sends
+
+    twilio_status(bridge.url, http, sent.message_id, "delivered", to=CUSTOMER, sender=BUSINESS)
+    drain()
+    assert message(http, bridge, accepted["id"])["status"] == "delivered"
+
+    twilio_status(bridge.url, http, sent.message_id, "failed", "30003", to=CUSTOMER, sender=BUSINESS)
+    drain()
+    failed = message(http, bridge, accepted["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "30003"
+
+
+def test_whatsapp_free_text_to_a_customer_who_never_wrote_is_refused(api, bridge, drain, http):
+    body = {"to": CUSTOMER, "channel": "whatsapp", "provider": "twilio", "from": BUSINESS, "text": "Hi"}
+    answer = post(http, bridge, body)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "text" and "24 hours" in answer.json()["error"]["reason"]
+    drain()
+    assert api.state.sends == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"to": "not a number", "provider": "twilio", "from": BUSINESS, "text": "x"}, 422, "to"),
+        ({"to": CUSTOMER, "provider": "pigeon", "from": BUSINESS, "text": "x"}, 422, "provider"),
+        ({"to": CUSTOMER, "from": BUSINESS, "text": "x"}, 422, "provider"),  # several send SMS
+        ({"to": CUSTOMER, "provider": "twilio", "text": "x"}, 422, "from"),
+        ({"to": CUSTOMER, "provider": "twilio", "from": BUSINESS}, 422, None),
+        ({"to": CUSTOMER, "provider": "twilio", "from": BUSINESS, "text": "x", "colour": 1}, 422, "colour"),
+        (
+            {"to": CUSTOMER, "provider": "twilio", "from": BUSINESS, "template": {"name": "hello"}},
+            422,
+            "template",
+        ),
+    ],
+    ids=["number", "provider", "ambiguous", "from", "empty", "unknown-field", "sms-template"],
+)
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_sent(
+    api, bridge, drain, http, body, status, field
+):
+    answer = post(http, bridge, body)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["field"] == field
+    drain()
+    assert api.state.sends == []
+
+
+def test_the_api_needs_its_token(api, bridge, http, monkeypatch):
+    assert http.post(f"{bridge.url}/api/messages", json=sms()).status_code == 401
+    wrong = http.post(f"{bridge.url}/api/messages", json=sms(), headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert (
+        http.get(f"{bridge.url}/api/messages/msg_x", headers={"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+
+
+def test_without_a_token_the_api_is_off_and_says_so(bridge_env, http, monkeypatch):
+    from bridge.app import create_app
+    from bridge.core.settings import reset_settings_cache
+    from bridge.runtime.serving import BackgroundServer
+
+    monkeypatch.delenv("BRIDGE_API_TOKEN")
+    reset_settings_cache()
+    with BackgroundServer(create_app(get_settings())) as server:
+        answer = http.post(f"{server.url}/api/messages", json=sms())
+    assert answer.status_code == 404 and "BRIDGE_API_TOKEN" in answer.text
