@@ -200,7 +200,7 @@ def configure_logging(
     logging.logProcesses = False
     logging.logMultiprocessing = False
     # Nor where a call was made: without this every record walks the stack to find it.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     # httpx logs every request at INFO; the bridge logs what matters about its own calls.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler
