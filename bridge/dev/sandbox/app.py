@@ -3,9 +3,10 @@
 It speaks Intercom's wire format (Bearer auth, `error.list` errors, `X-RateLimit-*` headers on
 authenticated answers, 2.16 object shapes) so the bridge can be tried without a workspace and
 tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency,
-faults and the rate limit, seed contacts, and expose what was exchanged and how many calls each
-rate-limit window counted; `/` shows the workspace to a person. Having no auth, they take only JSON,
-and the whole sandbox answers only requests addressed to this machine (`bridge.dev.devtools`).
+faults, the rate limit, the webhook subscription and messages answered without their conversation,
+seed contacts, and expose what was exchanged and how many calls each rate-limit window counted;
+`/` shows the workspace to a person. Having no auth, they take only JSON, and the whole sandbox
+answers only requests addressed to this machine (`bridge.dev.devtools`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import base64
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
@@ -24,8 +25,9 @@ from starlette.middleware.base import RequestResponseEndpoint
 from bridge.dev.devtools import LocalOnly
 from bridge.dev.sandbox.dashboard import render_dashboard
 from bridge.dev.sandbox.errors import NOT_JSON_MESSAGE, ApiError, install_error_handlers
+from bridge.dev.sandbox.messages import OPENED_TOPIC, send_admin_message
 from bridge.dev.sandbox.notifications import STATE_TOPICS, notify, topics_for_part
-from bridge.dev.sandbox.search import InvalidQuery, compile_query, custom_fields
+from bridge.dev.sandbox.search import CONVERSATION_FIELDS, InvalidQuery, compile_query, custom_fields
 from bridge.dev.sandbox.state import (
     DEFAULT_RATE_LIMIT,
     RATE_WINDOW_SECONDS,
@@ -38,7 +40,10 @@ from bridge.dev.sandbox.state import (
 CONTROL_PREFIX = "/_sandbox"
 MAX_PER_PAGE = 150
 LIST_PER_PAGE = 50  # Intercom's default page size for listing contacts
+CONVERSATION_SEARCH_PER_PAGE = 20  # Intercom's default for searching conversations
 RECORDED_HEADERS = ("authorization", "intercom-version", "content-type", "accept")
+
+T = TypeVar("T")
 
 
 def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Iterable[str] = ()) -> FastAPI:
@@ -168,6 +173,10 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             "conversation_id": conversation.id,
         }
 
+    @app.post("/conversations/search")
+    async def search_conversations(request: Request) -> dict[str, Any]:
+        return _search_conversations(workspace, await _json_body(request))
+
     @app.get("/conversations/{conversation_id}")
     async def show_conversation(conversation_id: str) -> dict[str, Any]:
         return workspace.conversation(conversation_id).to_json(workspace.contacts)
@@ -209,6 +218,17 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
         else:
             raise ApiError(400, "parameter_invalid", "type must be user or admin")
         return conversation.to_json(workspace.contacts)
+
+    # --- messages ---
+
+    @app.post("/messages")
+    async def create_message(request: Request) -> dict[str, Any]:
+        """An admin writes first (`bridge.dev.sandbox.messages`); an opened conversation is announced
+        as `conversation.admin.single.created`, not as a reply."""
+        sent = send_admin_message(workspace, await _json_body(request))
+        if sent.conversation is not None:
+            await notify(workspace, OPENED_TOPIC, sent.conversation)
+        return sent.answer
 
     @app.post("/conversations/{conversation_id}/parts")
     async def manage(conversation_id: str, request: Request) -> dict[str, Any]:
@@ -253,11 +273,18 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             workspace.webhook_url = fields["webhook_url"] or None
         if "client_secret" in fields:
             workspace.client_secret = fields["client_secret"] or None
+        if "messages_without_conversation_id" in fields:
+            workspace.messages_without_conversation_id = bool(fields["messages_without_conversation_id"])
+        if "topics" in fields:
+            topics = fields["topics"]
+            workspace.topics = None if topics is None else frozenset(str(topic) for topic in topics)
         return {
             "search_lag": workspace.search_lag,
             "latency": workspace.latency,
             "rate_limit": workspace.rate_limit,
             "webhook_url": workspace.webhook_url,
+            "messages_without_conversation_id": workspace.messages_without_conversation_id,
+            "topics": None if workspace.topics is None else sorted(workspace.topics),
         }
 
     @app.post(f"{CONTROL_PREFIX}/conversations/{{conversation_id}}/bot_reply")
@@ -479,6 +506,40 @@ def _search(workspace: Workspace, fields: dict[str, Any]) -> dict[str, Any]:
     workspace.check_custom_attributes(
         name.removeprefix("custom_attributes.") for name in custom_fields(fields.get("query"))
     )
+    matches = [c for c in workspace.searchable(time.time()) if predicate(c.search_record())]
+    page, pages = _search_page(fields, matches, [c.search_record() for c in matches], per_page=50)
+    return {
+        "type": "list",
+        "data": [c.to_json() for c in page],
+        "total_count": len(matches),
+        "pages": pages,
+    }
+
+
+def _search_conversations(workspace: Workspace, fields: dict[str, Any]) -> dict[str, Any]:
+    """`POST /conversations/search`: the same query language over conversations; the list key is
+    `conversations` and the items carry no parts."""
+    try:
+        predicate = compile_query(fields.get("query"), fields=CONVERSATION_FIELDS)
+    except InvalidQuery as exc:
+        raise ApiError(400, "parameter_invalid", str(exc)) from exc
+    conversations = workspace.searchable_conversations(time.time())
+    matches = [c for c in conversations if predicate(c.search_record())]
+    records = [c.search_record() for c in matches]
+    page, pages = _search_page(fields, matches, records, per_page=CONVERSATION_SEARCH_PER_PAGE)
+    return {
+        "type": "conversation.list",
+        "conversations": [c.list_item(workspace.contacts) for c in page],
+        "total_count": len(matches),
+        "pages": pages,
+    }
+
+
+def _search_page(
+    fields: dict[str, Any], matches: list[T], records: list[dict[str, Any]], *, per_page: int
+) -> tuple[list[T], dict[str, Any]]:
+    """One page of search hits, sorted as `sort` asks (`records` are the hits' searchable fields,
+    in the same order), and Intercom's `pages` with the cursor of the next one."""
     sort = fields.get("sort") or {}
     order = sort.get("order", "descending")
     if order not in ("ascending", "descending"):
@@ -486,23 +547,25 @@ def _search(workspace: Workspace, fields: dict[str, Any]) -> dict[str, Any]:
             400, "invalid_sort_order", f"Invalid sort order '{order}'. Must be one of: ascending, descending"
         )
     sort_field = sort.get("field", "created_at")
-    matches = [c for c in workspace.searchable(time.time()) if predicate(c.search_record())]
-    matches.sort(key=lambda c: (c.search_record().get(sort_field) or 0, c.id), reverse=order == "descending")
+    ranked = sorted(
+        zip(matches, records, strict=True),
+        key=lambda pair: (pair[1].get(sort_field) or 0, pair[1]["id"]),
+        reverse=order == "descending",
+    )
     pagination = fields.get("pagination") or {}
-    per_page = min(int(pagination.get("per_page") or 50), MAX_PER_PAGE)
+    per_page = min(int(pagination.get("per_page") or per_page), MAX_PER_PAGE)
     offset = _cursor_offset(pagination.get("starting_after"))
-    page = matches[offset : offset + per_page]
-    total_pages = max((len(matches) + per_page - 1) // per_page, 1)
+    page = [match for match, _ in ranked[offset : offset + per_page]]
     pages: dict[str, Any] = {
         "type": "pages",
         "page": offset // per_page + 1,
         "per_page": per_page,
-        "total_pages": total_pages,
+        "total_pages": max((len(matches) + per_page - 1) // per_page, 1),
     }
     if offset + per_page < len(matches):
         cursor = base64.urlsafe_b64encode(str(offset + per_page).encode()).decode()
         pages["next"] = {"per_page": per_page, "starting_after": cursor}
-    return {"type": "list", "data": [c.to_json() for c in page], "total_count": len(matches), "pages": pages}
+    return page, pages
 
 
 def _cursor_offset(cursor: Any) -> int:

@@ -42,6 +42,7 @@ def render_dashboard(workspace: Workspace) -> str:
         meta = (
             f"conversation <code>{escape(conv.id)}</code> · {escape(conv.state)} · {_time(conv.created_at)}"
             f" · contacts {', '.join(escape(c) for c in conv.contact_ids)}"
+            + (" · opened by the team" if conv.delivered_as == "admin_initiated" else "")
         )
         actions = _actions(conv.id, conv.state)
         conversations.append(

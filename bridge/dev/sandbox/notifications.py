@@ -1,10 +1,11 @@
 """The sandbox telling the bridge what happened, as Intercom's webhooks do.
 
-An admin (or bot) reply, a note, a close/open/snooze in the sandbox becomes a notification in
-Intercom's envelope, signed with `X-Hub-Signature: sha1=<HMAC-SHA1(client secret, body)>` and
-posted to the configured webhook URL. Like Intercom, a reply notification carries the conversation
-with only the part that triggered it, and a bot part is announced under both
-`conversation.admin.replied` and `conversation.operator.replied`.
+An admin (or bot) reply, a note, a close/open/snooze, a conversation an admin's message opened
+(`conversation.admin.single.created`) in the sandbox becomes a notification in Intercom's envelope,
+signed with `X-Hub-Signature: sha1=<HMAC-SHA1(client secret, body)>` and posted to the configured
+webhook URL, for the topics the app subscribed to (`Workspace.topics`; by default all of them). Like
+Intercom, a reply notification carries the conversation with only the part that triggered it, and a
+bot part is announced under both `conversation.admin.replied` and `conversation.operator.replied`.
 """
 
 from __future__ import annotations
@@ -79,8 +80,11 @@ def sign(body: bytes, secret: str) -> str:
 async def notify(
     workspace: Workspace, topic: str, conversation: Conversation, part: Part | None = None
 ) -> None:
-    """Post the notification to the bridge (when a webhook URL and secret are configured)."""
+    """Post the notification to the bridge (when a webhook URL and secret are configured and the
+    app subscribed to the topic)."""
     if not workspace.webhook_url or not workspace.client_secret:
+        return
+    if workspace.topics is not None and topic not in workspace.topics:
         return
     payload = envelope(workspace, topic, conversation, part)
     body = json.dumps(payload).encode()

@@ -1,9 +1,12 @@
-"""Intercom's contact-search query language, evaluated over the sandbox's contacts.
+"""Intercom's search query language, evaluated over the sandbox's contacts and conversations.
 
-The grammar (research/intercom-api.md §2.4): a single filter `{field, operator, value}` or a
+The grammar (research/intercom-api.md §2.4, §3.4): a single filter `{field, operator, value}` or a
 group `{operator: AND|OR, value: [...]}`, groups nested at most two deep, at most 15 filters in
-one group. Strings support `= != IN NIN ~ !~ ^ $`, numbers the comparisons too. Invalid queries
-are refused as Intercom refuses them, with a 400 and a reason.
+one group. Strings support `= != IN NIN ~ !~ ^ $`, numbers the comparisons too. A field holding a
+list (a conversation's `contact_ids`) matches when one of its items does. Invalid queries are
+refused as Intercom refuses them, with a 400 and a reason. Conversations are searchable on the
+fields the sandbox keeps (`CONVERSATION_FIELDS`); `source.body`, which Intercom matches word by
+word, and the statistics are not.
 """
 
 from __future__ import annotations
@@ -14,21 +17,47 @@ from typing import Any
 MAX_FILTERS_PER_GROUP = 15
 MAX_NESTING = 2
 
-SEARCHABLE_FIELDS = {
-    "id",
-    "role",
-    "name",
-    "email",
-    "email_domain",
-    "phone",
-    "formatted_phone",
-    "external_id",
-    "created_at",
-    "updated_at",
-    "signed_up_at",
-    "last_seen_at",
-    "owner_id",
-}
+SEARCHABLE_FIELDS = frozenset(
+    {
+        "id",
+        "role",
+        "name",
+        "email",
+        "email_domain",
+        "phone",
+        "formatted_phone",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "signed_up_at",
+        "last_seen_at",
+        "owner_id",
+    }
+)
+# The conversation fields (Intercom's table under `POST /conversations/search`) the sandbox fills.
+CONVERSATION_FIELDS = frozenset(
+    {
+        "id",
+        "created_at",
+        "updated_at",
+        "source.type",
+        "source.id",
+        "source.delivered_as",
+        "source.author.id",
+        "source.author.type",
+        "source.author.name",
+        "source.author.email",
+        "contact_ids",
+        "admin_assignee_id",
+        "team_assignee_id",
+        "open",
+        "read",
+        "state",
+        "priority",
+    }
+)
+# A list field matches a negative operator only when none of its items match the positive one.
+_NEGATIVE = frozenset({"!=", "NIN", "!~"})
 
 
 class InvalidQuery(ValueError):
@@ -71,16 +100,19 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def compile_query(query: Any) -> Callable[[dict[str, Any]], bool]:
-    """A predicate over contact records; `InvalidQuery` for what Intercom would refuse."""
-    return _compile(query, depth=0)
+def compile_query(
+    query: Any, *, fields: frozenset[str] = SEARCHABLE_FIELDS
+) -> Callable[[dict[str, Any]], bool]:
+    """A predicate over records (contacts' by default, or `CONVERSATION_FIELDS`); `InvalidQuery`
+    for what Intercom would refuse."""
+    return _compile(query, depth=0, fields=fields)
 
 
-def _compile(node: Any, *, depth: int) -> Callable[[dict[str, Any]], bool]:
+def _compile(node: Any, *, depth: int, fields: frozenset[str]) -> Callable[[dict[str, Any]], bool]:
     if not isinstance(node, dict):
         raise InvalidQuery("each query node must be an object")
     if "field" in node:
-        return _filter(node)
+        return _filter(node, fields)
     operator = node.get("operator")
     if operator not in ("AND", "OR"):
         raise InvalidQuery(f"operator {operator!r} is not AND or OR for a group")
@@ -91,17 +123,15 @@ def _compile(node: Any, *, depth: int) -> Callable[[dict[str, Any]], bool]:
         raise InvalidQuery("a group's value must be a non-empty list")
     if len(children) > MAX_FILTERS_PER_GROUP:
         raise InvalidQuery(f"max {MAX_FILTERS_PER_GROUP} filters for each AND or OR group")
-    compiled = [_compile(child, depth=depth + 1) for child in children]
+    compiled = [_compile(child, depth=depth + 1, fields=fields) for child in children]
     if operator == "AND":
         return lambda record: all(predicate(record) for predicate in compiled)
     return lambda record: any(predicate(record) for predicate in compiled)
 
 
-def _filter(node: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+def _filter(node: dict[str, Any], fields: frozenset[str]) -> Callable[[dict[str, Any]], bool]:
     field, operator, value = node.get("field"), node.get("operator"), node.get("value")
-    if not isinstance(field, str) or not (
-        field in SEARCHABLE_FIELDS or field.startswith("custom_attributes.")
-    ):
+    if not isinstance(field, str) or not (field in fields or field.startswith("custom_attributes.")):
         raise InvalidQuery(f"{field!r} is not a searchable field")
     test = OPERATORS.get(str(operator))
     if test is None:
@@ -110,7 +140,12 @@ def _filter(node: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
         raise InvalidQuery(f"operator {operator} needs a list value")
 
     def predicate(record: dict[str, Any]) -> bool:
-        return test(_field_value(record, field), value)
+        held = _field_value(record, field)
+        if isinstance(held, list):
+            if operator in _NEGATIVE:
+                return all(test(item, value) for item in held)
+            return any(test(item, value) for item in held)
+        return test(held, value)
 
     return predicate
 

@@ -3,10 +3,10 @@ rate limit).
 
 Objects are rendered in Intercom 2.16's shapes (checked against the official OpenAPI description
 by the tests). Behaviour follows what Intercom documents and what the bridge must survive:
-search does not see contacts created less than `search_lag` seconds ago; creating a contact
-whose email or external_id is taken answers 409 naming it; merging works only lead -> user,
-needs a shared email or phone unless told to skip that check, moves the lead's conversations and
-leaves the lead answering 410 with a `Link` to the survivor.
+search does not see contacts or conversations created less than `search_lag` seconds ago;
+creating a contact whose email or external_id is taken answers 409 naming it; merging works only
+lead -> user, needs a shared email or phone unless told to skip that check, moves the lead's
+conversations and leaves the lead answering 410 with a `Link` to the survivor.
 """
 
 from __future__ import annotations
@@ -163,6 +163,39 @@ class Conversation:
     source_attachment_urls: list[str]
     state: str = "open"
     parts: list[Part] = field(default_factory=list)
+    # `customer_initiated` when the contact wrote first, `admin_initiated` for an admin's message.
+    delivered_as: str = "customer_initiated"
+    visible_at: float = 0.0  # when search starts to see it
+
+    def search_record(self) -> dict[str, Any]:
+        """The fields `POST /conversations/search` filters on (`search.CONVERSATION_FIELDS`)."""
+        author = self.source_author
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "source.type": "conversation",
+            "source.id": self.source_id,
+            "source.delivered_as": self.delivered_as,
+            "source.author.id": author.get("id"),
+            "source.author.type": author.get("type"),
+            "source.author.name": author.get("name"),
+            "source.author.email": author.get("email"),
+            "contact_ids": list(self.contact_ids),
+            "admin_assignee_id": 0,
+            "team_assignee_id": 0,
+            "open": self.state == "open",
+            "read": False,
+            "state": self.state,
+            "priority": "none",
+            "custom_attributes": {},
+        }
+
+    def list_item(self, contacts: dict[str, Contact]) -> dict[str, Any]:
+        """The conversation as a list or search answers it: without its parts."""
+        item = self.to_json(contacts)
+        del item["conversation_parts"]
+        return item
 
     def to_json(self, contacts: dict[str, Contact]) -> dict[str, Any]:
         return {
@@ -183,7 +216,7 @@ class Conversation:
             "source": {
                 "type": "conversation",
                 "id": self.source_id,
-                "delivered_as": "customer_initiated",
+                "delivered_as": self.delivered_as,
                 "subject": "",
                 "body": self.source_body,
                 "author": self.source_author,
@@ -288,6 +321,11 @@ class Workspace:
         ]
         self.search_lag = 0.0
         self.latency = 0.0
+        # Intercom's docs warn that a message may come back without its conversation: this leaves
+        # `conversation_id` out of every `POST /messages` answer (the conversation is still opened).
+        self.messages_without_conversation_id = False
+        # The app's webhook subscription: the topics notified (None: every topic the sandbox fires).
+        self.topics: frozenset[str] | None = None
         self.faults: list[Fault] = []
         self.rate_limit = DEFAULT_RATE_LIMIT  # calls a window; 0: no limit (calls still counted)
         self.rate_window_seconds = float(RATE_WINDOW_SECONDS)
@@ -354,6 +392,10 @@ class Workspace:
 
     def _number_id(self) -> str:
         return str(100_000_000 + next(self._ids))
+
+    def message_id(self) -> str:
+        """The id of an admin's message that opened no conversation (numbers, as parts' ids)."""
+        return self._number_id()
 
     # --- data attributes (custom contact attributes must be defined before use) ---
 
@@ -513,9 +555,40 @@ class Workspace:
             source_author=contact.author(),
             source_body=body,
             source_attachment_urls=attachment_urls,
+            visible_at=now + self.search_lag,
         )
         self.conversations[conversation.id] = conversation
         return conversation
+
+    def open_admin_conversation(self, *, contact: Contact, admin: dict[str, Any], body: str) -> Conversation:
+        """The conversation an admin's message opens (`POST /messages` with
+        `create_conversation_without_contact_reply`): the message is its source, authored by the admin,
+        and the source's id is the message's."""
+        now = int(time.time())
+        conversation = Conversation(
+            id=self._number_id(),
+            source_id=self._number_id(),
+            created_at=now,
+            updated_at=now,
+            contact_ids=[contact.id],
+            source_author={
+                "type": "admin",
+                "id": admin["id"],
+                "name": admin["name"],
+                "email": admin["email"],
+            },
+            source_body=body,
+            source_attachment_urls=[],
+            delivered_as="admin_initiated",
+            visible_at=now + self.search_lag,
+        )
+        self.conversations[conversation.id] = conversation
+        return conversation
+
+    def searchable_conversations(self, now: float) -> list[Conversation]:
+        return [
+            conversation for conversation in self.conversations.values() if conversation.visible_at <= now
+        ]
 
     def conversation(self, conversation_id: str) -> Conversation:
         conversation = self.conversations.get(conversation_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.dev.sandbox.search import InvalidQuery, compile_query
+from bridge.dev.sandbox.search import CONVERSATION_FIELDS, InvalidQuery, compile_query
 
 ADA = {
     "id": "1",
@@ -100,3 +100,26 @@ def test_a_group_holds_at_most_fifteen_filters():
 def test_queries_intercom_would_refuse(query, reason):
     with pytest.raises(InvalidQuery, match=reason):
         compile_query(query)
+
+
+def test_a_conversations_contact_ids_match_when_one_of_them_does():
+    record = {"id": "7", "source.id": "403918346", "contact_ids": ["a" * 24, "b" * 24]}
+    predicate = compile_query(
+        {"field": "contact_ids", "operator": "=", "value": "b" * 24}, fields=CONVERSATION_FIELDS
+    )
+    assert predicate(record)
+    absent = compile_query(
+        {"field": "contact_ids", "operator": "!=", "value": "a" * 24}, fields=CONVERSATION_FIELDS
+    )
+    assert not absent(record)  # one of them is that contact
+    by_message = compile_query(
+        {"field": "source.id", "operator": "=", "value": "403918346"}, fields=CONVERSATION_FIELDS
+    )
+    assert by_message(record)
+
+
+def test_conversation_fields_are_not_contact_fields():
+    with pytest.raises(InvalidQuery, match="not a searchable field"):
+        compile_query({"field": "source.id", "operator": "=", "value": "1"})
+    with pytest.raises(InvalidQuery, match="not a searchable field"):
+        compile_query({"field": "phone", "operator": "=", "value": "1"}, fields=CONVERSATION_FIELDS)
