@@ -10,6 +10,8 @@ number.
     ├── RetryableError            may succeed later, as is
     │   ├── IntercomUnavailable   Intercom answered 5xx / timed out / unreachable, attempts exhausted
     │   ├── IntercomRateLimited   Intercom kept answering 429
+    │   ├── ConversationPending   Intercom created an admin's message but shows no conversation for it
+    │   │                         yet (`message_id`: a retry looks it up instead of sending it again)
     │   ├── SenderBusy            another worker holds the sender's lock for too long
     │   ├── MediaUnavailable      a provider's media server answered 5xx/429 or could not be reached
     │   ├── ProviderUnavailable   a provider's API answered 5xx / timed out / unreachable, attempts exhausted
@@ -68,6 +70,16 @@ class IntercomUnavailable(RetryableError):
 
 class IntercomRateLimited(RetryableError):
     """Intercom kept answering 429 Too Many Requests."""
+
+
+class ConversationPending(RetryableError):
+    """Intercom took an admin's message (`POST /messages`) but neither its answer nor the conversation
+    search shows its conversation yet. The message exists: `message_id` lets the retry look the
+    conversation up (`IntercomClient.conversation_for_message`) instead of writing to the customer twice."""
+
+    def __init__(self, message: str, *, message_id: str) -> None:
+        self.message_id = message_id
+        super().__init__(message)
 
 
 class SenderBusy(RetryableError):

@@ -29,18 +29,20 @@ from redis import Redis
 
 from bridge.core import metrics
 from bridge.core.errors import (
+    ConversationPending,
     IntercomConflict,
     IntercomGone,
     IntercomNotFound,
     IntercomRateLimited,
     IntercomRejected,
     IntercomUnavailable,
+    PermanentError,
 )
 from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.core.tls import tls_context
 from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, CallBudget
-from bridge.intercom.models import Contact, ContactRef
+from bridge.intercom.models import AdminMessage, Contact, ContactRef
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,76 @@ class IntercomClient:
             payload["attachment_urls"] = list(attachment_urls)
         return self.request("POST", f"/conversations/{_segment(conversation_id)}/reply", json=payload)
 
+    def create_admin_message(self, *, contact: ContactRef, admin_id: str, body: str) -> AdminMessage:
+        """Write to the contact first, as the admin, in a conversation Intercom opens at once
+        (`create_conversation_without_contact_reply`): the customer's answer and the agents' replies
+        then continue it. Intercom warns that a message may have no conversation until the contact
+        answers; an answer without one is looked up by the message's id, and while search does not
+        show it either, `ConversationPending` names the message so a retry looks again instead of
+        writing to the customer a second time."""
+        payload: dict[str, Any] = {
+            "message_type": "in_app",
+            # The description types this id as an integer, unlike every other admin id (strings).
+            "from": {"type": "admin", "id": _admin_number(admin_id)},
+            "to": {"type": contact.role, "id": contact.id},
+            "body": body,
+            "create_conversation_without_contact_reply": True,
+        }
+        message = self.request("POST", "/messages", json=payload)
+        message_id = message.get("id")
+        if not message_id:
+            # Nothing to look the conversation up by, and a retry would write to the customer again.
+            raise PermanentError("Intercom took the admin's message but its answer carries no message id")
+        conversation_id = message.get("conversation_id") or self.conversation_for_message(str(message_id))
+        if not conversation_id:
+            raise ConversationPending(
+                f"Intercom created message {message_id} but shows no conversation for it yet",
+                message_id=str(message_id),
+            )
+        return AdminMessage(message_id=str(message_id), conversation_id=str(conversation_id))
+
+    def conversation_for_message(self, message_id: str) -> str | None:
+        """The conversation an admin's message opened (its `source.id` is the message's id), or None
+        while Intercom's search does not show it: search lags behind writes
+        (research/intercom-api.md §3.4).
+
+        Each hit's source is checked too, so a filter Intercom ignored can never hand back somebody
+        else's conversation."""
+        found = self.request(
+            "POST",
+            "/conversations/search",
+            json={"query": {"field": "source.id", "operator": "=", "value": message_id}},
+        )
+        for item in found.get("conversations") or []:
+            if isinstance(item, dict) and str((item.get("source") or {}).get("id")) == message_id:
+                return str(item["id"])
+        return None
+
+    def reply_as_admin(
+        self, conversation_id: str, *, admin_id: str, body: str, attachment_urls: Sequence[str] = ()
+    ) -> str:
+        """Reply in a conversation as the admin; the id of the part it created.
+
+        Intercom announces this part as `conversation.admin.replied`, as it does an agent's reply:
+        the id is how the bridge recognizes its own part when that webhook brings it back."""
+        payload: dict[str, Any] = {
+            "message_type": "comment",
+            "type": "admin",
+            "admin_id": admin_id,
+            "body": body,
+        }
+        if attachment_urls:
+            payload["attachment_urls"] = list(attachment_urls)
+        path = f"/conversations/{_segment(conversation_id)}/reply"
+        part_id = _last_part_by_admin(self.request("POST", path, json=payload), admin_id)
+        if part_id is None:
+            # The reply was made: retrying would post it twice.
+            raise PermanentError(
+                f"Intercom took the reply in conversation {conversation_id} but its answer shows no part"
+                f" by admin {admin_id}"
+            )
+        return part_id
+
     def merge_contacts(
         self, from_id: str, into_id: str, *, skip_duplicate_validation: bool = False
     ) -> Contact:
@@ -274,6 +346,27 @@ def _segment(identifier: str) -> str:
     """An id as one path segment: whatever it holds (it may come from an agent's input or a
     stored record) it cannot reach another endpoint (`../admins`) or break the request line."""
     return quote(str(identifier), safe="")
+
+
+def _admin_number(admin_id: str) -> int:
+    """An admin id as `POST /messages` takes it. Intercom's admin ids are numbers written as strings."""
+    try:
+        return int(admin_id)
+    except ValueError:
+        raise ValueError(f"{admin_id!r} is not an Intercom admin id (a number)") from None
+
+
+def _last_part_by_admin(conversation: dict[str, Any], admin_id: str) -> str | None:
+    """The newest part of `conversation` that `admin_id` wrote (a reply's answer is the whole
+    conversation, oldest part first)."""
+    parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
+    for part in reversed(parts):
+        if not isinstance(part, dict):
+            continue
+        author = part.get("author") or {}
+        if author.get("type") == "admin" and str(author.get("id")) == str(admin_id) and part.get("id"):
+            return str(part["id"])
+    return None
 
 
 def endpoint_template(path: str) -> str:

@@ -24,6 +24,17 @@ class ContactRef:
 
 
 @dataclass(frozen=True)
+class AdminMessage:
+    """A message an admin wrote first (`POST /messages`) and the conversation it opened.
+
+    Intercom names them apart: `message_id` is the conversation's `source.id`, the key to find the
+    conversation again when an answer leaves it out."""
+
+    message_id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True)
 class Contact:
     id: str
     role: str

@@ -15,6 +15,7 @@ from bridge.core.errors import (
     IntercomRateLimited,
     IntercomRejected,
     IntercomUnavailable,
+    PermanentError,
 )
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
@@ -221,3 +222,29 @@ def test_an_id_stays_one_path_segment_whatever_it_holds(identifier: str) -> None
     [path] = seen
     assert path.startswith(b"/contacts/") and path.count(b"/") == 2
     assert b"?" not in path and b"#" not in path and b" " not in path and b"\r" not in path
+
+
+def test_reply_as_admin_reads_the_newest_part_by_that_admin_whatever_came_after():
+    def part(part_id: str, author_type: str, author_id: str) -> dict[str, object]:
+        return {"type": "conversation_part", "id": part_id, "author": {"type": author_type, "id": author_id}}
+
+    conversation = {
+        "type": "conversation",
+        "id": "7",
+        "conversation_parts": {
+            "type": "conversation_part.list",
+            "conversation_parts": [part("1", "admin", "5"), part("2", "admin", "5"), part("3", "user", "c1")],
+        },
+    }
+    answer = httpx.Response(200, json=conversation)
+    assert client_for(lambda request: answer).reply_as_admin("7", admin_id="5", body="hi") == "2"
+    with pytest.raises(PermanentError, match="no part by admin 6"):
+        client_for(lambda request: answer).reply_as_admin("7", admin_id="6", body="hi")
+
+
+def test_a_search_hit_for_another_message_is_not_taken_for_its_conversation():
+    """Were Intercom to ignore the filter, the first conversation it lists is somebody else's."""
+    hits = {"type": "conversation.list", "conversations": [{"id": "8", "source": {"id": "111"}}]}
+    client = client_for(lambda request: httpx.Response(200, json=hits))
+    assert client.conversation_for_message("222") is None
+    assert client.conversation_for_message("111") == "8"
