@@ -169,18 +169,7 @@ class OutreachSender:
             raise
 
     def _plan(self, adapter: ProviderAdapter, entry: OutreachEntry, thread: Thread) -> list[OutboundMessage]:
-        request = entry.request
-        base = OutboundMessage(
-            channel=entry.channel,
-            to=entry.customer_address,
-            sender=entry.business_number,
-            account=thread.account or None,
-        )
-        if request.template is not None:
-            template = request.template.template()
-            return [replace(base, template=replace(template, name=entry.template_name or template.name))]
-        draft = Draft(text=request.text, attachment_urls=request.media_urls)
-        return plan(draft, adapter.send_limits(base), base)
+        return planned_messages(adapter, entry, account=thread.account or None)
 
     def _send_one(
         self,
@@ -219,6 +208,23 @@ class OutreachSender:
                 text=message.text or entry.rendered,
             )
         return accepted[0]
+
+
+def planned_messages(
+    adapter: ProviderAdapter, entry: OutreachEntry, *, account: str | None
+) -> list[OutboundMessage]:
+    """The provider calls `entry` goes out as, in order: the indexes its `sent.<index>` steps
+    count. One function, so a replay's dry run (`bridge.ops.replay_plan`) counts the messages
+    the job would send and cannot drift from it."""
+    request = entry.request
+    base = OutboundMessage(
+        channel=entry.channel, to=entry.customer_address, sender=entry.business_number, account=account
+    )
+    if request.template is not None:
+        template = request.template.template()
+        return [replace(base, template=replace(template, name=entry.template_name or template.name))]
+    draft = Draft(text=request.text, attachment_urls=request.media_urls)
+    return plan(draft, adapter.send_limits(base), base)
 
 
 def _opened_thread(
