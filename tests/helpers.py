@@ -198,3 +198,23 @@ def twilio_status(
         headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 200, response.text
+
+
+# The message API's token in the tests' environment (conftest's BRIDGE_API_TOKEN).
+API_TOKEN = "test-api-token"
+
+
+def post_message(http: httpx.Client, base_url: str, body: dict[str, Any], **headers: str) -> httpx.Response:
+    """`POST /api/messages` with the API's token, as a client of the message API sends it."""
+    return http.post(
+        f"{base_url}/api/messages", json=body, headers={"Authorization": f"Bearer {API_TOKEN}", **headers}
+    )
+
+
+def api_message(http: httpx.Client, base_url: str, message_id: str) -> dict[str, Any]:
+    """`GET /api/messages/{id}`: the message as its sender sees it (status, ids, error)."""
+    response = http.get(
+        f"{base_url}/api/messages/{message_id}", headers={"Authorization": f"Bearer {API_TOKEN}"}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())

@@ -11,15 +11,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 
 from bridge.core.settings import get_settings
 from bridge.dev.simulators import SIMULATORS, SimulatedMessage
-from tests.helpers import conversation_bodies, twilio_status
+from tests.helpers import api_message, conversation_bodies, post_message, twilio_status
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
-TOKEN = "test-api-token"
 CLIENT_SECRET = "test-intercom-client-secret"
 
 
@@ -30,28 +28,14 @@ def api(providers_at_standin, bridge, sandbox, monkeypatch):
     return providers_at_standin
 
 
-def post(http: httpx.Client, bridge, body: dict[str, Any], **headers: str) -> httpx.Response:
-    return http.post(
-        f"{bridge.url}/api/messages", json=body, headers={"Authorization": f"Bearer {TOKEN}", **headers}
-    )
-
-
 def sms(text: str = "Your order shipped", **extra: Any) -> dict[str, Any]:
     return {"to": CUSTOMER, "provider": "twilio", "from": BUSINESS, "text": text, **extra}
-
-
-def message(http: httpx.Client, bridge, message_id: str) -> dict[str, Any]:
-    response = http.get(
-        f"{bridge.url}/api/messages/{message_id}", headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def test_an_sms_to_a_new_number_makes_one_lead_one_admin_conversation_and_one_send(
     api, bridge, sandbox, drain, http
 ):
-    answer = post(http, bridge, sms("Your order shipped"))
+    answer = post_message(http, bridge.url, sms("Your order shipped"))
     assert answer.status_code == 202, answer.text
     accepted = answer.json()
     assert accepted["status"] == "queued" and accepted["id"].startswith("msg_")
@@ -71,7 +55,7 @@ def test_an_sms_to_a_new_number_makes_one_lead_one_admin_conversation_and_one_se
         BUSINESS,
         "Your order shipped",
     )
-    shown = message(http, bridge, accepted["id"])
+    shown = api_message(http, bridge.url, accepted["id"])
     assert shown["status"] == "sent"
     assert shown["provider_message_id"] == sent.message_id
     assert (shown["contact_id"], shown["conversation_id"]) == (lead["id"], conversation["id"])
@@ -80,20 +64,20 @@ def test_an_sms_to_a_new_number_makes_one_lead_one_admin_conversation_and_one_se
 def test_one_idempotency_key_sends_once_under_concurrent_identical_requests(api, bridge, drain, http):
     body = sms(idempotency_key="order-1234-shipped")
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: post(http, bridge, body), range(8)))
+        answers = list(pool.map(lambda _: post_message(http, bridge.url, body), range(8)))
     assert {answer.status_code for answer in answers} == {202}
     assert len({answer.json()["id"] for answer in answers}) == 1
     # The header says the same as the field.
-    header = post(http, bridge, sms(), **{"Idempotency-Key": "order-1234-shipped"})
+    header = post_message(http, bridge.url, sms(), **{"Idempotency-Key": "order-1234-shipped"})
     assert header.json()["id"] == answers[0].json()["id"]
 
     drain()
     drain()
 
     assert len(api.state.sends) == 1
-    again = post(http, bridge, body)
+    again = post_message(http, bridge.url, body)
     assert again.status_code == 202 and again.json()["status"] == "sent"
-    other = post(http, bridge, sms("Another text", idempotency_key="order-1234-shipped"))
+    other = post_message(http, bridge.url, sms("Another text", idempotency_key="order-1234-shipped"))
     assert other.status_code == 409 and other.json()["error"]["field"] == "idempotency_key"
     drain()
     assert len(api.state.sends) == 1
@@ -101,7 +85,7 @@ def test_one_idempotency_key_sends_once_under_concurrent_identical_requests(api,
 
 def test_a_known_users_number_files_the_message_under_that_user(api, bridge, sandbox, drain, http):
     user = sandbox.seed_contact(role="user", phone=CUSTOMER, name="Ada")
-    assert post(http, bridge, sms()).status_code == 202
+    assert post_message(http, bridge.url, sms()).status_code == 202
     drain()
 
     assert [contact["id"] for contact in sandbox.contacts()] == [user["id"]]
@@ -112,7 +96,7 @@ def test_a_known_users_number_files_the_message_under_that_user(api, bridge, san
 def test_the_customers_answer_continues_the_conversation_and_the_agents_reply_goes_back_the_same_way(
     api, bridge, sandbox, drain, http
 ):
-    assert post(http, bridge, sms("We tried to call you")).status_code == 202
+    assert post_message(http, bridge.url, sms("We tried to call you")).status_code == 202
     drain()
     [conversation] = sandbox.conversations()
 
@@ -140,7 +124,7 @@ def test_a_message_continuing_an_open_conversation_is_not_sent_again_as_an_agent
     assert SIMULATORS["twilio"](hello, bridge.url, settings).send(http).status_code == 200
     drain()
 
-    assert post(http, bridge, sms("Your refund is on its way")).status_code == 202
+    assert post_message(http, bridge.url, sms("Your refund is on its way")).status_code == 202
     drain()
     drain()  # the reply webhook Intercom fired for the bridge's own part, and any retry of it
 
@@ -153,23 +137,23 @@ def test_a_message_continuing_an_open_conversation_is_not_sent_again_as_an_agent
 
 
 def test_a_delivery_report_moves_the_status(api, bridge, drain, http):
-    accepted = post(http, bridge, sms()).json()
+    accepted = post_message(http, bridge.url, sms()).json()
     drain()
     [sent] = api.state.sends
 
     twilio_status(bridge.url, http, sent.message_id, "delivered", to=CUSTOMER, sender=BUSINESS)
     drain()
-    assert message(http, bridge, accepted["id"])["status"] == "delivered"
+    assert api_message(http, bridge.url, accepted["id"])["status"] == "delivered"
 
     twilio_status(bridge.url, http, sent.message_id, "failed", "30003", to=CUSTOMER, sender=BUSINESS)
     drain()
-    failed = message(http, bridge, accepted["id"])
+    failed = api_message(http, bridge.url, accepted["id"])
     assert failed["status"] == "failed" and failed["error"]["code"] == "30003"
 
 
 def test_whatsapp_free_text_to_a_customer_who_never_wrote_is_refused(api, bridge, drain, http):
     body = {"to": CUSTOMER, "channel": "whatsapp", "provider": "twilio", "from": BUSINESS, "text": "Hi"}
-    answer = post(http, bridge, body)
+    answer = post_message(http, bridge.url, body)
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "text" and "24 hours" in answer.json()["error"]["reason"]
     drain()
@@ -196,7 +180,7 @@ def test_whatsapp_free_text_to_a_customer_who_never_wrote_is_refused(api, bridge
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_sent(
     api, bridge, drain, http, body, status, field
 ):
-    answer = post(http, bridge, body)
+    answer = post_message(http, bridge.url, body)
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["field"] == field
     drain()
