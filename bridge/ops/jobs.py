@@ -4,11 +4,16 @@ Every job that failed for good sits in its queue's RQ `FailedJobRegistry` (kept 
 ledgers, `BRIDGE_RETENTION_DAYS`), with the reason and attempt count `workers.failures` recorded.
 The registry is the index; the ledgers are what make a replay safe. An inbound message's entry is
 `delivered` once it reached Intercom and holds recovery points (contact, media) before that; a
-reply part records each provider message id before sending the next; a delivery report applies
-only if newer, and its note is said once. So a replay just queues the job again, with a fresh
-retry budget, after taking it out of the registry (one ZREM: two operators replaying at once
-queue it once), and the job skips whatever already happened. A job's kind, queue and record are
-read from its id and keyword argument through the job-kind table (`bridge.infra.queueing`).
+reply part records each provider message id before sending the next; a message the team wrote
+first records its contact, its conversation and each provider message id, each before the next
+step; a delivery report applies only if newer, and its note is said once. So a replay just
+queues the job again, with a fresh retry budget, after taking it out of the registry (one ZREM:
+two operators replaying at once queue it once), and the job skips whatever already happened.
+A job's kind, queue and record are read from its id and keyword argument through the job-kind
+table (`bridge.infra.queueing`).
+
+A message the provider refused is listed with the provider's code and reason, as the sender
+recorded them on the message.
 
 Accepted-but-unprocessable messages (a sender that is no number, a message type not supported, a
 reply whose provider is not configured) failed with a permanent error and are listed the same way.
@@ -50,6 +55,8 @@ from bridge.intake.ledger import InboundEntry, InboundLedger, Status
 from bridge.intake.raw import RawWebhook, RawWebhookStore, as_request
 from bridge.model.messages import InboundMessage
 from bridge.model.senders import SenderIdentity
+from bridge.outreach.store import FINAL as OUTREACH_FINAL
+from bridge.outreach.store import OutreachEntry, OutreachStatus, OutreachStore
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.ledger import FINAL, ReplyEntry, ReplyLedger
 from bridge.replies.reports import StatusLedger
@@ -65,7 +72,7 @@ class FailedJob:
     id: str
     kind: JobKind
     provider: str
-    party: str  # the customer, masked: the sender of an inbound message, the recipient of a reply
+    party: str  # the customer, masked: the sender of an inbound message, the recipient of a reply or message
     failed_at: float | None
     attempts: int
     reason: str
@@ -113,6 +120,7 @@ class JobRecord:
     inbound: InboundEntry | None = None
     reply: ReplyEntry | None = None
     webhook: RawWebhook | None = None
+    outreach: OutreachEntry | None = None
 
     @property
     def kind(self) -> JobKind:
@@ -133,6 +141,7 @@ class FailedJobs:
         self._statuses = StatusLedger(redis_client, settings)
         self._threads = ThreadStore(redis_client)
         self._webhooks = RawWebhookStore(redis_client, settings)
+        self._outreach = OutreachStore(redis_client, settings)
         self._queues = {name: queue_named(redis_client, name) for name in QUEUES}
 
     @property
@@ -187,6 +196,8 @@ class FailedJobs:
             detail["record"] = _status_detail(entry.report.model_dump(mode="json"), reveal) if entry else None
         elif record.webhook is not None:
             detail["record"] = _webhook_detail(record.webhook, reveal=reveal)
+        elif record.outreach is not None:
+            detail["record"] = _outreach_detail(record.outreach, reveal=reveal)
         else:
             detail["record"] = None
         return detail
@@ -246,6 +257,13 @@ class FailedJobs:
                 return Replay(job_id, ReplayOutcome.EXPIRED, "the reply is past retention; nothing to replay")
             if record.reply.status in FINAL:
                 return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {record.reply.status.value}")
+        if record.kind is JobKind.OUTREACH:
+            if record.outreach is None:
+                return Replay(
+                    job_id, ReplayOutcome.EXPIRED, "the message is past retention; nothing to replay"
+                )
+            if record.outreach.status in OUTREACH_FINAL - {OutreachStatus.FAILED}:
+                return Replay(job_id, ReplayOutcome.ALREADY_DONE, f"already {record.outreach.status.value}")
         if record.kind is JobKind.STATUS and self._statuses.get(record.record_id) is None:
             return Replay(job_id, ReplayOutcome.EXPIRED, "the report is past retention; nothing to replay")
         if record.job_type is WEBHOOK_JOB:
@@ -263,6 +281,8 @@ class FailedJobs:
             self._inbound.requeue(record.record_id)
         elif record.kind is JobKind.OUTBOUND:
             self._replies.requeue(record.record_id)
+        elif record.kind is JobKind.OUTREACH:
+            self._outreach.requeue(record.record_id)  # what was done stays recorded: not done again
         if record.job_type is READER_JOB:
             enqueue_reader(queue, settings=self._settings)  # a new reader takes whatever is pending
         else:
@@ -310,6 +330,8 @@ class FailedJobs:
             return replace(record, inbound=self._inbound.get(record.record_id))
         if job_type.kind is JobKind.OUTBOUND:
             return replace(record, reply=self._replies.get(record.record_id))
+        if job_type.kind is JobKind.OUTREACH:
+            return replace(record, outreach=self._outreach.get(record.record_id))
         return record
 
     def _row(self, record: JobRecord) -> FailedJob:
@@ -328,9 +350,14 @@ class FailedJobs:
                 provider, party = report.provider, mask_number(report.recipient) if report.recipient else "?"
         elif record.webhook is not None:
             provider = record.webhook.provider  # the party is unknown until the webhook is read
+        elif record.outreach is not None:
+            provider, party = record.outreach.provider, masked_identity(record.outreach.customer)
         if provider == "?" and record.kind in (JobKind.INBOUND, JobKind.WEBHOOK):
             provider = (record.record_id or "?").split("-", 1)[0]
         failed_at = job.meta.get("failed_at")
+        reason = str(job.meta.get("reason") or _last_line(job) or "unknown")
+        if record.outreach is not None and record.outreach.error_code:
+            reason = _refusal(record.outreach)
         return FailedJob(
             id=job.id,
             kind=record.kind,
@@ -338,7 +365,7 @@ class FailedJobs:
             party=party,
             failed_at=float(failed_at) if failed_at is not None else None,
             attempts=int(job.meta.get("attempts", 1 if failed_at is not None else 0)),
-            reason=str(job.meta.get("reason") or _last_line(job) or "unknown"),
+            reason=reason,
         )
 
 
@@ -421,6 +448,51 @@ def _reply_detail(reply: ReplyEntry, threads: ThreadStore, *, reveal: bool) -> d
             "from": thread.business_number,
         }
     return detail
+
+
+def _refusal(entry: OutreachEntry) -> str:
+    """Why the provider refused the message, as the sender recorded it: the provider's code and a
+    person's reason (the tables reply notes use), which the job's exception does not carry."""
+    return f"{entry.provider} refused it (error {entry.error_code}): {entry.error or 'no reason given'}"
+
+
+def _outreach_detail(entry: OutreachEntry, *, reveal: bool) -> dict[str, Any]:
+    """A message the team wrote first, as ops see it: what was asked, and each step its job
+    recorded (contact, conversation, the provider ids sent), so a replay's resumption can be read.
+    The customer masked and media URLs without their query unless `reveal`; the idempotency key
+    too, which the message id is hashed from precisely so that it is not shown."""
+    request = entry.request.model_dump(mode="json", by_alias=True)
+    to = entry.customer_address
+    if not reveal:
+        request["to"] = mask_number(entry.request.to)
+        to = masked_identity(entry.customer)
+        request["media_urls"] = [mask(url) for url in entry.request.media_urls]
+        header = (request.get("template") or {}).get("header") or {}
+        if header.get("url"):
+            header["url"] = mask(header["url"])
+        if request.get("idempotency_key"):
+            request["idempotency_key"] = "(given: shown with --reveal)"
+    code, error = entry.error_code, entry.error
+    return {
+        "message_id": entry.message_id,
+        "status": entry.status.value,
+        "source": entry.source,
+        "provider": entry.provider,
+        "channel": entry.channel.value,
+        "from": entry.business,
+        "to": to,
+        "request": request,
+        "rendered": entry.rendered,
+        "template_name": entry.template_name,
+        "contact": {"id": entry.contact_id, "role": entry.contact_role} if entry.contact_id else None,
+        "conversation_id": entry.conversation_id,
+        "part_id": entry.part_id,
+        "intercom_message_id": entry.intercom_message_id,
+        "sent": list(entry.sent_ids()),
+        "error": {"code": code, "reason": error} if code or error else None,
+        "created_at": iso(entry.created_at),
+        "request_id": entry.request_id,
+    }
 
 
 def _status_detail(status: dict[str, Any], reveal: bool) -> dict[str, Any]:

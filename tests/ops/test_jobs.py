@@ -20,10 +20,11 @@ from bridge.cli.main import main
 from bridge.core.logs import mask_number
 from bridge.core.settings import reset_settings_cache
 from bridge.infra import keys
-from bridge.infra.queueing import inbound_queue
+from bridge.infra.queueing import inbound_queue, outbound_queue
 from bridge.intake.ledger import InboundLedger
 from bridge.ops.jobs import parse_since
-from tests.helpers import conversation_bodies, signed_twilio
+from bridge.outreach.store import OutreachStore
+from tests.helpers import api_message, conversation_bodies, post_message, signed_twilio
 
 BUSINESS = "+14155550100"
 CUSTOMERS = ("+14155550101", "+14155550102", "+14155550103")
@@ -466,3 +467,110 @@ def test_a_media_urls_signature_is_neither_stored_nor_shown_with_its_failed_job(
     assert SIGNATURE not in json.dumps(shown) and SIGNATURE not in json.dumps(api_shown)
     revealed = json.loads(cli("jobs", "show", job["id"], "--reveal").output)
     assert [media["url"] for media in revealed["record"]["message"]["media"]] == [signed_url]
+
+
+# --- messages the team wrote first ---
+
+LONG_TEXT = "word " * 400  # 2,000 characters: two SMS, sent and recorded one by one
+
+
+def refused_message(loop, bridge, http, drain, text: str = "Your order shipped") -> str:
+    """A message the team wrote first, through the message API, to a customer written with
+    separators, whose first send Twilio refuses (21610: the customer opted out); its id."""
+    http.post(f"{loop.url}/_standin/faults/twilio", json={"statuses": [400]}).raise_for_status()
+    body = {"to": SPACED_CUSTOMER, "provider": "twilio", "from": BUSINESS, "text": text}
+    answer = post_message(http, bridge.url, body)
+    assert answer.status_code == 202, answer.text
+    drain()
+    return str(answer.json()["id"])
+
+
+def test_a_message_the_provider_refused_is_listed_with_its_code_and_sent_once_on_replay(
+    loop, bridge, sandbox, drain, http, redis_client
+):
+    message_id = refused_message(loop, bridge, http, drain)
+    assert loop.state.sends == []
+    refused = api_message(http, bridge.url, message_id)
+    assert refused["status"] == "failed" and refused["error"]["code"] == "21610"
+
+    jobs, outputs = ops_views(bridge, http)
+    [job] = jobs
+    assert (job["id"], job["kind"], job["provider"]) == (f"msg-{message_id}", "outreach", "twilio")
+    assert job["party"] == "+19175****95" and job["attempts"] == 1  # a refusal is not retried
+    assert job["reason"] == f"twilio refused it (error 21610): {refused['error']['reason']}"
+    assert "opted out" in job["reason"]  # a person's reason, from the table reply notes use
+    assert http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).json()["jobs"] == jobs
+    for output in outputs:
+        assert leaked(output, SPACED_CUSTOMER) == [], output
+    table = cli("jobs", "failed").output
+    assert f"msg-{message_id}"[:44] in table and " outreach " in table
+
+    [lead] = sandbox.contacts()
+    [conversation] = sandbox.conversations()
+    shown = json.loads(cli("jobs", "show", job["id"]).output)["record"]
+    assert (shown["status"], shown["sent"], shown["error"]["code"]) == ("failed", [], "21610")
+    assert shown["contact"] == {"id": lead["id"], "role": "lead"}
+    assert shown["conversation_id"] == conversation["id"]
+    assert (shown["request"]["to"], shown["to"]) == ("+19175****95", "+19175****95")
+    assert shown["request"]["text"] == "Your order shipped"
+    revealed = json.loads(cli("jobs", "show", job["id"], "--reveal").output)["record"]
+    assert (revealed["request"]["to"], revealed["to"]) == (SPACED_CUSTOMER, "+19175550795")
+
+    dry = cli("jobs", "replay", "--all", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert f"msg-{message_id}: planned:" in dry.output
+    assert f"contact {lead['id']} already found" in dry.output
+    assert f"conversation {conversation['id']} already shows it" in dry.output
+    assert "message 0 will be sent" in dry.output and "calls: twilio send" in dry.output
+    assert loop.state.sends == []
+    assert FailedJobRegistry(queue=outbound_queue(redis_client)).get_job_ids() == [job["id"]]
+
+    replay = cli("jobs", "replay", "--all", "--no-wait")
+    assert f"msg-{message_id}: queued:" in replay.output
+    drain()
+    [sent] = loop.state.sends
+    assert (sent.text, sent.to, sent.sender) == ("Your order shipped", "+19175550795", BUSINESS)
+    shown = api_message(http, bridge.url, message_id)
+    assert (shown["status"], shown["provider_message_id"], shown["error"]) == ("sent", sent.message_id, None)
+    assert len(sandbox.contacts()) == 1 and len(sandbox.conversations()) == 1  # filed once
+
+    assert "No failed jobs to replay." in cli("jobs", "replay", "--all").output
+    assert ": not_failed:" in cli("jobs", "replay", job["id"], "--no-wait").output
+    drain()
+    assert len(loop.state.sends) == 1
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [("SMpart0",), ("SMpart0", "SMpart1")],
+    ids=["part 0 taken, part 1 refused", "both taken, the worker stopped before finishing"],
+)
+def test_a_replay_never_sends_again_a_message_whose_send_was_recorded(
+    loop, bridge, settings, drain, http, redis_client, recorded
+):
+    """The ledger is what a replay trusts: each part's id recorded before the next is sent. The
+    stand-in's fault answers the next call (part 0), so the ids of the parts the provider took are
+    written as the job writes them."""
+    message_id = refused_message(loop, bridge, http, drain, text=LONG_TEXT)
+    store = OutreachStore(redis_client, settings)
+    for index, provider_id in enumerate(recorded):
+        store.record_sent(message_id, index, provider_id)
+    job_id = f"msg-{message_id}"
+
+    dry = cli("jobs", "replay", job_id, "--dry-run").output
+    for index, provider_id in enumerate(recorded):
+        assert f"message {index} already sent as {provider_id}: not sent again" in dry
+    assert ("message 1 will be sent" in dry) == (len(recorded) == 1)
+    assert ("calls: twilio send" in dry) == (len(recorded) == 1)
+    assert ("calls: none" in dry) == (len(recorded) == 2)
+
+    assert ": queued:" in cli("jobs", "replay", job_id, "--no-wait").output
+    drain()
+    shown = api_message(http, bridge.url, message_id)
+    assert shown["status"] == "sent"
+    sends = loop.state.sends
+    assert shown["provider_message_ids"] == [*recorded, *(sent.message_id for sent in sends)]
+    assert len(sends) == 2 - len(recorded)
+    if sends:  # part 1 only: the text's end
+        [part1] = sends
+        assert LONG_TEXT.strip().endswith(part1.text) and len(part1.text) < len(LONG_TEXT) / 2

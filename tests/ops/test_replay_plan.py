@@ -22,6 +22,7 @@ from bridge.infra import keys
 from bridge.infra.claims import claim
 from bridge.infra.queueing import (
     INBOUND_JOB,
+    OUTREACH_JOB,
     REPLY_JOB,
     STATUS_JOB,
     WEBHOOK_JOB,
@@ -36,11 +37,13 @@ from bridge.intercom.webhooks import ReplyPart
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, Media
 from bridge.ops.jobs import JobRecord
 from bridge.ops.replay_plan import ReplayPlanner, dry_run_planner
+from bridge.outreach.requests import MessageRequest, address
+from bridge.outreach.store import OutreachStore
 from bridge.providers.registry import ADAPTERS
 from bridge.replies.ledger import ReplyLedger
 from bridge.replies.reports import StatusLedger, status_id
 from bridge.replies.sent import OutboundStore
-from tests.conversations.support import CUSTOMER, opened_thread
+from tests.conversations.support import BUSINESS, CUSTOMER, opened_thread
 from tests.helpers import SandboxControl, inbound_sms
 
 RAW = RawPayload(
@@ -101,6 +104,22 @@ def reply(
     )
     claim(client, ledger.claim(part))
     return job_record(client, REPLY_JOB, "p1", reply=ledger.get("p1"))
+
+
+def outreach(client: redis.Redis, settings: Settings, *, text: str = "Shipped", **asked: Any) -> JobRecord:
+    """A message the team wrote first to the tests' customer, stored and queued as the message
+    API does; its job's record."""
+    request = MessageRequest(to=CUSTOMER, provider="twilio", sender=BUSINESS, text=text, **asked)
+    stored = OutreachStore(client, settings).store(
+        request, address(request, settings, ADAPTERS), rendered=text, template_name=None, source="api"
+    )
+    return outreach_record(client, settings, stored.entry.message_id)
+
+
+def outreach_record(client: redis.Redis, settings: Settings, message_id: str) -> JobRecord:
+    """The record of message `message_id`'s job, with what its entry holds now."""
+    entry = OutreachStore(client, settings).get(message_id)
+    return job_record(client, OUTREACH_JOB, message_id, outreach=entry)
 
 
 def report(client: redis.Redis, settings: Settings, state: DeliveryState) -> JobRecord:
@@ -251,6 +270,79 @@ def test_a_whatsapp_reply_outside_the_window_would_send_nothing_and_tell_the_age
 def test_a_reply_in_a_conversation_the_bridge_does_not_know_cannot_be_sent(plan, redis_client, settings):
     lines = plan(reply(redis_client, settings, conversation_id="999"))
     assert lines == ["cannot be sent as things are: conversation 999 is not one the bridge opened"]
+
+
+# --- messages the team wrote first ---
+
+
+def test_a_message_to_a_new_number_would_create_a_lead_open_a_conversation_and_be_sent(
+    plan, redis_client, settings, sandbox
+):
+    assert plan(outreach(redis_client, settings)) == [
+        "sms message to +14155****23 through twilio",
+        "contact: nobody holds +14155****23: a new lead would be created",
+        "conversation: open a new one with it as the team's message",
+        "message 0 will be sent",
+        "calls: POST /contacts/search, POST /contacts (a new lead), POST /messages, twilio send",
+    ]
+    assert sandbox.contacts() == []
+
+
+def test_a_message_resumes_after_the_steps_it_recorded_and_sends_only_what_was_not_sent(
+    plan, redis_client, settings
+):
+    record = outreach(redis_client, settings, text="word " * 400)  # 2,000 characters: two SMS
+    store = OutreachStore(redis_client, settings)
+    store.record_contact(record.record_id, "lead1", "lead")
+    opened_thread(redis_client, "lead1")
+    store.record_conversation(record.record_id, "101", None)
+    store.record_sent(record.record_id, 0, "SMalready")
+
+    assert plan(outreach_record(redis_client, settings, record.record_id))[1:] == [
+        "contact lead1 already found",
+        "conversation 101 already shows it",
+        "message 0 already sent as SMalready: not sent again",
+        "message 1 will be sent",
+        "calls: twilio send",
+    ]
+    store.record_sent(record.record_id, 1, "SMalso")
+    assert plan(outreach_record(redis_client, settings, record.record_id))[-3:] == [
+        "message 0 already sent as SMalready: not sent again",
+        "message 1 already sent as SMalso: not sent again",
+        "calls: none",
+    ]
+
+
+def test_a_message_to_a_known_number_would_continue_its_open_conversation_as_the_teams_reply(
+    plan, redis_client, settings, sandbox
+):
+    lead = sandbox.seed_contact(role="lead", phone=CUSTOMER)
+    IdentityMap(redis_client).set(f"phone:{CUSTOMER}", ContactRef(lead["id"], "lead"))
+    opened_thread(redis_client, lead["id"])
+    assert plan(outreach(redis_client, settings))[1:] == [
+        f"contact: contact {lead['id']} (lead) by identity_map",
+        "conversation: continue 101 with it as the team's reply",
+        "message 0 will be sent",
+        "calls: POST /conversations/101/reply, twilio send",
+    ]
+
+
+def test_a_message_for_a_named_contact_that_intercom_took_is_looked_up_not_written_again(
+    plan, redis_client, settings
+):
+    record = outreach(redis_client, settings, intercom_contact_id="user7")
+    assert plan(record)[1] == "contact: user7, as the request names it"
+    assert plan(record)[-1] == "calls: GET /contacts/user7, POST /messages, twilio send"
+
+    store = OutreachStore(redis_client, settings)
+    store.record_contact(record.record_id, "user7", "user")
+    store.record_intercom_message(record.record_id, "m1")  # Intercom was slow to show its conversation
+    assert plan(outreach_record(redis_client, settings, record.record_id))[1:] == [
+        "contact user7 already found",
+        "conversation: the one Intercom opened for message m1 (looked up, not written again)",
+        "message 0 will be sent",
+        "calls: POST /conversations/search, twilio send",
+    ]
 
 
 # --- webhooks and delivery reports ---
