@@ -207,3 +207,26 @@ def test_without_a_token_the_api_is_off_and_says_so(bridge_env, http, monkeypatc
     with BackgroundServer(create_app(get_settings())) as server:
         answer = http.post(f"{server.url}/api/messages", json=sms())
     assert answer.status_code == 404 and "BRIDGE_API_TOKEN" in answer.text
+
+
+def test_whatsapp_free_text_accepted_in_the_window_is_not_sent_once_it_closed(
+    api, bridge, sandbox, drain, http, redis_client
+):
+    settings = get_settings()
+    hello = SimulatedMessage(sender=CUSTOMER, recipient=BUSINESS, text="Hi", whatsapp=True)
+    assert SIMULATORS["twilio"](hello, bridge.url, settings).send(http).status_code == 200
+    drain()
+    body = {"to": CUSTOMER, "channel": "whatsapp", "provider": "twilio", "from": BUSINESS, "text": "Hello!"}
+    accepted = post_message(http, bridge.url, body)
+    assert accepted.status_code == 202, accepted.text
+    # The workers were down for a day: the window closed before the message could go.
+    [thread_key] = redis_client.scan_iter("bridge:thread:*")
+    redis_client.hset(thread_key, "last_inbound_at", "1.0")
+
+    drain()
+
+    assert api.state.sends == []
+    failed = api_message(http, bridge.url, accepted.json()["id"])
+    assert failed["status"] == "failed" and "24 hours" in failed["error"]["reason"]
+    [conversation] = sandbox.conversations()
+    assert "Hello!" not in conversation_bodies(conversation)

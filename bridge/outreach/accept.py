@@ -27,9 +27,9 @@ from bridge.outreach.catalog import TemplateCatalog
 from bridge.outreach.requests import Addressed, MessageRequest, Refusal, address
 from bridge.outreach.store import OutreachEntry, OutreachStatus, OutreachStore, Stored
 from bridge.providers.base import ProviderAdapter, TemplateInfo, TemplateStatus
+from bridge.replies.agent import WHATSAPP_WINDOW_SECONDS
 from bridge.replies.sent import OutboundStore
 
-WHATSAPP_WINDOW_SECONDS = 24 * 3600
 _REPORTED_ORDER = (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.READ)
 
 
@@ -39,6 +39,22 @@ class Content:
 
     rendered: str
     template_name: str | None = None
+
+
+def closed_window(last_inbound_at: float, *, now: float) -> str | None:
+    """Why WhatsApp free text cannot go to a customer whose last message was at
+    `last_inbound_at` (0: never), or None while their 24-hour window is open."""
+    if now - last_inbound_at <= WHATSAPP_WINDOW_SECONDS:
+        return None
+    when = (
+        f"their last message was {(now - last_inbound_at) / 3600:.0f} hours ago"
+        if last_inbound_at
+        else "they have not written to this number"
+    )
+    return (
+        f"WhatsApp allows free text only within 24 hours of the customer's last message, and {when}: "
+        "send an approved template instead"
+    )
 
 
 class Outreach:
@@ -127,20 +143,9 @@ class Outreach:
 
     def _check_window(self, addressed: Addressed) -> None:
         thread = self._threads.get(addressed.thread_key)
-        last = thread.last_inbound_at if thread is not None else 0.0
-        if self._clock() - last <= WHATSAPP_WINDOW_SECONDS:
-            return
-        when = (
-            f"their last message was {(self._clock() - last) / 3600:.0f} hours ago"
-            if last
-            else "they have not written to this number"
-        )
-        raise Refusal(
-            422,
-            f"WhatsApp allows free text only within 24 hours of the customer's last message, and {when}: "
-            "send an approved template instead",
-            field="text",
-        )
+        closed = closed_window(thread.last_inbound_at if thread is not None else 0.0, now=self._clock())
+        if closed is not None:
+            raise Refusal(422, closed, field="text")
 
     def _template_content(self, request: MessageRequest, addressed: Addressed) -> Content:
         asked = request.template

@@ -46,7 +46,9 @@ from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef, ConversationState
+from bridge.model.messages import Channel
 from bridge.model.outgoing import Draft, OutboundMessage, plan
+from bridge.outreach.accept import closed_window
 from bridge.outreach.store import FINAL, OutreachEntry, OutreachStatus, OutreachStore
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.agent import failure_note
@@ -100,6 +102,7 @@ class OutreachSender:
         adapter = self._adapters.get(entry.provider)
         if adapter is None:
             raise UnprocessableMessage(f"provider {entry.provider!r} of message {message_id} is not known")
+        self._check_window(entry)
         lane = SenderLane(self._redis, entry.customer.lane_key, worker_ttl=self._settings.worker_ttl)
         with lane.held():
             contact = self._contact(entry)
@@ -111,6 +114,24 @@ class OutreachSender:
         self._store.finish(message_id, OutreachStatus.SENT)
         log.info("message %s: sent through %s (%d messages)", message_id, entry.provider, len(ids))
         return SendOutcome(message_id, OutreachStatus.SENT, tuple(ids))
+
+    def _check_window(self, entry: OutreachEntry) -> None:
+        """WhatsApp free text accepted inside the window may be sent outside it (a backlog, a
+        replay days later): then it is not sent, and says why."""
+        if entry.channel is not Channel.WHATSAPP or entry.request.template is not None or entry.sent:
+            return
+        thread = self._threads.get(entry.thread_key)
+        closed = closed_window(thread.last_inbound_at if thread is not None else 0.0, now=self._clock())
+        if closed is None:
+            return
+        self._store.finish(entry.message_id, OutreachStatus.FAILED, reason=closed)
+        if entry.conversation_id is not None:
+            self._notes.post_once(
+                entry.conversation_id,
+                f"Not sent to the customer: {closed}.",
+                once=f"outreach-window:{entry.message_id}",
+            )
+        raise UnprocessableMessage(f"message {entry.message_id}: {closed}")
 
     def _contact(self, entry: OutreachEntry) -> ContactRef:
         if entry.contact_id is not None and entry.contact_role is not None:
