@@ -6,14 +6,17 @@ given up on as unavailable or rate-limited (so the job is retried later, never r
 refusal read in the provider's own code, not retried and never showing the customer's number, a
 missing credential named by its variable before any request, codes the provider does not explain
 given no reason, and the stand-in sending, throttling, refusing and checking credentials as the
-provider does. Each route (a provider's API for one kind of message) contributes only its data
-(`Route`), taken from its API's documentation; what only one provider does is tested in its own
+provider does. A WhatsApp template travels with its variables and header as each provider that
+sends templates documents it, or is refused with the reason before any request. Each route (a
+provider's API for one kind of message) contributes only its data (`Route`, `TemplateRoute`), taken
+from its API's documentation; what only one provider does is tested in its own
 `test_<provider>_send.py`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -27,7 +30,7 @@ from pydantic import SecretStr
 from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from bridge.core.settings import Settings, get_settings, reset_settings_cache
 from bridge.model.messages import Channel
-from bridge.model.outgoing import OutboundMessage
+from bridge.model.outgoing import HeaderKind, OutboundMessage, Template, TemplateHeader
 from bridge.providers.africastalking.adapter import AfricasTalkingAdapter
 from bridge.providers.base import ProviderAdapter
 from bridge.providers.messagebird import MessageBirdAdapter
@@ -40,6 +43,7 @@ from tests.providers.support import (
     NO_WAIT,
     FakeApi,
     answer,
+    form,
     graph_error,
     send_over_http,
     send_with,
@@ -566,3 +570,200 @@ def test_the_standin_refuses_a_wrong_credential_as_the_provider_does(
         standin_send(route)
     assert (refused.value.code, refused.value.status, refused.value.message) == route.standin_refused
     assert providers_at_standin.state.sends == []
+
+
+# --- WhatsApp templates: variables and a header, on every provider that sends templates ---
+
+IMAGE_URL = "https://cdn.example.com/orders/4711.jpg"
+VARIABLES = ("Ada", "4711")
+META_BODY = {
+    "type": "body",
+    "parameters": [{"type": "text", "text": "Ada"}, {"type": "text", "text": "4711"}],
+}
+# Meta's header component with its image (developers.facebook.com, "Send media-based message
+# template"); MessageBird's hsm names the media's URL `url` (java-rest-api `Media`).
+META_HEADER = {"type": "header", "parameters": [{"type": "image", "image": {"link": IMAGE_URL}}]}
+MESSAGEBIRD_HEADER = {"type": "header", "parameters": [{"type": "image", "image": {"url": IMAGE_URL}}]}
+STANDIN_CONTENT_SID = "HX" + "a" * 32  # the stand-in's `order_shipped` Content Template
+
+
+def json_at(*path: str) -> Callable[[httpx.Request], object]:
+    """The object at `path` in a JSON request."""
+
+    def part(request: httpx.Request) -> object:
+        found = json.loads(request.content)
+        for name in path:
+            found = found[name]
+        return found
+
+    return part
+
+
+def json_fields(*names: str) -> Callable[[httpx.Request], object]:
+    """Those of the fields `names` a JSON request has."""
+    return lambda request: {k: v for k, v in json.loads(request.content).items() if k in names}
+
+
+def twilio_content(request: httpx.Request) -> object:
+    """The Content Template fields of Twilio's form (`ContentSid`, `ContentVariables`)."""
+    return {name: values[0] for name, values in form(request).items() if name.startswith("Content")}
+
+
+@dataclass(frozen=True)
+class TemplateRoute:
+    """A provider API that sends WhatsApp templates: how a template with `VARIABLES` (and an image
+    header) travels on it, as its documentation shows the request, and what its stand-in records."""
+
+    route: Route
+    message: OutboundMessage  # a WhatsApp message through it
+    name: str
+    part: Callable[[httpx.Request], object]  # the template, as the request carries it …
+    with_variables: object  # … when it has VARIABLES
+    with_header: object  # … and an image header too; a str: the words of the refusal
+    standin: Template  # a template of the stand-in's account, with its values …
+    recorded: tuple[list[str], str | None]  # … and the variables and header the stand-in records
+
+
+TEMPLATE_ROUTES = [
+    TemplateRoute(
+        route=WHATSAPP,
+        message=WHATSAPP.message,
+        name="order_shipped",
+        part=json_at("template"),
+        with_variables={"name": "order_shipped", "language": {"code": "en_US"}, "components": [META_BODY]},
+        with_header={
+            "name": "order_shipped",
+            "language": {"code": "en_US"},
+            "components": [META_HEADER, META_BODY],
+        },
+        standin=Template(
+            "order_shipped", "en_US", VARIABLES, TemplateHeader(HeaderKind.IMAGE, url=IMAGE_URL)
+        ),
+        recorded=(list(VARIABLES), IMAGE_URL),
+    ),
+    TemplateRoute(
+        route=TWILIO,
+        message=replace(
+            TWILIO.message,
+            channel=Channel.WHATSAPP,
+            to="whatsapp:+14155550100",
+            sender="whatsapp:+14155550199",
+        ),
+        name="HX" + "b" * 32,
+        part=twilio_content,
+        with_variables={"ContentSid": "HX" + "b" * 32, "ContentVariables": '{"1": "Ada", "2": "4711"}'},
+        with_header="carries its header (media or text) in the template itself",
+        # The media's variable part is the template's third variable: the stand-in fills it in.
+        standin=Template(STANDIN_CONTENT_SID, "en", (*VARIABLES, "4711.jpg")),
+        recorded=([*VARIABLES, "4711.jpg"], "https://media.example.com/orders/4711.jpg"),
+    ),
+    TemplateRoute(
+        route=VONAGE_MESSAGES,
+        message=VONAGE_MESSAGES.message,
+        name="order_shipped",
+        part=json_fields("message_type", "template", "custom", "whatsapp"),
+        with_variables={
+            "message_type": "template",
+            "template": {"name": "order_shipped", "parameters": list(VARIABLES)},
+            "whatsapp": {"policy": "deterministic", "locale": "en_US"},
+        },
+        # A header goes as a custom message: Meta's template object, passed to WhatsApp as it is.
+        with_header={
+            "message_type": "custom",
+            "custom": {
+                "type": "template",
+                "template": {
+                    "name": "order_shipped",
+                    "language": {"policy": "deterministic", "code": "en_US"},
+                    "components": [META_HEADER, META_BODY],
+                },
+            },
+        },
+        standin=Template(
+            "order_shipped", "en_US", VARIABLES, TemplateHeader(HeaderKind.IMAGE, url=IMAGE_URL)
+        ),
+        recorded=(list(VARIABLES), IMAGE_URL),
+    ),
+    TemplateRoute(
+        route=MESSAGEBIRD_CONVERSATIONS,
+        message=MESSAGEBIRD_CONVERSATIONS.message,
+        name="order_shipped",
+        part=json_at("content", "hsm"),
+        with_variables={
+            "templateName": "order_shipped",
+            "language": {"policy": "deterministic", "code": "en_US"},
+            "params": [{"default": "Ada"}, {"default": "4711"}],
+        },
+        with_header={
+            "templateName": "order_shipped",
+            "language": {"policy": "deterministic", "code": "en_US"},
+            "components": [MESSAGEBIRD_HEADER, META_BODY],
+        },
+        standin=Template(
+            "order_shipped", "en_US", VARIABLES, TemplateHeader(HeaderKind.IMAGE, url=IMAGE_URL)
+        ),
+        recorded=(list(VARIABLES), IMAGE_URL),
+    ),
+]
+every_template_route = pytest.mark.parametrize("case", TEMPLATE_ROUTES, ids=lambda case: case.route.id)
+
+
+def template_send(case: TemplateRoute, template: Template) -> FakeApi:
+    """`template` sent through `case`'s API (a scripted one): the API, with the request it got."""
+    api = FakeApi(case.route.accepted())
+    send_with(
+        case.route.adapter, replace(case.message, text="", template=template), api, settings(case.route)
+    )
+    return api
+
+
+def test_every_provider_that_sends_whatsapp_templates_is_held_to_the_template_contract() -> None:
+    sending = {name for name, adapter in ADAPTERS.items() if Channel.WHATSAPP in adapter.channels}
+    assert {case.route.adapter.name for case in TEMPLATE_ROUTES} == sending
+
+
+@every_template_route
+def test_a_templates_variables_go_as_its_provider_documents(case: TemplateRoute) -> None:
+    api = template_send(case, Template(case.name, "en_US", VARIABLES))
+    assert case.part(api.requests[0]) == case.with_variables
+
+
+@every_template_route
+def test_a_templates_image_header_goes_as_its_provider_documents_or_is_refused(case: TemplateRoute) -> None:
+    template = Template(case.name, "en_US", VARIABLES, TemplateHeader(HeaderKind.IMAGE, url=IMAGE_URL))
+    if isinstance(case.with_header, str):
+        with pytest.raises(ProviderRejected, match=re.escape(case.with_header)):
+            template_send(case, template)
+        return
+    assert case.part(template_send(case, template).requests[0]) == case.with_header
+
+
+@every_template_route
+@pytest.mark.parametrize(
+    "header",
+    [
+        TemplateHeader(HeaderKind.IMAGE),
+        TemplateHeader(HeaderKind.DOCUMENT, url="invoice.pdf"),
+        TemplateHeader(HeaderKind.TEXT, text=" "),
+    ],
+    ids=["image-without-url", "document-without-http-url", "blank-text"],
+)
+def test_a_header_without_its_value_is_refused_before_any_request(
+    case: TemplateRoute, header: TemplateHeader
+) -> None:
+    api = FakeApi(case.route.accepted())
+    message = replace(case.message, text="", template=Template(case.name, "en_US", VARIABLES, header))
+    with pytest.raises(ProviderRejected, match="header"):
+        send_with(case.route.adapter, message, api, settings(case.route))
+    assert api.requests == []
+
+
+@every_template_route
+def test_the_standin_records_the_template_with_its_variables_and_header(
+    case: TemplateRoute, providers_at_standin: Any
+) -> None:
+    message = replace(case.message, text="", template=case.standin)
+    message_id = send_over_http(case.route.adapter, message, get_settings())
+    [sent] = providers_at_standin.state.sends
+    assert (sent.message_id, sent.template, sent.text) == (message_id, case.standin.name, "")
+    assert (sent.variables, sent.header) == case.recorded

@@ -250,6 +250,37 @@ def test_the_standin_records_a_content_template(standin_settings: Settings, stan
     assert (sent.template, sent.text, sent.message_id) == ("HX" + "d" * 32, "", sid)
 
 
+def test_a_variable_left_out_reaches_the_customer_as_the_templates_default(
+    standin_settings: Settings, standin: object
+) -> None:
+    # Twilio fills in the content's default ("sample") value: what the customer would read.
+    message = replace(WHATSAPP, text="", template=Template(name="HX" + "b" * 32, variables=("4711",)))
+    standin_send(message, standin_settings)
+    [sent] = standin.state.sends  # type: ignore[attr-defined]
+    assert sent.variables == ["4711", "STATUS"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"ContentSid": "HX" + "9" * 32}, 21655),  # no such content in the account
+        ({"ContentSid": "HX" + "b" * 32, "ContentVariables": '{"1": ""}'}, 21656),  # an empty value
+        ({"ContentSid": "HX" + "b" * 32, "ContentVariables": "4711"}, 21656),  # not a JSON object
+        ({"Body": "Hi", "ContentVariables": '{"1": "4711"}'}, 21654),  # variables without a sid
+    ],
+    ids=["unknown-sid", "empty-variable", "not-json", "no-sid"],
+)
+def test_the_standin_refuses_a_content_template_as_twilio_does(
+    standin_settings: Settings, standin: object, fields: dict[str, str], code: int
+) -> None:
+    url = f"{standin.url}/2010-04-01/Accounts/{standin_settings.twilio_account_sid}/Messages.json"  # type: ignore[attr-defined]
+    auth = (str(standin_settings.twilio_account_sid), standin_settings.secret("twilio_auth_token"))
+    form_fields = {"To": WHATSAPP.to, "From": WHATSAPP.sender, **fields}
+    answer = httpx.post(url, data=form_fields, auth=auth, timeout=10.0)
+    assert (answer.status_code, answer.json()["code"]) == (400, code)
+    assert standin.state.sends == []  # type: ignore[attr-defined]
+
+
 def test_the_standin_refuses_a_whatsapp_to_sms_pair(standin_settings: Settings, standin: object) -> None:
     message = replace(WHATSAPP, sender=SMS.sender, text="Hi")
     with pytest.raises(ProviderRejected) as raised:

@@ -15,7 +15,16 @@ from bridge.core.errors import ConfigurationError, ProviderRateLimited, Provider
 from bridge.core.settings import Settings, get_settings
 from bridge.dev.standins import StoredMedia
 from bridge.model.messages import Channel, Media
-from bridge.model.outgoing import Draft, MediaKind, OutboundMessage, SendLimits, Template, plan
+from bridge.model.outgoing import (
+    Draft,
+    HeaderKind,
+    MediaKind,
+    OutboundMessage,
+    SendLimits,
+    Template,
+    TemplateHeader,
+    plan,
+)
 from bridge.providers.whatsapp import FAILURE_REASONS, THROTTLING_CODES, WhatsAppAdapter
 from tests.media_hosts import memory_sink
 from tests.providers.support import graph_error, send_over_http, send_with
@@ -258,6 +267,28 @@ def test_a_template_replaces_the_text():
     }
 
 
+ORDER_PHOTO = TemplateHeader(HeaderKind.IMAGE, url="https://cdn.example.com/orders/4711.jpg")
+INVOICE = TemplateHeader(HeaderKind.DOCUMENT, url="https://cdn.example.com/invoices/4711.pdf")
+
+
+def test_a_document_header_keeps_its_file_name_and_a_text_header_its_text():
+    meta = Meta()
+    meta.send(reply(template=Template("invoice_ready", variables=("4711",), header=INVOICE)))
+    meta.send(
+        reply(
+            template=Template(
+                "appointment_reminder",
+                variables=("Monday", "9:00"),
+                header=TemplateHeader(HeaderKind.TEXT, text="Ada"),
+            )
+        )
+    )
+    document, text = (body["template"]["components"][0] for body in meta.bodies())
+    media = {"link": INVOICE.url, "filename": "4711.pdf"}
+    assert document == {"type": "header", "parameters": [{"type": "document", "document": media}]}
+    assert text == {"type": "header", "parameters": [{"type": "text", "text": "Ada"}]}
+
+
 def test_a_template_to_a_username_customer_uses_recipient():
     meta = Meta()
     meta.send(reply(to=BSUID, template=Template(name="hello_world")))
@@ -437,6 +468,67 @@ def test_a_template_is_recorded_by_the_standin(providers_at_standin):
     send_to_standin(reply(template=Template(name="order_update")))
     [sent] = providers_at_standin.state.sends
     assert (sent.template, sent.text) == ("order_update", "")
+
+
+@pytest.mark.parametrize(
+    ("template", "code"),
+    [
+        (Template("no_such_template", "en_US"), "132001"),
+        (Template("order_shipped", "nl", ("Ada", "4711"), ORDER_PHOTO), "132001"),  # not in Dutch
+        (Template("win_a_prize", "en_US", ("a car",)), "132001"),  # rejected: never approved
+        (Template("spring_sale", "en_US", ("20%",)), "132015"),  # paused
+        (Template("order_shipped", "en_US", ("Ada",), ORDER_PHOTO), "132000"),  # one variable short
+        (Template("order_update", "en_US", (), ORDER_PHOTO), "132000"),  # it has no header
+        (Template("order_shipped", "en_US", ("Ada", "4711")), "132012"),  # its image header missing
+        (Template("order_shipped", "en_US", ("Ada", "4711"), INVOICE), "132012"),  # not an image
+        (Template("appointment_reminder", "en_US", ("Monday", "9:00")), "132012"),  # its text header
+    ],
+    ids=[
+        "unknown",
+        "other-language",
+        "rejected",
+        "paused",
+        "too-few-variables",
+        "header-where-none",
+        "header-missing",
+        "header-of-another-kind",
+        "text-header-missing",
+    ],
+)
+def test_the_standin_refuses_a_template_as_meta_does(providers_at_standin, template, code):
+    with pytest.raises(ProviderRejected) as refused:
+        send_to_standin(reply(template=template))
+    assert refused.value.code == code
+    assert ADAPTER.failure_reason(code)
+    assert providers_at_standin.state.sends == []
+
+
+@pytest.mark.parametrize(
+    ("template", "header"),
+    [
+        (Template("invoice_ready", "en_US", ("4711",), INVOICE), INVOICE.url),
+        (
+            Template(
+                "appointment_reminder",
+                "en_US",
+                ("Monday", "9:00"),
+                TemplateHeader(HeaderKind.TEXT, text="Ada"),
+            ),
+            "Ada",
+        ),
+    ],
+    ids=["document", "text"],
+)
+def test_the_standin_records_a_templates_header(providers_at_standin, template, header):
+    send_to_standin(reply(template=template))
+    [sent] = providers_at_standin.state.sends
+    assert (sent.template, sent.variables, sent.header) == (template.name, list(template.variables), header)
+
+
+def test_the_standins_page_shows_a_template_with_its_values(providers_at_standin):
+    send_to_standin(reply(template=Template("order_shipped", variables=("Ada", "4711"), header=ORDER_PHOTO)))
+    page = httpx.get(providers_at_standin.url + "/", timeout=10.0).text
+    assert f"order_shipped (Ada, 4711) header: {ORDER_PHOTO.url}" in page
 
 
 def test_media_lookups_still_work_beside_the_send_route(providers_at_standin):

@@ -23,10 +23,18 @@ from fastapi.responses import HTMLResponse
 
 from bridge.dev.devtools import LocalOnly
 from bridge.dev.standins import africastalking, messagebird, meta, textmagic, twilio, vonage
-from bridge.dev.standins.state import StandInState, StoredMedia
+from bridge.dev.standins.state import Sent, StandInState, StoredMedia
 from bridge.dev.standins.twilio import serve_media
 
 CONTROL_PREFIX = "/_standin"
+
+
+def template_cell(sent: Sent) -> str:
+    """A template send as a person reads it: `order_shipped (Ada, 4711) header: https://…`."""
+    if sent.template is None:
+        return ""
+    cell = sent.template + (f" ({', '.join(sent.variables)})" if sent.variables else "")
+    return cell + (f" header: {sent.header}" if sent.header else "")
 
 
 def create_standin_app(state: StandInState | None = None, *, allowed_hosts: Iterable[str] = ()) -> FastAPI:
@@ -62,7 +70,7 @@ def create_standin_app(state: StandInState | None = None, *, allowed_hosts: Iter
                     sent.to,
                     sent.text,
                     ", ".join(sent.media),
-                    sent.template or "",
+                    template_cell(sent),
                 )
             )
             + "</tr>"

@@ -102,9 +102,14 @@ def router(state: StandInState) -> APIRouter:
             return error(400, 21, "content.text is required for type text", "content")
         if kind != "text" and not isinstance(part, dict):
             return error(400, 21, f"content.{kind} is required for type {kind}", "content")
+        hsm = part if kind == "hsm" and isinstance(part, dict) else None
+        problem = _hsm_problem(hsm) if hsm is not None else None
+        if problem:
+            return error(400, 21, f"content.hsm: {problem}", "content")
         message_id = f"{state.next_id():032x}"
         media = [part["url"]] if isinstance(part, dict) and isinstance(part.get("url"), str) else []
         text = part if isinstance(part, str) else str((part or {}).get("caption", ""))
+        variables, header = _hsm_values(hsm) if hsm is not None else ([], None)
         state.record(
             Sent(
                 provider=PROVIDER,
@@ -113,13 +118,46 @@ def router(state: StandInState) -> APIRouter:
                 sender=str(body["from"]),
                 text=text,
                 media=media,
-                template=str((part or {}).get("templateName")) if kind == "hsm" else None,
+                template=str(hsm.get("templateName")) if hsm is not None else None,
+                variables=variables,
+                header=header,
                 request=body,
             )
         )
         return JSONResponse({"id": message_id, "status": "accepted"}, status_code=202)
 
     return api
+
+
+def _hsm_problem(hsm: dict[str, Any]) -> str | None:
+    """Why an `hsm` is not one MessageBird's SDKs would send: `params` of `{"default": text}`
+    (go-rest-api `HSMLocalizableParameter`: "Default is required"), `components` of objects."""
+    if not hsm.get("templateName") or not isinstance(hsm.get("language"), dict):
+        return "templateName and language are required"
+    params = hsm.get("params", [])
+    if not isinstance(params, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("default"), str) for item in params
+    ):
+        return "params must be objects with a default text"
+    components = hsm.get("components", [])
+    if not isinstance(components, list) or not all(isinstance(item, dict) for item in components):
+        return "components must be a list of objects"
+    return None
+
+
+def _hsm_values(hsm: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The variables of an hsm (its `params`, or its body component) and its header (a media
+    `url` or a text), as the stand-ins page shows them."""
+    parts = {str(item.get("type")): item.get("parameters") or [] for item in hsm.get("components", [])}
+    if "body" in parts:
+        variables = [str(parameter.get("text", "")) for parameter in parts["body"]]
+    else:
+        variables = [str(item["default"]) for item in hsm.get("params", [])]
+    first = next(iter(parts.get("header", [])), None)
+    if not isinstance(first, dict):
+        return variables, None
+    kind = str(first.get("type"))
+    return variables, str(first.get("text") if kind == "text" else (first.get(kind) or {}).get("url"))
 
 
 def error(status: int, code: int, description: str, parameter: str | None = None) -> JSONResponse:

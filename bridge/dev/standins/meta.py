@@ -1,4 +1,4 @@
-"""Meta's Graph API for WhatsApp: media lookups and downloads, sends, and `/me`.
+"""Meta's Graph API for WhatsApp: media lookups and downloads, sends, templates, and `/me`.
 
 Its paths start with a version (`/v23.0/…`) and end in ids, so its catch-all routes are mounted
 last: other providers' paths must be matched first.
@@ -8,6 +8,8 @@ token, `messaging_product`, a recipient in `to` (digits) or `recipient` (a BSUID
 object per message with a `link`, a caption only where Meta takes one (not on audio) and within
 1024 characters, text within 4096. Errors come in Graph's envelope (`error.code` is Meta's code).
 `/me` (what `bridge doctor` proves the token with) answers the token's system user, `{"id", "name"}`.
+A template send is checked against the account's templates, and the account's template list is
+served page by page (`meta_templates`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from bridge.dev.standins.meta_templates import GraphRefusal, check_send, template_page
 from bridge.dev.standins.state import Sent, StandInState, bearer_ok
 from bridge.dev.standins.twilio import serve_media
 
@@ -86,8 +89,12 @@ def router(state: StandInState) -> APIRouter:
         try:
             body = json.loads(await request.body())
             sent = read_send(body, sender=phone_number_id)
+            if sent.template is not None:
+                sent.variables, sent.header = check_send(state.whatsapp_templates, body["template"])
         except (ValueError, InvalidParameter) as exc:
             return error(400, "(#100) Invalid parameter", 100, str(exc))
+        except GraphRefusal as refusal:
+            return error(400, refusal.message, refusal.code, refusal.details)
         sent.message_id = f"wamid.standin{state.next_id():012d}"
         state.record(sent)
         # Meta answers `wa_id` for a phone recipient and `user_id` for a BSUID one.
@@ -95,6 +102,18 @@ def router(state: StandInState) -> APIRouter:
         return JSONResponse(
             {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": sent.message_id}]}
         )
+
+    @api.get("/{version}/{waba}/message_templates")
+    async def message_templates(version: str, waba: str, request: Request) -> Response:
+        """The WhatsApp Business Account's templates, a page at a time."""
+        if not bearer_ok(request, state.whatsapp_access_token):
+            return error(401, "Invalid OAuth access token - Cannot parse access token", 190)
+        query = dict(request.query_params)
+        base = str(request.base_url)
+        try:
+            return JSONResponse(template_page(state, version=version, waba=waba, query=query, base_url=base))
+        except GraphRefusal as refusal:
+            return error(400, refusal.message, refusal.code, refusal.details)
 
     # Before the media lookup below: `/{version}/{media_id}` would take `me` for a media id.
     @api.get("/{version}/me")

@@ -12,6 +12,8 @@ from typing import Any
 
 from fastapi import Request
 
+from bridge.dev.standins.templates import meta_templates, twilio_contents
+
 
 @dataclass
 class StoredMedia:
@@ -31,6 +33,8 @@ class Sent:
     text: str = ""
     media: list[str] = field(default_factory=list)
     template: str | None = None
+    variables: list[str] = field(default_factory=list)  # a template's values, in order
+    header: str | None = None  # a template's header: its media URL or its text
     request: dict[str, Any] = field(default_factory=dict)  # what the provider's API received
 
 
@@ -48,17 +52,25 @@ class StandInState:
     textmagic_api_key: str = ""
     africastalking_username: str = ""
     africastalking_api_key: str = ""
+    # The WhatsApp Business Account whose templates Meta's stand-in lists; "" lists them for any.
+    whatsapp_business_account_id: str = ""
     require_auth: bool = True
     media: dict[str, StoredMedia] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     sends: list[Sent] = field(default_factory=list)
     # provider -> statuses its send endpoint answers next, instead of sending (429, 500, 400…)
     faults: dict[str, deque[int]] = field(default_factory=dict)
+    # The accounts' WhatsApp templates (`templates`), and how many a list answers a page: few, so
+    # every listing crosses pages, as a real account's does.
+    whatsapp_templates: list[dict[str, Any]] = field(default_factory=meta_templates)
+    twilio_contents: list[dict[str, Any]] = field(default_factory=twilio_contents)
+    page_size: int = 3
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     @staticmethod
     def credential_fields() -> tuple[str, ...]:
-        """The credentials, named like the bridge's settings fields (so they can be filled from them)."""
+        """The credentials (and the account whose templates are listed), named like the bridge's
+        settings fields, so they can be filled from them."""
         return (
             "twilio_account_sid",
             "twilio_auth_token",
@@ -70,6 +82,7 @@ class StandInState:
             "textmagic_api_key",
             "africastalking_username",
             "africastalking_api_key",
+            "whatsapp_business_account_id",
         )
 
     def reset(self) -> None:
@@ -77,6 +90,8 @@ class StandInState:
         self.requests.clear()
         self.sends.clear()
         self.faults.clear()
+        self.whatsapp_templates = meta_templates()
+        self.twilio_contents = twilio_contents()
 
     def next_id(self) -> int:
         return next(self._ids)

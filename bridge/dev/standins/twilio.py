@@ -7,6 +7,7 @@ Sends follow Twilio's Messages resource (twilio.com/docs/messaging/api/message-r
 `{"code", "message", "more_info", "status"}` (what twilio-python's `TwilioRestException` reads).
 The account fetch is `GET /2010-04-01/Accounts/{AccountSid}.json` with the same Basic auth,
 answering the Account resource (twilio.com/docs/iam/api/account), auth token included as Twilio's is.
+The Content API's template list, and the checks of a Content Template send, are `twilio_content`'s.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from bridge.dev.standins import twilio_content
 from bridge.dev.standins.state import Sent, StandInState, basic_ok
 
 API_VERSION = "2010-04-01"
@@ -79,10 +81,25 @@ def router(state: StandInState) -> APIRouter:
         for key, value in form.multi_items():
             if isinstance(value, str):
                 fields.setdefault(key, []).append(value)
-        problem = invalid(fields)
+        problem = invalid(fields) or twilio_content.content_problem(
+            state, first(fields, "ContentSid"), first(fields, "ContentVariables")
+        )
         if problem is not None:
             return error(400, *problem)
         return created(state, account, fields)
+
+    @api.get(twilio_content.PATH)
+    async def contents_and_approvals(request: Request) -> Response:
+        """The Content API's list of contents with their WhatsApp approval, a page at a time."""
+        if state.require_auth and not basic_ok(request, state.twilio_account_sid, state.twilio_auth_token):
+            return error(401, 20003, "Authenticate")
+        paging = twilio_content.paging(request.query_params)
+        if paging is None:
+            return error(400, 20001, "Invalid PageSize or PageToken")
+        size, start = paging
+        return JSONResponse(
+            twilio_content.contents_page(state, size=size, start=start, base_url=str(request.base_url))
+        )
 
     return api
 
@@ -109,6 +126,12 @@ def created(state: StandInState, account: str, fields: dict[str, list[str]]) -> 
     # Twilio's sids: `SM` for messages, `MM` for those with media, then 32 hex digits.
     sid = f"{'MM' if media else 'SM'}{state.next_id():032x}"
     body = first(fields, "Body")
+    content_sid = first(fields, "ContentSid")
+    variables, header = (
+        twilio_content.sent_values(state, content_sid, first(fields, "ContentVariables"))
+        if content_sid
+        else ([], None)
+    )
     state.record(
         Sent(
             provider="twilio",
@@ -117,7 +140,9 @@ def created(state: StandInState, account: str, fields: dict[str, list[str]]) -> 
             sender=first(fields, "From"),
             text=body,
             media=list(media),
-            template=first(fields, "ContentSid") or None,
+            template=content_sid or None,
+            variables=variables,
+            header=header,
             request={
                 key: values if len(values) > 1 or key == "MediaUrl" else values[0]
                 for key, values in fields.items()

@@ -8,9 +8,11 @@ reports every outcome, bad credentials included, as a `status` per message in an
 status 4 "Bad Credentials"). Signed requests (`sig`) are not taken: the stand-in holds no signature
 secret.
 The Messages API takes JSON with HTTP Basic `api_key:api_secret`, answers 202 `{"message_uuid"}`,
-and errors as RFC 7807 problems. The balance takes `api_key`/`api_secret` as query parameters
-(Nexmo/api-specification `definitions/account.yml`; Vonage's curl snippet sends them as HTTP Basic,
-also accepted), answers `{"value", "autoReload"}`, and bad credentials 401 with `error-code`.
+and errors as RFC 7807 problems; a WhatsApp template comes as a `template` message (its variables
+`template.parameters`) or, with a header, as a `custom` message carrying Meta's template object.
+The balance takes `api_key`/`api_secret` as query parameters (Nexmo/api-specification
+`definitions/account.yml`; Vonage's curl snippet sends them as HTTP Basic, also accepted), answers
+`{"value", "autoReload"}`, and bad credentials 401 with `error-code`.
 
 A text longer than one SMS goes out as parts, and the SMS API answers one entry per part, each with
 its own `message-id` (developer.vonage.com "Concatenation and Encoding"): the stand-in records the
@@ -147,7 +149,7 @@ def router(state: StandInState) -> APIRouter:
             return problem(400 if invalid != "from" else 422, f"The `{invalid}` parameter is invalid")
         message_type = body["message_type"]
         attachment: dict[str, Any] = body[message_type] if message_type in _MEDIA_TYPES else {}
-        template = body.get("template") if message_type == "template" else None
+        name, variables, header = _template(body)
         message_uuid = str(uuid.UUID(int=state.next_id(), version=4))
         state.record(
             Sent(
@@ -157,7 +159,9 @@ def router(state: StandInState) -> APIRouter:
                 sender=body["from"],
                 text=str(body.get("text") or attachment.get("caption") or ""),
                 media=[attachment["url"]] if attachment else [],
-                template=template["name"] if template else None,
+                template=name,
+                variables=variables,
+                header=header,
                 request=body,
             )
         )
@@ -212,6 +216,26 @@ async def _sms_fields(request: Request) -> dict[str, str]:
     return fields
 
 
+def _template(body: dict[str, Any]) -> tuple[str | None, list[str], str | None]:
+    """A template send's name, variables and header: a `template` message's `parameters`, or a
+    `custom` message's Meta template object (its body and header components)."""
+    if body["message_type"] == "template":
+        template = body["template"]
+        return str(template["name"]), list(template.get("parameters", [])), None
+    custom = body.get("custom") if body["message_type"] == "custom" else None
+    template = custom.get("template") if isinstance(custom, dict) else None
+    if not isinstance(template, dict):
+        return None, [], None
+    parts = {str(part.get("type")): part.get("parameters", []) for part in template.get("components", [])}
+    variables = [str(parameter.get("text", "")) for parameter in parts.get("body", [])]
+    header = next(iter(parts.get("header", [])), None)
+    value = None
+    if isinstance(header, dict):
+        kind = str(header.get("type"))
+        value = str(header.get("text") if kind == "text" else (header.get(kind) or {}).get("link"))
+    return str(template.get("name")), variables, value
+
+
 def _invalid(body: dict[str, Any]) -> str | None:
     """The first parameter the Messages API would refuse, or None."""
     if body.get("channel") not in _CHANNELS:
@@ -225,8 +249,17 @@ def _invalid(body: dict[str, Any]) -> str | None:
     if message_type == "template":
         template = body.get("template")
         locale = (body.get("whatsapp") or {}).get("locale")
+        parameters = template.get("parameters", []) if isinstance(template, dict) else None
+        strings = isinstance(parameters, list) and all(isinstance(value, str) for value in parameters)
         ok = body["channel"] == "whatsapp" and isinstance(template, dict) and template.get("name") and locale
-        return None if ok else "template"
+        return None if ok and strings else "template"
+    if message_type == "custom":
+        # WhatsApp only; the object goes to WhatsApp as it is, so only its shape is checked here.
+        custom = body.get("custom")
+        ok = (
+            body["channel"] == "whatsapp" and isinstance(custom, dict) and isinstance(custom.get("type"), str)
+        )
+        return None if ok else "custom"
     if message_type in _MEDIA_TYPES:
         attachment = body.get(message_type)
         return None if isinstance(attachment, dict) and attachment.get("url") else message_type

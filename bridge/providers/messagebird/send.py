@@ -55,6 +55,7 @@ from bridge.providers.base import SendFunctions, post_json, refused
 from bridge.providers.messagebird.common import NAME
 from bridge.providers.messagebird.failures import failure_reason
 from bridge.providers.refusals import error_code, json_answer, status_text, without_recipient
+from bridge.providers.templates import components
 
 
 class Api(StrEnum):
@@ -104,7 +105,12 @@ CONTENT_TYPES: Mapping[MediaKind, str] = {
 
 def api_for(message: OutboundMessage) -> Api:
     """Which API answers the channel `message.sender` names."""
-    return next((api for pattern, api in API_BY_SENDER if pattern.match(message.sender)), Api.SMS)
+    return api_for_sender(message.sender)
+
+
+def api_for_sender(sender: str) -> Api:
+    """Which API answers the business address `sender` (`API_BY_SENDER`)."""
+    return next((api for pattern, api in API_BY_SENDER if pattern.match(sender)), Api.SMS)
 
 
 def send_limits(message: OutboundMessage) -> SendLimits:
@@ -203,14 +209,19 @@ def hsm(template: Template) -> dict[str, Any]:
     `testdata/conversationStartHsmRequest.json`). `Template.name` is the template's name in
     MessageBird's WhatsApp Template Manager, optionally prefixed by the account's WhatsApp namespace
     as `namespace/name` (the nodejs SDK's types call the namespace required; whether MessageBird
-    fills it in when left out is not documented). The bridge's `Template` carries no variables."""
+    fills it in when left out is not documented).
+
+    The variables are `params`, one `{"default": value}` each in order (hsm.go
+    `HSMLocalizableParameter`: "Default is required"). A header cannot go in `params`: a template
+    with one is sent with `components` instead, Meta's header and body components with a media
+    `url` (java-rest-api `ConversationContentHsm.components`, `MessageComponent`, `MessageParam`,
+    `Media {url}`; `bridge.providers.templates`)."""
     namespace, _, name = template.name.rpartition("/")
     body: dict[str, Any] = {"namespace": namespace} if namespace else {}
-    return body | {
-        "templateName": name,
-        "language": {"policy": "deterministic", "code": template.language},
-        "params": [],
-    }
+    body |= {"templateName": name, "language": {"policy": "deterministic", "code": template.language}}
+    if template.header is not None:
+        return body | {"components": components(template, provider=NAME, media_field="url")}
+    return body | {"params": [{"default": value} for value in template.variables]}
 
 
 def media_type(url: str) -> str:

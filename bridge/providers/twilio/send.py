@@ -12,7 +12,15 @@ injected `httpx.Client` (so unit tests plug in `httpx.MockTransport`), retries 4
 WhatsApp through Twilio uses the `whatsapp:` addresses as Twilio gave them inbound (a BSUID
 recipient is `whatsapp:US.…`). A template is a Content Template: `Template.name` is its `HX…`
 sid, sent as `ContentSid` with no `Body` (since 1 April 2025 a template in `Body` outside the
-24-hour window fails with 63016: twilio.com/docs/api/errors/63016). Status callbacks are set per
+24-hour window fails with 63016: twilio.com/docs/api/errors/63016), and its variables as
+`ContentVariables`, a JSON object string `{"1": "…", "2": "…"}` (the SDK's `content_variables`:
+"Key-value pairs of Template variables and their substitution values"; a variable left out is sent
+with the template's default, a sample value the customer should never see, and an empty one is
+refused with 21656). A template's media header is fixed in the Content Template: only a part
+of its URL after a fixed host may be a variable (twilio.com/docs/content/twilio-media: "Variable
+media urls should include a valid media URL suffix", e.g. `https://…/{{1}}`), and that part is one
+of the numbered variables. So a `Template.header` (a whole URL, or a header text) cannot be
+passed on, and is refused with that reason rather than dropped. Status callbacks are set per
 message (`StatusCallback`) for SMS and WhatsApp alike: Twilio posts both to that URL.
 """
 
@@ -34,7 +42,7 @@ from bridge.core.logs import mask
 from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
-from bridge.model.outgoing import OutboundMessage, SendLimits
+from bridge.model.outgoing import OutboundMessage, SendLimits, Template
 from bridge.providers.base import SendFunctions, refused
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,11 @@ FAILURE_REASONS: dict[str, str] = {
     "21614": "the customer's number is not a mobile number (a landline?) and cannot receive texts",
     "21617": "the message is longer than Twilio's 1,600 characters; shorten it",
     "21635": "the customer's number is a landline and cannot receive texts",
+    "21655": (
+        "the Content Template sid (HX…) does not exist in this Twilio account; pick one from "
+        "`bridge templates list`"
+    ),
+    "21656": "a template variable is empty or the variables are malformed; give every variable a value",
     "30003": ("the customer's phone is unreachable (switched off, no signal or roaming); try again later"),
     "30004": (
         "the message was blocked: the customer blocked this number or their carrier refused it; "
@@ -161,7 +174,7 @@ def _content(message: OutboundMessage, settings: Settings) -> dict[str, Any]:
     """The `create` arguments beyond the addresses: a template, or text and media."""
     fields: dict[str, Any] = {}
     if message.template is not None:
-        fields["content_sid"] = message.template.name  # a Content Template sid, `HX…`
+        fields |= template_fields(message.template)
     else:
         if message.text:
             fields["body"] = message.text
@@ -169,6 +182,23 @@ def _content(message: OutboundMessage, settings: Settings) -> dict[str, Any]:
             fields["media_url"] = list(message.media_urls)
     if settings.public_url:
         fields["status_callback"] = f"{settings.public_url.rstrip('/')}/webhooks/{PROVIDER}/status"
+    return fields
+
+
+def template_fields(template: Template) -> dict[str, str]:
+    """`content_sid` (a Content Template sid, `HX…`) and, when it has variables,
+    `content_variables`: `{"1": first, "2": second, …}` as a JSON string."""
+    if template.header is not None:
+        raise refused(
+            PROVIDER,
+            "a Twilio Content Template carries its header (media or text) in the template itself; "
+            "a variable part of it is one of the template's numbered variables: give its value among "
+            "the variables, not as a header",
+        )
+    fields = {"content_sid": template.name}
+    if template.variables:
+        numbered = {str(number): value for number, value in enumerate(template.variables, 1)}
+        fields["content_variables"] = json.dumps(numbered, ensure_ascii=False)
     return fields
 
 

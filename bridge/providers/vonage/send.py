@@ -50,6 +50,7 @@ from bridge.model.outgoing import (
 )
 from bridge.providers.base import SendFunctions, api_call, refused
 from bridge.providers.refusals import json_answer, without_recipient
+from bridge.providers.templates import template_object
 from bridge.providers.vonage.failures import SMS_SEND_STATUSES, failure_reason, sms_api_code
 
 log = logging.getLogger(__name__)
@@ -289,14 +290,26 @@ def messages_body(message: OutboundMessage, route: Route) -> dict[str, Any]:
 def template_body(message: OutboundMessage, template: Template) -> dict[str, Any]:
     """A WhatsApp template (Vonage Node SDK `WhatsAppTemplate`, Java SDK `WhatsappTemplateRequest`):
     `Template.name` is the template's name in the WhatsApp Business Account (legacy accounts:
-    `namespace:name`), `Template.language` its locale (`en_US`); its body has no variables."""
-    return {
-        "message_type": "template",
+    `namespace:name`), `Template.language` its locale (`en_US`), its variables the body's
+    `template.parameters` in order ("The first value being {{1}} in the template").
+
+    A header has no place in that message: Vonage sends a template with a media (or text) header
+    as a `custom` message, whose `custom` object it passes to WhatsApp as it is, here Meta's own
+    template object with a header component (developer.vonage.com/messages/code-snippets/whatsapp/
+    send-media-mtm, …/concepts/custom-objects; `bridge.providers.templates`)."""
+    base = {
         "to": _address(message.to),
         "from": message.sender,
         "channel": "whatsapp",
         "client_ref": CLIENT_REF,
-        "template": {"name": template.name, "parameters": []},
+    }
+    if template.header is not None:
+        custom = {"type": "template", "template": template_object(template, provider=NAME, policy=True)}
+        return {"message_type": "custom", **base, "custom": custom}
+    return {
+        "message_type": "template",
+        **base,
+        "template": {"name": template.name, "parameters": list(template.variables)},
         "whatsapp": {"policy": "deterministic", "locale": template.language},
     }
 

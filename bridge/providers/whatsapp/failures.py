@@ -2,10 +2,10 @@
 
 Codes reach the bridge two ways: in a refused send (Graph's `error.code`) and in a `failed`
 status webhook (`errors[].code`); both are read as text. Sources: Meta's error-code reference
-(developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes, and
-360dialog's and YCloud's copies of its table, which add the HTTP statuses: 368 and 131031 come as
-403), Meta's "Experiments" page (130472), dualhook.com's BSUID notes (131062), and research
-§2.5 (131047 replaced the On-Premises API's 470).
+(developers.facebook.com/documentation/business-messaging/whatsapp/support/error-codes, the
+template codes 132000-132016 among them, and 360dialog's and YCloud's copies of its table, which
+add the HTTP statuses: 368 and 131031 come as 403), Meta's "Experiments" page (130472),
+dualhook.com's BSUID notes (131062), and research §2.5 (131047 replaced the On-Premises API's 470).
 """
 
 from __future__ import annotations
@@ -65,12 +65,24 @@ FAILURE_REASONS: Mapping[str, str] = {
         "must resolve it in WhatsApp Manager before messages can be sent."
     ),
     "132000": (
-        "The template's variables do not match the approved template; the bridge sends templates "
-        "without variables, so choose one that has none."
+        "The number of variables given does not match the approved template's. Give one value for "
+        "each of its placeholders, in order (see `bridge templates list`)."
     ),
     "132001": (
-        "The template does not exist in that language or is not approved. Check WHATSAPP_TEMPLATE "
-        "(name:language) against WhatsApp Manager."
+        "The template does not exist in that language or is not approved. Check its name and language "
+        "(WHATSAPP_TEMPLATE is name:language) against WhatsApp Manager."
+    ),
+    "132012": (
+        "A variable or the header does not match the approved template's format (e.g. an image header "
+        "the template needs is missing, or a video given where it has an image). Send it as approved."
+    ),
+    "132015": (
+        "Meta paused this template for low quality. Edit it in WhatsApp Manager, or send another "
+        "approved template."
+    ),
+    "132016": (
+        "Meta disabled this template for good after pausing it too often. Create a new template, or "
+        "send another approved one."
     ),
     "131062": (
         "The customer is known only by their WhatsApp username id, and this kind of message cannot be "

@@ -48,6 +48,7 @@ from bridge.model.outgoing import (
 )
 from bridge.providers.base import SendFunctions, post_json, refused
 from bridge.providers.refusals import error_code, json_answer, status_text, without_recipient
+from bridge.providers.templates import template_object
 from bridge.providers.whatsapp.failures import failure_reason
 
 PROVIDER = "whatsapp"
@@ -112,7 +113,7 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
     text as its caption (ValueError if Meta takes none: `check_planned`).
 
     A template replaces text and attachments: it is what may be sent outside the 24-hour window,
-    and the bridge's `Template` carries no variables for them."""
+    its variables and header its only content (`template_body`)."""
     limits = send_limits(message)  # refuses a channel Meta does not carry
     base: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
     base |= recipient_fields(message.to)
@@ -146,8 +147,15 @@ def text_body(text: str) -> dict[str, Any]:
 
 def template_body(template: Template) -> dict[str, Any]:
     """`Template.name` is the name of a template approved in WhatsApp Manager, `language` one of
-    its approved language codes (`en_US`)."""
-    return {"type": "template", "template": {"name": template.name, "language": {"code": template.language}}}
+    its approved language codes (`en_US`). Its variables fill the body's placeholders in order,
+    one text parameter each, and its header goes as the header component's parameter: a media
+    object with a `link` (image, video, document) or a text (`bridge.providers.templates`, Meta's
+    "Send media-based message template"). A template with neither is sent by name alone.
+
+    Variables are positional: a template made with named parameters (`{{first_name}}`, Meta's
+    `parameter_format: NAMED`) wants each value with its `parameter_name`, which `Template` does not
+    carry: Meta refuses such a send, and its refusal reaches the caller."""
+    return {"type": "template", "template": template_object(template, provider=PROVIDER)}
 
 
 def media_object(url: str) -> tuple[str, dict[str, str]]:
