@@ -18,9 +18,10 @@ from bridge.core.errors import MalformedPayload
 from bridge.core.json_payloads import timestamp
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
-from bridge.model.senders import classify_sender, sender_problem
+from bridge.model.senders import SenderIdentity, classify_sender, sender_problem
+from bridge.providers.addressing import check_channel, compact_number, customer_address
 from bridge.providers.africastalking import check, send
-from bridge.providers.base import WebhookContent, WebhookRequest
+from bridge.providers.base import OutboundAddress, WebhookContent, WebhookRequest
 from bridge.providers.payloads import first, required
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
 
@@ -68,6 +69,14 @@ class AfricasTalkingAdapter(UrlTokenAdapter):
             problem=sender_problem(sender),
         )
         return WebhookContent(messages=(message,))
+
+    def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
+        """As Africa's Talking's callback names both: the customer's `from` in E.164 with `+`, the
+        business as the `to` written to (a short code, or a number as it was registered),
+        which its send takes too (`to`, `from`)."""
+        check_channel(self.name, self.channels, channel)
+        address = customer_address(self.name, customer, channel, plus=True)
+        return OutboundAddress(customer=address, business_number=compact_number(business))
 
     def parse_statuses(self, request: WebhookRequest, settings: Settings) -> list[DeliveryStatus]:
         fields = callback_fields(request)

@@ -18,8 +18,17 @@ from bridge.core import signing
 from bridge.core.errors import MalformedPayload
 from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
-from bridge.model.messages import DeliveryStatus, Media
-from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.model.messages import Channel, DeliveryStatus, Media
+from bridge.model.senders import SenderIdentity
+from bridge.providers.addressing import check_channel, customer_address, digits_number
+from bridge.providers.base import (
+    Acknowledgement,
+    OutboundAddress,
+    ProviderAdapter,
+    WebhookContent,
+    WebhookRequest,
+    refused,
+)
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts
 from bridge.providers.messagebird import channels, classic, conversations
@@ -46,6 +55,9 @@ class MessageBirdAdapter(ProviderAdapter):
     status_methods = frozenset({"GET", "POST"})
     send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
+    # MessageBird lists templates only through its Integrations API (another host and API the
+    # bridge has no setting for): no listing here.
+    channels = frozenset({Channel.SMS, Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("messagebird_api_url", "messagebird_conversations_api_url")
 
@@ -93,6 +105,25 @@ class MessageBirdAdapter(ProviderAdapter):
 
     def acknowledge(self) -> Acknowledgement:
         return Acknowledgement(media_type="text/plain", body=ACKNOWLEDGEMENT)
+
+    def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
+        """As MessageBird's events name both: the customer's international digits without `+`
+        (a forward's `originator`, a Conversations message's `from`), and the business as the
+        number a forward names (`recipient`, digits) or the Conversations channel id
+        (`message.channelId`), which also picks the API a send takes (`send.api_for`). WhatsApp
+        leaves only through a Conversations channel; a Bird channel cannot be sent through."""
+        check_channel(self.name, self.channels, channel)
+        sender = business.strip()
+        api = sending.api_for_sender(sender)
+        if api is sending.Api.BIRD:
+            raise refused(self.name, "a Bird channel (Bird's Channels API) cannot be sent through")
+        if channel is Channel.WHATSAPP and api is not sending.Api.CONVERSATIONS:
+            raise refused(
+                self.name, "WhatsApp leaves through a Conversations channel: give its channel id as `from`"
+            )
+        address = customer_address(self.name, customer, channel, plus=False)
+        number = sender if api is sending.Api.CONVERSATIONS else digits_number(sender)
+        return OutboundAddress(customer=address, business_number=number)
 
     def fetch_media(
         self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from bridge.core.json_payloads import timestamp
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage
-from bridge.model.senders import classify_sender, sender_problem
-from bridge.providers.base import WebhookContent, WebhookRequest
+from bridge.model.senders import SenderIdentity, classify_sender, sender_problem
+from bridge.providers.addressing import check_channel, customer_address, digits_number
+from bridge.providers.base import OutboundAddress, WebhookContent, WebhookRequest
 from bridge.providers.payloads import FormData, first, required, state_of
 from bridge.providers.textmagic import check, send
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
@@ -95,6 +96,13 @@ class TextMagicAdapter(UrlTokenAdapter):
             problem=sender_problem(sender),
         )
         return WebhookContent(messages=(message,))
+
+    def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
+        """As TextMagic's v2 callback names both (`sender`, `receiver`): international digits
+        without `+`, which its send takes too (`phones`, `from`)."""
+        check_channel(self.name, self.channels, channel)
+        address = customer_address(self.name, customer, channel, plus=False)
+        return OutboundAddress(customer=address, business_number=digits_number(business))
 
     def parse_statuses(self, request: WebhookRequest, settings: Settings) -> list[DeliveryStatus]:
         fields = callback_fields(request)

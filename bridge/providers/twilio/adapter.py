@@ -26,11 +26,18 @@ from bridge.core.errors import MalformedPayload, SignatureInvalid
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState, DeliveryStatus, InboundMessage, Media
 from bridge.model.senders import SenderIdentity, classify_sender, sender_problem
-from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.providers.addressing import check_channel, customer_address, e164_number
+from bridge.providers.base import (
+    Acknowledgement,
+    OutboundAddress,
+    ProviderAdapter,
+    WebhookContent,
+    WebhookRequest,
+)
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts
 from bridge.providers.payloads import FormData, decode_form_body, required, state_of
-from bridge.providers.twilio import check, send
+from bridge.providers.twilio import check, send, templates
 
 SIGNATURE_HEADER = "x-twilio-signature"
 WHATSAPP_PREFIX = "whatsapp:"
@@ -65,6 +72,8 @@ class TwilioAdapter(ProviderAdapter):
     name = "twilio"
     send_api = send.SEND_API
     credential_check = check.CREDENTIAL_CHECK
+    template_api = staticmethod(templates.list_templates)
+    channels = frozenset({Channel.SMS, Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("twilio_api_url",)
 
@@ -128,6 +137,17 @@ class TwilioAdapter(ProviderAdapter):
     def acknowledge(self) -> Acknowledgement:
         return Acknowledgement(media_type="text/xml", body=EMPTY_TWIML)
 
+    def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
+        """As Twilio's webhook names both: `From`/`To` in E.164 (`+14155550100`) for SMS, each with
+        `whatsapp:` on WhatsApp (a BSUID customer too: `whatsapp:US.1349…`), which is also how
+        Twilio's send takes them (`parse`, `send`)."""
+        check_channel(self.name, self.channels, channel)
+        address = customer_address(self.name, customer, channel, plus=True)
+        number = e164_number(_without_prefix(business))
+        if channel is Channel.WHATSAPP:
+            address, number = WHATSAPP_PREFIX + address, WHATSAPP_PREFIX + number
+        return OutboundAddress(customer=address, business_number=number)
+
     def fetch_media(
         self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
     ) -> FetchedMedia:
@@ -142,6 +162,12 @@ class TwilioAdapter(ProviderAdapter):
         return download(
             http, media.url, media=media, sources=self.media_sources(settings), into=into, auth=auth
         )
+
+
+def _without_prefix(address: str) -> str:
+    """`whatsapp:+1202…` (any case) -> `+1202…`: a business number given as Twilio writes it."""
+    text = address.strip()
+    return text[len(WHATSAPP_PREFIX) :] if text.lower().startswith(WHATSAPP_PREFIX) else text
 
 
 def _message_sid(form: FormData) -> str:

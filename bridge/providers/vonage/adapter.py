@@ -10,8 +10,10 @@ import httpx
 
 from bridge.core.errors import MalformedPayload
 from bridge.core.settings import Settings
-from bridge.model.messages import DeliveryStatus, Media
-from bridge.providers.base import ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.model.messages import Channel, DeliveryStatus, Media
+from bridge.model.senders import SenderIdentity
+from bridge.providers.addressing import check_channel, customer_address, digits_number
+from bridge.providers.base import OutboundAddress, ProviderAdapter, WebhookContent, WebhookRequest
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts, refusal
 from bridge.providers.payloads import request_fields
@@ -35,6 +37,9 @@ class VonageAdapter(ProviderAdapter):
     status_methods = frozenset({"GET", "POST"})
     send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
+    # Templates are managed through Vonage's WhatsApp Manager API, which takes only an
+    # application's JWT (the bridge holds the API key and secret): no listing here.
+    channels = frozenset({Channel.SMS, Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("vonage_api_url", "vonage_messages_api_url")
 
@@ -87,6 +92,13 @@ class VonageAdapter(ProviderAdapter):
         if data is not None:
             return messages_api.statuses(data, request, provider=self.name)
         return sms_api.receipts(request_fields(request), request, provider=self.name)
+
+    def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
+        """As both of Vonage's APIs name them inbound (`msisdn`/`from` and `to`): international
+        digits without `+`, or a WhatsApp user's BSUID, which is also how its sends take them."""
+        check_channel(self.name, self.channels, channel)
+        address = customer_address(self.name, customer, channel, plus=False)
+        return OutboundAddress(customer=address, business_number=digits_number(business))
 
     def fetch_media(
         self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink

@@ -13,14 +13,24 @@ from bridge.core import json_payloads, signing
 from bridge.core.errors import MalformedPayload, SignatureInvalid
 from bridge.core.json_payloads import JsonNode
 from bridge.core.settings import Settings
-from bridge.model.messages import DeliveryStatus, InboundMessage, Media
+from bridge.model.messages import Channel, DeliveryStatus, InboundMessage, Media
+from bridge.model.senders import SenderIdentity
 from bridge.providers import payloads
-from bridge.providers.base import Acknowledgement, ProviderAdapter, WebhookContent, WebhookRequest
+from bridge.providers.addressing import check_channel, customer_address
+from bridge.providers.base import (
+    Acknowledgement,
+    OutboundAddress,
+    ProviderAdapter,
+    WebhookContent,
+    WebhookRequest,
+    refused,
+)
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.transport import until
 from bridge.providers.media.urls import MediaHosts
 from bridge.providers.whatsapp import check as checking
 from bridge.providers.whatsapp import send as sending
+from bridge.providers.whatsapp import templates
 from bridge.providers.whatsapp.inbound import read_messages
 from bridge.providers.whatsapp.statuses import read_status
 
@@ -40,6 +50,8 @@ class WhatsAppAdapter(ProviderAdapter):
     status_methods = frozenset({"POST"})
     send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
+    template_api = staticmethod(templates.list_templates)
+    channels = frozenset({Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("whatsapp_api_url",)
 
@@ -103,6 +115,21 @@ class WhatsAppAdapter(ProviderAdapter):
         if content.messages:
             raise MalformedPayload("messages belong to /webhooks/whatsapp, not its status route")
         return list(content.statuses)
+
+    def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
+        """As Meta's webhook names both: the customer's `wa_id`, international digits without
+        `+` (or their BSUID), and the business by its phone-number id, `metadata.phone_number_id`,
+        which is also the path a send is posted to (`inbound`, `send`)."""
+        check_channel(self.name, self.channels, channel)
+        phone_number_id = business.strip()
+        if not phone_number_id.isdigit():
+            raise refused(
+                self.name,
+                "Meta's Cloud API sends from a phone-number id (digits, WhatsApp Manager's API setup), "
+                "not from a phone number",
+            )
+        address = customer_address(self.name, customer, channel, plus=False)
+        return OutboundAddress(customer=address, business_number=phone_number_id)
 
     def fetch_media(
         self, media: Media, settings: Settings, http: httpx.Client, *, into: Sink
