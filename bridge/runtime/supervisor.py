@@ -147,6 +147,7 @@ def last_sandbox_environment(data_dir: Path, environ: Mapping[str, str]) -> dict
 # Every provider API the bridge calls, pointed at the stand-ins in sandbox mode.
 STANDIN_URL_VARIABLES = (
     "TWILIO_API_URL",
+    "TWILIO_CONTENT_API_URL",
     "MESSAGEBIRD_API_URL",
     "MESSAGEBIRD_CONVERSATIONS_API_URL",
     "VONAGE_API_URL",

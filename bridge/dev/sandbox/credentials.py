@@ -28,6 +28,8 @@ def _generate() -> dict[str, str]:
         "WHATSAPP_APP_SECRET": secrets.token_hex(16),
         "WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(16),
         "WHATSAPP_ACCESS_TOKEN": "sandbox-" + secrets.token_hex(16),
+        # Digits, as Meta's ids are: the account whose templates the stand-in lists.
+        "WHATSAPP_BUSINESS_ACCOUNT_ID": "1" + "".join(secrets.choice("0123456789") for _ in range(14)),
         "MESSAGEBIRD_SIGNING_KEY": secrets.token_hex(32),
         "MESSAGEBIRD_ACCESS_KEY": "sandbox-" + secrets.token_hex(12),
         "VONAGE_API_KEY": secrets.token_hex(4),
