@@ -154,6 +154,7 @@ def bridge_env(
         "INTERCOM_ADMIN_ID": "991267101",
         "BRIDGE_ADMIN_TOKEN": "test-admin-token",
         "BRIDGE_API_TOKEN": "test-api-token",
+        "WHATSAPP_BUSINESS_ACCOUNT_ID": "102290129340398",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

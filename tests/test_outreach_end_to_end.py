@@ -230,3 +230,98 @@ def test_whatsapp_free_text_accepted_in_the_window_is_not_sent_once_it_closed(
     assert failed["status"] == "failed" and "24 hours" in failed["error"]["reason"]
     [conversation] = sandbox.conversations()
     assert "Hello!" not in conversation_bodies(conversation)
+
+
+PHONE_NUMBER_ID = "106540352242922"
+SHIPPED_IMAGE = "https://media.example.com/orders/shipped.jpg"
+
+
+def whatsapp_template(provider: str, sender: str, **template: Any) -> dict[str, Any]:
+    return {"to": CUSTOMER, "channel": "whatsapp", "provider": provider, "from": sender, "template": template}
+
+
+def test_a_whatsapp_template_opens_the_conversation_with_its_variables_and_header(
+    api, bridge, sandbox, drain, http
+):
+    body = whatsapp_template(
+        "whatsapp",
+        PHONE_NUMBER_ID,
+        name="order_shipped",
+        language="en_US",
+        variables=["Ada", "4711"],
+        header={"type": "image", "url": SHIPPED_IMAGE},
+    )
+    answer = post_message(http, bridge.url, body)
+    assert answer.status_code == 202, answer.text
+    drain()
+
+    [sent] = api.state.sends
+    assert (sent.provider, sent.template, sent.variables) == ("whatsapp", "order_shipped", ["Ada", "4711"])
+    assert sent.header == SHIPPED_IMAGE and sent.to == CUSTOMER.lstrip("+")
+    [conversation] = sandbox.conversations()
+    assert "Hi Ada, your order 4711 has shipped." in " ".join(conversation_bodies(conversation))
+    assert api_message(http, bridge.url, answer.json()["id"])["status"] == "sent"
+
+
+def test_a_twilio_content_template_is_found_by_its_name_and_sent_by_its_sid(
+    api, bridge, sandbox, drain, http
+):
+    body = whatsapp_template(
+        "twilio", BUSINESS, name="order_status", language="en", variables=["4711", "packed"]
+    )
+    answer = post_message(http, bridge.url, body)
+    assert answer.status_code == 202, answer.text
+    drain()
+
+    [sent] = api.state.sends
+    assert sent.template == "HX" + "b" * 32 and sent.variables == ["4711", "packed"]
+    [conversation] = sandbox.conversations()
+    assert "Your order 4711 is packed." in " ".join(conversation_bodies(conversation))
+
+
+@pytest.mark.parametrize(
+    ("template", "field", "words"),
+    [
+        ({"name": "spring_sale", "language": "en_US"}, "template.name", "paused"),
+        ({"name": "no_such_template", "language": "en_US"}, "template.name", "no template"),
+        (
+            {"name": "order_shipped", "language": "en_US", "variables": ["Ada"]},
+            "template.variables",
+            "2 variables",
+        ),
+        (
+            {"name": "order_shipped", "language": "en_US", "variables": ["Ada", "1"]},
+            "template.header",
+            "image",
+        ),
+        (
+            {"name": "we_are_here", "language": "en_US", "header": {"type": "image", "url": SHIPPED_IMAGE}},
+            "template.header",
+            "no header",
+        ),
+    ],
+    ids=["paused", "unknown", "variables", "missing-header", "extra-header"],
+)
+def test_a_template_that_cannot_be_sent_as_asked_is_refused_with_the_reason(
+    api, bridge, drain, http, template, field, words
+):
+    answer = post_message(http, bridge.url, whatsapp_template("whatsapp", PHONE_NUMBER_ID, **template))
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == field and words in error["reason"]
+    drain()
+    assert api.state.sends == []
+
+
+def test_the_approved_templates_of_every_provider_that_lists_them(api, bridge, http):
+    answer = http.get(f"{bridge.url}/api/templates", headers={"Authorization": "Bearer test-api-token"})
+    assert answer.status_code == 200, answer.text
+    listed = {(t["provider"], t["label"], t["status"]) for t in answer.json()["templates"]}
+    assert ("whatsapp", "order_shipped", "approved") in listed
+    assert ("twilio", "order_status", "approved") in listed
+    assert not {label for _, label, _ in listed} & {"spring_sale", "win_a_prize"}  # paused, rejected
+    assert answer.json()["errors"] == {}
+    only = http.get(
+        f"{bridge.url}/api/templates?provider=twilio", headers={"Authorization": "Bearer test-api-token"}
+    )
+    assert {t["provider"] for t in only.json()["templates"]} == {"twilio"}

@@ -22,7 +22,7 @@ from bridge.core.errors import ConfigurationError, ProviderRateLimited, Provider
 from bridge.core.logs import mask_number
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState
-from bridge.model.outgoing import HeaderKind, render
+from bridge.model.outgoing import render
 from bridge.outreach.catalog import TemplateCatalog
 from bridge.outreach.requests import Addressed, MessageRequest, Refusal, address
 from bridge.outreach.store import OutreachEntry, OutreachStatus, OutreachStore, Stored
@@ -164,14 +164,16 @@ class Outreach:
                 field="template.variables",
             )
         header = asked.header
-        if info.header is not None and info.header is not HeaderKind.TEXT and header is None:
+        if info.header is not None and header is None:
             raise Refusal(
-                422, f"template “{asked.name}” needs an {info.header.value} header", field="template.header"
+                422, f"template “{asked.name}” needs a header ({info.header.value})", field="template.header"
             )
+        if header is not None and info.header is None:
+            raise Refusal(422, f"template “{asked.name}” takes no header", field="template.header")
         if header is not None and info.header is not None and header.type is not info.header:
             raise Refusal(
                 422,
-                f"template “{asked.name}” has an {info.header.value} header, not {header.type.value}",
+                f"template “{asked.name}” has a {info.header.value} header, not {header.type.value}",
                 field="template.header.type",
             )
         lines = [render(info.body, asked.variables) or f"WhatsApp template “{asked.name}”"]

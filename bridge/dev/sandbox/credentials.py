@@ -15,6 +15,8 @@ from bridge.core.files import private_dir, write_private
 
 FILE_NAME = "sandbox-credentials.json"
 SANDBOX_ADMIN_ID = "991267101"
+SANDBOX_BUSINESS_NUMBER = "+14155550100"
+SANDBOX_PHONE_NUMBER_ID = "106540352242922"  # Meta's: what WhatsApp Cloud API webhooks name the number by
 
 
 def _generate() -> dict[str, str]:
@@ -42,6 +44,9 @@ def _generate() -> dict[str, str]:
         "AFRICASTALKING_API_KEY": secrets.token_hex(16),
         "AFRICASTALKING_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "BRIDGE_ADMIN_TOKEN": secrets.token_urlsafe(32),  # the ops API (/admin/...), on to try it
+        "BRIDGE_API_TOKEN": secrets.token_urlsafe(32),  # the message API (/api/...), on to try it
+        # Where messages the team writes first leave from, as `bridge simulate` writes in to them.
+        "BRIDGE_DEFAULT_SENDERS": f"twilio={SANDBOX_BUSINESS_NUMBER},whatsapp={SANDBOX_PHONE_NUMBER_ID}",
     }
 
 
