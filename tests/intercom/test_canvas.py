@@ -39,6 +39,18 @@ def errors(schemas: dict[str, Any], instance: dict[str, Any], schema: str) -> li
         (canvas.text_input("target", "Merge into", placeholder="ada@…", value="x"), "input_component"),
         (canvas.table([("Name", "Ada"), ("Role", "lead")]), "data_table_component"),
         (canvas.divider(), "divider_component"),
+        (canvas.textarea("text", "Message"), "text_area_component"),
+        (canvas.textarea("shown", "Preview", value="Hi *Ada*", disabled=True), "text_area_component"),
+        (
+            canvas.dropdown("route", "Send from", [("a", "SMS"), ("b", "WhatsApp")], value="b"),
+            "dropdown_component",
+        ),
+        (
+            canvas.item_list(
+                [canvas.list_item("t:1", "order_update", subtitle="en_US", tertiary="2 variables")]
+            ),
+            "list_component",
+        ),
     ],
 )
 def test_every_builder_makes_a_component_intercom_renders(schemas, component, schema):
@@ -102,3 +114,27 @@ def test_only_a_completed_flow_tells_intercom_it_is_over(schemas):
     done = canvas.canvas([canvas.text("Merged")], completed=True)
     assert done["event"] == {"type": "completed"}
     assert errors(schemas, done, "submit_response") == []
+
+
+@pytest.mark.parametrize("count", [1, canvas.MAX_OPTIONS + 1])
+def test_a_dropdown_refuses_fewer_than_two_or_more_than_ten_options(count):
+    """Canvas Kit takes 2 to 10 options; its schema does not say so, the inbox does."""
+    with pytest.raises(ValueError, match="2 to 10 options"):
+        canvas.dropdown("route", "Send from", [(str(index), str(index)) for index in range(count)])
+
+
+def test_a_list_item_submits_with_its_own_id_when_clicked():
+    item = canvas.list_item("send_template:en:hello", "hello")
+    assert (item["id"], item["action"]) == ("send_template:en:hello", {"type": "submit"})
+    assert "subtitle" not in item and "tertiary_text" not in item
+
+
+def test_a_disabled_textarea_shows_its_text_and_an_enabled_one_says_nothing_of_it():
+    assert canvas.textarea("shown", "Preview", value="x", disabled=True)["disabled"] is True
+    assert "disabled" not in canvas.textarea("text", "Message") and "value" not in canvas.textarea("t", "M")
+
+
+def test_the_encoded_size_counts_utf8_bytes_as_the_answer_carries_them():
+    """Canvas Kit's 64 KB limit counts the answer's bytes: a non-ASCII character takes 2 to 4."""
+    assert canvas.encoded_size({"a": "é"}) == len('{"a":"é"}'.encode())
+    assert canvas.encoded_size(["👋"]) == 2 + 2 + 4
