@@ -22,7 +22,7 @@ from bridge.intercom.client import IntercomClient
 from tests.conversations.support import CUSTOMER as NUMBER
 from tests.conversations.support import opened_thread
 from tests.helpers import SandboxControl
-from tests.inbox.test_inbox_app import buttons, texts
+from tests.inbox.support import buttons, texts
 
 ADMIN = {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "admin@sandbox.test"}
 
