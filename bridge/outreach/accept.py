@@ -107,7 +107,7 @@ class Outreach:
             "channel": entry.channel.value,
             "provider": entry.provider,
             "from": entry.business,
-            "to": mask_number(entry.customer.bare),
+            "to": mask_number(entry.customer.e164 or entry.customer.bare),
             "provider_message_id": ids[0] if ids else None,
             "provider_message_ids": list(ids),
             "contact_id": entry.contact_id,
