@@ -154,12 +154,13 @@ def templates_list(provider: str | None) -> None:
     if not listing.templates:
         click.echo("No approved templates.")
         return
-    click.echo(f"{'provider':<10}  {'name':<34}  {'language':<8}  {'category':<14}  vars  header")
+    columns = f"{'provider':<10}  {'name':<28}  {'language':<8}  {'category':<14}  vars  {'header':<8}"
+    click.echo(f"{columns}  sent as")
     for info in listing.templates:
-        shown = info.label if info.label and info.label != info.name else info.name
-        named = (shown + (f" ({info.name})" if shown != info.name else ""))[:34]
+        shown = info.label or info.name
         header = info.header.value if info.header else "-"
+        sent_as = info.name if info.name != shown else ""
         click.echo(
-            f"{info.provider:<10}  {named:<34}  {info.language:<8}  {info.category[:14]:<14}  "
-            f"{info.variables:>4}  {header}"
+            f"{info.provider:<10}  {shown:<28}  {info.language:<8}  {info.category[:14]:<14}  "
+            f"{info.variables:>4}  {header:<8}  {sent_as}".rstrip()
         )

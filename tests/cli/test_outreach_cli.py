@@ -85,5 +85,6 @@ def test_send_refused_says_why_and_exits_1(providers_at_standin, bridge):
 def test_templates_list_prints_the_approved_ones(providers_at_standin, bridge):
     result = bridge_command("templates", "list")
     assert result.exit_code == 0, result.output
-    assert "order_shipped" in result.output and "order_status (HX" in result.output
+    assert "order_shipped" in result.output
+    assert "order_status" in result.output and "HX" + "b" * 32 in result.output  # its name, and its SID
     assert "spring_sale" not in result.output  # paused
