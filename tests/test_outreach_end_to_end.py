@@ -136,7 +136,7 @@ def test_a_message_continuing_an_open_conversation_is_not_sent_again_as_an_agent
     assert ReplyLedger(redis_client, get_settings()).get(part_id).status is ReplyStatus.OWN
 
 
-def test_a_delivery_report_moves_the_status(api, bridge, drain, http):
+def test_a_delivery_report_moves_the_status_and_a_failure_is_one_note(api, bridge, sandbox, drain, http):
     accepted = post_message(http, bridge.url, sms()).json()
     drain()
     [sent] = api.state.sends
@@ -147,8 +147,14 @@ def test_a_delivery_report_moves_the_status(api, bridge, drain, http):
 
     twilio_status(bridge.url, http, sent.message_id, "failed", "30003", to=CUSTOMER, sender=BUSINESS)
     drain()
+    twilio_status(bridge.url, http, sent.message_id, "failed", "30003", to=CUSTOMER, sender=BUSINESS)
+    drain()
     failed = api_message(http, bridge.url, accepted["id"])
     assert failed["status"] == "failed" and failed["error"]["code"] == "30003"
+    [conversation] = sandbox.conversations()
+    parts = conversation["conversation_parts"]["conversation_parts"]
+    [note] = [part["body"] for part in parts if part["part_type"] == "note"]
+    assert "30003" in note and "Your order shipped" in note
 
 
 def test_whatsapp_free_text_to_a_customer_who_never_wrote_is_refused(api, bridge, drain, http):
