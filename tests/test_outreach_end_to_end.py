@@ -331,3 +331,22 @@ def test_the_approved_templates_of_every_provider_that_lists_them(api, bridge, h
         f"{bridge.url}/api/templates?provider=twilio", headers={"Authorization": "Bearer test-api-token"}
     )
     assert {t["provider"] for t in only.json()["templates"]} == {"twilio"}
+
+
+def test_a_named_template_sends_each_value_with_its_placeholders_name(api, bridge, sandbox, drain, http):
+    body = whatsapp_template(
+        "whatsapp",
+        PHONE_NUMBER_ID,
+        name="delivery_window",
+        language="en_US",
+        variables=["Ada", "between 2 and 4"],
+    )
+    answer = post_message(http, bridge.url, body)
+    assert answer.status_code == 202, answer.text
+    drain()
+
+    [sent] = api.state.sends
+    assert sent.variables == ["Ada", "between 2 and 4"]
+    [conversation] = sandbox.conversations()
+    assert "Hi Ada, your delivery arrives between 2 and 4." in " ".join(conversation_bodies(conversation))
+    assert api_message(http, bridge.url, answer.json()["id"])["status"] == "sent"

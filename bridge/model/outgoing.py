@@ -79,6 +79,9 @@ class Template:
     language: str = "en_US"
     variables: tuple[str, ...] = ()
     header: TemplateHeader | None = None
+    # The body placeholders' names, for a template that names them (`{{first_name}}`, Meta's
+    # `parameter_format: NAMED`): WhatsApp takes each value with its name. Empty: positional.
+    parameter_names: tuple[str, ...] = ()
 
 
 # A body placeholder: positional `{{1}}` or named `{{first_name}}` (Meta's `parameter_format`).

@@ -22,7 +22,7 @@ from bridge.core.errors import ConfigurationError, ProviderRateLimited, Provider
 from bridge.core.logs import mask_number
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryState
-from bridge.model.outgoing import render
+from bridge.model.outgoing import placeholders, render
 from bridge.outreach.catalog import TemplateCatalog
 from bridge.outreach.requests import Addressed, MessageRequest, Refusal, address
 from bridge.outreach.store import OutreachEntry, OutreachStatus, OutreachStore, Stored
@@ -39,6 +39,7 @@ class Content:
 
     rendered: str
     template_name: str | None = None
+    parameter_names: tuple[str, ...] = ()  # a named template's placeholders, in order
 
 
 def closed_window(last_inbound_at: float, *, now: float) -> str | None:
@@ -83,7 +84,12 @@ class Outreach:
         addressed = address(request, self._settings, self._adapters)
         content = self._content(request, addressed)
         stored = self._store.store(
-            request, addressed, rendered=content.rendered, template_name=content.template_name, source=source
+            request,
+            addressed,
+            rendered=content.rendered,
+            template_name=content.template_name,
+            parameter_names=content.parameter_names,
+            source=source,
         )
         if not stored.new and stored.entry.fingerprint != request.fingerprint():
             raise Refusal(
@@ -179,7 +185,9 @@ class Outreach:
         lines = [render(info.body, asked.variables) or f"WhatsApp template “{asked.name}”"]
         if header is not None and header.url:
             lines.append(header.url)
-        return Content("\n".join(lines), info.name)
+        names = placeholders(info.body)
+        named = () if all(name.isdigit() for name in names) else tuple(names)
+        return Content("\n".join(lines), info.name, named)
 
     def _approved(self, provider: str, name: str, language: str) -> TemplateInfo:
         try:

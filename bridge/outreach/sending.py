@@ -242,8 +242,11 @@ def planned_messages(
         channel=entry.channel, to=entry.customer_address, sender=entry.business_number, account=account
     )
     if request.template is not None:
-        template = request.template.template()
-        return [replace(base, template=replace(template, name=entry.template_name or template.name))]
+        asked = request.template.template()
+        template = replace(
+            asked, name=entry.template_name or asked.name, parameter_names=entry.parameter_names
+        )
+        return [replace(base, template=template)]
     draft = Draft(text=request.text, attachment_urls=request.media_urls)
     return plan(draft, adapter.send_limits(base), base)
 

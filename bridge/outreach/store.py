@@ -71,6 +71,7 @@ class OutreachEntry:
     thread_key: str
     rendered: str  # what the agent sees in Intercom (a template's text filled in)
     template_name: str | None  # what the template is sent by (Twilio: the Content SID of the name asked)
+    parameter_names: tuple[str, ...]  # a named template's placeholders (`bridge.model.outgoing.Template`)
     source: str  # api, inbox, cli
     contact_id: str | None
     contact_role: str | None
@@ -103,6 +104,9 @@ class OutreachEntry:
             thread_key=fields.values.get("thread_key", ""),
             rendered=fields.values.get("rendered", ""),
             template_name=fields.text("template_name"),
+            parameter_names=tuple(
+                name for name in fields.values.get("parameter_names", "").split(",") if name
+            ),
             source=fields.values.get("source", "api"),
             contact_id=fields.text("contact_id"),
             contact_role=fields.text("contact_role"),
@@ -148,6 +152,7 @@ class OutreachStore:
         rendered: str,
         template_name: str | None,
         source: str,
+        parameter_names: tuple[str, ...] = (),
     ) -> Stored:
         """Store the message and queue its job, once per idempotency key. The caller compares
         fingerprints when the entry is not new (same key, other body: a conflict)."""
@@ -166,6 +171,7 @@ class OutreachStore:
             "thread_key": addressed.thread_key,
             "rendered": rendered,
             "template_name": template_name or "",
+            "parameter_names": ",".join(parameter_names),
             "source": source,
             **arrival(),
         }

@@ -45,6 +45,11 @@ def components(template: Template, *, provider: str, media_field: str = "link") 
         found.append({"type": "header", "parameters": [parameter]})
     if template.variables:
         values = [{"type": "text", "text": value} for value in template.variables]
+        if len(template.parameter_names) == len(values):
+            # A named template: each value says which placeholder it fills (Meta's `parameter_name`).
+            values = [
+                value | {"parameter_name": name} for value, name in zip(values, template.parameter_names, strict=True)
+            ]
         found.append({"type": "body", "parameters": values})
     return found
 

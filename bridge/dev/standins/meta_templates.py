@@ -94,6 +94,8 @@ def check_send(templates: list[dict[str, Any]], content: Mapping[str, Any]) -> t
     body = template_parts.get("BODY", {}).get("text", "")
     variables = [_text(parameter, "body") for parameter in given.get("body", [])]
     _count("body", len(variables), len(placeholders(body)))
+    if found.get("parameter_format") == "NAMED":
+        _check_names(given.get("body", []), placeholders(body))
     header = _header(template_parts.get("HEADER"), given.get("header", []))
     return variables, header
 
@@ -147,6 +149,17 @@ def _text(parameter: object, where: str) -> str:
             131008, "(#131008) Required parameter is missing", f"{where}: a text parameter is empty"
         )
     return text
+
+
+def _check_names(parameters: list[Any], names: list[str]) -> None:
+    """A named template's values each name their placeholder (`parameter_name`), as Graph requires."""
+    given = [
+        parameter.get("parameter_name") if isinstance(parameter, dict) else None for parameter in parameters
+    ]
+    if sorted(str(name) for name in given) != sorted(names):
+        raise GraphRefusal(
+            100, "(#100) Invalid parameter", f"body: parameter_name must name each of {', '.join(names)}"
+        )
 
 
 def _count(where: str, given: int, expected: int) -> None:

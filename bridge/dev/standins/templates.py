@@ -18,7 +18,13 @@ WE_ARE_HERE = "We are here to help: reply to this message and an agent will answ
 
 
 def _meta(
-    name: str, status: str, category: str, body: str, *, header: dict[str, Any] | None = None
+    name: str,
+    status: str,
+    category: str,
+    body: str,
+    *,
+    header: dict[str, Any] | None = None,
+    parameter_format: str = "POSITIONAL",
 ) -> dict[str, Any]:
     components = [header] if header else []
     return {
@@ -26,7 +32,7 @@ def _meta(
         "language": "en_US",
         "status": status,
         "category": category,
-        "parameter_format": "POSITIONAL",
+        "parameter_format": parameter_format,
         "components": [*components, {"type": "BODY", "text": body}],
         "id": f"1{zlib.crc32(name.encode()):014d}",  # Graph ids are digits; stable per name
     }
@@ -60,6 +66,13 @@ META_TEMPLATES: tuple[dict[str, Any], ...] = (
     ),
     _meta("order_update", "APPROVED", "UTILITY", "Your order has been updated: open the app to see it."),
     _meta("we_are_here", "APPROVED", "UTILITY", WE_ARE_HERE),
+    _meta(
+        "delivery_window",
+        "APPROVED",
+        "UTILITY",
+        "Hi {{first_name}}, your delivery arrives {{window}}.",
+        parameter_format="NAMED",
+    ),
     _meta(
         "order_shipped",
         "APPROVED",
