@@ -295,6 +295,10 @@ def canvas_requests(draw: st.DrawFn, conversation: Conversation) -> tuple[bytes,
     component = draw(
         st.sampled_from(
             ["find", "confirm", "merge_anyway", "cancel", f"candidate:{conversation.other_contact_id}"]
+            # The send panel's steps (`bridge.inbox.send_canvases`), here without what they expect
+            # in stored_data: each must still answer a canvas.
+            + ["send_open", "send_preview", "send_confirm", "send_edit", "send_refresh", "send_close"]
+            + ["send_templates", "send_templates:10", "send_template:en_US:hello_world"]
         )
         | st.text(max_size=30)
     )

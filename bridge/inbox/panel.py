@@ -1,9 +1,10 @@
-"""The inbox app: "Merge with existing user/lead", beside the conversation in Intercom's inbox.
+"""The inbox app, beside the conversation in Intercom's inbox: "Merge with existing user/lead",
+and "Send SMS / WhatsApp" (`bridge.inbox.send_panel`, whose component ids all start `send_`).
 
-Three steps, each a canvas: the conversation's contact with the other contacts its number matched
-(one button each) and a field for any contact (Intercom id, user_id or email); a preview that says
-exactly what will happen and that it cannot be undone, with Confirm and Cancel; the outcome. What
-the agent chose travels in the canvas's `stored_data`. Refusals say what to do instead, and
+The merge takes three steps, each a canvas: the conversation's contact with the other contacts its
+number matched (one button each) and a field for any contact (Intercom id, user_id or email); a
+preview that says exactly what will happen and that it cannot be undone, with Confirm and Cancel;
+the outcome. What the agent chose travels in the canvas's `stored_data`. Refusals say what to do instead, and
 overriding Intercom's "they share no email or phone" check takes its own confirmation.
 """
 
@@ -11,77 +12,72 @@ from __future__ import annotations
 
 import datetime
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from redis import Redis
 
 from bridge.conversations.threads import ThreadStore
 from bridge.core.errors import BridgeError
-from bridge.core.json_payloads import JsonNode
 from bridge.core.logs import mask_number
 from bridge.core.settings import Settings
+from bridge.inbox.canvas_request import TARGET_INPUT, CanvasRequest
 from bridge.inbox.merges import MergeOutcome, Merger, MergeResult, label
+from bridge.inbox.send_canvases import SEND_CLOSE, SEND_OPEN, SEND_PREFIX
+from bridge.inbox.send_panel import Answer, SendMessage, SendPanel, ShowMessage
 from bridge.intercom import canvas
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import Contact
+from bridge.outreach.catalog import TemplateCatalog
+from bridge.outreach.requests import Refusal
+from bridge.providers.base import ProviderAdapter
 
 log = logging.getLogger(__name__)
 
-TARGET_INPUT = "target"
 FIND, CONFIRM, OVERRIDE, CANCEL = "find", "confirm", "merge_anyway", "cancel"
 CANDIDATE_PREFIX = "candidate:"
 
 
-@dataclass(frozen=True)
-class CanvasRequest:
-    """What the app reads from an initialize or submit request (research/intercom-api.md §5.3).
-
-    Read once, up front, with `JsonNode`: a field of the wrong JSON type is a 400 that names it
-    (`contact.phone must be a string`), never an exception deep in a step."""
-
-    contact: Contact | None  # the conversation's contact; None outside a conversation
-    conversation_id: str | None
-    admin: dict[str, str]  # the agent: id, name, email
-    component_id: str = ""  # what the agent clicked (submit)
-    target: str = ""  # the "merge into" field (submit)
-    stored_from: str = ""  # the canvas's stored_data (submit)
-    stored_into: str = ""
-
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> CanvasRequest:
-        root = JsonNode(data)
-        context, conversation = root.object("context"), root.object("conversation")
-        admin = root.object("admin")
-        canvas_node = root.object("current_canvas")
-        stored = canvas_node.object("stored_data") if canvas_node else None
-        inputs = root.object("input_values")
-        return cls(
-            contact=_contact(root.object("contact")),
-            conversation_id=(context.text("conversation_id") if context else None)
-            or (conversation.text("id") if conversation else None),
-            admin={key: (admin.text(key) if admin else None) or "" for key in ("id", "name", "email")},
-            component_id=root.text("component_id") or "",
-            target=(inputs.text(TARGET_INPUT) if inputs else None) or "",
-            stored_from=(stored.text("from") if stored else None) or "",
-            stored_into=(stored.text("into") if stored else None) or "",
-        )
-
-
 class InboxApp:
-    def __init__(self, *, redis_client: Redis, intercom: IntercomClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        redis_client: Redis,
+        intercom: IntercomClient,
+        settings: Settings,
+        adapters: Mapping[str, ProviderAdapter],
+        catalog: TemplateCatalog,
+    ) -> None:
         self._threads = ThreadStore(redis_client)
         self._merger = Merger(redis_client, intercom, default_region=settings.default_region)
+        self._send = SendPanel(settings=settings, adapters=adapters, catalog=catalog, threads=self._threads)
 
     def initialize(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The first canvas, for the conversation an agent opened."""
         request = CanvasRequest.parse(payload)
         return self._guarded(lambda: self._start(request))
 
-    def submit(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The next canvas, after the agent clicked `component_id`."""
+    def submit(self, payload: dict[str, Any]) -> Answer:
+        """The next canvas after the agent clicked `component_id`, or what the send panel asks
+        the caller to do first (`SendMessage`, `ShowMessage`: this package never sends)."""
         request = CanvasRequest.parse(payload)
+        if request.component_id == SEND_CLOSE:
+            return self._guarded(lambda: self._start(request))
+        if request.component_id.startswith(SEND_PREFIX):
+            return self._send.step(request)
         return self._guarded(lambda: self._step(request))
+
+    def sent(self, intent: SendMessage, view: Mapping[str, Any]) -> dict[str, Any]:
+        """The canvas once `intent`'s message was accepted: its status (`view`, as the message
+        API shows it)."""
+        return self._send.sent(intent, view)
+
+    def refused(self, intent: SendMessage, refusal: Refusal) -> dict[str, Any]:
+        """The canvas when `intent`'s message was refused: what the agent wrote, and why not."""
+        return self._send.refused(intent, refusal)
+
+    def shown(self, intent: ShowMessage, view: Mapping[str, Any] | None) -> dict[str, Any]:
+        return self._send.shown(intent, view)
 
     # --- steps ---
 
@@ -125,6 +121,8 @@ class InboxApp:
                 placeholder="5f1a…, ada@example.com, or your user_id",
             ),
             canvas.button(FIND, "Find contact"),
+            canvas.divider(),
+            canvas.button(SEND_OPEN, "Send SMS / WhatsApp", style="secondary"),
         ]
         return canvas.canvas(components, stored_data={"from": contact.id})
 
@@ -212,7 +210,7 @@ class InboxApp:
             )
         return self._start(request, notice=[canvas.error(result.message)])
 
-    def _guarded(self, step: Any) -> dict[str, Any]:
+    def _guarded(self, step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
             result: dict[str, Any] = step()
         except BridgeError as exc:
@@ -224,23 +222,6 @@ class InboxApp:
                 ]
             )
         return result
-
-
-def _contact(data: JsonNode | None) -> Contact | None:
-    """The request's contact, as much of it as the app shows (no times: it never reads them)."""
-    contact_id = data.text("id") if data else None
-    if data is None or not contact_id:
-        return None
-    return Contact(
-        id=contact_id,
-        role=data.text("role") or "lead",
-        updated_at=0,
-        created_at=0,
-        phone=data.text("phone") or None,
-        name=data.text("name") or None,
-        email=data.text("email") or None,
-        external_id=data.text("external_id") or None,
-    )
 
 
 def _candidate_label(candidate: dict[str, Any]) -> str:

@@ -7,8 +7,16 @@ from typing import Any
 import pytest
 import yaml
 
+from bridge.core.settings import reset_settings_cache
 from tests.helpers import conversation_bodies, shared_file, signed_twilio
-from tests.inbox.support import BUSINESS, CLIENT_SECRET, LEAD_NUMBER, InboxApp
+from tests.inbox.support import (
+    BUSINESS,
+    CLIENT_SECRET,
+    LEAD_NUMBER,
+    META_BUSINESS_ACCOUNT,
+    META_PHONE_NUMBER_ID,
+    InboxApp,
+)
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +43,14 @@ def inbox(http, bridge, sandbox, canvas_schema, settings, drain, providers_at_st
         return app
 
     return open_for
+
+
+@pytest.fixture
+def outreach_env(bridge_env, providers_at_standin, monkeypatch):
+    """What the send panel offers: default business numbers for Twilio (SMS and WhatsApp) and
+    Meta, Meta's template account, every provider's API at the stand-in. Set before the bridge's
+    settings are read: ask for it before `inbox`, `bridge` or `settings`."""
+    monkeypatch.setenv("BRIDGE_DEFAULT_SENDERS", f"twilio={BUSINESS},whatsapp={META_PHONE_NUMBER_ID}")
+    monkeypatch.setenv("WHATSAPP_BUSINESS_ACCOUNT_ID", META_BUSINESS_ACCOUNT)
+    reset_settings_cache()
+    return providers_at_standin

@@ -14,6 +14,12 @@ from openapi_schema_validator import OAS30Validator
 CLIENT_SECRET = "test-intercom-client-secret"
 ADMIN = {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "admin@sandbox.test"}
 LEAD_NUMBER, BUSINESS = "+14155550123", "+14155550100"
+# The send panel's business numbers (`outreach_env`): Twilio's for SMS and WhatsApp, Meta's phone
+# number id, and the routes (`bridge.inbox.send_choices.Route.id`) they make.
+META_PHONE_NUMBER_ID, META_BUSINESS_ACCOUNT = "106540352242922", "102290129340398"
+SMS_TWILIO = f"sms|twilio|{BUSINESS}"
+WHATSAPP_TWILIO = f"whatsapp|twilio|{BUSINESS}"
+WHATSAPP_META = f"whatsapp|whatsapp|{META_PHONE_NUMBER_ID}"
 
 
 def valid_canvas(schema: dict[str, Any], response: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -36,6 +42,11 @@ def texts(response: dict[str, Any]) -> str:
 
 def buttons(response: dict[str, Any]) -> dict[str, str]:
     return {c["id"]: c["label"] for c in response["canvas"]["content"]["components"] if c["type"] == "button"}
+
+
+def component(response: dict[str, Any], component_id: str) -> dict[str, Any]:
+    """The canvas's component with that id (an input, a dropdown, a button)."""
+    return next(c for c in response["canvas"]["content"]["components"] if c.get("id") == component_id)
 
 
 class InboxApp:

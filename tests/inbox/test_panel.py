@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -18,7 +19,10 @@ from bridge.core.errors import MalformedPayload
 from bridge.core.settings import Settings
 from bridge.inbox.merges import MergeAudit
 from bridge.inbox.panel import CANCEL, CANDIDATE_PREFIX, CONFIRM, FIND, OVERRIDE, InboxApp
+from bridge.inbox.send_canvases import SEND_OPEN
 from bridge.intercom.client import IntercomClient
+from bridge.outreach.catalog import TemplateCatalog
+from bridge.providers.registry import ADAPTERS
 from tests.conversations.support import CUSTOMER as NUMBER
 from tests.conversations.support import opened_thread
 from tests.helpers import SandboxControl
@@ -29,8 +33,15 @@ ADMIN = {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "
 
 @pytest.fixture
 def app(redis_client: redis.Redis, settings: Settings) -> Iterator[InboxApp]:
-    with IntercomClient.from_settings(settings) as intercom:
-        yield InboxApp(redis_client=redis_client, intercom=intercom, settings=settings)
+    with IntercomClient.from_settings(settings) as intercom, httpx.Client() as http:
+        catalog = TemplateCatalog(redis_client, settings, ADAPTERS, http)
+        yield InboxApp(
+            redis_client=redis_client,
+            intercom=intercom,
+            settings=settings,
+            adapters=ADAPTERS,
+            catalog=catalog,
+        )
 
 
 @pytest.fixture
@@ -99,6 +110,7 @@ def test_the_first_canvas_shows_the_contact_masked_its_channel_and_the_other_con
     assert buttons(shown) == {
         f"{CANDIDATE_PREFIX}{user['id']}": "Ada Lovelace (user, updated 2023-11-14)",  # not the lead itself
         FIND: "Find contact",
+        SEND_OPEN: "Send SMS / WhatsApp",
     }
     assert shown["canvas"]["stored_data"] == {"from": lead["id"]}
 

@@ -1,14 +1,17 @@
-"""Intercom's inbox app (Canvas Kit): "Merge with existing user/lead" beside the conversation.
+"""Intercom's inbox app (Canvas Kit): "Merge with existing user/lead" and "Send SMS / WhatsApp"
+beside the conversation.
 
 Each request is signed with `X-Body-Signature`: the hex HMAC-SHA256 of the raw body keyed by the
 app's client secret (no prefix; research/intercom-api.md §5.3). An agent is waiting for the
-canvas, so the Intercom calls happen here, on a worker thread (the client is synchronous).
+canvas, so the Intercom calls happen here, on a worker thread (the client is synchronous). What
+the send panel asks for (send a message, show one) is done here with the app's `Outreach`: the
+inbox package never loads the job queue.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,8 +25,12 @@ from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.core.signing import verify_hmac_header
 from bridge.inbox.panel import InboxApp
+from bridge.inbox.send_panel import Answer, SendMessage, ShowMessage
 from bridge.intercom.client import IntercomClient
-from bridge.web.deps import RedisDep, SettingsDep
+from bridge.outreach.accept import Outreach
+from bridge.outreach.requests import Refusal
+from bridge.providers.base import ProviderAdapter
+from bridge.web.deps import AdaptersDep, OutreachDep, RedisDep, SettingsDep
 from bridge.web.routes.webhooks import read_webhook
 
 router = APIRouter(tags=["inbox app"])
@@ -32,20 +39,37 @@ INTERACTIVE_WAIT_SECONDS = 3.0  # longest wait for an Intercom call slot or a 42
 
 
 @router.post("/intercom/inbox-app/initialize")
-async def initialize(request: Request, settings: SettingsDep, redis_client: RedisDep) -> JSONResponse:
-    """The first canvas: the conversation's contact, its other candidates, and a field to find any contact."""
+async def initialize(
+    request: Request,
+    settings: SettingsDep,
+    redis_client: RedisDep,
+    adapters: AdaptersDep,
+    outreach: OutreachDep,
+) -> JSONResponse:
+    """The first canvas: the conversation's contact, its other candidates, a field to find any
+    contact, and Send SMS / WhatsApp."""
     payload = await _verified_payload(request, settings)
     return JSONResponse(
-        await run_in_threadpool(_run, settings, redis_client, lambda app: app.initialize(payload))
+        await run_in_threadpool(
+            _run, settings, redis_client, adapters, outreach, lambda inbox: inbox.initialize(payload)
+        )
     )
 
 
 @router.post("/intercom/inbox-app/submit")
-async def submit(request: Request, settings: SettingsDep, redis_client: RedisDep) -> JSONResponse:
-    """The next canvas after an agent's click: preview, confirm, outcome."""
+async def submit(
+    request: Request,
+    settings: SettingsDep,
+    redis_client: RedisDep,
+    adapters: AdaptersDep,
+    outreach: OutreachDep,
+) -> JSONResponse:
+    """The next canvas after an agent's click: preview, confirm, outcome; the send panel's steps."""
     payload = await _verified_payload(request, settings)
     return JSONResponse(
-        await run_in_threadpool(_run, settings, redis_client, lambda app: app.submit(payload))
+        await run_in_threadpool(
+            _run, settings, redis_client, adapters, outreach, lambda inbox: inbox.submit(payload)
+        )
     )
 
 
@@ -66,7 +90,11 @@ async def _verified_payload(request: Request, settings: Settings) -> dict[str, A
 
 
 def _run(
-    settings: Settings, redis_client: Redis, step: Callable[[InboxApp], dict[str, Any]]
+    settings: Settings,
+    redis_client: Redis,
+    adapters: Mapping[str, ProviderAdapter],
+    outreach: Outreach,
+    step: Callable[[InboxApp], Answer],
 ) -> dict[str, Any]:
     # An agent is waiting and Intercom gives a canvas request a few seconds: a short wait for a
     # budget slot and for 429 windows, then the canvas says "try again" (`InboxApp._guarded`).
@@ -74,4 +102,25 @@ def _run(
     with IntercomClient.from_settings(
         settings, redis_client=redis_client, policy=interactive, budget_wait=INTERACTIVE_WAIT_SECONDS
     ) as intercom:
-        return step(InboxApp(redis_client=redis_client, intercom=intercom, settings=settings))
+        inbox = InboxApp(
+            redis_client=redis_client,
+            intercom=intercom,
+            settings=settings,
+            adapters=adapters,
+            catalog=outreach.catalog,
+        )
+        return _carry_out(inbox, outreach, step(inbox))
+
+
+def _carry_out(inbox: InboxApp, outreach: Outreach, answer: Answer) -> dict[str, Any]:
+    """The canvas, once what the send panel asked for is done: a message accepted (or refused),
+    or one described."""
+    if isinstance(answer, SendMessage):
+        try:
+            stored = outreach.accept(answer.message, source="inbox")
+        except Refusal as refusal:
+            return inbox.refused(answer, refusal)
+        return inbox.sent(answer, outreach.view(stored.entry))
+    if isinstance(answer, ShowMessage):
+        return inbox.shown(answer, outreach.describe(answer.message_id))
+    return answer
