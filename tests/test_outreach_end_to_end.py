@@ -350,3 +350,24 @@ def test_a_named_template_sends_each_value_with_its_placeholders_name(api, bridg
     [conversation] = sandbox.conversations()
     assert "Hi Ada, your delivery arrives between 2 and 4." in " ".join(conversation_bodies(conversation))
     assert api_message(http, bridge.url, answer.json()["id"])["status"] == "sent"
+
+
+def test_the_answer_from_another_form_of_the_number_continues_the_conversation(
+    api, bridge, sandbox, drain, http
+):
+    # The team writes to a Mexican mobile as written nationally with +52; WhatsApp answers from 521….
+    body = whatsapp_template("whatsapp", PHONE_NUMBER_ID, name="we_are_here", language="en_US")
+    answer = post_message(http, bridge.url, body | {"to": "+52 55 1234 5678"})
+    assert answer.status_code == 202, answer.text
+    drain()
+    settings = get_settings()
+    reply = SimulatedMessage(sender="+5215512345678", recipient=PHONE_NUMBER_ID, text="¿Quién es?")
+    assert SIMULATORS["whatsapp"](reply, bridge.url, settings).send(http).status_code == 200
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert "¿Quién es?" in conversation_bodies(conversation)
+    assert sandbox.agent_reply(conversation["id"], "Your courier").status_code == 200
+    drain()
+    template, agents = api.state.sends
+    assert template.to == "525512345678" and agents.to == "5215512345678"  # where the customer wrote from

@@ -207,7 +207,7 @@ class Deliverer:
         if attachments.notes:
             body = "\n".join([body, *attachments.notes])
         key = thread_key(message)
-        thread = self._threads.get(key)
+        thread = self._threads.get(key) or self._variant_thread(key, message)
         now = self._clock()
         # WhatsApp's 24-hour window runs from when the customer sent it, not from when we delivered it.
         sent_at = min(message.received_at.timestamp(), now)
@@ -234,6 +234,16 @@ class Deliverer:
         self._threads.save(_new_thread(key, message, conversation_id, contact, now, sent_at, match))
         self._note_ambiguity(match, conversation_id)
         return self._delivered(carrier, Result.CREATED, conversation_id)
+
+    def _variant_thread(self, key: str, message: InboundMessage) -> Thread | None:
+        """The thread of another form of the sender's number, moved to this one: the team wrote
+        first to `+52 55…` and WhatsApp answers from `521 55…` (Brazil's 9th digit, Argentina's
+        `549`). The conversation continues, and replies go to the form the customer wrote from."""
+        for variant in message.sender.variant_keys:
+            found = self._threads.get(thread_key(message, sender_key=variant))
+            if found is not None:
+                return self._threads.rekey(found, key, customer_address=message.sender.raw)
+        return None
 
     def _as_live_contact(
         self, contact: ContactRef, action: Callable[[ContactRef], object]

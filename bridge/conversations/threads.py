@@ -49,8 +49,10 @@ class Thread:
         return list(json.loads(self.match_candidates)) if self.match_candidates else []
 
 
-def thread_key(message: InboundMessage) -> str:
-    return f"{message.provider}:{message.channel.value}:{message.business_number}:{message.sender.key}"
+def thread_key(message: InboundMessage, *, sender_key: str | None = None) -> str:
+    """The message's thread; `sender_key`: another form of its sender's number instead."""
+    sender = sender_key or message.sender.key
+    return f"{message.provider}:{message.channel.value}:{message.business_number}:{sender}"
 
 
 def continues(thread: Thread, *, now: float, new_conversation_after: float) -> bool:
@@ -87,6 +89,17 @@ class ThreadStore:
                 pipe.srem(keys.contact_threads(previous.contact_id), thread.key)
             pipe.sadd(keys.contact_threads(thread.contact_id), thread.key)
             pipe.execute()
+
+    def rekey(self, thread: Thread, key: str, *, customer_address: str) -> Thread:
+        """`thread` under `key`, reaching the customer at `customer_address` (another form of
+        their number); the old key is gone, so the thread is found one way only."""
+        moved = replace(thread, key=key, customer_address=customer_address)
+        self.save(moved)
+        with self._redis.pipeline() as pipe:
+            pipe.delete(keys.thread(thread.key))
+            pipe.srem(keys.contact_threads(thread.contact_id), thread.key)
+            pipe.execute()
+        return moved
 
     def of_contact(self, contact_id: str) -> list[Thread]:
         members = self._redis.smembers(keys.contact_threads(contact_id))
