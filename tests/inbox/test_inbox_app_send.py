@@ -226,3 +226,31 @@ def test_a_template_goes_out_with_its_variables_prefilled_from_the_contact_and_i
         image,
     )
     assert send.to == LEAD_NUMBER.removeprefix("+")  # Meta takes the number as digits
+
+
+def test_a_named_template_s_variables_are_prefilled_from_the_contact_s_name_and_attribute_and_sent(
+    outreach_env, inbox, sandbox, drain
+):
+    app = inbox()
+    assert (
+        sandbox.api("POST", "/data_attributes", json={"name": "Window", "model": "contact"}).status_code
+        == 200
+    )
+    attributes = {"name": "Ada Lovelace", "custom_attributes": {"Window": "today, 2-4 pm"}}
+    sandbox.api("PUT", f"/contacts/{app.contact['id']}", json=attributes)
+    app.contact = sandbox.api("GET", f"/contacts/{app.contact['id']}").json()
+    app.click(SEND_OPEN)
+    app.click(SEND_TEMPLATES, **{ROUTE_INPUT: WHATSAPP_META})
+
+    form = app.click(f"{TEMPLATE_PREFIX}en_US:delivery_window")
+    filled = {
+        key: component(form, key).get("value", "") for key in (f"{VARIABLE_PREFIX}0", f"{VARIABLE_PREFIX}1")
+    }
+    assert list(filled.values()) == ["Ada", "today, 2-4 pm"]
+    preview = app.click(SEND_PREVIEW, **filled)
+    assert component(preview, SHOWN)["value"] == "Hi Ada, your delivery arrives today, 2-4 pm."
+    app.click(SEND_CONFIRM)
+    drain()
+
+    [send] = outreach_env.state.sends
+    assert (send.template, send.variables) == ("delivery_window", ["Ada", "today, 2-4 pm"])
