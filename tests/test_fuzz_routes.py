@@ -44,6 +44,7 @@ from tests.fuzz_strategies import bodies, json_values, mutated, signed
 from tests.helpers import signed_twilio
 
 ADMIN_TOKEN = "test-admin-token"  # BRIDGE_ADMIN_TOKEN in tests/conftest.py
+API_TOKEN = "test-api-token"  # BRIDGE_API_TOKEN there
 CLIENT_SECRET = "test-intercom-client-secret"  # INTERCOM_CLIENT_SECRET there
 BUSINESS, CUSTOMER = "+14155550100", "+14155550123"
 
@@ -56,6 +57,7 @@ class Access(StrEnum):
     INTERCOM = "intercom"  # X-Hub-Signature: sha1=HMAC-SHA1(client secret, body)
     INBOX_APP = "inbox app"  # X-Body-Signature: HMAC-SHA256(client secret, body)
     PROVIDER = "provider"  # each provider's own signature
+    API = "api"  # Authorization: Bearer $BRIDGE_API_TOKEN
 
 
 ACCESS_BY_TAG = {
@@ -65,6 +67,7 @@ ACCESS_BY_TAG = {
     "intercom": Access.INTERCOM,
     "inbox app": Access.INBOX_APP,
     "webhooks": Access.PROVIDER,
+    "messages": Access.API,
 }
 
 # Every operation the bridge documents; test_every_documented_route_is_fuzzed keeps this list whole.
@@ -88,6 +91,9 @@ OPERATIONS = [
     ("GET", "/webhooks/{provider}/status"),
     ("POST", "/webhooks/{provider}/status"),
     ("HEAD", "/webhooks/{provider}/status"),
+    ("POST", "/api/messages"),
+    ("GET", "/api/messages/{message_id}"),
+    ("GET", "/api/templates"),
 ]
 FUZZ = settings(
     max_examples=100,
@@ -124,6 +130,12 @@ class Call:
 
 
 # --- fixtures ---
+
+
+@pytest.fixture(autouse=True)
+def _providers_at_standin(providers_at_standin) -> None:
+    """Before the settings are read: a template list the message API asks for is the stand-in's,
+    never a provider's on the internet."""
 
 
 @pytest.fixture
@@ -175,11 +187,44 @@ def conversation(bridge, settings, sandbox, drain, http) -> Conversation:
     )
 
 
+@pytest.fixture
+def message_ids(bridge, http) -> list[str]:
+    """A message the team wrote first, queued (no worker runs)."""
+    answer = http.post(
+        f"{bridge.url}/api/messages",
+        json=MESSAGE_EXAMPLES[0],
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )
+    assert answer.status_code == 202, answer.text
+    return [str(answer.json()["id"])]
+
+
+# Requests the message API accepts (SMS only: a WhatsApp template asks the provider's list).
+MESSAGE_EXAMPLES = [
+    {"to": CUSTOMER, "provider": "twilio", "from": BUSINESS, "text": "Your order shipped"},
+    {
+        "to": "(415) 555-0123",
+        "channel": "sms",
+        "provider": "vonage",
+        "from": BUSINESS,
+        "media_urls": ["https://example.com/a.jpg"],
+        "idempotency_key": "k1",
+    },
+]
+
+
+@st.composite
+def message_requests(draw: st.DrawFn) -> tuple[bytes, str]:
+    return json_body(draw(variants(draw(st.sampled_from(MESSAGE_EXAMPLES)))))
+
+
 def known_for(access: Access, request: pytest.FixtureRequest) -> Known:
     """What a route's fuzz aims at; traffic (seconds of it) only for the routes that read it."""
     values = {"provider": sorted(ADAPTERS), "token": [request.getfixturevalue("media_token")]}
     if access is Access.ADMIN:
         values["job_id"] = request.getfixturevalue("failed_job_ids")
+    if access is Access.API:
+        values["message_id"] = request.getfixturevalue("message_ids")
     if access in (Access.INTERCOM, Access.INBOX_APP):
         return Known(values, request.getfixturevalue("conversation"))
     return Known(values)
@@ -342,6 +387,8 @@ def body_strategy(
         return intercom_notifications(known.conversation) | garbage
     if access is Access.INBOX_APP and known.conversation is not None:
         return canvas_requests(known.conversation) | garbage
+    if access is Access.API:
+        return message_requests() | garbage
     return garbage
 
 
@@ -365,17 +412,19 @@ def calls(
     credentials = draw(st.sampled_from(["valid", "valid", "valid", "wrong", "missing", "garbage"]))
     header = {
         Access.ADMIN: "Authorization",
+        Access.API: "Authorization",
         Access.INTERCOM: "X-Hub-Signature",
         Access.INBOX_APP: "X-Body-Signature",
     }.get(access)
     if header is not None and credentials == "valid":
         headers[header] = {
             Access.ADMIN: f"Bearer {ADMIN_TOKEN}",
+            Access.API: f"Bearer {API_TOKEN}",
             Access.INTERCOM: "sha1=" + hmac.new(CLIENT_SECRET.encode(), body, hashlib.sha1).hexdigest(),
             Access.INBOX_APP: hmac.new(CLIENT_SECRET.encode(), body, hashlib.sha256).hexdigest(),
         }[access]
     elif header is not None and credentials != "missing":
-        wrong = {Access.ADMIN: "Bearer ", Access.INTERCOM: "sha1="}.get(access, "")
+        wrong = {Access.ADMIN: "Bearer ", Access.API: "Bearer ", Access.INTERCOM: "sha1="}.get(access, "")
         # Stripped: HTTP clients refuse to send a value with surrounding whitespace.
         headers[header] = ((wrong if credentials == "wrong" else "") + draw(header_text)).strip()
     provider = path_parameters.get("provider", "")

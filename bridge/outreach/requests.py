@@ -40,7 +40,9 @@ class Refusal(Exception):
         self.field = field
 
     def to_json(self) -> dict[str, Any]:
-        return {"error": {"field": self.field, "reason": self.reason}}
+        """The answer's body: `detail` like every other refusal of the bridge, and the field apart."""
+        detail = f"{self.field}: {self.reason}" if self.field else self.reason
+        return {"detail": detail, "error": {"field": self.field, "reason": self.reason}}
 
 
 def _web_url(url: str) -> str:
@@ -236,6 +238,12 @@ def default_sender(settings: Settings, provider: str, channel: Channel) -> str |
     return senders.get(f"{provider}:{channel.value}") or senders.get(provider)
 
 
+_KIND_NAMES = {
+    IdentityKind.SHORT_CODE: "a short code",
+    IdentityKind.ALPHANUMERIC: "an alphanumeric sender id",
+}
+
+
 def _check_customer(customer: SenderIdentity, channel: Channel) -> None:
     kind = customer.kind
     if kind is IdentityKind.PHONE:
@@ -245,5 +253,5 @@ def _check_customer(customer: SenderIdentity, channel: Channel) -> None:
             return
         raise Refusal(422, "a WhatsApp user id can only be written to on WhatsApp", field="to")
     if kind in (IdentityKind.SHORT_CODE, IdentityKind.ALPHANUMERIC):
-        raise Refusal(422, f"a {kind.value.replace('_', ' ')} takes no messages from a business", field="to")
+        raise Refusal(422, f"{_KIND_NAMES[kind]} takes no messages from a business", field="to")
     raise Refusal(422, "not a phone number (or WhatsApp user id) the bridge can read", field="to")

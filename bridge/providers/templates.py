@@ -48,7 +48,8 @@ def components(template: Template, *, provider: str, media_field: str = "link") 
         if len(template.parameter_names) == len(values):
             # A named template: each value says which placeholder it fills (Meta's `parameter_name`).
             values = [
-                value | {"parameter_name": name} for value, name in zip(values, template.parameter_names, strict=True)
+                value | {"parameter_name": name}
+                for value, name in zip(values, template.parameter_names, strict=True)
             ]
         found.append({"type": "body", "parameters": values})
     return found
