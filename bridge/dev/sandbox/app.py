@@ -3,10 +3,11 @@
 It speaks Intercom's wire format (Bearer auth, `error.list` errors, `X-RateLimit-*` headers on
 authenticated answers, 2.16 object shapes) so the bridge can be tried without a workspace and
 tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency,
-faults, the rate limit, the webhook subscription and messages answered without their conversation,
-seed contacts, and expose what was exchanged and how many calls each rate-limit window counted;
-`/` shows the workspace to a person. Having no auth, they take only JSON, and the whole sandbox
-answers only requests addressed to this machine (`bridge.dev.devtools`).
+faults, the rate limit, the webhook subscription, messages answered without their conversation and
+the workspace's subscription types (`subscription_types`; `sms_subscription_type: false` for a
+workspace without one for SMS), seed contacts, and expose what was exchanged and how many calls
+each rate-limit window counted; `/` shows the workspace to a person. Having no auth, they take only
+JSON, and the whole sandbox answers only requests addressed to this machine (`bridge.dev.devtools`).
 """
 
 from __future__ import annotations
@@ -137,6 +138,28 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
     async def create_data_attribute(request: Request) -> dict[str, Any]:
         return workspace.create_data_attribute(await _json_body(request))
 
+    # --- subscription types: consent (`bridge.dev.sandbox.subscriptions`) ---
+
+    @app.get("/subscription_types")
+    async def subscription_types() -> dict[str, Any]:
+        return workspace.subscriptions.list_json()
+
+    @app.get("/contacts/{contact_id}/subscriptions")
+    async def contact_subscriptions(contact_id: str) -> dict[str, Any]:
+        return workspace.subscriptions.contact_json(workspace.contact(contact_id).id)
+
+    @app.post("/contacts/{contact_id}/subscriptions")
+    async def attach_subscription(contact_id: str, request: Request) -> dict[str, Any]:
+        """Attach the contact to a subscription type: out of an opt-out type, into an opt-in one."""
+        contact = workspace.contact(contact_id)
+        return workspace.subscriptions.attach(contact.id, await _json_body(request)).to_json()
+
+    @app.delete("/contacts/{contact_id}/subscriptions/{subscription_id}")
+    async def detach_subscription(contact_id: str, subscription_id: str) -> dict[str, Any]:
+        """Back to the type's default: in again for an opt-out type, out again for an opt-in one."""
+        contact = workspace.contact(contact_id)
+        return workspace.subscriptions.detach(contact.id, subscription_id).to_json()
+
     # --- conversations ---
 
     @app.get("/conversations")
@@ -250,9 +273,14 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
 
     @app.get(f"{CONTROL_PREFIX}/state")
     async def state() -> dict[str, Any]:
+        subscriptions = workspace.subscriptions
         return {
-            "contacts": [c.to_json() | {"merged_into": c.merged_into} for c in workspace.contacts.values()],
+            "contacts": [
+                c.to_json() | {"merged_into": c.merged_into, "subscriptions": subscriptions.state_json(c.id)}
+                for c in workspace.contacts.values()
+            ],
             "conversations": [c.to_json(workspace.contacts) for c in workspace.conversations.values()],
+            "subscription_types": subscriptions.list_json()["data"],
         }
 
     @app.post(f"{CONTROL_PREFIX}/reset")
@@ -278,6 +306,10 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
         if "topics" in fields:
             topics = fields["topics"]
             workspace.topics = None if topics is None else frozenset(str(topic) for topic in topics)
+        if "subscription_types" in fields:
+            workspace.subscriptions.configure(fields["subscription_types"])
+        if "sms_subscription_type" in fields:
+            workspace.subscriptions.set_sms(bool(fields["sms_subscription_type"]))
         return {
             "search_lag": workspace.search_lag,
             "latency": workspace.latency,
@@ -285,6 +317,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             "webhook_url": workspace.webhook_url,
             "messages_without_conversation_id": workspace.messages_without_conversation_id,
             "topics": None if workspace.topics is None else sorted(workspace.topics),
+            "subscription_types": workspace.subscriptions.list_json()["data"],
         }
 
     @app.post(f"{CONTROL_PREFIX}/conversations/{{conversation_id}}/bot_reply")

@@ -27,6 +27,7 @@ def render_dashboard(workspace: Workspace) -> str:
     rows = "".join(
         f"<tr><td><code>{escape(c.id)}</code></td><td>{escape(c.role)}</td><td>{escape(c.name or '')}</td>"
         f"<td>{escape(c.phone or '')}</td><td>{escape(c.email or '')}</td>"
+        f"<td>{_consent(workspace, c.id)}</td>"
         f"<td>{'merged into ' + escape(c.merged_into) if c.merged_into else ''}</td></tr>"
         for c in contacts.values()
     )
@@ -57,10 +58,12 @@ def render_dashboard(workspace: Workspace) -> str:
         + ("".join(conversations) or "<p>None yet.</p>")
         + f"<h2>Contacts ({len(contacts)})</h2>"
         + (
-            f"<table><tr><th>id</th><th>role</th><th>name</th><th>phone</th><th>email</th><th></th></tr>{rows}</table>"
+            "<table><tr><th>id</th><th>role</th><th>name</th><th>phone</th><th>email</th><th>consent</th>"
+            f"<th></th></tr>{rows}</table>"
             if rows
             else "<p>None yet.</p>"
         )
+        + _subscription_types(workspace)
         + f"<script>{_SCRIPT}</script></body></html>"
     )
 
@@ -107,3 +110,23 @@ def _line(workspace: Workspace, author: dict[str, object], part_type: str, body:
 
 def _attachments(urls: list[str]) -> str:
     return "".join(f' <a href="{escape(url)}">[attachment]</a>' for url in urls)
+
+
+def _consent(workspace: Workspace, contact_id: str) -> str:
+    """The contact's choices as Intercom's tools read them: "SMS: opted out"."""
+    return "<br>".join(
+        f"{escape(kind.label)}: {'opted out' if kind.consent_type == 'opt_out' else 'opted in'}"
+        for kind in workspace.subscriptions.of(contact_id)
+    )
+
+
+def _subscription_types(workspace: Workspace) -> str:
+    kinds = workspace.subscriptions.types.values()
+    items = "".join(
+        f"<li>{escape(kind.name)} <span class='meta'>({escape(kind.label)}, {escape(kind.consent_type)},"
+        f" {escape(kind.state)}, id <code>{escape(kind.id)}</code>)</span></li>"
+        for kind in kinds
+    )
+    covers_sms = any("sms_message" in kind.content_types for kind in kinds)
+    note = "" if covers_sms else "<p class='meta'>No subscription type covers SMS.</p>"
+    return f"<h2>Subscription types ({len(kinds)})</h2><ul>{items}</ul>{note}"

@@ -23,6 +23,7 @@ from typing import Any
 import phonenumbers
 
 from bridge.dev.sandbox.errors import ApiError
+from bridge.dev.sandbox.subscriptions import Subscriptions, default_types
 
 WORKSPACE_ID = "sandbox"
 RATE_WINDOW_SECONDS = 10
@@ -305,17 +306,25 @@ class Workspace:
     """Everything the sandbox holds. Mutated only from the event loop, so no locks are needed."""
 
     def __init__(
-        self, *, token: str | None = None, webhook_url: str | None = None, client_secret: str | None = None
+        self,
+        *,
+        token: str | None = None,
+        webhook_url: str | None = None,
+        client_secret: str | None = None,
+        sms_subscription_type: bool = True,
     ) -> None:
         self.token = token
         self.webhook_url = webhook_url  # where notifications go (the bridge's /intercom/webhooks)
         self.client_secret = client_secret  # signs them
+        # False: a workspace without an SMS subscription type, from the start and after each reset.
+        self.sms_subscription_type = sms_subscription_type
         self.reset()
 
     def reset(self) -> None:
         self.contacts: dict[str, Contact] = {}
         self.conversations: dict[str, Conversation] = {}
         self.data_attributes: dict[str, dict[str, Any]] = {}
+        self.subscriptions = Subscriptions(default_types(sms=self.sms_subscription_type))
         self.admins = [
             {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "admin@sandbox.test"}
         ]
@@ -494,6 +503,7 @@ class Workspace:
         answer 404, as in a workspace where someone deleted the person (a GDPR erasure)."""
         contact = self.contact(contact_id)
         del self.contacts[contact.id]
+        self.subscriptions.forget(contact.id)
         for conversation_id, conversation in list(self.conversations.items()):
             if conversation.contact_ids == [contact.id]:
                 del self.conversations[conversation_id]
