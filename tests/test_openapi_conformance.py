@@ -99,6 +99,14 @@ def _workload(bridge, settings, sandbox, drain, http) -> None:
             body="Tracking attached",
             attachment_urls=["https://media.example.com/label.pdf"],
         )
+        # Consent (issue 15): Ada opted out of the workspace's SMS subscription type, then back in.
+        sms = intercom.sms_subscription_type()
+        assert sms is not None
+        intercom.set_subscription(ada.id, sms, opted_in=False)
+        intercom.set_subscription(ada.id, sms, opted_in=True)
+        subscriptions = "/contacts/000000000000000000000000/subscriptions"
+        sandbox.api("POST", subscriptions, json={"id": sms.id, "consent_type": "opt_out"})
+        sandbox.api("DELETE", f"/contacts/{ada.id}/subscriptions/{sms.id}")  # no longer attached
     admin = {"type": "admin", "id": int(ADMIN_ID)}
     unknown = {"type": "lead", "id": "000000000000000000000000"}
     sandbox.api(
@@ -125,12 +133,22 @@ def test_every_exchange_conforms_to_intercoms_openapi(bridge, settings, sandbox,
         ("POST", "contacts", 409),
         ("GET", "contacts", 404),
         ("GET", "me", 200),
+        ("GET", "subscription_types", 200),
         ("POST", "messages", 200),
         ("POST", "messages", 404),
         ("POST", "messages", 400),
     ]:
         assert expected in operations, expected
     assert any(e["status"] == 429 for e in exchanges)
+    for method, status in [("GET", 200), ("POST", 200), ("POST", 404)]:
+        assert any(
+            (e["method"], e["status"]) == (method, status) and e["path"].endswith("/subscriptions")
+            for e in exchanges
+        ), (method, status)
+    assert [(e["method"], e["status"]) for e in exchanges if "/subscriptions/" in e["path"]] == [
+        ("DELETE", 200),
+        ("DELETE", 404),
+    ]
     assert any(e["path"].endswith("/reply") for e in exchanges)
     assert any(e["path"] == "/conversations/search" and e["status"] == 200 for e in exchanges)
     assert any(

@@ -42,7 +42,15 @@ from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.core.tls import tls_context
 from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, CallBudget
-from bridge.intercom.models import AdminMessage, Contact, ContactRef
+from bridge.intercom.models import (
+    OPT_IN,
+    OPT_OUT,
+    SMS_CONTENT,
+    AdminMessage,
+    Contact,
+    ContactRef,
+    SubscriptionType,
+)
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +308,52 @@ class IntercomClient:
         """An internal note in the conversation, authored by `admin_id` (never sent to the customer)."""
         payload = {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}
         return self.request("POST", f"/conversations/{_segment(conversation_id)}/reply", json=payload)
+
+    # --- subscription types: Intercom's own record of a contact's consent ---
+
+    def subscription_types(self) -> list[SubscriptionType]:
+        """Every subscription type of the workspace, in Intercom's order (one call, no paging)."""
+        listed = self.request("GET", "/subscription_types")
+        return [SubscriptionType.from_json(item) for item in listed.get("data", []) if isinstance(item, dict)]
+
+    def sms_subscription_type(self) -> SubscriptionType | None:
+        """The live subscription type covering SMS, which Intercom's own SMS tools check; None when
+        the workspace has none (then there is nothing in Intercom to mirror a customer's STOP to).
+        Of several, the first Intercom lists."""
+        return next(
+            (kind for kind in self.subscription_types() if kind.live and SMS_CONTENT in kind.content_types),
+            None,
+        )
+
+    def contact_subscriptions(self, contact_id: str) -> list[SubscriptionType]:
+        """The subscription types the contact is attached to: opt-out types they opted out of and
+        opt-in types they opted in to. Types left in their default state are not listed."""
+        listed = self.request("GET", f"/contacts/{_segment(contact_id)}/subscriptions")
+        return [SubscriptionType.from_json(item) for item in listed.get("data", []) if isinstance(item, dict)]
+
+    def set_subscription(
+        self, contact_id: str, subscription_type: SubscriptionType, *, opted_in: bool
+    ) -> None:
+        """Record in Intercom whether the contact receives messages of `subscription_type`.
+
+        Intercom models consent as attachment (2.16, attachSubscriptionTypeToContact): attaching a
+        contact to an opt-out type opts them out, attaching to an opt-in type opts them in, and
+        removing the attachment (`DELETE /contacts/{id}/subscriptions/{type id}`) returns them to
+        the type's default. So opting back in to an opt-out type is a DELETE, not a POST with
+        `opt_in`. `consent_type` in the POST is the type's own. Both directions are idempotent:
+        a removal looks first, so a contact never attached is left as they are."""
+        if subscription_type.consent_type not in (OPT_OUT, OPT_IN):
+            raise ValueError(
+                f"subscription type {subscription_type.id} has consent type"
+                f" {subscription_type.consent_type!r}, neither {OPT_OUT} nor {OPT_IN}"
+            )
+        path = f"/contacts/{_segment(contact_id)}/subscriptions"
+        if opted_in == (subscription_type.consent_type == OPT_IN):
+            payload = {"id": subscription_type.id, "consent_type": subscription_type.consent_type}
+            self.request("POST", path, json=payload)
+            return
+        if any(attached.id == subscription_type.id for attached in self.contact_subscriptions(contact_id)):
+            self.request("DELETE", f"{path}/{_segment(subscription_type.id)}")
 
     # --- transport ---
 

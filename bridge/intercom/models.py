@@ -65,3 +65,38 @@ class Contact:
     def summary(self) -> dict[str, Any]:
         """What the ledger keeps about a candidate (for ops and the inbox app), no phone number."""
         return {"id": self.id, "role": self.role, "name": self.name, "updated_at": self.updated_at}
+
+
+# A subscription type's `consent_type` (2.16 `subscription_type`): with `opt_out` every contact
+# receives its messages until opted out; with `opt_in` none does until opted in.
+OPT_OUT = "opt_out"
+OPT_IN = "opt_in"
+# The `content_types` entry of a subscription type covering SMS (the other is `email`).
+SMS_CONTENT = "sms_message"
+
+
+@dataclass(frozen=True)
+class SubscriptionType:
+    """A workspace's subscription type (`GET /subscription_types`): what Intercom's own tools check
+    before they send a message of one of its `content_types`. `name` is the default translation's."""
+
+    id: str
+    state: str  # live, draft or archived
+    consent_type: str  # OPT_OUT or OPT_IN
+    content_types: tuple[str, ...]
+    name: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state == "live"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SubscriptionType:
+        translation = data.get("default_translation") or {}
+        return cls(
+            id=str(data["id"]),
+            state=str(data.get("state") or ""),
+            consent_type=str(data.get("consent_type") or ""),
+            content_types=tuple(str(kind) for kind in data.get("content_types") or ()),
+            name=(translation.get("name") or None) if isinstance(translation, dict) else None,
+        )
