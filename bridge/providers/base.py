@@ -5,14 +5,16 @@ prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryS
 the provider expects as an answer, and how to fetch the media it announces (which may need the
 provider's credentials, and only from the hosts its `media_hosts` names or its configured API
 URLs: `bridge.providers.media.fetch`). Replies leave through its `send_api`, the provider's send module,
-and `bridge doctor` proves its API credentials through its `credential_check`.
+and `bridge doctor` proves its API credentials through its `credential_check`. Where its API lists
+them, `template_api` lists its WhatsApp templates and `sender_api` the business addresses its
+account sends from.
 Routes call adapters; adapters never touch Redis or Intercom.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -145,6 +147,58 @@ class TemplateApi(Protocol):
 
 
 @dataclass(frozen=True)
+class BusinessAddress:
+    """A business address the provider's account sends from, as its API lists it.
+
+    `address` is written exactly as `ProviderAdapter.outbound_address(...).business_number` gives
+    it on each of `channels` (Twilio's `+1415…`, Vonage's digits, Meta's phone-number id), so a
+    `from` is checked by comparing strings: no second normalization to drift from the first.
+    `channels` are those it can send on (an SMS-capable number: SMS; a voice-only one: none);
+    `label` is what people call it (Twilio's friendly name, Meta's verified name), or ""."""
+
+    provider: str
+    address: str
+    channels: frozenset[Channel]
+    label: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object (a cache keeps the list briefly, as it keeps templates)."""
+        return {
+            "provider": self.provider,
+            "address": self.address,
+            "channels": sorted(channel.value for channel in self.channels),
+            "label": self.label,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BusinessAddress:
+        return cls(
+            provider=str(data["provider"]),
+            address=str(data["address"]),
+            channels=frozenset(Channel(value) for value in data.get("channels") or ()),
+            label=str(data.get("label") or ""),
+        )
+
+
+class SenderApi(Protocol):
+    """How one provider lists the business addresses its account sends from
+    (`ProviderAdapter.list_senders`)."""
+
+    def __call__(self, settings: Settings, http: httpx.Client) -> list[BusinessAddress]: ...
+
+
+def listed_sender(
+    addresses: Iterable[BusinessAddress], business_number: str, channel: Channel
+) -> BusinessAddress | None:
+    """The listed address a message on `channel` from `business_number` (an
+    `OutboundAddress.business_number`) leaves from, or None: the account does not send from it on
+    that channel. Meaningful only on a channel the list covers (`ProviderAdapter.sender_channels`)."""
+    return next(
+        (item for item in addresses if item.address == business_number and channel in item.channels), None
+    )
+
+
+@dataclass(frozen=True)
 class OutboundAddress:
     """A customer and a business address as this provider's inbound messages name them, so a
     message the team writes first opens the thread the customer's answer continues."""
@@ -186,6 +240,11 @@ class ProviderAdapter(ABC):
     credential_check: ClassVar[CredentialCheck | None] = None
     #: How it lists its WhatsApp templates; None: it has none to list.
     template_api: ClassVar[TemplateApi | None] = None
+    #: How it lists the business addresses its account sends from; None: it cannot tell.
+    sender_api: ClassVar[SenderApi | None] = None
+    #: The channels that list is complete for. On another channel the provider cannot tell
+    #: whether the account owns a `from` (Twilio's WhatsApp senders are not among its numbers).
+    sender_channels: ClassVar[frozenset[Channel]] = frozenset()
     #: The channels the team can write first on through it (`bridge.outreach`).
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
     #: The hosts the provider documents for its media (`bridge.providers.media.urls.MediaHosts`): with its
@@ -288,6 +347,17 @@ class ProviderAdapter(ABC):
         if self.template_api is None:
             raise refused(self.name, "it has no WhatsApp templates to list")
         return self.template_api(settings, http)
+
+    def list_senders(self, settings: Settings, http: httpx.Client) -> list[BusinessAddress]:
+        """Every business address the provider's account sends from (all pages), each written as
+        `outbound_address` names the business, so a message's `from` can be checked before it is
+        sent (`listed_sender`); complete only for `sender_channels`.
+
+        Raises `ConfigurationError` naming the variable when the account is not configured,
+        and `ProviderRejected` / `ProviderUnavailable` / `ProviderRateLimited` like a send."""
+        if self.sender_api is None:
+            raise refused(self.name, "it cannot list the numbers its account sends from")
+        return self.sender_api(settings, http)
 
     def outbound_address(self, customer: SenderIdentity, business: str, channel: Channel) -> OutboundAddress:
         """How this provider addresses `customer` from `business` (the `from` of a message the

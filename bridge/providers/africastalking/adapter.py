@@ -47,6 +47,8 @@ class AfricasTalkingAdapter(UrlTokenAdapter):
     secret_field = "africastalking_webhook_secret"
     send_api = send.SEND_API
     credential_check = check.CREDENTIAL_CHECK
+    # Africa's Talking documents no API listing an account's short codes or sender ids (they are
+    # requested and assigned in its dashboard): no sender list.
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
         fields = callback_fields(request)

@@ -56,7 +56,10 @@ class MessageBirdAdapter(ProviderAdapter):
     send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
     # MessageBird lists templates only through its Integrations API (another host and API the
-    # bridge has no setting for): no listing here.
+    # bridge has no setting for): no listing here. Its numbers, likewise, only on the Numbers API,
+    # `GET https://numbers.messagebird.com/v1/phone-numbers` (python SDK `NUMBER_API_ROOT`,
+    # go-rest-api `number.apiRoot`), with no setting to point it at a stand-in; and a WhatsApp
+    # `from` is a Conversations channel id, which no list the bridge reads names. No sender list.
     channels = frozenset({Channel.SMS, Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("messagebird_api_url", "messagebird_conversations_api_url")

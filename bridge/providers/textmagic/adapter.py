@@ -23,7 +23,7 @@ from bridge.model.senders import SenderIdentity, classify_sender, sender_problem
 from bridge.providers.addressing import check_channel, customer_address, digits_number
 from bridge.providers.base import OutboundAddress, WebhookContent, WebhookRequest
 from bridge.providers.payloads import FormData, first, required, state_of
-from bridge.providers.textmagic import check, send
+from bridge.providers.textmagic import check, send, senders
 from bridge.providers.tokenauth import UrlTokenAdapter, callback_fields
 
 
@@ -75,6 +75,8 @@ class TextMagicAdapter(UrlTokenAdapter):
     secret_field = "textmagic_webhook_secret"
     send_api = send.send_api(FAILURE_REASONS)
     credential_check = check.CREDENTIAL_CHECK
+    sender_api = staticmethod(senders.list_senders)
+    sender_channels = frozenset({Channel.SMS})
 
     def parse(self, request: WebhookRequest, settings: Settings) -> WebhookContent:
         fields = callback_fields(request)

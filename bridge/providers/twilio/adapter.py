@@ -37,7 +37,7 @@ from bridge.providers.base import (
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts
 from bridge.providers.payloads import FormData, decode_form_body, required, state_of
-from bridge.providers.twilio import check, send, templates
+from bridge.providers.twilio import check, send, senders, templates
 
 SIGNATURE_HEADER = "x-twilio-signature"
 WHATSAPP_PREFIX = "whatsapp:"
@@ -73,6 +73,9 @@ class TwilioAdapter(ProviderAdapter):
     send_api = send.SEND_API
     credential_check = check.CREDENTIAL_CHECK
     template_api = staticmethod(templates.list_templates)
+    sender_api = staticmethod(senders.list_senders)
+    # WhatsApp senders live in Twilio's Senders API, which the bridge does not read (`senders`).
+    sender_channels = frozenset({Channel.SMS})
     channels = frozenset({Channel.SMS, Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("twilio_api_url",)

@@ -18,7 +18,7 @@ from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts, refusal
 from bridge.providers.payloads import request_fields
 from bridge.providers.vonage import check as checking
-from bridge.providers.vonage import messages_api, sms_api
+from bridge.providers.vonage import messages_api, senders, sms_api
 from bridge.providers.vonage import send as sending
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ class VonageAdapter(ProviderAdapter):
     credential_check = checking.CREDENTIAL_CHECK
     # Templates are managed through Vonage's WhatsApp Manager API, which takes only an
     # application's JWT (the bridge holds the API key and secret): no listing here.
+    # Its numbers send SMS; its WhatsApp numbers are listed nowhere the key can read (`senders`).
+    sender_api = staticmethod(senders.list_senders)
+    sender_channels = frozenset({Channel.SMS})
     channels = frozenset({Channel.SMS, Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("vonage_api_url", "vonage_messages_api_url")

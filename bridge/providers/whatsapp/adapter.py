@@ -30,7 +30,7 @@ from bridge.providers.media.transport import until
 from bridge.providers.media.urls import MediaHosts
 from bridge.providers.whatsapp import check as checking
 from bridge.providers.whatsapp import send as sending
-from bridge.providers.whatsapp import templates
+from bridge.providers.whatsapp import senders, templates
 from bridge.providers.whatsapp.inbound import read_messages
 from bridge.providers.whatsapp.statuses import read_status
 
@@ -51,6 +51,8 @@ class WhatsAppAdapter(ProviderAdapter):
     send_api = sending.SEND_API
     credential_check = checking.CREDENTIAL_CHECK
     template_api = staticmethod(templates.list_templates)
+    sender_api = staticmethod(senders.list_senders)
+    sender_channels = frozenset({Channel.WHATSAPP})
     channels = frozenset({Channel.WHATSAPP})
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("whatsapp_api_url",)

@@ -58,15 +58,21 @@ HEADER_KINDS: Mapping[str, HeaderKind] = {
 }
 
 
-def list_templates(settings: Settings, http: httpx.Client) -> list[TemplateInfo]:
-    """Every template of `WHATSAPP_BUSINESS_ACCOUNT_ID`, all pages, whatever its status."""
+def business_account(settings: Settings) -> tuple[str, str]:
+    """The WhatsApp Business Account's id, quoted for a path, and the access token: what every
+    read of the account's edges needs (its templates, its phone numbers). Raises
+    `ConfigurationError` naming the variable that is missing."""
     settings.require("whatsapp_business_account_id")
     token = settings.secret("whatsapp_access_token")
     if not token.strip():
         raise ConfigurationError(f"{env_name('whatsapp_access_token')} is empty")
-    waba = str(settings.whatsapp_business_account_id).strip()
-    path = PATH.format(waba=quote(waba, safe=""))
-    url = f"{settings.whatsapp_api_url.rstrip('/')}{path}?{urlencode({'fields': FIELDS})}"
+    return quote(str(settings.whatsapp_business_account_id).strip(), safe=""), token
+
+
+def list_templates(settings: Settings, http: httpx.Client) -> list[TemplateInfo]:
+    """Every template of `WHATSAPP_BUSINESS_ACCOUNT_ID`, all pages, whatever its status."""
+    waba, token = business_account(settings)
+    url = f"{settings.whatsapp_api_url.rstrip('/')}{PATH.format(waba=waba)}?{urlencode({'fields': FIELDS})}"
     found: list[TemplateInfo] = []
     for page in pages(
         http,
