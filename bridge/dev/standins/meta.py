@@ -8,8 +8,8 @@ token, `messaging_product`, a recipient in `to` (digits) or `recipient` (a BSUID
 object per message with a `link`, a caption only where Meta takes one (not on audio) and within
 1024 characters, text within 4096. Errors come in Graph's envelope (`error.code` is Meta's code).
 `/me` (what `bridge doctor` proves the token with) answers the token's system user, `{"id", "name"}`.
-A template send is checked against the account's templates, and the account's template list is
-served page by page (`meta_templates`).
+A template send is checked against the account's templates, and the account's template list and
+phone numbers are served page by page (`meta_templates`, `numbers`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from bridge.dev.standins.meta_templates import GraphRefusal, check_send, template_page
+from bridge.dev.standins.meta_templates import GraphRefusal, check_send, edge_page, template_page
 from bridge.dev.standins.state import Sent, StandInState, bearer_ok
 from bridge.dev.standins.twilio import serve_media
 
@@ -114,6 +114,26 @@ def router(state: StandInState) -> APIRouter:
             return JSONResponse(template_page(state, version=version, waba=waba, query=query, base_url=base))
         except GraphRefusal as refusal:
             return error(400, refusal.message, refusal.code, refusal.details)
+
+    @api.get("/{version}/{waba}/phone_numbers")
+    async def phone_numbers(version: str, waba: str, request: Request) -> Response:
+        """The WhatsApp Business Account's phone numbers, a page at a time."""
+        if not bearer_ok(request, state.whatsapp_access_token):
+            return error(401, "Invalid OAuth access token - Cannot parse access token", 190)
+        query, base = dict(request.query_params), str(request.base_url)
+        try:
+            page = edge_page(
+                state,
+                state.whatsapp_phone_numbers,
+                version=version,
+                waba=waba,
+                edge="phone_numbers",
+                query=query,
+                base_url=base,
+            )
+        except GraphRefusal as refusal:
+            return error(400, refusal.message, refusal.code, refusal.details)
+        return JSONResponse(page)
 
     # Before the media lookup below: `/{version}/{media_id}` would take `me` for a media id.
     @api.get("/{version}/me")

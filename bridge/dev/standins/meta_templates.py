@@ -4,7 +4,8 @@ checked against the template it names, as the Cloud API checks it.
 The list is `GET /{version}/{waba}/message_templates` (Graph's reference for the WhatsApp Business
 Account's `message_templates` edge): `{"data": [...], "paging": {"cursors": {"before", "after"},
 "next"}}`, `fields` choosing what each entry carries (its `id` always), `limit` and the `after`
-cursor paging, `next` only when a page follows. A send is refused with the codes Meta gives
+cursor paging, `next` only when a page follows; the account's `phone_numbers` edge is paged the
+same way (`edge_page`). A send is refused with the codes Meta gives
 (…/whatsapp/support/error-codes): 132001 for a template that does not exist in that language (or
 is not approved), 132015 paused, 132016 disabled, 132000 when the number of body or header
 parameters differs from the template's placeholders, 132012 when the header is missing or of
@@ -41,6 +42,29 @@ def template_page(
     state: StandInState, *, version: str, waba: str, query: Mapping[str, str], base_url: str
 ) -> dict[str, Any]:
     """One page of the account's templates, as Graph answers it."""
+    return edge_page(
+        state,
+        state.whatsapp_templates,
+        version=version,
+        waba=waba,
+        edge="message_templates",
+        query=query,
+        base_url=base_url,
+    )
+
+
+def edge_page(
+    state: StandInState,
+    items: list[dict[str, Any]],
+    *,
+    version: str,
+    waba: str,
+    edge: str,
+    query: Mapping[str, str],
+    base_url: str,
+) -> dict[str, Any]:
+    """One page of an edge of the WhatsApp Business Account (its `message_templates`, its
+    `phone_numbers`), paged as Graph pages every edge; `GraphRefusal` for another account."""
     if state.whatsapp_business_account_id and waba != state.whatsapp_business_account_id:
         raise GraphRefusal(
             100,
@@ -57,13 +81,13 @@ def template_page(
         raise GraphRefusal(100, "(#100) Invalid parameter", "limit or after is invalid")
     size = min(limit, max(1, state.page_size))
     fields = [name for name in (query.get("fields") or "").split(",") if name]
-    chosen = state.whatsapp_templates[start : start + size]
+    chosen = items[start : start + size]
     data = [{k: v for k, v in item.items() if not fields or k in fields or k == "id"} for item in chosen]
     end = start + len(chosen)
     paging: dict[str, Any] = {"cursors": {"before": _cursor(start), "after": _cursor(end)}}
-    if end < len(state.whatsapp_templates):
+    if end < len(items):
         following = {**query, "limit": str(size), "after": _cursor(end)}
-        paging["next"] = f"{base_url.rstrip('/')}/{version}/{waba}/message_templates?{urlencode(following)}"
+        paging["next"] = f"{base_url.rstrip('/')}/{version}/{waba}/{edge}?{urlencode(following)}"
     return {"data": data, "paging": paging}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Request
 
+from bridge.dev.standins import numbers
 from bridge.dev.standins.templates import meta_templates, twilio_contents
 
 
@@ -64,6 +65,13 @@ class StandInState:
     # every listing crosses pages, as a real account's does.
     whatsapp_templates: list[dict[str, Any]] = field(default_factory=meta_templates)
     twilio_contents: list[dict[str, Any]] = field(default_factory=twilio_contents)
+    # The numbers each account sends from, as its API lists them (`numbers`): remove one to make
+    # a `from` the account does not own.
+    twilio_numbers: list[dict[str, Any]] = field(default_factory=numbers.twilio_numbers)
+    twilio_short_codes: list[dict[str, Any]] = field(default_factory=numbers.twilio_short_codes)
+    whatsapp_phone_numbers: list[dict[str, Any]] = field(default_factory=numbers.meta_phone_numbers)
+    vonage_numbers: list[dict[str, Any]] = field(default_factory=numbers.vonage_numbers)
+    textmagic_numbers: list[dict[str, Any]] = field(default_factory=numbers.textmagic_numbers)
     page_size: int = 3
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -92,6 +100,11 @@ class StandInState:
         self.faults.clear()
         self.whatsapp_templates = meta_templates()
         self.twilio_contents = twilio_contents()
+        self.twilio_numbers = numbers.twilio_numbers()
+        self.twilio_short_codes = numbers.twilio_short_codes()
+        self.whatsapp_phone_numbers = numbers.meta_phone_numbers()
+        self.vonage_numbers = numbers.vonage_numbers()
+        self.textmagic_numbers = numbers.textmagic_numbers()
 
     def next_id(self) -> int:
         return next(self._ids)

@@ -1,6 +1,7 @@
-"""TextMagic's REST API v2, as much of it as the bridge uses: message sends, and the current user
+"""TextMagic's REST API v2, as much of it as the bridge uses: message sends, the current user
 `bridge doctor` proves the credentials with (`GET /api/v2/user`, textmagic-rest-python-v2
-`docs/User.md`).
+`docs/User.md`), and the account's dedicated numbers (`GET /api/v2/numbers`, paged by `page` and
+`limit`: `numbers`).
 
 `POST /api/v2/messages` with `X-TM-Username` / `X-TM-Key` (textmagic.com/docs/api/send-sms) or HTTP
 Basic `username:apiKey` (the v2 SDKs' `BasicAuth`, textmagic-rest-python-v2 `configuration.py`),
@@ -17,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from bridge.dev.standins import numbers
 from bridge.dev.standins.state import Sent, StandInState, basic_ok
 
 PROVIDER = "textmagic"
@@ -52,6 +54,22 @@ def router(state: StandInState) -> APIRouter:
         if not authorized(request):
             return error(401, FAULTS[401])
         return JSONResponse(user(state.textmagic_username))
+
+    @api.get("/api/v2/numbers")
+    async def dedicated_numbers(request: Request) -> Response:
+        """The account's dedicated numbers: authenticate like a send, answer one page."""
+        if not authorized(request):
+            return error(401, FAULTS[401])
+        page = numbers.positive(request.query_params, "page", 1)
+        limit = numbers.positive(request.query_params, "limit", 10)
+        if page is None or limit is None:
+            wrong = "page" if page is None else "limit"
+            return error(400, FAULTS[400], fields={wrong: ["This value should be a positive number."]})
+        return JSONResponse(
+            numbers.textmagic_page(
+                state.textmagic_numbers, page=page, limit=min(limit, max(1, state.page_size))
+            )
+        )
 
     @api.post("/api/v2/messages")
     async def send_message(request: Request) -> Response:

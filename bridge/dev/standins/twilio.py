@@ -7,6 +7,8 @@ Sends follow Twilio's Messages resource (twilio.com/docs/messaging/api/message-r
 `{"code", "message", "more_info", "status"}` (what twilio-python's `TwilioRestException` reads).
 The account fetch is `GET /2010-04-01/Accounts/{AccountSid}.json` with the same Basic auth,
 answering the Account resource (twilio.com/docs/iam/api/account), auth token included as Twilio's is.
+The account's phone numbers and short codes (`…/IncomingPhoneNumbers.json`, `…/SMS/ShortCodes.json`)
+are listed a page at a time from the state (`numbers`).
 The Content API's template list, and the checks of a Content Template send, are `twilio_content`'s.
 """
 
@@ -19,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from bridge.dev.standins import twilio_content
+from bridge.dev.standins import numbers, twilio_content
 from bridge.dev.standins.state import Sent, StandInState, basic_ok
 
 API_VERSION = "2010-04-01"
@@ -65,6 +67,35 @@ def router(state: StandInState) -> APIRouter:
         if refused is not None:
             return refused
         return JSONResponse(account_resource(state, account))
+
+    def number_list(request: Request, account: str, key: str, items: list[dict[str, Any]]) -> Response:
+        """A v2010 list of the account's numbers: authenticate like a send, answer one page."""
+        refused = refusal(request, account)
+        if refused is not None:
+            return refused
+        paging = twilio_content.paging(request.query_params)
+        if paging is None:
+            return error(400, 20001, "Invalid PageSize or PageToken")
+        size, start = paging
+        page = numbers.twilio_page(
+            items,
+            key=key,
+            account=account,
+            path=request.url.path,
+            size=min(size, max(1, state.page_size)),
+            start=start,
+        )
+        return JSONResponse(page)
+
+    @api.get(f"/{API_VERSION}/Accounts/{{account}}/IncomingPhoneNumbers.json")
+    async def incoming_phone_numbers(account: str, request: Request) -> Response:
+        """The account's phone numbers, with their capabilities."""
+        return number_list(request, account, "incoming_phone_numbers", state.twilio_numbers)
+
+    @api.get(f"/{API_VERSION}/Accounts/{{account}}/SMS/ShortCodes.json")
+    async def short_codes(account: str, request: Request) -> Response:
+        """The account's short codes."""
+        return number_list(request, account, "short_codes", state.twilio_short_codes)
 
     @api.post(f"/{API_VERSION}/Accounts/{{account}}/Messages.json")
     async def create_message(account: str, request: Request) -> Response:

@@ -12,7 +12,9 @@ and errors as RFC 7807 problems; a WhatsApp template comes as a `template` messa
 `template.parameters`) or, with a header, as a `custom` message carrying Meta's template object.
 The balance takes `api_key`/`api_secret` as query parameters (Nexmo/api-specification
 `definitions/account.yml`; Vonage's curl snippet sends them as HTTP Basic, also accepted), answers
-`{"value", "autoReload"}`, and bad credentials 401 with `error-code`.
+`{"value", "autoReload"}`, and bad credentials 401 with `error-code`. The numbers the account owns
+(`GET /account/numbers`, `definitions/numbers.yml`) authenticate the same way and are paged by
+`index` and `size` (`numbers`).
 
 A text longer than one SMS goes out as parts, and the SMS API answers one entry per part, each with
 its own `message-id` (developer.vonage.com "Concatenation and Encoding"): the stand-in records the
@@ -37,6 +39,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from bridge.dev.standins import numbers
 from bridge.dev.standins.state import Sent, StandInState, basic_ok
 
 PROVIDER = "vonage"
@@ -130,6 +133,22 @@ def router(state: StandInState) -> APIRouter:
                 {"error-code": "401", "error-code-label": "authentication failed"}, status_code=401
             )
         return JSONResponse({"value": 10.171275, "autoReload": False})
+
+    @api.get("/account/numbers")
+    async def owned_numbers(request: Request) -> Response:
+        """The Numbers API's owned numbers: authenticate like the balance, answer one page."""
+        if not _authenticated(state, request, request.query_params):
+            return JSONResponse(
+                {"error-code": "401", "error-code-label": "authentication failed"}, status_code=401
+            )
+        index = numbers.positive(request.query_params, "index", 1)
+        size = numbers.positive(request.query_params, "size", 10)
+        if index is None or size is None or size > 100:
+            return JSONResponse(
+                {"error-code": "420", "error-code-label": "Invalid parameters"}, status_code=400
+            )
+        page = numbers.vonage_page(state.vonage_numbers, index=index, size=min(size, max(1, state.page_size)))
+        return JSONResponse(page)
 
     @api.post("/v1/messages")
     async def send_message(request: Request) -> Response:
