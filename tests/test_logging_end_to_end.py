@@ -283,18 +283,21 @@ def _lines_of(records: list[dict[str, Any]], job_id: str) -> list[dict[str, Any]
 
 
 def _attachments(sandbox: SandboxControl, number: str) -> list[str]:
-    """The attachment URLs of the conversation `number` opened (none while there is none)."""
-    if not any(c.get("phone") == number for c in sandbox.contacts()):
-        return []
-    return [a["url"] for a in _conversation_of(sandbox, number)["source"]["attachments"]]
+    """The attachment URLs of the conversation `number` opened (none while there is none: the
+    lead exists a moment before its conversation does)."""
+    found = _conversations_of(sandbox, number)
+    return [a["url"] for a in found[0]["source"]["attachments"]] if found else []
 
 
 def _conversation_of(sandbox: SandboxControl, number: str) -> dict[str, Any]:
-    [contact] = [c for c in sandbox.contacts() if c.get("phone") == number]
-    [conversation] = [
-        c for c in sandbox.conversations() if c["contacts"]["contacts"][0]["id"] == contact["id"]
-    ]
+    [conversation] = _conversations_of(sandbox, number)
     return conversation
+
+
+def _conversations_of(sandbox: SandboxControl, number: str) -> list[dict[str, Any]]:
+    contacts = [c["id"] for c in sandbox.contacts() if c.get("phone") == number]
+    assert len(contacts) <= 1, f"{len(contacts)} contacts for one number"
+    return [c for c in sandbox.conversations() if c["contacts"]["contacts"][0]["id"] in contacts]
 
 
 def _twilio_status(base_url: str, sid: str, settings: Any) -> SimulatedRequest:
