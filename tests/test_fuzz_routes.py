@@ -77,6 +77,8 @@ OPERATIONS = [
     ("GET", "/metrics"),
     ("GET", "/media/{token}"),
     ("GET", "/admin/merges"),
+    ("GET", "/admin/consent/{number}"),
+    ("POST", "/admin/consent"),
     ("GET", "/admin/jobs/failed"),
     ("GET", "/admin/jobs/{job_id}"),
     ("POST", "/admin/jobs/replay"),

@@ -371,3 +371,13 @@ def test_the_answer_from_another_form_of_the_number_continues_the_conversation(
     drain()
     template, agents = api.state.sends
     assert template.to == "525512345678" and agents.to == "5215512345678"  # where the customer wrote from
+
+
+def test_a_from_the_providers_account_does_not_send_from_is_refused(api, bridge, drain, http):
+    answer = post_message(http, bridge.url, sms(**{"from": "+14155550177"}))
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == "from" and "not a sms number of the twilio account" in error["reason"]
+    assert BUSINESS in error["reason"]  # what it does send from
+    drain()
+    assert api.state.sends == []

@@ -7,6 +7,8 @@ from bridge.conversations.delivery import Deliverer, Result
 from bridge.conversations.media import media_store
 from bridge.infra.metrics import measured_job
 from bridge.infra.queueing import inbound_queue, schedule_inbound
+from bridge.intake.ledger import InboundLedger
+from bridge.outreach.optouts import OptOuts, keyword_in
 from bridge.providers.registry import ADAPTERS
 from workers.context import job_setup
 
@@ -29,4 +31,16 @@ def process_inbound(*, inbound_id: str) -> dict[str, str]:
         if delivery.result is Result.WAITING:
             queue, wait = inbound_queue(job.redis), delivery.retry_after
             schedule_inbound(queue, inbound_id, delay_seconds=wait, settings=settings)
+        else:
+            entry = InboundLedger(job.redis, settings).get(inbound_id)
+            # Only a keyword needs the provider's client (a confirmation): most messages are none.
+            if entry is not None and keyword_in(entry.message, settings) is not None:
+                optouts = OptOuts(
+                    redis_client=job.redis,
+                    intercom=job.intercom,
+                    adapters=ADAPTERS,
+                    settings=settings,
+                    http=job.provider_http,
+                )
+                optouts.after_delivery(entry)
     return {"result": delivery.result.value, "conversation_id": delivery.conversation_id}

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import click
 from pydantic import ValidationError
 
+from bridge.cli.consent import consent
 from bridge.cli.contacts import contacts
 from bridge.cli.doctor import doctor
 from bridge.cli.jobs import jobs
@@ -276,4 +277,5 @@ main.add_command(doctor)
 main.add_command(contacts)
 main.add_command(jobs)
 main.add_command(send)
+main.add_command(consent)
 main.add_command(templates)

@@ -45,6 +45,11 @@ class Thread:
     match_candidates: str = ""
 
     @property
+    def customer_key(self) -> str:
+        """The customer's identity key (`phone:+1…`): the end of the thread's key."""
+        return self.key.removeprefix(f"{self.provider}:{self.channel}:{self.business_number}:")
+
+    @property
     def candidates(self) -> list[dict[str, Any]]:
         return list(json.loads(self.match_candidates)) if self.match_candidates else []
 

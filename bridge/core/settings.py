@@ -74,7 +74,15 @@ def parse_default_senders(value: object) -> dict[str, str]:
     return senders
 
 
+def parse_words(value: object) -> tuple[str, ...]:
+    """`STOP, Arrêt,BAJA`: each word trimmed and case-folded (how messages are compared), once."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    words = dict.fromkeys(str(item).strip().casefold() for item in items)
+    return tuple(word for word in words if word)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Words = Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_words)]
 DefaultSenders = Annotated[dict[str, str], NoDecode, BeforeValidator(parse_default_senders)]
 SignatureModes = Annotated[dict[str, SignatureMode], NoDecode, BeforeValidator(parse_signature_modes)]
 Delays = Annotated[tuple[int, ...], NoDecode, BeforeValidator(parse_delays)]
@@ -118,6 +126,27 @@ class Settings(BaseSettings):
     )
     # `json`, `text`, or `auto`: JSON unless stderr is a terminal (see bridge.core.logs).
     log_format: LogFormat = Field("auto", validation_alias="BRIDGE_LOG_FORMAT")
+    # A customer's whole message that opts them out of a business number, or back in (carriers'
+    # and Twilio's lists by default; bridge.consent.keywords).
+    opt_out_keywords: Words = Field(
+        ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke"),
+        validation_alias="BRIDGE_OPT_OUT_KEYWORDS",
+    )
+    opt_in_keywords: Words = Field(("start", "unstop", "yes"), validation_alias="BRIDGE_OPT_IN_KEYWORDS")
+    # What the bridge answers a keyword with, where the provider does not answer it itself (SMS).
+    opt_out_reply: str = Field(
+        "You have been unsubscribed and will receive no more messages from this number. "
+        "Reply START to resubscribe.",
+        validation_alias="BRIDGE_OPT_OUT_REPLY",
+    )
+    opt_in_reply: str = Field(
+        "You have been resubscribed to messages from this number. Reply STOP to unsubscribe.",
+        validation_alias="BRIDGE_OPT_IN_REPLY",
+    )
+    help_reply: str = Field(
+        "Reply STOP to unsubscribe, START to resubscribe. Msg & data rates may apply.",
+        validation_alias="BRIDGE_HELP_REPLY",
+    )
     # The message API's bearer token (`/api/…`); unset, the API answers 404 saying so.
     api_token: SecretStr | None = Field(None, validation_alias="BRIDGE_API_TOKEN")
     # The business number a message the team writes first leaves from, per provider (or

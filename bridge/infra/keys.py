@@ -22,8 +22,12 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:reply:{part_id}                | hash   | retention  | an agent's reply part: status, ids sent      |
 | bridge:outreach:{message_id}          | hash   | retention  | a message the team wrote first, its fate     |
 | bridge:templates:{provider}           | string | 5 minutes  | a provider's WhatsApp templates (JSON)       |
+| bridge:senders:{provider}             | string | 5 minutes  | the numbers a provider's account sends from  |
 | bridge:own:pending:{conversation_id}  | string | 2 minutes  | the bridge is posting its own part there     |
 | bridge:own:part:{part_id}             | string | retention  | a part the bridge posted itself: never sent  |
+| bridge:consent:{scope}:{customer}     | hash   | forever    | opted out of a business address, why, when   |
+| bridge:consent:scopes:{customer}      | set    | forever    | the scopes a customer's consent was set in   |
+| bridge:consent:audit:{customer}       | list   | forever    | every change of a customer's consent (1,000) |
 | bridge:note:{once}                    | string | retention  | a note already posted (said once)            |
 | bridge:contact:{contact_id}:identities| set    | forever    | identity keys that lead to the contact       |
 | bridge:contact:{contact_id}:threads   | set    | forever    | threads whose conversation is the contact's |
@@ -134,9 +138,25 @@ def templates(provider: str) -> str:
     return f"{PREFIX}templates:{provider}"
 
 
+def senders(provider: str) -> str:
+    return f"{PREFIX}senders:{provider}"
+
+
 def own_pending(conversation_id: str) -> str:
     return f"{PREFIX}own:pending:{conversation_id}"
 
 
 def own_part(part_id: str) -> str:
     return f"{PREFIX}own:part:{part_id}"
+
+
+def consent(scope: str, customer: str) -> str:
+    return f"{PREFIX}consent:{scope}:{customer}"
+
+
+def consent_scopes(customer: str) -> str:
+    return f"{PREFIX}consent:scopes:{customer}"
+
+
+def consent_audit(customer: str) -> str:
+    return f"{PREFIX}consent:audit:{customer}"

@@ -80,6 +80,9 @@ class InboundMessage(BaseModel):
     # Set when the message was accepted and stored but cannot be delivered as it is (an unreadable
     # sender, an unsupported message type). The job fails with this reason, visible to ops.
     problem: str | None = None
+    # The provider's own reading of it as a consent keyword, when it reads them (Twilio's Advanced
+    # Opt-Out `OptOutType`: STOP, START, HELP): it counts as the keyword, whatever the text says.
+    consent_keyword: str | None = None
     # False when its webhook's signature did not verify and `BRIDGE_SIGNATURE_MODE=log-only` let
     # it through: anyone may have written it, so its media links are never fetched.
     verified: bool = True

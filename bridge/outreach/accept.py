@@ -9,6 +9,7 @@ not being the account's) fails the message afterwards, with the provider's code 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 import httpx
 from redis import Redis
 
+from bridge.consent.keywords import opt_in_word
+from bridge.consent.store import ConsentStore, blocked_reason
 from bridge.conversations.threads import ThreadStore
 from bridge.core.errors import ConfigurationError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from bridge.core.logs import mask_number
@@ -25,10 +28,12 @@ from bridge.model.messages import Channel, DeliveryState
 from bridge.model.outgoing import placeholders, render
 from bridge.outreach.catalog import TemplateCatalog
 from bridge.outreach.requests import Addressed, MessageRequest, Refusal, address
-from bridge.outreach.store import OutreachEntry, OutreachStatus, OutreachStore, Stored
-from bridge.providers.base import ProviderAdapter, TemplateInfo, TemplateStatus
+from bridge.outreach.store import CONFIRMATION_SOURCE, OutreachEntry, OutreachStatus, OutreachStore, Stored
+from bridge.providers.base import ProviderAdapter, TemplateInfo, TemplateStatus, listed_sender
 from bridge.replies.agent import WHATSAPP_WINDOW_SECONDS
 from bridge.replies.sent import OutboundStore
+
+log = logging.getLogger(__name__)
 
 _REPORTED_ORDER = (DeliveryState.SENT, DeliveryState.DELIVERED, DeliveryState.READ)
 
@@ -40,6 +45,12 @@ class Content:
     rendered: str
     template_name: str | None = None
     parameter_names: tuple[str, ...] = ()  # a named template's placeholders, in order
+
+
+def _is_number(business: str) -> bool:
+    """Whether a `from` is a number (an alphanumeric sender id is no listed number)."""
+    digits = business.strip().removeprefix("whatsapp:").removeprefix("+")
+    return digits.replace(" ", "").replace("-", "").isdigit()
 
 
 def closed_window(last_inbound_at: float, *, now: float) -> str | None:
@@ -75,6 +86,7 @@ class Outreach:
         self._threads = ThreadStore(redis_client)
         self._store = OutreachStore(redis_client, settings)
         self._sent = OutboundStore(redis_client, settings)
+        self._consent = ConsentStore(redis_client)
         self.catalog = TemplateCatalog(redis_client, settings, adapters, http)
         self._clock = clock
 
@@ -82,6 +94,11 @@ class Outreach:
         """Store and queue `request`, or `Refusal` saying why not. The same idempotency key
         with the same request gives the message it made; with another request, 409."""
         addressed = address(request, self._settings, self._adapters)
+        opted_out = self._consent.opted_out(addressed.consent_scope, addressed.customer.key)
+        if opted_out is not None and source != CONFIRMATION_SOURCE:
+            why = blocked_reason(opted_out, addressed.business, opt_in=opt_in_word(self._settings))
+            raise Refusal(409, why, field="to")
+        self._check_sender(addressed)
         content = self._content(request, addressed)
         stored = self._store.store(
             request,
@@ -146,6 +163,28 @@ class Outreach:
         if addressed.channel is not Channel.WHATSAPP:
             raise Refusal(422, "templates are WhatsApp's: an SMS is sent as text", field="template")
         return self._template_content(request, addressed)
+
+    def _check_sender(self, addressed: Addressed) -> None:
+        """Refuse a `from` the provider's account does not send from, where its list can tell
+        (`ProviderAdapter.sender_channels`); a list that cannot be had lets the message through,
+        and the provider refuses it if it must."""
+        adapter = self._adapters[addressed.provider]
+        if addressed.channel not in adapter.sender_channels or not _is_number(addressed.business):
+            return
+        try:
+            listed = self.catalog.senders(addressed.provider)
+        except (ConfigurationError, ProviderRejected, ProviderUnavailable, ProviderRateLimited) as failed:
+            log.warning("cannot check the sender with %s: %s", addressed.provider, failed)
+            return
+        business_number = addressed.address.business_number
+        if listed_sender(listed, business_number, addressed.channel) is None:
+            owned = [item.address for item in listed if addressed.channel in item.channels]
+            raise Refusal(
+                422,
+                f"{addressed.business} is not a {addressed.channel.value} number of the {addressed.provider} "
+                f"account (it sends from: {', '.join(owned[:10]) or 'none'})",
+                field="from",
+            )
 
     def _check_window(self, addressed: Addressed) -> None:
         thread = self._threads.get(addressed.thread_key)

@@ -1,4 +1,4 @@
-"""The providers' WhatsApp templates, asked for once every few minutes.
+"""The providers' WhatsApp templates and business numbers, asked for once every few minutes.
 
 The message API checks every template send against the provider's list (approved? how many
 variables? which header?), and the inbox app shows the list in its picker: asking the provider
@@ -10,9 +10,9 @@ fails with its reason.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from redis import Redis
@@ -21,9 +21,10 @@ from bridge.core.errors import ConfigurationError, ProviderRejected, RetryableEr
 from bridge.core.settings import Settings
 from bridge.infra import keys
 from bridge.model.outgoing import HeaderKind
-from bridge.providers.base import ProviderAdapter, TemplateInfo, TemplateStatus
+from bridge.providers.base import BusinessAddress, ProviderAdapter, TemplateInfo, TemplateStatus
 
 CACHE_SECONDS = 300
+T = TypeVar("T")
 # Someone is waiting for the list (the API, the inbox app's picker): a provider slower than
 # this is reported as unavailable rather than hold the request.
 LISTING_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -69,12 +70,36 @@ class TemplateCatalog:
 
     def templates(self, provider: str) -> list[TemplateInfo]:
         """Every template of `provider`'s account, whatever its status, from the cache when fresh."""
-        cached = self._redis.get(keys.templates(provider))
+        return self._cached(
+            keys.templates(provider),
+            lambda: self._adapters[provider].list_templates(self._settings, self._http),
+            dump=asdict,
+            load=_info,
+        )
+
+    def senders(self, provider: str) -> list[BusinessAddress]:
+        """The business addresses `provider`'s account sends from (`ProviderAdapter.list_senders`),
+        from the cache when fresh."""
+        return self._cached(
+            keys.senders(provider),
+            lambda: self._adapters[provider].list_senders(self._settings, self._http),
+            dump=BusinessAddress.to_json,
+            load=BusinessAddress.from_json,
+        )
+
+    def _cached(
+        self,
+        key: str,
+        fetch: Callable[[], list[T]],
+        *,
+        dump: Callable[[T], Mapping[str, Any]],
+        load: Callable[[dict[str, Any]], T],
+    ) -> list[T]:
+        cached = self._redis.get(key)
         if cached is not None:
-            return [_info(item) for item in json.loads(cached)]
-        listed = self._adapters[provider].list_templates(self._settings, self._http)
-        payload = json.dumps([asdict(info) for info in listed])
-        self._redis.set(keys.templates(provider), payload, ex=CACHE_SECONDS)
+            return [load(item) for item in json.loads(cached)]
+        listed = fetch()
+        self._redis.set(key, json.dumps([dump(item) for item in listed]), ex=CACHE_SECONDS)
         return listed
 
     def find(self, provider: str, name: str, language: str) -> list[TemplateInfo]:
@@ -110,7 +135,7 @@ class TemplateCatalog:
         self._redis.delete(keys.templates(provider))
 
 
-def _info(item: dict[str, object]) -> TemplateInfo:
+def _info(item: dict[str, Any]) -> TemplateInfo:
     header = item.get("header")
     return TemplateInfo(
         provider=str(item["provider"]),

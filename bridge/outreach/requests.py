@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bridge.consent.store import scope_of
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
 from bridge.model.outgoing import HeaderKind, Template, TemplateHeader
@@ -165,6 +166,11 @@ class Addressed:
     customer: SenderIdentity  # who, as an inbound message from them would be classified
     business: str  # the `from` as asked for (or by default)
     address: OutboundAddress  # both as the provider names them
+
+    @property
+    def consent_scope(self) -> str:
+        """Where the customer's consent for this business address is kept (`bridge.consent`)."""
+        return scope_of(self.channel, self.address.business_number)
 
     @property
     def thread_key(self) -> str:

@@ -28,6 +28,9 @@ from dataclasses import dataclass, replace
 import httpx
 from redis import Redis
 
+from bridge.consent.keeper import ConsentKeeper
+from bridge.consent.keywords import opt_in_word
+from bridge.consent.store import ConsentStore, blocked_reason, scope_of
 from bridge.contacts.resolution import IdentityMap, resolve_contact
 from bridge.conversations.delivery import goes_on_in
 from bridge.conversations.lanes import SenderLane
@@ -49,9 +52,10 @@ from bridge.intercom.models import ContactRef, ConversationState
 from bridge.model.messages import Channel
 from bridge.model.outgoing import Draft, OutboundMessage, plan
 from bridge.outreach.accept import closed_window
-from bridge.outreach.store import FINAL, OutreachEntry, OutreachStatus, OutreachStore
+from bridge.outreach.store import CONFIRMATION_SOURCE, FINAL, OutreachEntry, OutreachStatus, OutreachStore
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.agent import failure_note
+from bridge.replies.optouts import provider_opt_out
 from bridge.replies.own import OwnParts
 from bridge.replies.sent import OutboundStore
 
@@ -92,6 +96,8 @@ class OutreachSender:
         self._notes = Notes(redis_client, intercom, settings)
         self._own = OwnParts(redis_client, settings)
         self._sent = OutboundStore(redis_client, settings)
+        self._consent = ConsentStore(redis_client)
+        self._keeper = ConsentKeeper(redis_client, intercom)
 
     def send(self, message_id: str) -> SendOutcome:
         entry = self._store.get(message_id)
@@ -103,6 +109,11 @@ class OutreachSender:
         if adapter is None:
             raise UnprocessableMessage(f"provider {entry.provider!r} of message {message_id} is not known")
         self._check_window(entry)
+        blocked = self._blocked(entry)
+        if blocked is not None:
+            self._store.finish(message_id, OutreachStatus.BLOCKED, reason=blocked)
+            log.info("message %s: blocked, the customer opted out", message_id)
+            return SendOutcome(message_id, OutreachStatus.BLOCKED, entry.sent_ids())
         lane = SenderLane(self._redis, entry.customer.lane_key, worker_ttl=self._settings.worker_ttl)
         with lane.held():
             contact = self._contact(entry)
@@ -114,6 +125,17 @@ class OutreachSender:
         self._store.finish(message_id, OutreachStatus.SENT)
         log.info("message %s: sent through %s (%d messages)", message_id, entry.provider, len(ids))
         return SendOutcome(message_id, OutreachStatus.SENT, tuple(ids))
+
+    def _blocked(self, entry: OutreachEntry) -> str | None:
+        """Why the message may not go, the customer having opted out since it was accepted;
+        None when it may. A confirmation of their choice always goes (`bridge.outreach.optouts`)."""
+        if entry.source == CONFIRMATION_SOURCE:
+            return None
+        scope = scope_of(entry.channel, entry.business_number)
+        opted_out = self._consent.opted_out(scope, entry.customer.key)
+        if opted_out is None:
+            return None
+        return blocked_reason(opted_out, entry.business, opt_in=opt_in_word(self._settings))
 
     def _check_window(self, entry: OutreachEntry) -> None:
         """WhatsApp free text accepted inside the window may be sent outside it (a backlog, a
@@ -208,6 +230,7 @@ class OutreachSender:
         except PartiallySent as sent_in_part:
             accepted = sent_in_part.message_ids  # the customer got these: never send again
         except ProviderRejected as rejected:
+            provider_opt_out(self._keeper, adapter, rejected.code, thread, by=f"message {entry.message_id}")
             reason = adapter.failure_reason(rejected.code) or rejected.message
             self._store.finish(entry.message_id, OutreachStatus.FAILED, code=rejected.code, reason=reason)
             self._notes.post_once(

@@ -43,6 +43,9 @@ class OutreachStatus(StrEnum):
     BLOCKED = "blocked"
 
 
+# The source of a message confirming a customer's STOP or START: it goes whatever they chose.
+CONFIRMATION_SOURCE = "consent"
+
 FINAL = frozenset({OutreachStatus.SENT, OutreachStatus.FAILED, OutreachStatus.BLOCKED})
 
 

@@ -245,6 +245,12 @@ class ProviderAdapter(ABC):
     #: The channels that list is complete for. On another channel the provider cannot tell
     #: whether the account owns a `from` (Twilio's WhatsApp senders are not among its numbers).
     sender_channels: ClassVar[frozenset[Channel]] = frozenset()
+    #: The error codes by which the provider says the customer opted out (Twilio 21610): they
+    #: opt the customer out as their STOP would (`bridge.replies.optouts`).
+    opt_out_codes: ClassVar[frozenset[str]] = frozenset()
+    #: The keywords the provider answers itself, by channel (Twilio's default opt-out handling
+    #: answers STOP, START and HELP on SMS): the bridge does not answer them a second time.
+    keyword_answers: ClassVar[Mapping[Channel, frozenset[str]]] = {}
     #: The channels the team can write first on through it (`bridge.outreach`).
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
     #: The hosts the provider documents for its media (`bridge.providers.media.urls.MediaHosts`): with its

@@ -27,6 +27,9 @@ from dataclasses import dataclass, replace
 import httpx
 from redis import Redis
 
+from bridge.consent.keeper import ConsentKeeper
+from bridge.consent.keywords import opt_in_word
+from bridge.consent.store import ConsentStore, blocked_reason, scope_of
 from bridge.conversations.notes import Notes
 from bridge.conversations.threads import Thread, ThreadStore
 from bridge.core.errors import LedgerRecordMissing, PartiallySent, ProviderRejected, UnprocessableMessage
@@ -38,6 +41,7 @@ from bridge.model.messages import Channel
 from bridge.model.outgoing import Draft, OutboundMessage, Template, plan
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.ledger import FINAL, PartialSend, ReplyEntry, ReplyLedger, ReplyStatus
+from bridge.replies.optouts import provider_opt_out
 from bridge.replies.own import OwnPartPending, OwnParts, Verdict
 from bridge.replies.sent import OutboundStore
 
@@ -72,6 +76,8 @@ class ReplySender:
         self._outbound = OutboundStore(redis_client, settings)
         self._notes = Notes(redis_client, intercom, settings)
         self._own = OwnParts(redis_client, settings)
+        self._consent = ConsentStore(redis_client)
+        self._keeper = ConsentKeeper(redis_client, intercom)
         self._adapters = adapters
         self._settings = settings
         self._http = http
@@ -93,6 +99,15 @@ class ReplySender:
                 f"the bridge is posting its own message in conversation {entry.conversation_id}"
             )
         thread, adapter = reply_route(entry, self._threads, self._adapters)
+        opted_out = self._consent.opted_out(
+            scope_of(thread.channel, thread.business_number), thread.customer_key
+        )
+        if opted_out is not None:
+            why = blocked_reason(opted_out, thread.business_number, opt_in=opt_in_word(self._settings))
+            self._notes.post_once(thread.conversation_id, f"Not sent: {why}.", once=f"blocked:{part_id}")
+            self._replies.finish(part_id, ReplyStatus.BLOCKED)
+            log.info("reply %s: blocked, the customer opted out", part_id)
+            return SendResult(part_id, ReplyStatus.BLOCKED)
         planned = plan_reply(entry, thread, adapter, self._settings, now=self._clock())
         if planned.window_note is not None:
             self._notes.post_once(thread.conversation_id, planned.window_note, once=f"window:{part_id}")
@@ -134,6 +149,7 @@ class ReplySender:
                 accepted, sent_in_part.total, partial_note(adapter, sent_in_part, message.text)
             )
         except ProviderRejected as rejected:
+            provider_opt_out(self._keeper, adapter, rejected.code, thread, by=f"reply {part_id}")
             reason = adapter.failure_reason(rejected.code)
             self._notes.post_once(
                 thread.conversation_id,

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.client import Pipeline
 
+from bridge.consent.keeper import ConsentKeeper
 from bridge.conversations.notes import Notes
+from bridge.conversations.threads import ThreadStore
 from bridge.core import freshness
 from bridge.core.context import request_id_fields
 from bridge.core.errors import LedgerRecordMissing
@@ -35,6 +37,7 @@ from bridge.intercom.client import IntercomClient
 from bridge.model.messages import DeliveryState, DeliveryStatus
 from bridge.providers.base import ProviderAdapter
 from bridge.replies.agent import say_undelivered
+from bridge.replies.optouts import provider_opt_out
 from bridge.replies.sent import OutboundStore, SentMessage
 
 
@@ -124,6 +127,11 @@ class ReportApplier:
         conversation_id = told_in(status, sent)
         noted = False
         if conversation_id is not None:
+            thread = ThreadStore(self._redis).by_conversation(conversation_id)
+            if thread is not None:
+                keeper = ConsentKeeper(self._redis, self._intercom())
+                adapter = self._adapters.get(status.provider)
+                provider_opt_out(keeper, adapter, status.error_code, thread, by=f"report {status_id}")
             noted = say_undelivered(
                 Notes(self._redis, self._intercom(), self._settings),
                 self._adapters.get(status.provider),

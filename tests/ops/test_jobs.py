@@ -231,7 +231,11 @@ def test_a_reply_the_provider_refused_is_listed_and_sent_once_on_replay(
     signed_twilio(bridge.url, settings, sender=CUSTOMERS[0], recipient=BUSINESS, text="hi").send(http)
     drain()
     [conversation] = sandbox.conversations()
-    http.post(f"{loop.url}/_standin/faults/twilio", json={"statuses": [400]}).raise_for_status()
+    # A refusal an operator can fix (21408: the customer's country is not enabled), then replay;
+    # 21610 (the customer opted out) would block every later send instead.
+    http.post(
+        f"{loop.url}/_standin/faults/twilio", json={"statuses": [400], "codes": [21408]}
+    ).raise_for_status()
     assert sandbox.agent_reply(conversation["id"], "On it").status_code == 200
     drain()
     assert loop.state.sends == []
@@ -239,7 +243,7 @@ def test_a_reply_the_provider_refused_is_listed_and_sent_once_on_replay(
     [job] = json.loads(cli("jobs", "failed", "--json").output)["jobs"]
     assert job["kind"] == "outbound" and job["provider"] == "twilio"
     assert job["party"] == mask_number(CUSTOMERS[0])
-    assert "21610" in job["reason"]
+    assert "21408" in job["reason"]
     dry = cli("jobs", "replay", "--all", "--dry-run")
     assert "sent: 1 message(s), 0 already sent (not again), 1 to send" in dry.output
     assert "calls: twilio send" in dry.output
@@ -476,8 +480,11 @@ LONG_TEXT = "word " * 400  # 2,000 characters: two SMS, sent and recorded one by
 
 def refused_message(loop, bridge, http, drain, text: str = "Your order shipped") -> str:
     """A message the team wrote first, through the message API, to a customer written with
-    separators, whose first send Twilio refuses (21610: the customer opted out); its id."""
-    http.post(f"{loop.url}/_standin/faults/twilio", json={"statuses": [400]}).raise_for_status()
+    separators, whose first send Twilio refuses (21408: the customer's country is not enabled, which
+    the operator fixes before a replay); its id."""
+    http.post(
+        f"{loop.url}/_standin/faults/twilio", json={"statuses": [400], "codes": [21408]}
+    ).raise_for_status()
     body = {"to": SPACED_CUSTOMER, "provider": "twilio", "from": BUSINESS, "text": text}
     answer = post_message(http, bridge.url, body)
     assert answer.status_code == 202, answer.text
@@ -491,14 +498,14 @@ def test_a_message_the_provider_refused_is_listed_with_its_code_and_sent_once_on
     message_id = refused_message(loop, bridge, http, drain)
     assert loop.state.sends == []
     refused = api_message(http, bridge.url, message_id)
-    assert refused["status"] == "failed" and refused["error"]["code"] == "21610"
+    assert refused["status"] == "failed" and refused["error"]["code"] == "21408"
 
     jobs, outputs = ops_views(bridge, http)
     [job] = jobs
     assert (job["id"], job["kind"], job["provider"]) == (f"msg-{message_id}", "outreach", "twilio")
     assert job["party"] == "+19175****95" and job["attempts"] == 1  # a refusal is not retried
-    assert job["reason"] == f"twilio refused it (error 21610): {refused['error']['reason']}"
-    assert "opted out" in job["reason"]  # a person's reason, from the table reply notes use
+    assert job["reason"] == f"twilio refused it (error 21408): {refused['error']['reason']}"
+    assert "geographic permissions" in job["reason"]  # a person's reason, from the table reply notes use
     assert http.get(f"{bridge.url}/admin/jobs/failed", headers=ADMIN).json()["jobs"] == jobs
     for output in outputs:
         assert leaked(output, SPACED_CUSTOMER) == [], output
@@ -508,7 +515,7 @@ def test_a_message_the_provider_refused_is_listed_with_its_code_and_sent_once_on
     [lead] = sandbox.contacts()
     [conversation] = sandbox.conversations()
     shown = json.loads(cli("jobs", "show", job["id"]).output)["record"]
-    assert (shown["status"], shown["sent"], shown["error"]["code"]) == ("failed", [], "21610")
+    assert (shown["status"], shown["sent"], shown["error"]["code"]) == ("failed", [], "21408")
     assert shown["contact"] == {"id": lead["id"], "role": "lead"}
     assert shown["conversation_id"] == conversation["id"]
     assert (shown["request"]["to"], shown["to"]) == ("+19175****95", "+19175****95")

@@ -105,8 +105,14 @@ def create_standin_app(state: StandInState | None = None, *, allowed_hosts: Iter
 
     @app.post(f"{CONTROL_PREFIX}/faults/{{provider}}")
     async def add_faults(provider: str, request: Request) -> dict[str, Any]:
-        statuses = [int(status) for status in (await request.json()).get("statuses", [])]
+        asked = await request.json()
+        statuses = [int(status) for status in asked.get("statuses", [])]
+        # Optional, one per status: the provider's error code (Twilio: 21408 instead of 21610).
+        codes = [int(code) if code is not None else None for code in asked.get("codes", [])]
+        codes += [None] * (len(statuses) - len(codes))
+        queued_before = len(state.faults.get(provider, ()))
         state.faults.setdefault(provider, deque()).extend(statuses)
+        state.fault_codes.setdefault(provider, deque([None] * queued_before)).extend(codes[: len(statuses)])
         return {"provider": provider, "pending": len(state.faults[provider])}
 
     @app.get(f"{CONTROL_PREFIX}/sends")

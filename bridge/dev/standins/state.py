@@ -61,6 +61,8 @@ class StandInState:
     sends: list[Sent] = field(default_factory=list)
     # provider -> statuses its send endpoint answers next, instead of sending (429, 500, 400…)
     faults: dict[str, deque[int]] = field(default_factory=dict)
+    # provider -> the error codes those faults carry, where a test chose one (Twilio 21408)
+    fault_codes: dict[str, deque[int | None]] = field(default_factory=dict)
     # The accounts' WhatsApp templates (`templates`), and how many a list answers a page: few, so
     # every listing crosses pages, as a real account's does.
     whatsapp_templates: list[dict[str, Any]] = field(default_factory=meta_templates)
@@ -98,6 +100,7 @@ class StandInState:
         self.requests.clear()
         self.sends.clear()
         self.faults.clear()
+        self.fault_codes.clear()
         self.whatsapp_templates = meta_templates()
         self.twilio_contents = twilio_contents()
         self.twilio_numbers = numbers.twilio_numbers()
@@ -110,8 +113,15 @@ class StandInState:
         return next(self._ids)
 
     def take_fault(self, provider: str) -> int | None:
-        pending = self.faults.get(provider)
-        return pending.popleft() if pending else None
+        """The status the next send answers instead of sending, or None."""
+        return self.take_refusal(provider)[0]
+
+    def take_refusal(self, provider: str) -> tuple[int | None, int | None]:
+        """The next fault's status and the error code a test chose for it (None: the usual one)."""
+        pending, codes = self.faults.get(provider), self.fault_codes.get(provider)
+        if not pending:
+            return None, None
+        return pending.popleft(), codes.popleft() if codes else None
 
     def record(self, sent: Sent) -> Sent:
         self.sends.append(sent)

@@ -103,9 +103,11 @@ def router(state: StandInState) -> APIRouter:
         refused = refusal(request, account)
         if refused is not None:
             return refused
-        fault = state.take_fault("twilio")
+        fault, chosen = state.take_refusal("twilio")
         if fault is not None:
             code, message = FAULTS.get(fault, (fault, "Fault injected by the stand-in"))
+            if chosen is not None and chosen != code:
+                code, message = chosen, f"Error {chosen} injected by the stand-in"
             return error(fault, code, message)
         form = await request.form()
         fields: dict[str, list[str]] = {}

@@ -61,6 +61,7 @@ class MessageBirdAdapter(ProviderAdapter):
     # go-rest-api `number.apiRoot`), with no setting to point it at a stand-in; and a WhatsApp
     # `from` is a Conversations channel id, which no list the bridge reads names. No sender list.
     channels = frozenset({Channel.SMS, Channel.WHATSAPP})
+    opt_out_codes = frozenset({"103"})  # "Contact has sent 'stop'" (failures.py)
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("messagebird_api_url", "messagebird_conversations_api_url")
 

@@ -68,6 +68,26 @@ STATUS_MAP: dict[str, DeliveryState | None] = {
 }
 
 
+# The keywords Twilio's default opt-out handling answers on SMS, case-folded.
+TWILIO_KEYWORDS = frozenset(
+    {
+        "stop",
+        "stopall",
+        "unsubscribe",
+        "cancel",
+        "end",
+        "quit",
+        "optout",
+        "revoke",
+        "start",
+        "yes",
+        "unstop",
+        "help",
+        "info",
+    }
+)
+
+
 class TwilioAdapter(ProviderAdapter):
     name = "twilio"
     send_api = send.SEND_API
@@ -77,6 +97,10 @@ class TwilioAdapter(ProviderAdapter):
     # WhatsApp senders live in Twilio's Senders API, which the bridge does not read (`senders`).
     sender_channels = frozenset({Channel.SMS})
     channels = frozenset({Channel.SMS, Channel.WHATSAPP})
+    opt_out_codes = frozenset({"21610"})
+    # Twilio's default opt-out handling answers these on SMS itself (support.twilio.com, "Twilio
+    # support for opt-out keywords (SMS STOP filtering)"); the bridge answers any other.
+    keyword_answers = {Channel.SMS: TWILIO_KEYWORDS}
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("twilio_api_url",)
 
@@ -113,6 +137,8 @@ class TwilioAdapter(ProviderAdapter):
             profile_name=form.get("ProfileName") or None,
             received_at=request.received_at,
             account=form.get("AccountSid") or None,
+            # Advanced Opt-Out read the message as STOP, START or HELP (Twilio's own keywords).
+            consent_keyword=form.get("OptOutType") or None,
             problem=sender_problem(sender),
         )
         return WebhookContent(messages=(message,))

@@ -43,6 +43,7 @@ class VonageAdapter(ProviderAdapter):
     sender_api = staticmethod(senders.list_senders)
     sender_channels = frozenset({Channel.SMS})
     channels = frozenset({Channel.SMS, Channel.WHATSAPP})
+    opt_out_codes = frozenset({"1240"})  # the customer opted out (failures.py)
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("vonage_api_url", "vonage_messages_api_url")
 

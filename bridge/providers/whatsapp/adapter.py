@@ -54,6 +54,7 @@ class WhatsAppAdapter(ProviderAdapter):
     sender_api = staticmethod(senders.list_senders)
     sender_channels = frozenset({Channel.WHATSAPP})
     channels = frozenset({Channel.WHATSAPP})
+    opt_out_codes = frozenset({"131050"})  # the customer stopped the business's marketing messages
     media_hosts = MEDIA_HOSTS
     api_url_settings = ("whatsapp_api_url",)
 

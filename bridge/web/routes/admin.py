@@ -11,9 +11,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from redis import Redis
 
+from bridge.core.settings import Settings
 from bridge.inbox.merges import MergeAudit
+from bridge.intercom.client import IntercomClient
+from bridge.model.messages import Channel
+from bridge.ops.consent import UnknownNumber, consent_report, set_consent
 from bridge.ops.jobs import FailedJobs, Planner, parse_since
 from bridge.web.deps import AdaptersDep, AdminDep, RedisDep, SettingsDep
 
@@ -111,3 +116,57 @@ def _since(value: str | None) -> float | None:
         return parse_since(value)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+
+
+@router.get("/consent/{number}")
+def show_consent(_: AdminDep, redis_client: RedisDep, settings: SettingsDep, number: str) -> dict[str, Any]:
+    """A customer's consent on every business number, and every change (`bridge consent show`)."""
+    try:
+        return consent_report(redis_client, number, settings)
+    except UnknownNumber as unknown:
+        raise HTTPException(422, str(unknown)) from None
+
+
+class ConsentRequest(BaseModel):
+    """A choice the customer made elsewhere (by phone, by email), for one business number."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    number: str = Field(min_length=1, max_length=64)
+    business: str = Field(alias="from", min_length=1, max_length=64)
+    channel: Channel = Channel.SMS
+    opted_out: bool
+    reason: str = Field(min_length=1, max_length=500)
+    operator: str = Field("ops API", min_length=1, max_length=100)
+
+
+@router.post("/consent")
+def record_consent(
+    _: AdminDep, redis_client: RedisDep, settings: SettingsDep, body: ConsentRequest
+) -> dict[str, Any]:
+    """Record it (`bridge consent set`): audited as the operator's, mirrored on the Intercom contact."""
+    try:
+        with _intercom_if_configured(settings, redis_client) as intercom:
+            change = set_consent(
+                redis_client,
+                intercom,
+                settings,
+                number=body.number,
+                business=body.business,
+                channel=body.channel,
+                opted_out=body.opted_out,
+                reason=body.reason,
+                operator=body.operator,
+            )
+    except (UnknownNumber, ValueError) as refused:
+        raise HTTPException(422, str(refused)) from None
+    return change.to_json()
+
+
+@contextmanager
+def _intercom_if_configured(settings: Settings, redis_client: Redis) -> Iterator[IntercomClient | None]:
+    if settings.intercom_access_token is None:
+        yield None
+        return
+    with IntercomClient.from_settings(settings, redis_client=redis_client) as intercom:
+        yield intercom
