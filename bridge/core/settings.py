@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     signature_modes: SignatureModes = Field(
         default_factory=lambda: parse_signature_modes(""), validation_alias="BRIDGE_SIGNATURE_MODE"
     )
+    # How often workers look in Intercom for agents' replies whose webhook never arrived (seconds;
+    # 0 turns the catch-up off).
+    reply_catchup: Duration = Field(60.0, ge=0, validation_alias="BRIDGE_REPLY_CATCHUP_SECONDS")
+    # When a webhook is acknowledged: `write` (Redis answered), `fsync` (on the primary's disk:
+    # WAITAOF), `replica` (on a replica: WAIT). None: `fsync` on the embedded server, else `write`.
+    ack_after: Literal["write", "fsync", "replica"] | None = Field(None, validation_alias="BRIDGE_ACK_AFTER")
+    ack_timeout_ms: int = Field(2000, ge=1, le=60_000, validation_alias="BRIDGE_ACK_TIMEOUT_MS")
     # `json`, `text`, or `auto`: JSON unless stderr is a terminal (see bridge.core.logs).
     log_format: LogFormat = Field("auto", validation_alias="BRIDGE_LOG_FORMAT")
     # A customer's whole message that opts them out of a business number, or back in (carriers'
