@@ -111,6 +111,16 @@ class SandboxControl:
     def state(self) -> dict[str, Any]:
         return dict(self._http.get("/_sandbox/state").json())
 
+    def release_webhooks(self) -> int:
+        """Send the notifications held since `configure(hold_webhooks=True)`, late; how many."""
+        response = self._http.post("/_sandbox/webhooks/release", json={})
+        response.raise_for_status()
+        return int(response.json()["released"])
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """The notifications the sandbox sent: topic, notification id, the status answered."""
+        return list(self._http.get("/_sandbox/deliveries").json())
+
     def contacts(self) -> list[dict[str, Any]]:
         return [c for c in self.state()["contacts"] if not c.get("merged_into")]
 

@@ -3,7 +3,8 @@
 It speaks Intercom's wire format (Bearer auth, `error.list` errors, `X-RateLimit-*` headers on
 authenticated answers, 2.16 object shapes) so the bridge can be tried without a workspace and
 tested over real HTTP. Switches under `/_sandbox/` (no auth) set search lag, added latency,
-faults, the rate limit, the webhook subscription, messages answered without their conversation and
+faults, the rate limit, the webhook subscription (`topics`; `hold_webhooks` keeps notifications
+until `/_sandbox/webhooks/release` sends them, late), messages answered without their conversation and
 the workspace's subscription types (`subscription_types`; `sms_subscription_type: false` for a
 workspace without one for SMS), seed contacts, and expose what was exchanged and how many calls
 each rate-limit window counted; `/` shows the workspace to a person. Having no auth, they take only
@@ -27,7 +28,7 @@ from bridge.dev.devtools import LocalOnly
 from bridge.dev.sandbox.dashboard import render_dashboard
 from bridge.dev.sandbox.errors import NOT_JSON_MESSAGE, ApiError, install_error_handlers
 from bridge.dev.sandbox.messages import OPENED_TOPIC, send_admin_message
-from bridge.dev.sandbox.notifications import STATE_TOPICS, notify, topics_for_part
+from bridge.dev.sandbox.notifications import STATE_TOPICS, notify, release, topics_for_part
 from bridge.dev.sandbox.search import CONVERSATION_FIELDS, InvalidQuery, compile_query, custom_fields
 from bridge.dev.sandbox.state import (
     DEFAULT_RATE_LIMIT,
@@ -306,6 +307,8 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
         if "topics" in fields:
             topics = fields["topics"]
             workspace.topics = None if topics is None else frozenset(str(topic) for topic in topics)
+        if "hold_webhooks" in fields:
+            workspace.hold_webhooks = bool(fields["hold_webhooks"])
         if "subscription_types" in fields:
             workspace.subscriptions.configure(fields["subscription_types"])
         if "sms_subscription_type" in fields:
@@ -317,6 +320,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             "webhook_url": workspace.webhook_url,
             "messages_without_conversation_id": workspace.messages_without_conversation_id,
             "topics": None if workspace.topics is None else sorted(workspace.topics),
+            "hold_webhooks": workspace.hold_webhooks,
             "subscription_types": workspace.subscriptions.list_json()["data"],
         }
 
@@ -343,6 +347,11 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
         for topic in topics_for_part(part):
             await notify(workspace, topic, conversation, part)
         return part.to_json()
+
+    @app.post(f"{CONTROL_PREFIX}/webhooks/release")
+    async def release_webhooks() -> dict[str, int]:
+        """Send the notifications held while `hold_webhooks` was on, oldest first: late."""
+        return {"released": await release(workspace)}
 
     @app.get(f"{CONTROL_PREFIX}/deliveries")
     async def deliveries() -> list[dict[str, Any]]:

@@ -6,6 +6,10 @@ signed with `X-Hub-Signature: sha1=<HMAC-SHA1(client secret, body)>` and posted 
 webhook URL, for the topics the app subscribed to (`Workspace.topics`; by default all of them). Like
 Intercom, a reply notification carries the conversation with only the part that triggered it, and a
 bot part is announced under both `conversation.admin.replied` and `conversation.operator.replied`.
+
+Webhooks can be held (`Workspace.hold_webhooks`): each notification is made when its event happens,
+as Intercom makes it, and kept instead of sent until `release`, which posts them in order. That is
+a webhook the bridge never heard of in time (a restart, a deploy), then Intercom's retry arriving late.
 """
 
 from __future__ import annotations
@@ -77,18 +81,45 @@ def sign(body: bytes, secret: str) -> str:
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
 
+@dataclass(frozen=True)
+class Held:
+    """A notification made and not sent yet (`Workspace.hold_webhooks`)."""
+
+    topic: str
+    notification_id: str
+    body: bytes
+
+
 async def notify(
     workspace: Workspace, topic: str, conversation: Conversation, part: Part | None = None
 ) -> None:
     """Post the notification to the bridge (when a webhook URL and secret are configured and the
-    app subscribed to the topic)."""
+    app subscribed to the topic), or keep it while webhooks are held."""
     if not workspace.webhook_url or not workspace.client_secret:
         return
     if workspace.topics is not None and topic not in workspace.topics:
         return
     payload = envelope(workspace, topic, conversation, part)
-    body = json.dumps(payload).encode()
-    delivery = Delivery(topic=topic, notification_id=payload["id"])
+    held = Held(topic, payload["id"], json.dumps(payload).encode())
+    if workspace.hold_webhooks:
+        workspace.held.append(held)
+        return
+    await _post(workspace, held)
+
+
+async def release(workspace: Workspace) -> int:
+    """Send every held notification, oldest first, as it was made; how many were sent."""
+    held, workspace.held = workspace.held, []
+    for notification in held:
+        await _post(workspace, notification)
+    return len(held)
+
+
+async def _post(workspace: Workspace, notification: Held) -> None:
+    if not workspace.webhook_url or not workspace.client_secret:
+        return
+    body = notification.body
+    delivery = Delivery(topic=notification.topic, notification_id=notification.notification_id)
     workspace.deliveries.append(delivery)
     try:
         async with httpx.AsyncClient(timeout=10.0) as client:

@@ -7,6 +7,13 @@ list (a conversation's `contact_ids`) matches when one of its items does. Invali
 refused as Intercom refuses them, with a 400 and a reason. Conversations are searchable on the
 fields the sandbox keeps (`CONVERSATION_FIELDS`); `source.body`, which Intercom matches word by
 word, and the statistics are not.
+
+Timestamps (`DATE_FIELDS`) are matched by calendar day in the workspace's timezone (the sandbox's
+is UTC, as `/me` says), as the 2.16 description documents under "Searching for Timestamp Fields":
+the value is truncated to its day, so `=` matches that whole day, `>` matches from the start of
+the *next* day and `<` everything before the start of that day; `!=`, `>=`, `<=`, `IN` and `NIN`
+are refused. So `updated_at > <an hour ago>` finds nothing updated today: a client that wants the
+last minutes asks from two days back and compares the full `updated_at` it is answered.
 """
 
 from __future__ import annotations
@@ -56,6 +63,11 @@ CONVERSATION_FIELDS = frozenset(
         "priority",
     }
 )
+# Timestamps, matched by calendar day (the module docstring). Intercom's own table lists more
+# (`last_replied_at`, `waiting_since`, ...): these are the ones the sandbox fills.
+DATE_FIELDS = frozenset({"created_at", "updated_at", "signed_up_at", "last_seen_at"})
+DATE_OPERATORS = frozenset({"=", "<", ">"})
+DAY_SECONDS = 86400
 # A list field matches a negative operator only when none of its items match the positive one.
 _NEGATIVE = frozenset({"!=", "NIN", "!~"})
 
@@ -138,6 +150,10 @@ def _filter(node: dict[str, Any], fields: frozenset[str]) -> Callable[[dict[str,
         raise InvalidQuery(f"operator {operator!r} is not supported")
     if operator in ("IN", "NIN") and not isinstance(value, list):
         raise InvalidQuery(f"operator {operator} needs a list value")
+    if field in DATE_FIELDS:
+        if operator not in DATE_OPERATORS:
+            raise InvalidQuery(f"operator {operator} is not supported on date field {field}")
+        return _by_day(field, str(operator), _number(value))
 
     def predicate(record: dict[str, Any]) -> bool:
         held = _field_value(record, field)
@@ -146,6 +162,24 @@ def _filter(node: dict[str, Any], fields: frozenset[str]) -> Callable[[dict[str,
                 return all(test(item, value) for item in held)
             return any(test(item, value) for item in held)
         return test(held, value)
+
+    return predicate
+
+
+def _by_day(field: str, operator: str, value: float) -> Callable[[dict[str, Any]], bool]:
+    """A timestamp filter as Intercom applies it: `value` truncated to its day (UTC)."""
+    day = value - value % DAY_SECONDS
+
+    def predicate(record: dict[str, Any]) -> bool:
+        held = record.get(field)
+        if held is None:
+            return False
+        at = _number(held)
+        if operator == ">":
+            return at >= day + DAY_SECONDS
+        if operator == "<":
+            return at < day
+        return day <= at < day + DAY_SECONDS
 
     return predicate
 

@@ -335,6 +335,10 @@ class Workspace:
         self.messages_without_conversation_id = False
         # The app's webhook subscription: the topics notified (None: every topic the sandbox fires).
         self.topics: frozenset[str] | None = None
+        # True: notifications are kept, not sent, until released (`POST /_sandbox/webhooks/release`):
+        # a bridge that was down or slow when Intercom fired, then Intercom's retry, late.
+        self.hold_webhooks = False
+        self.held: list[Any] = []  # notifications kept (sandbox.notifications.Held), oldest first
         self.faults: list[Fault] = []
         self.rate_limit = DEFAULT_RATE_LIMIT  # calls a window; 0: no limit (calls still counted)
         self.rate_window_seconds = float(RATE_WINDOW_SECONDS)

@@ -184,3 +184,21 @@ def test_the_dashboard_shows_conversations_to_a_person(sandbox, http):
     )
     page = http.get(f"{sandbox.url}/").text
     assert "Conversations (1)" in page and "&lt;hello&gt;" in page and "Ada" in page
+
+
+def test_held_webhooks_are_kept_then_sent_late_as_they_were_made(sandbox, bridge, request):
+    sandbox.configure(
+        webhook_url=f"{bridge.url}/intercom/webhooks", client_secret="test-intercom-client-secret"
+    )
+    request.addfinalizer(lambda: sandbox.configure(webhook_url="", client_secret=""))  # not reset
+    sandbox.configure(hold_webhooks=True)
+    lead = sandbox.seed_contact(role="lead", phone="+14155550123")
+    opened = sandbox.api(
+        "POST", "/conversations", json={"from": {"type": "lead", "id": lead["id"]}, "body": "Hi"}
+    )
+    assert sandbox.agent_reply(opened.json()["conversation_id"], "Late, but here").status_code == 200
+    assert sandbox.deliveries() == []
+    assert sandbox.release_webhooks() == 1
+    [delivery] = sandbox.deliveries()
+    assert (delivery["topic"], delivery["status"]) == ("conversation.admin.replied", 200)
+    assert sandbox.release_webhooks() == 0

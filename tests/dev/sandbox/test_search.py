@@ -12,7 +12,7 @@ ADA = {
     "phone": "+14155550123",
     "formatted_phone": "+14155550123",
     "email": "ada@example.com",
-    "updated_at": 200,
+    "updated_at": 2 * 86400 + 200,  # two days after BOB's: timestamps are searched by day
     "custom_attributes": {"plan": "pro"},
 }
 BOB = {
@@ -123,3 +123,33 @@ def test_conversation_fields_are_not_contact_fields():
         compile_query({"field": "source.id", "operator": "=", "value": "1"})
     with pytest.raises(InvalidQuery, match="not a searchable field"):
         compile_query({"field": "phone", "operator": "=", "value": "1"}, fields=CONVERSATION_FIELDS)
+
+
+# Tuesday 2 January 2024, 00:00 UTC, the sandbox workspace's timezone; and 9:00 and 23:00 that day.
+TUESDAY = 1704153600
+NINE, ELEVEN_PM = TUESDAY + 9 * 3600, TUESDAY + 23 * 3600
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "expected"),
+    [
+        # `>` starts at the next day, not at the instant given (the 2.16 description's example).
+        (">", NINE, {"tuesday 23:00": False, "wednesday 00:00": True, "monday 23:00": False}),
+        (">", TUESDAY - 86400, {"tuesday 23:00": True, "wednesday 00:00": True, "monday 23:00": False}),
+        ("<", ELEVEN_PM, {"tuesday 23:00": False, "wednesday 00:00": False, "monday 23:00": True}),
+        ("=", NINE, {"tuesday 23:00": True, "wednesday 00:00": False, "monday 23:00": False}),
+    ],
+)
+def test_timestamps_are_matched_by_calendar_day(operator, value, expected):
+    at = {"tuesday 23:00": ELEVEN_PM, "wednesday 00:00": TUESDAY + 86400, "monday 23:00": TUESDAY - 3600}
+    predicate = compile_query(
+        {"field": "updated_at", "operator": operator, "value": value}, fields=CONVERSATION_FIELDS
+    )
+    assert {name: predicate({"id": name, "updated_at": when}) for name, when in at.items()} == expected
+
+
+@pytest.mark.parametrize("operator", [">=", "<=", "!=", "IN", "NIN"])
+def test_operators_intercom_does_not_support_on_timestamps_are_refused(operator):
+    value = [NINE] if operator in ("IN", "NIN") else NINE
+    with pytest.raises(InvalidQuery, match="date field updated_at"):
+        compile_query({"field": "updated_at", "operator": operator, "value": value})
