@@ -9,6 +9,9 @@ the workspace's subscription types (`subscription_types`; `sms_subscription_type
 workspace without one for SMS), seed contacts, and expose what was exchanged and how many calls
 each rate-limit window counted; `/` shows the workspace to a person. Having no auth, they take only
 JSON, and the whole sandbox answers only requests addressed to this machine (`bridge.dev.devtools`).
+
+Files a reply carries (`attachment_files`) are kept and served back under `/_sandbox/uploads/`
+(`bridge.dev.sandbox.uploads`; `attachment_max_bytes` sets the largest one taken).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
 from bridge.dev.devtools import LocalOnly
@@ -38,6 +41,7 @@ from bridge.dev.sandbox.state import (
     Fault,
     Workspace,
 )
+from bridge.dev.sandbox.uploads import DATA_ONLY_HEADERS, FIELD, UPLOADS_PATH, read_files, refuse_files
 
 CONTROL_PREFIX = "/_sandbox"
 MAX_PER_PAGE = 150
@@ -182,6 +186,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
         body = fields.get("body")
         if not isinstance(body, str):
             raise ApiError(400, "parameter_not_found", "body is required")
+        refuse_files(fields, "POST /conversations")
         try:
             contact = workspace.contact(str(sender["id"]))
         except ApiError as exc:
@@ -210,6 +215,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
         conversation = workspace.conversation(conversation_id)
         fields = await _json_body(request)
         urls = _attachment_urls(fields)
+        files = read_files(fields, max_bytes=workspace.attachment_max_bytes)
         if fields.get("type") == "admin":
             admin = workspace.admin(str(fields.get("admin_id", "")))
             kind = fields.get("message_type")
@@ -222,6 +228,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
                 body=str(fields.get("body") or ""),
                 author=author,
                 attachment_urls=urls,
+                uploads=workspace.keep_files(files, base_url=str(request.base_url)),
             )
             for topic in topics_for_part(part):
                 await notify(workspace, topic, conversation, part)
@@ -238,6 +245,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
                 body=fields["body"],
                 author=contact.author(),
                 attachment_urls=urls,
+                uploads=workspace.keep_files(files, base_url=str(request.base_url)),
             )
         else:
             raise ApiError(400, "parameter_invalid", "type must be user or admin")
@@ -272,6 +280,16 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
     async def dashboard() -> str:
         return render_dashboard(workspace)
 
+    @app.get(f"{UPLOADS_PATH}/{{upload_id}}/{{name:path}}")
+    async def uploaded(upload_id: str, name: str) -> Response:
+        """A file a reply carried, as data (`bridge.dev.sandbox.uploads`)."""
+        upload = workspace.uploads.get(upload_id)
+        if upload is None:
+            return JSONResponse({"detail": "no such upload"}, status_code=404, headers=DATA_ONLY_HEADERS)
+        disposition = "inline" if upload.inline else "attachment"
+        headers = {"Content-Disposition": disposition, **DATA_ONLY_HEADERS}
+        return Response(upload.data, media_type=upload.content_type, headers=headers)
+
     @app.get(f"{CONTROL_PREFIX}/state")
     async def state() -> dict[str, Any]:
         subscriptions = workspace.subscriptions
@@ -298,6 +316,8 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             workspace.latency = float(fields["latency"])
         if "rate_limit" in fields:
             workspace.rate_limit = int(fields["rate_limit"])
+        if "attachment_max_bytes" in fields:
+            workspace.attachment_max_bytes = int(fields["attachment_max_bytes"])
         if "webhook_url" in fields:
             workspace.webhook_url = fields["webhook_url"] or None
         if "client_secret" in fields:
@@ -317,6 +337,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             "search_lag": workspace.search_lag,
             "latency": workspace.latency,
             "rate_limit": workspace.rate_limit,
+            "attachment_max_bytes": workspace.attachment_max_bytes,
             "webhook_url": workspace.webhook_url,
             "messages_without_conversation_id": workspace.messages_without_conversation_id,
             "topics": None if workspace.topics is None else sorted(workspace.topics),
@@ -490,7 +511,7 @@ async def _record(workspace: Workspace, request: Request, body: bytes, response:
             path=request.url.path,
             query=request.url.query,
             request_headers={k: v for k, v in request.headers.items() if k in RECORDED_HEADERS},
-            request_body=_decode(body),
+            request_body=_without_file_data(_decode(body)),
             status=response.status_code,
             response_headers={k.lower(): v for k, v in response.headers.items()},
             response_body=_decode(content),
@@ -507,6 +528,20 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw.decode("utf-8", "replace")
+
+
+def _without_file_data(body: Any) -> Any:
+    """A recorded request with each file's base64 replaced by its length: the file is kept once,
+    as an upload, not again in every exchange."""
+    if not isinstance(body, dict) or not isinstance(body.get(FIELD), list):
+        return body
+    files = [
+        {**item, "data": f"({len(item['data'])} base64 characters)"}
+        if isinstance(item, dict) and isinstance(item.get("data"), str)
+        else item
+        for item in body[FIELD]
+    ]
+    return {**body, FIELD: files}
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

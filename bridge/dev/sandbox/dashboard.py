@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 from html import escape
+from typing import Any
 
-from bridge.dev.sandbox.state import Workspace
+from bridge.dev.sandbox.state import Part, Workspace
+from bridge.model.media_types import shown_inline
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}
@@ -15,6 +17,7 @@ h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
 .user,.lead{color:#0b5} .admin{color:#06c} table{border-collapse:collapse}
 td,th{border-bottom:1px solid #eee;padding:.2rem .6rem;text-align:left;font-size:.9rem}
 form.reply{display:inline-block;margin:.4rem .4rem 0 1rem}
+img.file{max-height:6rem;max-width:12rem;vertical-align:top;margin:.2rem .4rem;border:1px solid #ddd}
 """
 
 
@@ -34,10 +37,16 @@ def render_dashboard(workspace: Workspace) -> str:
     conversations = []
     for conv in sorted(workspace.conversations.values(), key=lambda c: c.created_at, reverse=True):
         lines = [
-            _line(workspace, conv.source_author, "comment", conv.source_body, conv.source_attachment_urls)
+            _line(
+                workspace,
+                conv.source_author,
+                "comment",
+                conv.source_body,
+                [{"url": url} for url in conv.source_attachment_urls],
+            )
         ]
         lines += [
-            _line(workspace, part.author, part.part_type, part.body, part.attachment_urls)
+            _line(workspace, part.author, part.part_type, part.body, _part_attachments(part))
             for part in conv.parts
         ]
         meta = (
@@ -98,18 +107,45 @@ def _actions(conversation_id: str, state: str) -> str:
     )
 
 
-def _line(workspace: Workspace, author: dict[str, object], part_type: str, body: str, urls: list[str]) -> str:
+def _line(
+    workspace: Workspace,
+    author: dict[str, object],
+    part_type: str,
+    body: str,
+    attachments: list[dict[str, Any]],
+) -> str:
     # As Intercom shows a nameless lead: by its phone number.
     contact = workspace.contacts.get(str(author.get("id", "")))
     phone = contact.phone if contact is not None else None
     who = escape(str(author.get("name") or phone or author.get("id", "")))
     kind = escape(str(author.get("type", "")))
     label = f" ({escape(part_type)})" if part_type != "comment" else ""
-    return f'<div class="part"><b class="{kind}">{who}</b>{label}: {escape(body)}{_attachments(urls)}</div>'
+    files = _attachments(attachments)
+    return f'<div class="part"><b class="{kind}">{who}</b>{label}: {escape(body)}{files}</div>'
 
 
-def _attachments(urls: list[str]) -> str:
-    return "".join(f' <a href="{escape(url)}">[attachment]</a>' for url in urls)
+def _part_attachments(part: Part) -> list[dict[str, Any]]:
+    """What the part lists under `attachments`: the files it carried, else its links."""
+    return list(part.to_json()["attachments"])
+
+
+def _attachments(attachments: list[dict[str, Any]]) -> str:
+    """Each attachment as a link; a file the sandbox holds by its name and size, a picture also
+    as a thumbnail (an `<img>` runs no script, whatever the bytes are)."""
+    shown = []
+    for item in attachments:
+        url = escape(str(item.get("url") or ""))
+        if "filesize" not in item:
+            shown.append(f' <a href="{url}">[attachment]</a>')
+            continue
+        size = f"{int(item['filesize']):,} bytes"
+        thumbnail = (
+            f'<img class="file" src="{url}" alt="">'
+            if str(item.get("content_type", "")).startswith("image/") and shown_inline(item["content_type"])
+            else ""
+        )
+        shown.append(f' <a href="{url}">{thumbnail}[{escape(str(item.get("name")))}, {size}]</a>')
+    return "".join(shown)
 
 
 def _consent(workspace: Workspace, contact_id: str) -> str:

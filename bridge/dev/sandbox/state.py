@@ -24,6 +24,7 @@ import phonenumbers
 
 from bridge.dev.sandbox.errors import ApiError
 from bridge.dev.sandbox.subscriptions import Subscriptions, default_types
+from bridge.dev.sandbox.uploads import DEFAULT_MAX_BYTES, FileField, Upload, upload_url
 
 WORKSPACE_ID = "sandbox"
 RATE_WINDOW_SECONDS = 10
@@ -130,8 +131,14 @@ class Part:
     created_at: int
     author: dict[str, Any]
     attachment_urls: list[str] = field(default_factory=list)
+    uploads: list[Upload] = field(default_factory=list)  # `attachment_files`, kept (they win over URLs)
 
     def to_json(self) -> dict[str, Any]:
+        attachments = (
+            [upload.to_json() for upload in self.uploads]
+            if self.uploads
+            else [_attachment(url) for url in self.attachment_urls]
+        )
         return {
             "type": "conversation_part",
             "id": self.id,
@@ -141,7 +148,7 @@ class Part:
             "updated_at": self.created_at,
             "notified_at": self.created_at,
             "author": self.author,
-            "attachments": [_attachment(url) for url in self.attachment_urls],
+            "attachments": attachments,
             "external_id": None,
             "redacted": False,
             "app_package_code": "bridge" if self.author.get("type") in ("user", "lead") else None,
@@ -324,6 +331,8 @@ class Workspace:
         self.contacts: dict[str, Contact] = {}
         self.conversations: dict[str, Conversation] = {}
         self.data_attributes: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, Upload] = {}  # files replies carried, by id (`sandbox.uploads`)
+        self.attachment_max_bytes = DEFAULT_MAX_BYTES  # the largest file a reply may carry
         self.subscriptions = Subscriptions(default_types(sms=self.sms_subscription_type))
         self.admins = [
             {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "admin@sandbox.test"}
@@ -618,6 +627,7 @@ class Workspace:
         body: str,
         author: dict[str, Any],
         attachment_urls: list[str],
+        uploads: list[Upload] | None = None,
     ) -> Part:
         now = int(time.time())
         part = Part(
@@ -627,10 +637,22 @@ class Workspace:
             created_at=now,
             author=author,
             attachment_urls=attachment_urls,
+            uploads=uploads or [],
         )
         conversation.parts.append(part)
         conversation.updated_at = now
         return part
+
+    def keep_files(self, files: list[FileField], *, base_url: str) -> list[Upload]:
+        """Keep the files a reply carried, each served at its own URL under `base_url`."""
+        uploads = []
+        for file in files:
+            upload_id = self._number_id()
+            url = upload_url(base_url, upload_id, file.name)
+            upload = Upload(upload_id, file.name, file.content_type, file.data, url)
+            self.uploads[upload_id] = upload
+            uploads.append(upload)
+        return uploads
 
     def set_state(self, conversation: Conversation, state: str) -> None:
         conversation.state = state
