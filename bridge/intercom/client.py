@@ -42,6 +42,7 @@ from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.core.tls import tls_context
 from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, CallBudget
+from bridge.intercom.files import AttachmentFile, FileBody
 from bridge.intercom.models import (
     OPT_IN,
     OPT_OUT,
@@ -60,6 +61,9 @@ SEARCH_PAGE_SIZE = 50
 SEARCH_MAX_PAGES = 20
 # `GET /contacts` serves at most 150 contacts a page (research/intercom-api.md §2.4, pagination).
 LIST_MAX_PER_PAGE = 150
+# A request carrying files takes as long to send as the files take, and Intercom stores them
+# before it answers: each network step may take longer than an ordinary call's.
+FILES_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
 # Intercom's resource and action names are lowercase words; its ids carry digits (hex or numeric).
 _PATH_WORD = re.compile(r"[a-z_]+")
@@ -209,9 +213,16 @@ class IntercomClient:
         return str(message["conversation_id"])
 
     def reply_as_contact(
-        self, conversation_id: str, *, contact_id: str, body: str, attachment_urls: Sequence[str]
+        self,
+        conversation_id: str,
+        *,
+        contact_id: str,
+        body: str,
+        attachment_urls: Sequence[str],
+        attachment_files: Sequence[AttachmentFile] = (),
     ) -> dict[str, Any]:
-        """Add the customer's message to a conversation (this reopens it when closed)."""
+        """Add the customer's message to a conversation (this reopens it when closed), with
+        `attachment_files` read from disk as the request goes (`bridge.intercom.files`)."""
         payload: dict[str, Any] = {
             "message_type": "comment",
             "type": "user",
@@ -220,7 +231,8 @@ class IntercomClient:
         }
         if attachment_urls:
             payload["attachment_urls"] = list(attachment_urls)
-        return self.request("POST", f"/conversations/{_segment(conversation_id)}/reply", json=payload)
+        path = f"/conversations/{_segment(conversation_id)}/reply"
+        return self.request("POST", path, json=payload, files=attachment_files)
 
     def create_admin_message(self, *, contact: ContactRef, admin_id: str, body: str) -> AdminMessage:
         """Write to the contact first, as the admin, in a conversation Intercom opens at once
@@ -358,11 +370,18 @@ class IntercomClient:
     # --- transport ---
 
     def request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        files: Sequence[AttachmentFile] = (),
     ) -> dict[str, Any]:
-        """One API call with quick retries; the decoded JSON body on success."""
+        """One API call with quick retries; the decoded JSON body on success. `files` go in the
+        body as `attachment_files`, streamed from disk on every attempt."""
         response = call_with_retries(
-            lambda: self._attempt(method, path, json=json, params=params),
+            lambda: self._attempt(method, path, json=json, params=params, files=files),
             policy=self._policy,
             service="Intercom",
             request=f"{method} {path}",
@@ -374,7 +393,15 @@ class IntercomClient:
             raise _rejection(method, path, response)
         return _json_object(response)
 
-    def _attempt(self, method: str, path: str, *, json: Any, params: dict[str, str] | None) -> httpx.Response:
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: dict[str, str] | None,
+        files: Sequence[AttachmentFile] = (),
+    ) -> httpx.Response:
         """One HTTP attempt, measured by endpoint template and answer (`transport_error`: none),
         in a slot of the shared budget; a 429 pauses every process sharing it."""
         if self._budget is not None:
@@ -386,7 +413,14 @@ class IntercomClient:
             metrics.current().intercom_request(method, endpoint_template(path), status, seconds)
 
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            if files:
+                body = FileBody(json, files)
+                headers = {"Content-Type": "application/json", "Content-Length": str(body.length)}
+                response = self._http.request(
+                    method, path, content=body.chunks(), headers=headers, params=params, timeout=FILES_TIMEOUT
+                )
+            else:
+                response = self._http.request(method, path, json=json, params=params)
         except httpx.TransportError:
             record("transport_error")
             raise
