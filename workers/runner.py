@@ -13,6 +13,7 @@ from bridge.core.settings import get_settings
 from bridge.core.tls import tls_context
 from bridge.infra.queueing import JOB_FUNCTIONS, QUEUES
 from bridge.infra.worker_timings import worker_timings
+from workers.catchup import CatchupLoop
 from workers.context import JobContextSimpleWorker, JobContextWorker
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,12 @@ def run_worker(
     worker TTL and maintenance interval get a job abandoned by a killed worker retried within
     about three minutes instead of ten or more (`bridge.infra.heartbeats`; `BRIDGE_WORKER_TTL` shortens
     them for tests that kill workers).
+
+    Beside the queues, a worker that is not draining (`burst`) runs the reply catch-up
+    (`workers.catchup`) unless `BRIDGE_REPLY_CATCHUP_SECONDS` is 0.
     """
-    timings = worker_timings(get_settings().worker_ttl)
+    settings = get_settings()
+    timings = worker_timings(settings.worker_ttl)
     worker_class = JobContextWorker if fork else JobContextSimpleWorker
     worker = worker_class(
         list(QUEUES),
@@ -41,8 +46,15 @@ def run_worker(
         job_monitoring_interval=timings.job_monitoring_interval,
     )
     preload()
-    # The scheduler moves retries with a delay back onto the queue; every worker may run one.
-    return bool(worker.work(burst=burst, with_scheduler=True, logging_level="WARNING"))
+    catchup = CatchupLoop(redis_client, settings) if not burst and settings.reply_catchup > 0 else None
+    if catchup is not None:
+        catchup.start()
+    try:
+        # The scheduler moves retries with a delay back onto the queue; every worker may run one.
+        return bool(worker.work(burst=burst, with_scheduler=True, logging_level="WARNING"))
+    finally:
+        if catchup is not None:
+            catchup.stop()
 
 
 def preload() -> None:

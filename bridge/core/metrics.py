@@ -160,6 +160,12 @@ UNREADABLE_WEBHOOKS = Spec(
     "Stored webhooks a worker could not read (each listed by `bridge jobs failed`), by provider and kind.",
     ("provider", "kind"),
 )
+REPLY_CATCHUP_PARTS = Spec(
+    "bridge_reply_catchup_parts_total",
+    "Agents' and bots' reply parts the reply catch-up found unsent and queued, by author type: "
+    "each is a webhook from Intercom that never reached the bridge (or not yet).",
+    ("author",),
+)
 SPECS = (
     WEBHOOKS,
     UNREADABLE_WEBHOOKS,
@@ -171,6 +177,7 @@ SPECS = (
     OUTBOUND_MESSAGES,
     JOB_DURATION,
     DELIVERY_LATENCY,
+    REPLY_CATCHUP_PARTS,
 )
 
 SUM_FIELD = "sum"
@@ -240,6 +247,10 @@ class Metrics:
         if received_at is None:
             return  # an entry stored before the ledger kept the time
         self._add(_observation(DELIVERY_LATENCY, (provider, result), max(now - received_at, 0.0)))
+
+    def reply_caught_up(self, author_type: str) -> None:
+        """The reply catch-up queued a part no webhook had brought (`bridge.replies.catchup`)."""
+        self._add([(REPLY_CATCHUP_PARTS, (author_type,), 1.0)])
 
     def _add(self, increments: Sequence[Increment]) -> None:
         if self.sink is not None:

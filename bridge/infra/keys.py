@@ -36,6 +36,9 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:sync:contacts                  | hash   | 7 days idle| a `contacts sync` run; deleted when it ends  |
 | bridge:metrics:{metric}               | hash   | forever    | one counter or histogram (`infra.metrics`)  |
 | bridge:budget:intercom                | hash   | 1 min idle | Intercom call budget (`infra.rate_budget`)  |
+| bridge:catchup:replies:mark           | string | forever    | when the last reply catch-up began (unix s)  |
+| bridge:catchup:replies:lease          | string | 2 minutes  | a worker is running the reply catch-up       |
+| bridge:catchup:replies:seen:{conv_id} | hash   | 1 day      | the catch-up read it at this `updated_at`    |
 
 A metric's hash holds one field per series: the JSON list of its label values (a histogram's
 end with the bucket's upper bound, or `sum`), valued by HINCRBYFLOAT. Counters only grow;
@@ -123,6 +126,16 @@ METRICS_PREFIX = f"{PREFIX}metrics:"
 # The Intercom call budget every process shares (bridge.infra.rate_budget): µs timestamps of the next
 # free slot (`tat`) and of the end of a 429's pause (`paused_until`).
 INTERCOM_BUDGET = f"{PREFIX}budget:intercom"
+
+
+# The reply catch-up (bridge.replies.catchup): its high-water mark, the lease of the one worker
+# running it, and what it read of each conversation.
+REPLY_CATCHUP_MARK = f"{PREFIX}catchup:replies:mark"
+REPLY_CATCHUP_LEASE = f"{PREFIX}catchup:replies:lease"
+
+
+def reply_catchup_seen(conversation_id: str) -> str:
+    return f"{PREFIX}catchup:replies:seen:{conversation_id}"
 
 
 def metric(name: str) -> str:

@@ -16,9 +16,10 @@ pauses them all until its `X-RateLimit-Reset`.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -64,6 +65,13 @@ LIST_MAX_PER_PAGE = 150
 # A request carrying files takes as long to send as the files take, and Intercom stores them
 # before it answers: each network step may take longer than an ordinary call's.
 FILES_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# Conversation search serves at most 150 a page (research/intercom-api.md §3.4).
+CONVERSATION_SEARCH_PAGE_SIZE = 150
+# How much earlier than asked a search on `updated_at` starts: Intercom truncates a searched
+# timestamp to its calendar day in the workspace's timezone and `>` matches from the start of the
+# next day (2.16, "Searching for Timestamp Fields"), so one day back is the day itself, and the
+# second covers a 25-hour day when the clocks change.
+UPDATED_SEARCH_MARGIN = 2 * 86400
 
 # Intercom's resource and action names are lowercase words; its ids carry digits (hex or numeric).
 _PATH_WORD = re.compile(r"[a-z_]+")
@@ -79,6 +87,14 @@ class ContactPage:
     items: tuple[dict[str, Any], ...]
     next_cursor: str | None
     total_count: int | None
+
+
+@dataclass(frozen=True)
+class ConversationStamp:
+    """A conversation as a search lists it: its id, and when it last changed (Intercom's clock)."""
+
+    id: str
+    updated_at: float
 
 
 class IntercomClient:
@@ -279,6 +295,43 @@ class IntercomClient:
                 return str(item["id"])
         return None
 
+    def get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation with its parts (the 500 newest), as Intercom answers it."""
+        return self.request("GET", f"/conversations/{_segment(conversation_id)}")
+
+    def updated_conversations(self, since: float) -> Iterator[ConversationStamp]:
+        """Every conversation of the workspace whose `updated_at` is `since` (unix seconds) or
+        later, newest first, page after page as the iteration goes on.
+
+        A search on `updated_at > since` would miss everything changed since midnight (Intercom
+        matches searched timestamps by day, `UPDATED_SEARCH_MARGIN`), so the search starts two
+        days earlier, sorted by the full `updated_at`, and the iteration ends at the first
+        conversation older than `since`: a page further is asked only while they are all newer."""
+        query = {"field": "updated_at", "operator": ">", "value": math.floor(since) - UPDATED_SEARCH_MARGIN}
+        pagination: dict[str, Any] = {"per_page": CONVERSATION_SEARCH_PAGE_SIZE}
+        while True:
+            page = self.request(
+                "POST",
+                "/conversations/search",
+                json={
+                    "query": query,
+                    "pagination": pagination,
+                    "sort": {"field": "updated_at", "order": "descending"},
+                },
+            )
+            for item in page.get("conversations") or []:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                updated_at = _unix_time(item.get("updated_at"))
+                if updated_at is not None and updated_at < since:
+                    return
+                # One with no readable time is listed all the same: the caller looks, rather than miss it.
+                yield ConversationStamp(str(item["id"]), since if updated_at is None else updated_at)
+            cursor = ((page.get("pages") or {}).get("next") or {}).get("starting_after")
+            if not cursor:
+                return
+            pagination = {"per_page": CONVERSATION_SEARCH_PAGE_SIZE, "starting_after": cursor}
+
     def reply_as_admin(
         self, conversation_id: str, *, admin_id: str, body: str, attachment_urls: Sequence[str] = ()
     ) -> str:
@@ -434,6 +487,13 @@ def _segment(identifier: str) -> str:
     """An id as one path segment: whatever it holds (it may come from an agent's input or a
     stored record) it cannot reach another endpoint (`../admins`) or break the request line."""
     return quote(str(identifier), safe="")
+
+
+def _unix_time(value: Any) -> float | None:
+    """A timestamp Intercom answered (unix seconds, a number), or None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _admin_number(admin_id: str) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from bridge.core.errors import MalformedPayload
 from bridge.core.json_payloads import JsonNode
@@ -90,6 +91,14 @@ def parse(body: bytes) -> Notification:
         conversation_id=conversation_id,
         parts=parts,
     )
+
+
+def conversation_reply_parts(conversation: dict[str, Any]) -> tuple[ReplyPart, ...]:
+    """The reply parts of a conversation as `GET /conversations/{id}` answers it (its 500 newest
+    parts), chosen as a notification's are: what the reply catch-up (`bridge.replies.catchup`) may
+    send. A part without its own time gets none (0.0): it is never sent."""
+    node = JsonNode(conversation, "conversation")
+    return tuple(_reply_parts(node, node.required("id"), 0.0))
 
 
 def _reply_parts(conversation: JsonNode, conversation_id: str, default_time: float) -> list[ReplyPart]:

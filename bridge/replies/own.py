@@ -61,8 +61,12 @@ class OwnParts:
         """`part_id` is the bridge's own: its reply webhook, however late, sends nothing."""
         self._redis.set(keys.own_part(part_id), "1", ex=self._ttl)
 
+    def recorded(self, part_id: str) -> bool:
+        """Whether the bridge recorded `part_id` as its own."""
+        return bool(self._redis.exists(keys.own_part(part_id)))
+
     def verdict(self, conversation_id: str, part_id: str) -> Verdict:
-        if self._redis.exists(keys.own_part(part_id)):
+        if self.recorded(part_id):
             return Verdict.OWN
         if self._redis.exists(keys.own_pending(conversation_id)):
             return Verdict.PENDING
