@@ -42,7 +42,7 @@ def catch_up_once(
     ):
         run = ReplyCatchup(redis_client=connection, intercom=intercom, settings=settings, clock=clock).run()
     if run.queued:
-        log.warning("reply catch-up: %d reply parts no webhook had brought, queued", len(run.queued))
+        log.info("reply catch-up: %d reply parts no webhook had brought, queued", len(run.queued))
     return run
 
 

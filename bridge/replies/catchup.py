@@ -125,8 +125,14 @@ class ReplyCatchup:
                 pass  # it expired meanwhile: nothing of ours to release
 
     def _mark(self) -> float | None:
+        """When the last complete run began; None before the first (or for a mark that is not a
+        time, which would otherwise stop every run for good)."""
         stored = self._redis.get(keys.REPLY_CATCHUP_MARK)
-        return float(stored) if stored is not None else None
+        try:
+            return float(stored) if stored is not None else None
+        except ValueError:
+            log.warning("reply catch-up: the mark %r is not a time; looking one interval back", stored)
+            return None
 
     def _keep_lease(self) -> bool:
         """Renew the lease when a third of it has passed; False once it is somebody else's."""

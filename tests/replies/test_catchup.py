@@ -169,6 +169,14 @@ def test_the_first_look_ever_starts_one_interval_back(conversation, redis_client
     assert run.ran and run.listed == 0 and run.queued == []
 
 
+def test_a_mark_that_is_not_a_time_is_looked_past_not_stuck_on(conversation, redis_client, settings, sandbox):
+    part_id = reply(sandbox, conversation, "Still found")
+    redis_client.set(keys.REPLY_CATCHUP_MARK, "yesterday")
+    run = catch_up_once(redis_client, settings)
+    assert run.queued == [part_id]
+    assert float(redis_client.get(keys.REPLY_CATCHUP_MARK)) == pytest.approx(time.time(), abs=30)
+
+
 def test_two_workers_looking_at_the_same_moment_send_once(
     conversation, providers_at_standin, sandbox, redis_client, settings, drain
 ):
