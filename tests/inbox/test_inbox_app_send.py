@@ -254,3 +254,14 @@ def test_a_named_template_s_variables_are_prefilled_from_the_contact_s_name_and_
 
     [send] = outreach_env.state.sends
     assert (send.template, send.variables) == ("delivery_window", ["Ada", "today, 2-4 pm"])
+
+
+def test_a_customer_who_texted_stop_is_not_sent_to_and_the_panel_says_why(outreach_env, inbox, drain):
+    app = inbox(text="STOP")
+    app.click(SEND_OPEN)
+    app.click(SEND_PREVIEW, **{ROUTE_INPUT: SMS_TWILIO, TEXT_INPUT: "One more offer"})
+    refused = app.click(SEND_CONFIRM)
+    said = texts(refused)
+    assert "opted out" in said and "START" in said
+    drain()
+    assert outreach_env.state.sends == []
