@@ -18,11 +18,12 @@ from fastapi.responses import JSONResponse
 from bridge import __version__
 from bridge.conversations.media import media_store
 from bridge.core import metrics
-from bridge.core.errors import StorageUnavailable, WebhookRejected
+from bridge.core.errors import NotDurable, StorageUnavailable, WebhookRejected
 from bridge.core.logs import configure_logging, route_server_logs, secret_values
 from bridge.core.settings import Settings, get_settings
 from bridge.core.tls import tls_context
 from bridge.infra.connection import async_redis_client, redis_client
+from bridge.infra.durability import Durability
 from bridge.infra.metrics import redis_metrics
 from bridge.intake.edge import Intake
 from bridge.ops.retention import sweep_media
@@ -61,7 +62,10 @@ def create_app(
         url, embedded = resolve_redis(settings)
         client = redis_client(url)
         app.state.redis = client
-        app.state.intake = Intake(client, async_redis_client(url), settings, app.state.adapters)
+        # What a webhook's answer waits for (BRIDGE_ACK_AFTER): `fsync` by default on the embedded server.
+        durability = Durability.required(settings, embedded=embedded is not None)
+        async_client = async_redis_client(url, wait_ms=durability.timeout_ms if durability else 0)
+        app.state.intake = Intake(client, async_client, settings, app.state.adapters, durability=durability)
         # The message API's client for the providers' template lists (`bridge.outreach.catalog`).
         provider_http = httpx.Client(timeout=LISTING_TIMEOUT, verify=tls_context())
         app.state.outreach = Outreach(client, settings, app.state.adapters, provider_http)
@@ -128,10 +132,16 @@ def create_app(
 
     @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
-        # Never 2xx for a message that was not stored: the provider must retry.
-        log.error("webhook not stored: %s", exc)
+        # Never 2xx for a message that was not stored, or not as durably as BRIDGE_ACK_AFTER asks:
+        # the provider must retry.
+        if isinstance(exc, NotDurable):
+            log.error("webhook stored but not acknowledged: %s", exc)
+            detail = "storage could not confirm the message durable in time; retry later"
+        else:
+            log.error("webhook not stored: %s", exc)
+            detail = "storage is unavailable; the message was not stored, retry later"
         return JSONResponse(
-            {"detail": "storage is unavailable; the message was not stored, retry later"},
+            {"detail": detail},
             status_code=503,
             headers={"Retry-After": "5"},
         )

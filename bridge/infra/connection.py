@@ -48,13 +48,14 @@ def redis_client(url: str, *, timeout: float = 2.0, wait_out_outages: bool = Fal
     )
 
 
-def async_redis_client(url: str, *, timeout: float = 2.0) -> redis.asyncio.Redis:
+def async_redis_client(url: str, *, timeout: float = 2.0, wait_ms: int = 0) -> redis.asyncio.Redis:
     """The web process's client for its event loop (`bridge.infra.batching`): the same timeouts and
     quick reconnection attempts as `redis_client`'s, so a Redis that is down is a 503 at once,
-    while a round trip in flight never holds up the other requests."""
+    while a round trip in flight never holds up the other requests. A round trip may also hold a
+    WAIT or WAITAOF of up to `wait_ms` (`bridge.infra.durability`): the socket waits that longer."""
     return redis.asyncio.Redis.from_url(
         url,
-        socket_timeout=timeout,
+        socket_timeout=timeout + wait_ms / 1000,
         socket_connect_timeout=timeout,
         health_check_interval=30,
         retry=redis.asyncio.retry.Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),

@@ -36,6 +36,7 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:sync:contacts                  | hash   | 7 days idle| a `contacts sync` run; deleted when it ends  |
 | bridge:metrics:{metric}               | hash   | forever    | one counter or histogram (`infra.metrics`)  |
 | bridge:budget:intercom                | hash   | 1 min idle | Intercom call budget (`infra.rate_budget`)  |
+| bridge:acks                           | string | forever    | durable batches: the write each wait follows|
 | bridge:catchup:replies:mark           | string | forever    | when the last reply catch-up began (unix s)  |
 | bridge:catchup:replies:lease          | string | 2 minutes  | a worker is running the reply catch-up       |
 | bridge:catchup:replies:seen:{conv_id} | hash   | 1 day      | the catch-up read it at this `updated_at`    |
@@ -126,6 +127,10 @@ METRICS_PREFIX = f"{PREFIX}metrics:"
 # The Intercom call budget every process shares (bridge.infra.rate_budget): µs timestamps of the next
 # free slot (`tat`) and of the end of a 429's pause (`paused_until`).
 INTERCOM_BUDGET = f"{PREFIX}budget:intercom"
+
+# Counted up by every batch that waits for durability (`bridge.infra.durability`): a write of the
+# batch's own, so its WAIT / WAITAOF covers whatever was written before it, on any connection.
+ACKS = f"{PREFIX}acks"
 
 
 # The reply catch-up (bridge.replies.catchup): its high-water mark, the lease of the one worker

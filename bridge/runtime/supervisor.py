@@ -27,6 +27,7 @@ from bridge.core.files import private_dir
 from bridge.core.settings import Settings
 from bridge.dev.sandbox.credentials import sandbox_credentials, stored_sandbox_credentials
 from bridge.infra.connection import safe_url
+from bridge.infra.durability import ack_after
 from bridge.runtime.embedded import resolve_redis
 from bridge.runtime.processes import die_with_parent
 
@@ -57,6 +58,9 @@ def run(settings: Settings, options: RunOptions, *, say: Callable[[str], None]) 
     env = os.environ.copy()
     redis_url, embedded = resolve_redis(settings)
     env["REDIS_URL"] = redis_url
+    if embedded is not None and settings.ack_after is None:
+        # The children see a REDIS_URL, not the embedded server: its default named for them.
+        env["BRIDGE_ACK_AFTER"] = ack_after(settings, embedded=True)
     children: list[Child] = []
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -126,6 +126,11 @@ def test_run_with_the_sandbox_then_simulate_shows_the_conversation_and_ctrl_c_st
         )
         assert simulate.returncode == 0, simulate.stdout + simulate.stderr
         assert simulate.stdout.startswith("200 ")
+        # Acknowledged once on the embedded server's disk: its default BRIDGE_ACK_AFTER is fsync.
+        embedded = redis.Redis.from_url((data_dir / "redis.url").read_text().strip())
+        assert embedded.config_get("appendfsync") == {"appendfsync": "always"}
+        assert int(embedded.info("commandstats")["cmdstat_waitaof"]["calls"]) >= 1
+        embedded.close()
 
         conversation = _wait_for_conversation(f"http://127.0.0.1:{sandbox_port}")
         assert conversation["source"]["body"] == "Hello from the README"

@@ -11,7 +11,7 @@ import redis
 
 from bridge.app import create_app
 from bridge.core.settings import Settings
-from bridge.runtime.embedded import PASSWORD_FILE, ensure_embedded_redis
+from bridge.runtime.embedded import PASSWORD_FILE, ensure_embedded_redis, resolve_redis
 from bridge.runtime.serving import BackgroundServer
 
 
@@ -65,6 +65,26 @@ def test_the_web_app_without_redis_url_runs_on_the_embedded_server(tmp_path, htt
     except redis.ConnectionError:
         still_running = False
     assert not still_running  # the app started it, so the app stopped it
+
+
+@pytest.mark.parametrize(
+    ("ack_after", "appendfsync"),
+    [(None, "always"), ("fsync", "always"), ("write", "everysec"), ("replica", "everysec")],
+)
+def test_the_server_fsyncs_every_write_when_webhooks_are_acknowledged_after_fsync(
+    tmp_path, ack_after, appendfsync
+):
+    """With `everysec` this Valkey confirms WAITAOF before the fsync (`bridge.infra.durability`)."""
+    settings = Settings(_env_file=None, redis_url=None, data_dir=tmp_path, ack_after=ack_after)
+    url, embedded = resolve_redis(settings)
+    assert embedded is not None
+    try:
+        client = redis.Redis.from_url(url)
+        config = client.config_get("append*")
+        assert (config["appendonly"], config["appendfsync"]) == ("yes", appendfsync)
+        client.close()
+    finally:
+        embedded.stop()
 
 
 def mode(path: Path) -> int:
