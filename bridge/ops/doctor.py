@@ -3,7 +3,7 @@
 Every check is a function returning `CheckResult`s, with its effects passed in (settings, a Redis
 client factory, an `IntercomClient`, an `httpx.Client`), so tests run each against real
 services or scripted ones. `run_checks` runs them all in the order a person fixes things
-(settings, Redis, Intercom, providers, public URL); `render` prints the report.
+(settings, Redis and what it makes durable, Intercom, providers, public URL); `render` prints the report.
 
 A failure (✗) means something the bridge needs does not work: a missing required setting,
 Redis or Intercom unreachable or refusing, a provider refusing its credentials, a public URL
@@ -27,11 +27,18 @@ import httpx
 import redis
 from redis import Redis
 
-from bridge.core.errors import ConfigurationError, IntercomRejected, ProviderRejected, RetryableError
+from bridge.core.errors import (
+    ConfigurationError,
+    IntercomRejected,
+    NotDurable,
+    ProviderRejected,
+    RetryableError,
+)
 from bridge.core.logs import mask, secret_values
 from bridge.core.settings import Settings, env_name
 from bridge.core.signature_modes import log_only_providers
 from bridge.infra.connection import URL_FILE, safe_url
+from bridge.infra.durability import Durability, RedisDurability, ack_after, confirm_once, redis_durability
 from bridge.intercom.client import API_VERSION, IntercomClient
 from bridge.providers.base import ProviderAdapter
 
@@ -224,6 +231,112 @@ def _appendonly(client: Redis) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# --- durability ---
+
+
+def check_durability(settings: Settings, connect: RedisFactory) -> list[CheckResult]:
+    """What the configured Redis offers `BRIDGE_ACK_AFTER` (its version, append-only file and
+    fsync policy, replicas online), and for `fsync` or `replica` one durable write made as the
+    web process makes it: a failure when the setting cannot be met, since every webhook would
+    then be answered 503."""
+    name = env_name("ack_after")
+    mode = ack_after(settings, embedded=not settings.redis_url)
+    url = settings.redis_url or _embedded_url(settings)
+    if not url:
+        return [_skip(name, f"{mode}: not checked, the embedded server is not running")]
+    client = connect(url)
+    try:
+        try:
+            offered = redis_durability(client)
+        except redis.RedisError as exc:
+            return [_skip(name, f"{mode}: not checked, Redis could not be asked: {_error(exc)}")]
+        durability = Durability.required(settings, embedded=not settings.redis_url)
+        if durability is None:
+            return [_ok(name, f"write: acknowledged once Redis holds it in memory; {_offers(offered)}")]
+        return [_durable(name, durability, offered, client)]
+    finally:
+        client.close()
+
+
+def _embedded_url(settings: Settings) -> str:
+    url_file = settings.data_dir / URL_FILE
+    return url_file.read_text().strip() if url_file.exists() else ""
+
+
+def _offers(offered: RedisDurability) -> str:
+    """What the other modes would find on this Redis."""
+    fsync = "fsync possible" if offered.has_waitaof and offered.appendonly else "fsync not possible"
+    if offered.appendonly:
+        fsync += f" (appendonly yes, appendfsync {offered.appendfsync or 'unknown'})"
+    else:
+        fsync += " (appendonly no)"
+    replicas = f"{offered.replicas_online} replica{'s' if offered.replicas_online != 1 else ''} online"
+    return f"{offered.server}: {fsync}; {replicas}"
+
+
+def _durable(name: str, durability: Durability, offered: RedisDurability, client: Redis) -> CheckResult:
+    mode, server = durability.after, offered.server
+    other = "write" if mode == "replica" else "write (or replica, with a replica attached)"
+    if offered.role != "master":
+        return _fail(
+            name,
+            f"{mode}: {server} is a replica (role {offered.role}); the bridge must write to the primary",
+            "point REDIS_URL at the primary",
+        )
+    if mode == "fsync" and not offered.has_waitaof:
+        return _fail(
+            name,
+            f"fsync needs WAITAOF (Redis or Valkey 7.2 and later); {server} has none: every webhook "
+            "would be answered 503",
+            f"upgrade Redis, or set {name}={other}",
+        )
+    if mode == "fsync" and not offered.appendonly:
+        return _fail(
+            name,
+            f"fsync needs the append-only file; {server} has appendonly no: every webhook would be "
+            "answered 503",
+            f"turn it on (appendonly yes, appendfsync always), or set {name}={other}",
+        )
+    if mode == "replica" and offered.replicas_online == 0:
+        return _fail(
+            name,
+            f"replica needs a replica online; {server} has none (INFO replication): every webhook "
+            "would be answered 503",
+            f"attach a replica to this primary (replicaof), or set {name}=fsync or write",
+        )
+    try:
+        took = confirm_once(client, durability)
+    except (NotDurable, redis.RedisError) as exc:
+        hint = (
+            "appendfsync no never confirms an fsync: set appendfsync always"
+            if mode == "fsync"
+            else "check the replicas' link and lag (INFO replication)"
+        )
+        return _fail(name, f"{mode}: {exc}", hint)
+    if mode == "replica":
+        online = f"{offered.replicas_online} replica{'s' if offered.replicas_online != 1 else ''} online"
+        return _ok(
+            name,
+            f"replica: WAIT confirmed by a replica in {took:.1f} ms ({server}, {online}, "
+            f"timeout {durability.timeout_ms} ms)",
+        )
+    if offered.appendfsync != "always":
+        return _warn(
+            name,
+            f"fsync: WAITAOF answered in {took:.1f} ms ({server}), but appendfsync is "
+            f"{offered.appendfsync or 'unknown (CONFIG refused)'}: with everysec the disk is written once "
+            "a second, and some servers confirm WAITAOF before that fsync (Valkey 9.1.2 does; Redis "
+            "before redis/redis#13793)",
+            "set appendfsync always on this Redis: each write is fsynced before Redis answers it, "
+            "and WAITAOF confirms what is on disk",
+        )
+    return _ok(
+        name,
+        f"fsync: WAITAOF confirmed the fsync in {took:.1f} ms ({server}, appendfsync always, "
+        f"timeout {durability.timeout_ms} ms)",
+    )
+
+
 # --- Intercom ---
 
 
@@ -363,6 +476,7 @@ def run_checks(
     results: list[CheckResult] = []
     results += _guarded("settings", lambda: check_settings(settings, adapters))
     results += _guarded("redis", lambda: check_redis(settings, redis_factory))
+    results += _guarded(env_name("ack_after"), lambda: check_durability(settings, redis_factory))
     results += _guarded("intercom", lambda: [check_intercom(settings, intercom)])
     for adapter in adapters:
         results += _guarded(adapter.name, partial(_provider_lines, adapter, settings, http))

