@@ -151,6 +151,30 @@ def conversation_bodies(conversation: dict[str, Any]) -> list[str]:
     return [conversation["source"]["body"], *(p["body"] for p in parts if p["part_type"] == "comment")]
 
 
+def run_one_job(redis_client: Any) -> None:
+    """Run exactly one job, so a test sees what its first attempt did (retries run at once in
+    tests: BRIDGE_RETRY_DELAYS=0,0)."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from bridge.infra.queueing import QUEUES
+
+    worker = SimpleWorker(list(QUEUES), connection=redis_client, serializer=JSONSerializer)
+    worker.work(burst=True, max_jobs=1)
+
+
+def held_files(conversation: dict[str, Any], http: httpx.Client) -> list[tuple[str, str, bytes]]:
+    """Every file Intercom (the sandbox) holds in a conversation, in order: name, type, and the
+    bytes its URL serves."""
+    parts = [conversation["source"], *conversation["conversation_parts"]["conversation_parts"]]
+    return [
+        (attachment["name"], attachment["content_type"], http.get(attachment["url"]).content)
+        for part in parts
+        for attachment in part["attachments"]
+        if attachment.get("filesize") is not None
+    ]
+
+
 def inbound_sms(**fields: Any) -> InboundMessage:
     """A customer's SMS to the business through Twilio, as the bridge holds it once parsed; `fields`
     changed."""

@@ -14,7 +14,7 @@ from rq.registry import FailedJobRegistry
 
 from bridge.infra.queueing import inbound_job_id, inbound_queue
 from bridge.intake.ledger import InboundLedger, inbound_id
-from tests.helpers import conversation_bodies, signed_twilio
+from tests.helpers import conversation_bodies, held_files, signed_twilio
 
 CUSTOMER = "+14155550123"
 BUSINESS = "+14155550100"
@@ -120,10 +120,17 @@ def test_the_same_message_sid_posted_twice_is_one_message_in_intercom(bridge, se
     assert conversation_bodies(conversation) == ["only once"]
 
 
-def test_mms_with_two_media_carries_both_as_attachment_urls(bridge, settings, sandbox, drain, http):
-    media = (
-        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
-        "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2",
+def test_mms_with_two_media_carries_both_as_files_in_the_conversations_first_reply(
+    providers_at_standin, bridge, settings, sandbox, drain, http
+):
+    """Intercom opens a conversation without files: the text opens it, both files follow in one reply."""
+    from bridge.dev.standins import StoredMedia
+
+    photos = {"ME1": b"\xff\xd8\xff first photo", "ME2": b"\xff\xd8\xff second photo"}
+    for media_id, content in photos.items():
+        providers_at_standin.state.media[media_id] = StoredMedia(content, "image/jpeg")
+    media = tuple(
+        f"{providers_at_standin.url}/2010-04-01/Accounts/AC1/Messages/MM1/Media/{m}" for m in photos
     )
     signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="photos", media=media).send(
         http
@@ -131,9 +138,16 @@ def test_mms_with_two_media_carries_both_as_attachment_urls(bridge, settings, sa
     drain()
 
     [create] = [r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/conversations"]
-    assert create["request_body"]["attachment_urls"] == list(media)
+    assert "attachment_urls" not in create["request_body"]
     [conversation] = sandbox.conversations()
-    assert [a["url"] for a in conversation["source"]["attachments"]] == list(media)
+    assert conversation_bodies(conversation) == [
+        "photos",
+        "(2 attachments: attachment-1.jpg, attachment-2.jpg)",
+    ]
+    assert held_files(conversation, http) == [
+        ("attachment-1.jpg", "image/jpeg", photos["ME1"]),
+        ("attachment-2.jpg", "image/jpeg", photos["ME2"]),
+    ]
 
 
 def test_whatsapp_through_twilio_names_the_lead_after_the_profile(bridge, settings, sandbox, drain, http):

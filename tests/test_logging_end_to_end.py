@@ -3,7 +3,7 @@
 Real processes throughout: the supervisor, uvicorn serving the bridge, two forking workers, the
 Intercom sandbox and the providers' stand-ins, all writing to one stderr. Customers of every
 provider write in, an agent replies, a delivery report fails, and Intercom fails one message
-until its retries run out. A picture arrives and is fetched from the bridge's media URL; another,
+until its retries run out. A picture arrives and is handed to Intercom as a file; another,
 behind a pre-signed URL, cannot be downloaded. Then every line must be JSON with the fields, the
 web side's request id must be the one on its job's lines, and no full phone number, configured
 secret, URL query (a signature) or media token (a capability) may appear.
@@ -55,7 +55,7 @@ CUSTOMERS = [
 ]
 VONAGE_BY_GET = "+61412345678"  # Vonage's SMS webhook may call with GET: the number in the URL
 FAILING = "+14155550188"
-PICTURE = "+14155550166"  # sends a picture, which the bridge re-serves from /media/<token>
+PICTURE = "+14155550166"  # sends a picture, which the bridge hands to Intercom as a file
 SIGNED_PICTURE = "+14155550155"  # sends a picture behind a pre-signed URL that cannot be downloaded
 NUMBERS = [BUSINESS, VONAGE_BY_GET, FAILING, PICTURE, SIGNED_PICTURE, *(n for _, _, n in CUSTOMERS)]
 SIGNATURE = "9b2e4d6f8a1c3e5b7d9f0a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f5a7c9e2b"
@@ -142,17 +142,20 @@ def test_a_full_run_logs_json_lines_joined_by_request_id_with_no_number_and_no_s
     status_request_id = _sent(_twilio_status(run.url, sent["message_id"], settings), http)
     wait_for(lambda: "21610" in json.dumps(sandbox.conversations()), "the failure note")
 
-    # A picture reaches Intercom as a bridge media URL, and is fetched from there.
+    # A picture reaches Intercom as a file Intercom holds. The token it had in the worker's store
+    # opens nothing on the bridge (never linked, and gone once handed over), and is never logged.
     twilio_media = f"{run.standins_url}/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages/MM1/Media"
     seed = {"content_base64": base64.b64encode(b"GIF89a").decode(), "content_type": "image/gif"}
     http.post(f"{run.standins_url}/_standin/media/ME1", json=seed).raise_for_status()
     picture = SimulatedMessage(PICTURE, BUSINESS, "look", media=(f"{twilio_media}/ME1",))
-    _sent(SIMULATORS["twilio"](picture, run.url, settings), http)
+    picture_entry = _entry_of(redis_client, _sent(SIMULATORS["twilio"](picture, run.url, settings), http))
     wait_for(lambda: _attachments(sandbox, PICTURE), "the picture in Intercom")
     [media_url] = _attachments(sandbox, PICTURE)
-    token = media_url.rsplit("/media/", 1)[1]
-    fetched = http.get(media_url)
-    assert fetched.status_code == 200 and fetched.content == b"GIF89a"
+    assert http.get(media_url).content == b"GIF89a"
+    [held] = json.loads(redis_client.hget(keys.inbound(picture_entry), "attachments"))["files"]
+    token = held["token"]
+    fetched = http.get(f"{run.url}/media/{token}")
+    assert fetched.status_code == 404
 
     # Another, behind a pre-signed URL (as S3 and Meta's lookaside hand them out), fails to download
     # until the message's retries run out: httpx names the URL in the traceback RQ logs.
@@ -208,7 +211,7 @@ def test_a_full_run_logs_json_lines_joined_by_request_id_with_no_number_and_no_s
     for request_id in [*request_ids, status_request_id, failing_request_id]:
         assert "/webhooks/" in access[request_id]
     assert "token=***" in "".join(access.values())  # TextMagic's and Africa's Talking's URL secret
-    assert 'GET /media/… HTTP/1.1" 200' in access[fetched.headers["X-Request-ID"]]
+    assert 'GET /media/… HTTP/1.1" 404' in access[fetched.headers["X-Request-ID"]]
     # The failed download still says what failed: scheme, host and path.
     signed_lines = _lines_of(records, inbound_job_id(signed_entry))
     assert any(f"{twilio_media}/ME2?…" in r["message"] for r in signed_lines if r["level"] == "ERROR")
@@ -283,10 +286,11 @@ def _lines_of(records: list[dict[str, Any]], job_id: str) -> list[dict[str, Any]
 
 
 def _attachments(sandbox: SandboxControl, number: str) -> list[str]:
-    """The attachment URLs of the conversation `number` opened (none while there is none: the
-    lead exists a moment before its conversation does)."""
+    """The attachment URLs in the conversation `number` opened (none while there is none: the
+    lead exists a moment before its conversation does, and the conversation before its files)."""
     found = _conversations_of(sandbox, number)
-    return [a["url"] for a in found[0]["source"]["attachments"]] if found else []
+    parts = [found[0]["source"], *found[0]["conversation_parts"]["conversation_parts"]] if found else []
+    return [attachment["url"] for part in parts for attachment in part["attachments"]]
 
 
 def _conversation_of(sandbox: SandboxControl, number: str) -> dict[str, Any]:

@@ -1,32 +1,33 @@
-"""Provider media reach Intercom as attachments the bridge re-serves from its own URLs: fetched
-only from the provider, capped, and served as data."""
+"""Provider media reach Intercom as files Intercom holds: fetched only from the provider, capped,
+handed over in replies; the few the bridge links instead are served as data."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
-from rq import SimpleWorker
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
-from rq.serializers import JSONSerializer
 from twilio.request_validator import RequestValidator
 
 from bridge.conversations.media import MediaStore, media_store
 from bridge.core.settings import get_settings, reset_settings_cache
 from bridge.dev.simulators.base import SimulatedRequest
 from bridge.dev.standins import StoredMedia
-from bridge.infra.queueing import QUEUES, inbound_job_id, inbound_queue
+from bridge.infra.queueing import inbound_job_id, inbound_queue
 from bridge.intake.ledger import inbound_id
 from bridge.providers.media.urls import MAX_URL_LENGTH
 from bridge.runtime.serving import BackgroundServer
-from tests.helpers import conversation_bodies, signed_twilio
+from tests.helpers import conversation_bodies, held_files, read_stored_webhooks, run_one_job, signed_twilio
+from tests.intercom_openapi import conformance_problems
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 PNG = b"\x89PNG\r\n\x1a\n" + b"pretend image bytes" * 10
+PDF = b"%PDF-1.7\n" + b"pretend document" * 10
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
 DATA_ONLY = {"content-security-policy": "default-src 'none'; sandbox", "x-content-type-options": "nosniff"}
 
@@ -70,29 +71,23 @@ def send_mms(server, urls, http, text="photo", message_id=None) -> None:
     assert response.status_code == 200
 
 
-def run_one_job(redis_client) -> None:
-    """Run exactly one job, so a test sees what its first attempt did (retries run at once in
-    tests: BRIDGE_RETRY_DELAYS=0,0)."""
-    worker = SimpleWorker(list(QUEUES), connection=redis_client, serializer=JSONSerializer)
-    worker.work(burst=True, max_jobs=1)
-
-
-def test_twilio_media_behind_credentials_reach_intercom_from_the_bridge(
+def test_twilio_media_behind_credentials_reach_intercom_as_a_file_intercom_holds(
     public_bridge, standin, sandbox, drain, http
 ):
+    """Intercom opens conversations without files: the text opens it, the file is its first reply,
+    and the worker keeps no copy once Intercom holds it."""
     standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
     send_mms(public_bridge, [twilio_media_url(standin, "ME1")], http)
     drain()
 
     [conversation] = sandbox.conversations()
-    [attachment] = conversation["source"]["attachments"]
-    assert attachment["url"].startswith(f"{public_bridge.url}/media/")
-    served = http.get(attachment["url"])
-    assert served.status_code == 200
-    assert served.content == PNG
-    assert served.headers["content-type"] == "image/png"
+    assert conversation_bodies(conversation) == ["photo", "(1 attachment: attachment-1.png)"]
+    assert held_files(conversation, http) == [("attachment-1.png", "image/png", PNG)]
+    assert conversation["source"]["attachments"] == []
     fetch = [r for r in standin.state.requests if r["path"].endswith("/Media/ME1")]
     assert fetch and fetch[0]["headers"]["authorization"].startswith("Basic ")
+    assert list((get_settings().data_dir / "media").iterdir()) == []
+    assert conformance_problems(sandbox.requests()) == []
 
 
 def test_media_on_a_server_that_is_not_the_providers_are_never_fetched(
@@ -138,7 +133,144 @@ def test_media_failing_for_now_retries_and_is_delivered_when_it_recovers(
     standin.state.media["ME2"] = StoredMedia(PNG, "image/png")
     drain()
     [conversation] = sandbox.conversations()
-    assert len(conversation["source"]["attachments"]) == 1
+    assert held_files(conversation, http) == [("attachment-1.png", "image/png", PNG)]
+
+
+def test_a_continued_conversation_gets_the_text_and_its_files_in_one_reply(
+    public_bridge, standin, sandbox, drain, http
+):
+    standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
+    standin.state.media["ME2"] = StoredMedia(PDF, "application/pdf")
+    send_mms(public_bridge, [], http, text="hello")
+    drain()
+    send_mms(public_bridge, [twilio_media_url(standin, "ME1"), twilio_media_url(standin, "ME2")], http)
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["hello", "photo"]
+    assert held_files(conversation, http) == [
+        ("attachment-1.png", "image/png", PNG),
+        ("attachment-2.pdf", "application/pdf", PDF),
+    ]
+    assert conformance_problems(sandbox.requests()) == []
+
+
+def test_files_past_one_requests_worth_go_in_further_replies(
+    bridge_env, monkeypatch, standin, sandbox, drain, http
+):
+    for media_id in ("ME1", "ME2", "ME3"):
+        standin.state.media[media_id] = StoredMedia(PNG, "image/png")
+    limit = str(2 * len(PNG))  # two files a request
+    for bridge in serve_public_bridge(monkeypatch, standin.url, BRIDGE_INTERCOM_FILES_MAX_BYTES=limit):
+        send_mms(bridge, [twilio_media_url(standin, m) for m in ("ME1", "ME2", "ME3")], http, text="three")
+        drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == [
+        "three",
+        "(2 attachments: attachment-1.png, attachment-2.png)",
+        "(1 attachment: attachment-3.png)",
+    ]
+    assert [content for _, _, content in held_files(conversation, http)] == [PNG, PNG, PNG]
+
+
+def test_a_retry_after_the_conversation_was_opened_adds_only_the_files(
+    public_bridge, standin, sandbox, drain, http
+):
+    """The text is in Intercom once the conversation is open: a retry posts what is left, once."""
+    standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
+    sandbox.fault(503, times=4, path_prefix="/conversations/")  # every quick retry of the first attempt
+    send_mms(public_bridge, [twilio_media_url(standin, "ME1")], http, message_id="MM5")
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["photo", "(1 attachment: attachment-1.png)"]
+    assert held_files(conversation, http) == [("attachment-1.png", "image/png", PNG)]
+    calls = [(r["path"], r["status"]) for r in sandbox.requests() if r["path"].startswith("/conversations")]
+    reply = f"/conversations/{conversation['id']}/reply"
+    assert calls == [("/conversations", 200), *[(reply, 503)] * 4, (reply, 200)]
+
+
+def test_a_message_recorded_with_links_before_files_were_handed_over_keeps_its_links(
+    public_bridge, standin, sandbox, drain, http, redis_client
+):
+    """A message in flight while the bridge is upgraded: its media were already re-served as links."""
+    from bridge.intake.ledger import InboundLedger
+
+    send_mms(public_bridge, [twilio_media_url(standin, "ME1")], http, message_id="MM6")
+    read_stored_webhooks(redis_client, get_settings())
+    link = f"{public_bridge.url}/media/{'A' * 43}"
+    ledger = InboundLedger(redis_client, get_settings())
+    ledger.record_attachments(inbound_id("twilio", "MM6"), {"urls": [link], "notes": []})
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert [attachment["url"] for attachment in conversation["source"]["attachments"]] == [link]
+    assert conversation_bodies(conversation) == ["photo"]
+    assert standin.state.requests == []  # not fetched again
+
+
+def test_an_attachment_larger_than_intercom_takes_is_linked_from_the_bridge_until_it_expires(
+    bridge_env, monkeypatch, standin, sandbox, drain, http
+):
+    standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
+    for bridge in serve_public_bridge(monkeypatch, standin.url, BRIDGE_INTERCOM_FILES_MAX_BYTES="100"):
+        send_mms(bridge, [twilio_media_url(standin, "ME1")], http, text="big one")
+        drain()
+        [conversation] = sandbox.conversations()
+        [body] = conversation_bodies(conversation)
+        note, link = body.removeprefix("big one\n").split("\n")
+        until = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 14 * 86400))
+        assert note == (
+            "(an attachment is larger than Intercom takes as a file (100 bytes); the bridge serves it"
+            f" until {until}; attachment-1.png)"
+        )
+        assert link.startswith(f"{bridge.url}/media/")
+        served = http.get(link)
+        assert served.status_code == 200 and served.content == PNG
+        assert DATA_ONLY.items() <= served.headers.items()
+    assert held_files(conversation, http) == []
+
+
+def test_without_a_public_url_an_attachment_larger_than_intercom_takes_is_withheld_with_a_line(
+    bridge_env, providers_at_standin, monkeypatch, sandbox, drain, http
+):
+    from bridge.app import create_app
+
+    providers_at_standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
+    monkeypatch.setenv("BRIDGE_INTERCOM_FILES_MAX_BYTES", "100")
+    reset_settings_cache()
+    with BackgroundServer(create_app(get_settings())) as bridge:
+        send_mms(bridge, [twilio_media_url(providers_at_standin, "ME1")], http, text="big one")
+        drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == [
+        "big one\n(an attachment was withheld: it is larger than Intercom takes as a file (100 bytes), and"
+        " BRIDGE_PUBLIC_URL is not set to link it; attachment-1.png)"
+    ]
+    assert list((get_settings().data_dir / "media").iterdir()) == []
+
+
+def test_files_intercom_refuses_are_linked_and_the_text_still_arrives(
+    public_bridge, standin, sandbox, drain, http
+):
+    standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
+    send_mms(public_bridge, [], http, text="hello")
+    drain()
+    sandbox.configure(attachment_max_bytes=100)
+    send_mms(public_bridge, [twilio_media_url(standin, "ME1")], http, text="refused file")
+    drain()
+
+    [conversation] = sandbox.conversations()
+    [_, body] = conversation_bodies(conversation)
+    note, link = body.removeprefix("refused file\n").split("\n")
+    assert note.startswith(
+        "(an attachment was refused by Intercom (400 parameter_invalid: attachment_files[0] is larger than"
+        " 100 bytes); the bridge serves it until "
+    )
+    assert http.get(link).content == PNG
+    assert held_files(conversation, http) == []
 
 
 # Links no retry can make work; `{standin}` is the stand-in's address, which would answer if asked.
@@ -243,29 +375,23 @@ def test_a_link_that_can_never_be_fetched_is_withheld_and_the_text_delivered_on_
     assert FailedJobRegistry(queue=queue).get_job_ids() == []
 
 
-def test_without_a_public_url_a_link_that_can_never_be_fetched_is_not_handed_to_intercom(
-    bridge, settings, standin, sandbox, drain, http
+def test_without_a_public_url_media_are_handed_to_intercom_as_files_all_the_same(
+    providers_at_standin, bridge, sandbox, drain, http
 ):
-    url = twilio_media_url(standin, "ME3")
+    """Files need no public URL: the single-machine default delivers media with no configuration.
+    A link that can never be fetched is withheld as ever."""
+    providers_at_standin.state.media["ME3"] = StoredMedia(PNG, "image/png")
+    url = twilio_media_url(providers_at_standin, "ME3")
     send_mms(bridge, ["file:///etc/passwd", url], http, text="see attached")
     drain()
 
     [conversation] = sandbox.conversations()
-    assert [a["url"] for a in conversation["source"]["attachments"]] == [url]
     assert conversation_bodies(conversation) == [
         "see attached\n(an attachment was withheld, not fetched: only http and https links are fetched, "
-        "not file:; image/jpeg)"
+        "not file:; image/jpeg)",
+        "(1 attachment: attachment-2.png)",
     ]
-
-
-def test_without_a_public_url_media_urls_pass_through_unchanged(
-    bridge, settings, standin, sandbox, drain, http
-):
-    url = twilio_media_url(standin, "ME3")
-    send_mms(bridge, [url], http)
-    drain()
-    assert [a["url"] for a in sandbox.conversations()[0]["source"]["attachments"]] == [url]
-    assert standin.state.requests == []  # nothing fetched
+    assert held_files(conversation, http) == [("attachment-2.png", "image/png", PNG)]
 
 
 # --- the media store and route ---
@@ -297,6 +423,24 @@ def test_purge_removes_only_expired_media(tmp_path):
     now[0] += 31
     assert store.purge_expired() == 1
     assert store.get(old) is None and store.get(fresh) is not None
+
+
+def test_the_route_serves_no_file_on_its_way_into_intercom_only_linked_ones(bridge, settings, http):
+    store = media_store(settings.data_dir, settings.retention_days)
+    token = store.put(PNG, "image/png", linked=False)
+    assert http.get(f"{bridge.url}/media/{token}").status_code == 404
+    store.link(token)
+    assert http.get(f"{bridge.url}/media/{token}").content == PNG
+
+
+def test_media_stored_before_files_were_handed_over_are_still_served(bridge, settings, http):
+    """They were all handed out as links; their description carries no mark."""
+    token = media_store(settings.data_dir, settings.retention_days).put(PNG, "image/png")
+    meta_path = settings.data_dir / "media" / f"{token}.json"
+    meta_path.write_text(
+        json.dumps({k: v for k, v in json.loads(meta_path.read_text()).items() if k != "linked"})
+    )
+    assert http.get(f"{bridge.url}/media/{token}").content == PNG
 
 
 def test_the_route_serves_html_as_a_download_never_inline(bridge, settings, http):
@@ -390,10 +534,10 @@ def test_an_svg_announced_over_bytes_served_as_octet_stream_is_never_shown_inlin
     assert announcing(request, settings, "image/svg+xml; charset=utf-8").send(http).status_code == 200
     drain()
 
-    [attachment] = sandbox.conversations()[0]["source"]["attachments"]
+    [conversation] = sandbox.conversations()
+    assert held_files(conversation, http) == [("attachment-1.svg", "image/svg+xml", SVG)]
+    [attachment] = conversation["conversation_parts"]["conversation_parts"][0]["attachments"]
     served = http.get(attachment["url"])
-    assert served.content == SVG
-    assert served.headers["content-type"] == "image/svg+xml"
     assert served.headers["content-disposition"] == "attachment"
     assert DATA_ONLY.items() <= served.headers.items()
 
@@ -504,7 +648,7 @@ def whatsapp_bridge(bridge_env, monkeypatch, standin, redis_client):
         yield server
 
 
-def test_a_whatsapp_image_reaches_intercom_as_a_bridge_url_that_returns_its_bytes(
+def test_a_whatsapp_image_reaches_intercom_as_a_file_with_its_bytes(
     whatsapp_bridge, standin, sandbox, drain, http
 ):
     from bridge.dev.simulators import SIMULATORS, SimulatedMessage
@@ -524,10 +668,7 @@ def test_a_whatsapp_image_reaches_intercom_as_a_bridge_url_that_returns_its_byte
 
     [conversation] = sandbox.conversations()
     assert conversation["source"]["body"] == "look"
-    [attachment] = conversation["source"]["attachments"]
-    assert attachment["url"].startswith(f"{whatsapp_bridge.url}/media/")
-    served = http.get(attachment["url"])
-    assert served.content == PNG
+    assert held_files(conversation, http) == [("attachment-1.jpg", "image/jpeg", PNG)]
     graph_calls = [
         r for r in standin.state.requests if r["path"] in ("/v23.0/1234567890", "/lookaside/1234567890")
     ]

@@ -29,9 +29,13 @@ from tests.intercom_openapi import (
 ADMIN_ID = "991267101"  # the sandbox's admin
 
 
-def _workload(bridge, settings, sandbox, drain, http) -> None:
+def _workload(bridge, settings, sandbox, drain, http, standin) -> None:
     """A bit of everything the bridge does against Intercom, plus the sandbox's error answers."""
+    from bridge.dev.standins import StoredMedia
+
     now = int(time.time())
+    standin.state.media["ME1"] = StoredMedia(b"\xff\xd8\xff a photo", "image/jpeg")
+    standin.state.media["ME2"] = StoredMedia(b"\x89PNG\r\n\x1a\n a picture", "image/png")
     sandbox.seed_contact(
         role="user", phone="+14155550123", name="Ada", email="ada@example.com", updated_at=now - 10
     )
@@ -56,7 +60,7 @@ def _workload(bridge, settings, sandbox, drain, http) -> None:
         sender="+14155550177",
         recipient="+14155550100",
         text="pics",
-        media=("https://media.example.com/a.jpg", "https://media.example.com/b.png"),
+        media=tuple(f"{standin.url}/2010-04-01/Accounts/AC1/Messages/MM1/Media/{m}" for m in ("ME1", "ME2")),
     ).send(http)
     sandbox.fault(429, times=1)
     drain()
@@ -121,8 +125,10 @@ def _workload(bridge, settings, sandbox, drain, http) -> None:
     sandbox.api("POST", "/messages", json=blank)  # a valid request Intercom refuses: "Body is required"
 
 
-def test_every_exchange_conforms_to_intercoms_openapi(bridge, settings, sandbox, drain, http):
-    _workload(bridge, settings, sandbox, drain, http)
+def test_every_exchange_conforms_to_intercoms_openapi(
+    providers_at_standin, bridge, settings, sandbox, drain, http
+):
+    _workload(bridge, settings, sandbox, drain, http, providers_at_standin)
     exchanges = sandbox.requests()
     operations = {(e["method"], e["path"].split("/")[1], e["status"]) for e in exchanges}
     # The workload must really cover what the bridge does, and the error answers.
@@ -150,6 +156,7 @@ def test_every_exchange_conforms_to_intercoms_openapi(bridge, settings, sandbox,
         ("DELETE", 404),
     ]
     assert any(e["path"].endswith("/reply") for e in exchanges)
+    assert any(len((e["request_body"] or {}).get("attachment_files") or []) == 2 for e in exchanges)
     assert any(e["path"] == "/conversations/search" and e["status"] == 200 for e in exchanges)
     assert any(
         (e["method"], e["path"], e["status"]) == ("GET", "/contacts", 200) and "starting_after" in e["query"]

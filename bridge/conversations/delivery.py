@@ -4,10 +4,19 @@ Under the sender's lane lock: deliver every earlier message still waiting for th
 this one. Each delivery resumes from the ledger's recovery points:
 
 1. contact — `contact_id` recorded: reuse it; else resolve (identity map, search, new lead).
-2. attachments — `attachments` recorded: reuse them; else fetch and re-serve the media.
+2. attachments — `attachments` recorded: reuse them; else fetch the media
+   (`bridge.conversations.attachments`).
 3. conversation — continue the thread's conversation when it is open, snoozed or recently
-   closed (reply as the contact); otherwise open a new one from the contact.
-4. done — `status=delivered` with the conversation id, and the message leaves the lane.
+   closed (reply as the contact, its files in the same reply); otherwise open a new one from the
+   contact, and add the files as its first reply (Intercom opens conversations without files).
+   Files past one reply's worth go in further replies. When anything is left to post after the
+   first call, where it goes and how far it got is recorded with the attachments
+   (`Progress`), and a retry resumes from there instead of posting the text again.
+4. done — `status=delivered` with the conversation id, and the message leaves the lane; this
+   worker's copies of the files go (Intercom holds them).
+
+A reply Intercom refuses because of its files (a 4xx other than 404, 409 or 410) is posted again
+without them, each file linked or withheld with a line saying why: the text always arrives.
 
 The one window the ledger cannot close: Intercom applied step 3 (or created the lead in step 1)
 and the process died before recording it, with the call in flight or just answered. A retry then
@@ -29,8 +38,9 @@ from typing import Any
 from redis import Redis
 
 from bridge.contacts.resolution import IdentityMap, resolve_contact
-from bridge.conversations.attachments import AttachmentResolver, Attachments
+from bridge.conversations.attachments import AttachmentResolver, Attachments, HeldFile, Progress
 from bridge.conversations.fragments import FRAGMENT_WAIT_SECONDS, FragmentStore, assemble
+from bridge.conversations.handover import Handover, batches, files_line
 from bridge.conversations.lanes import SenderLane
 from bridge.conversations.notes import Notes
 from bridge.conversations.rerouting import canonical, follow_alias, forget_deleted
@@ -116,6 +126,7 @@ class Deliverer:
         self._threads = ThreadStore(redis_client)
         self._fragments = FragmentStore(redis_client)
         self._notes = Notes(redis_client, intercom, settings)
+        self._handover = Handover(intercom, attachments)
 
     def deliver(self, inbound_id: str) -> Delivery:
         """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
@@ -203,25 +214,51 @@ class Deliverer:
         if message.new_identity is not None:
             return self._change_number(carrier, message, contact)
         attachments = self._attachments_for(carrier, message)
-        body, urls = message.intercom_content(attachments.urls)
+        files = batches(attachments.files, self._settings.intercom_files_max_bytes)
+        progress = attachments.progress
+        if progress is None:
+            progress, contact = self._first_call(carrier, message, contact, attachments, files)
+        else:  # an earlier attempt made the first call: its bookkeeping again (it is idempotent)
+            self._keep_thread(carrier, message, contact, progress)
+        for index in range(progress.batches, len(files)):
+            self._handover.reply(
+                progress.conversation_id, contact, message, files_line(files[index]), files[index]
+            )
+            progress = replace(progress, batches=index + 1)
+            if progress.batches < len(files):
+                self._record_progress(carrier, attachments, progress)
+        return self._delivered(
+            carrier, Result.CREATED if progress.opened else Result.CONTINUED, progress.conversation_id
+        )
+
+    def _first_call(
+        self,
+        carrier: InboundEntry,
+        message: InboundMessage,
+        contact: ContactRef,
+        attachments: Attachments,
+        files: list[list[HeldFile]],
+    ) -> tuple[Progress, ContactRef]:
+        """The message's text into its conversation: a reply carrying the first files when the
+        thread continues, else a new conversation (files come after). What is left is recorded."""
+        body, urls = message.intercom_content(attachments.urls, files=len(attachments.files))
         if attachments.notes:
             body = "\n".join([body, *attachments.notes])
         key = thread_key(message)
         thread = self._threads.get(key) or self._variant_thread(key, message)
         now = self._clock()
-        # WhatsApp's 24-hour window runs from when the customer sent it, not from when we delivered it.
-        sent_at = min(message.received_at.timestamp(), now)
         if thread is not None and goes_on_in(self._redis, thread, contact, now=now, settings=self._settings):
+            first = files[0] if files else []
             replied, contact = self._as_live_contact(
                 contact,
-                lambda who: self._intercom.reply_as_contact(
-                    thread.conversation_id, contact_id=who.id, body=body, attachment_urls=urls
+                lambda who: self._handover.reply(
+                    thread.conversation_id, who, message, body, first, urls=urls
                 ),
             )
             if replied:
-                self._threads.record_inbound(thread, at=sent_at, reply_reference=message.reply_reference)
-                self._note_ambiguity(self._match(carrier.inbound_id), thread.conversation_id)
-                return self._delivered(carrier, Result.CONTINUED, thread.conversation_id)
+                progress = Progress(thread.conversation_id, opened=False, batches=1 if files else 0)
+                self._after_first_call(carrier, message, contact, attachments, progress, len(files))
+                return progress, contact
             log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
         created, contact = self._as_live_contact(
             contact,
@@ -229,11 +266,47 @@ class Deliverer:
         )
         if not created:
             raise _no_conversation(f"no conversation could be opened for contact {contact.id}, which exists")
-        conversation_id = str(created)
+        progress = Progress(str(created), opened=True, batches=0)
+        self._after_first_call(carrier, message, contact, attachments, progress, len(files))
+        return progress, contact
+
+    def _after_first_call(
+        self,
+        carrier: InboundEntry,
+        message: InboundMessage,
+        contact: ContactRef,
+        attachments: Attachments,
+        progress: Progress,
+        batch_count: int,
+    ) -> None:
+        if progress.batches < batch_count:  # first, so that a retry never posts the text again
+            self._record_progress(carrier, attachments, progress)
+        self._keep_thread(carrier, message, contact, progress)
+
+    def _keep_thread(
+        self, carrier: InboundEntry, message: InboundMessage, contact: ContactRef, progress: Progress
+    ) -> None:
+        """The thread's record of the message: a new thread for a conversation it opened, the
+        time of the customer's last message for one it continued; the ambiguity note either way."""
+        key = thread_key(message)
+        now = self._clock()
+        # WhatsApp's 24-hour window runs from when the customer sent it, not from when we delivered it.
+        sent_at = min(message.received_at.timestamp(), now)
         match = self._match(carrier.inbound_id)
-        self._threads.save(_new_thread(key, message, conversation_id, contact, now, sent_at, match))
-        self._note_ambiguity(match, conversation_id)
-        return self._delivered(carrier, Result.CREATED, conversation_id)
+        if progress.opened:
+            self._threads.save(
+                _new_thread(key, message, progress.conversation_id, contact, now, sent_at, match)
+            )
+        else:
+            thread = self._threads.get(key)
+            if thread is not None:
+                self._threads.record_inbound(thread, at=sent_at, reply_reference=message.reply_reference)
+        self._note_ambiguity(match, progress.conversation_id)
+
+    def _record_progress(self, carrier: InboundEntry, attachments: Attachments, progress: Progress) -> None:
+        self._ledger.record_attachments(
+            carrier.inbound_id, replace(attachments, progress=progress).to_record()
+        )
 
     def _variant_thread(self, key: str, message: InboundMessage) -> Thread | None:
         """The thread of another form of the sender's number, moved to this one: the team wrote
@@ -321,7 +394,7 @@ class Deliverer:
     def _attachments_for(self, carrier: InboundEntry, message: InboundMessage) -> Attachments:
         recorded = carrier.attachments
         if recorded:
-            return Attachments(urls=list(recorded["urls"]), notes=list(recorded["notes"]))
+            return Attachments.from_record(recorded)
         attachments = self._attachments.resolve(message)
         if message.media:
             self._ledger.record_attachments(carrier.inbound_id, attachments.to_record())

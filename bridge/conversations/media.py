@@ -1,19 +1,28 @@
-"""Media Intercom can fetch: provider attachments re-served from the bridge's own URLs.
+"""Provider attachments on the worker's disk, on their way into Intercom; a few served by link.
 
 Providers often announce media Intercom cannot download: Meta sends only a media id that needs
 the access token, Twilio can require its account credentials, others expire. The worker fetches
-each attachment with the provider's credentials (the adapter knows how), stores it under
-`BRIDGE_DATA_DIR/media`, and hands Intercom `{BRIDGE_PUBLIC_URL}/media/{token}`: a 256-bit random
-token, so the URL is unguessable, valid for `BRIDGE_RETENTION_DAYS`.
+each attachment with the provider's credentials (the adapter knows how) and stores it under
+`BRIDGE_DATA_DIR/media`, under a 256-bit random token, for `BRIDGE_RETENTION_DAYS` at most. From
+there it goes to Intercom as a file (`bridge.conversations.attachments`), and once Intercom holds
+it the worker discards its copy (`discard`). Nothing serves such a file: the store holds it only
+until it is handed over, and a retry on the same machine finds it instead of downloading it again.
+
+An attachment Intercom cannot take as a file (too large, refused) is *linked* instead (`link`):
+only linked media are served, at `{BRIDGE_PUBLIC_URL}/media/{token}` (`bridge.web.routes.media`),
+unguessable, until they expire. Media stored before the bridge handed files over carry no mark
+and were all handed out as links, so they are served as linked.
 
 An attachment is written to a private temporary file in the store as it downloads, and renamed
 under its token only once complete (`MediaStore.receiving`): no process holds a whole attachment
 in memory, and a reader never sees half of one. Its type is stored as a bare, valid
 `type/subtype` (`bridge.model.media_types`), so what a payload announced never reaches a header as is.
 
-The store is a directory: web and workers on one machine share it; several machines need it on
-a shared volume. Only its owner may read it (directory 0700, files 0600): these are customers'
-pictures and documents, which the web side hands out only for their token.
+The store is a directory. Files handed to Intercom need nothing shared: the worker that fetched
+one sends it. A linked one is served by whichever web process Intercom asks, so a deployment on
+several machines that links media needs this directory on a shared volume (docs/operations.md).
+Only its owner may read it (directory 0700, files 0600): these are customers' pictures and
+documents, which the web side hands out only for their token, and only once linked.
 """
 
 from __future__ import annotations
@@ -25,9 +34,9 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from bridge.core.files import FILE_MODE, private_dir
 from bridge.model.media_types import media_type, shown_inline
@@ -36,12 +45,17 @@ from bridge.providers.media.fetch import FetchedMedia
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
+class Publish(Protocol):
+    def __call__(self, token: str, media: FetchedMedia, *, linked: bool) -> None: ...
+
+
 @dataclass(frozen=True)
 class StoredMedia:
     path: Path
     content_type: str
     filename: str | None
     expires_at: float
+    linked: bool  # handed out as a link, so served; otherwise only on its way into Intercom
 
     @property
     def inline(self) -> bool:
@@ -58,18 +72,18 @@ class Incoming:
     """An attachment being written: `file`, a private temporary file in the store, kept under a
     token by `keep` once complete, removed otherwise (`MediaStore.receiving`)."""
 
-    def __init__(self, token: str, file: BinaryIO, publish: Callable[[str, FetchedMedia], None]) -> None:
+    def __init__(self, token: str, file: BinaryIO, publish: Publish) -> None:
         self._publish = publish
         self.token = token
         self.file = file
         self.kept = False
 
-    def keep(self, media: FetchedMedia) -> str:
-        """Keep what was written as `media` describes it; its token."""
+    def keep(self, media: FetchedMedia, *, linked: bool = False) -> str:
+        """Keep what was written as `media` describes it, served only if `linked`; its token."""
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
-        self._publish(self.token, media)
+        self._publish(self.token, media, linked=linked)
         self.kept = True
         return self.token
 
@@ -95,13 +109,15 @@ class MediaStore:
                 incoming.file.close()
                 temporary.unlink(missing_ok=True)
 
-    def put(self, content: bytes, content_type: str, filename: str | None = None) -> str:
-        """Store `content`, already in memory (small media, tests); its token."""
+    def put(
+        self, content: bytes, content_type: str, filename: str | None = None, *, linked: bool = True
+    ) -> str:
+        """Store `content`, already in memory (small media, tests), served unless not `linked`;
+        its token."""
         with self.receiving() as incoming:
             incoming.file.write(content)
-            return incoming.keep(
-                FetchedMedia(content_type=content_type, filename=filename, size=len(content))
-            )
+            fetched = FetchedMedia(content_type=content_type, filename=filename, size=len(content))
+            return incoming.keep(fetched, linked=linked)
 
     def get(self, token: str) -> StoredMedia | None:
         """The stored media for `token`, or None when unknown or expired (then it is removed)."""
@@ -121,7 +137,29 @@ class MediaStore:
             content_type=media_type(str(meta.get("content_type") or "")),
             filename=meta.get("filename"),
             expires_at=float(meta["expires_at"]),
+            linked=bool(meta.get("linked", True)),  # unmarked: stored when every item was a link
         )
+
+    def served(self, token: str) -> StoredMedia | None:
+        """The media for `token` if it may be served (linked, not expired), else None."""
+        stored = self.get(token)
+        return stored if stored is not None and stored.linked else None
+
+    def link(self, token: str) -> StoredMedia | None:
+        """Mark `token`'s media as handed out by link, so it is served until it expires; None
+        when it is gone."""
+        stored = self.get(token)
+        if stored is None:
+            return None
+        if not stored.linked:
+            meta = json.loads((self._root / f"{token}.json").read_text()) | {"linked": True}
+            self._write(self._root / f"{token}.json", json.dumps(meta).encode())
+        return replace(stored, linked=True)
+
+    def discard(self, token: str) -> None:
+        """Forget `token`'s media now (Intercom holds it); gone already is fine."""
+        if _TOKEN.match(token):
+            self._remove(token)
 
     def purge_expired(self) -> int:
         """Remove every expired item, and the leftovers of writes a crash cut short (a `.bin`
@@ -149,13 +187,14 @@ class MediaStore:
                 continue  # removed by another process meanwhile
         return removed
 
-    def _publish(self, token: str, media: FetchedMedia) -> None:
+    def _publish(self, token: str, media: FetchedMedia, *, linked: bool) -> None:
         """The complete file under its token, then its description: `get` finds both or neither."""
         os.replace(self._temporary(token), self._root / f"{token}.bin")
         meta = {
             "content_type": media_type(media.content_type),
             "filename": media.filename,
             "expires_at": self._clock() + self._ttl,
+            "linked": linked,
         }
         self._write(self._root / f"{token}.json", json.dumps(meta).encode())
 

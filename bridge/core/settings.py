@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     # and how long one download may take, redirects included (bridge.providers.media.fetch).
     media_max_bytes: int = Field(100 * 1024 * 1024, ge=1, validation_alias="BRIDGE_MEDIA_MAX_BYTES")
     media_deadline: Duration = Field(120.0, gt=0, validation_alias="BRIDGE_MEDIA_DEADLINE")
+    # The most bytes of files handed to Intercom in one request, and so the largest file: Intercom
+    # documents 100 MB per attachment and no limit of its own for the API
+    # (bridge.conversations.attachments). A larger attachment is linked from the bridge instead.
+    intercom_files_max_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, validation_alias="BRIDGE_INTERCOM_FILES_MAX_BYTES"
+    )
     # Base of the in-process backoff between quick retries of one HTTP call (seconds).
     http_backoff: Duration = Field(0.5, validation_alias="BRIDGE_HTTP_BACKOFF")
     # Workers' heartbeat TTL and maintenance interval (bridge.infra.heartbeats); shorter only for tests.

@@ -87,19 +87,23 @@ class InboundMessage(BaseModel):
     # it through: anyone may have written it, so its media links are never fetched.
     verified: bool = True
 
-    def intercom_content(self, media_urls: list[str] | None = None) -> tuple[str, list[str]]:
+    def intercom_content(
+        self, media_urls: list[str] | None = None, *, files: int = 0
+    ) -> tuple[str, list[str]]:
         """The body and attachment URLs for Intercom.
 
-        `media_urls` are the URLs Intercom can fetch (the bridge's own, for media it proxied);
-        by default the provider's. Intercom requires a body even when the customer sent only
-        media, and takes at most 10 attachment URLs: media past the tenth are linked in the body.
+        `media_urls` are the URLs Intercom can fetch; by default the provider's. `files` counts
+        the attachments handed to Intercom as files besides. Intercom requires a body even when
+        the customer sent only media, and takes at most 10 attachment URLs: media past the tenth
+        are linked in the body.
         """
         urls = media_urls if media_urls is not None else [m.url for m in self.media if m.url]
         attached, linked = urls[:MAX_INTERCOM_ATTACHMENTS], urls[MAX_INTERCOM_ATTACHMENTS:]
+        count = len(urls) + files
         if self.text.strip():
             body = self.text
-        elif urls:
-            body = f"(sent {len(urls)} attachment{'s' if len(urls) > 1 else ''})"
+        elif count:
+            body = f"(sent {count} attachment{'s' if count > 1 else ''})"
         else:
             body = "(empty message)"
         if linked:

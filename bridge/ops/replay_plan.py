@@ -109,6 +109,8 @@ class ReplayPlanner:
         else:
             lines.append("conversation: open a new one")
             calls.append("POST /conversations")
+            if message.media:  # Intercom opens conversations without files: they come in a reply
+                calls.append("POST /conversations/{new}/reply (its files)")
         lines.append("calls: " + ", ".join(calls))
         return lines
 

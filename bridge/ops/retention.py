@@ -7,8 +7,10 @@ retention as its TTL, and RQ keeps failed jobs as long (`failure_ttl`) and finis
 stay: they are what routes a customer who writes again next year to their contact and
 conversation.
 
-Media the bridge re-serves to Intercom are files under `BRIDGE_DATA_DIR/media`, and files do not
-expire on their own, so each web process sweeps them when it starts and every hour after.
+Media are files under `BRIDGE_DATA_DIR/media`: those on their way into Intercom (a worker removes
+each once Intercom holds it; a message that failed for good leaves its own) and those linked
+instead (`bridge.conversations.media`). Files do not expire on their own, so each web process
+sweeps the directory when it starts and every hour after.
 """
 
 from __future__ import annotations

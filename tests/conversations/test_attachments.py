@@ -46,7 +46,7 @@ def test_the_media_of_a_message_share_a_budget_well_inside_the_job_timeout(proxy
             clock=lambda: next(ticks),
         )
         attachments = resolver.resolve(mms(f"{media_host.url}/file?size=3", f"{media_host.url}/file?size=4"))
-    assert len(attachments.urls) == 1
+    assert len(attachments.files) == 1
     assert attachments.notes == [
         "(an attachment was withheld, not fetched: the message's other attachments took all the time"
         " the bridge gives them; image/png)"
@@ -61,7 +61,7 @@ def test_the_media_of_a_message_whose_signature_failed_are_never_fetched(proxyin
             settings=proxying, store=media_store(proxying.data_dir, 1), adapters=ADAPTERS, http=http
         )
         attachments = resolver.resolve(mms(f"{media_host.url}/file", verified=False))
-    assert attachments.urls == []
+    assert attachments.files == []
     assert attachments.notes == [
         "(an attachment was withheld, not fetched: its webhook's signature did not verify"
         " (BRIDGE_SIGNATURE_MODE is log-only); image/png)"

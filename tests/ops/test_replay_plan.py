@@ -224,6 +224,14 @@ def test_media_not_yet_re_served_would_be_downloaded_first_and_those_kept_would_
     assert "download" not in plan(kept)[-1]
 
 
+def test_the_media_of_a_message_opening_a_conversation_would_go_in_its_first_reply(
+    plan, redis_client, settings
+):
+    media = (Media(url="https://api.twilio.com/media/ME1", content_type="image/jpeg"),)
+    lines = plan(inbound(redis_client, settings, media=media))
+    assert lines[-1].endswith(", POST /conversations, POST /conversations/{new}/reply (its files)")
+
+
 def test_a_closed_conversation_past_the_buffer_would_open_a_new_one(plan, redis_client, settings, sandbox):
     lead = sandbox.seed_contact(role="lead", phone=CUSTOMER)
     IdentityMap(redis_client).set(f"phone:{CUSTOMER}", ContactRef(lead["id"], "lead"))

@@ -1,4 +1,8 @@
-"""Attachments the bridge re-serves to Intercom, by unguessable token, as data and never as a page.
+"""Attachments the bridge links in Intercom, by unguessable token, as data and never as a page.
+
+Most attachments are handed to Intercom as files and never served here; only those linked
+instead (too large for Intercom, or refused by it: `bridge.conversations.media`) are, until they
+expire. Any other token answers 404, as an unknown one does.
 
 The bytes are a customer's (or whoever posted the webhook): whatever they are, they must not run
 on the bridge's origin. So every answer forbids the browser to guess a type (`nosniff`), to load
@@ -26,9 +30,9 @@ DATA_ONLY_HEADERS = {
 # `:path`: every GET below /media/ is answered here, with the headers above, even `/media/a/b`.
 @router.get("/media/{token:path}")
 def serve_media(token: str, request: Request) -> Response:
-    """An attachment a provider sent, for Intercom to fetch; 404 once expired."""
+    """An attachment a provider sent, linked in Intercom; 404 once expired."""
     store: MediaStore = request.app.state.media
-    stored = store.get(token)
+    stored = store.served(token)
     if stored is None:
         return JSONResponse(
             {"detail": "no such media (unknown or expired)"}, status_code=404, headers=DATA_ONLY_HEADERS
