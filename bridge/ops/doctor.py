@@ -86,7 +86,7 @@ RECOMMENDED: tuple[tuple[str, str], ...] = (
     (
         "public_url",
         "set {} to the HTTPS address providers call: needed behind a proxy or load balancer (signed "
-        "URLs are rebuilt from it) and for attachments, which Intercom fetches from it",
+        "URLs are rebuilt from it) and to link an attachment Intercom cannot take as a file",
     ),
     (
         "intercom_client_secret",
