@@ -42,7 +42,7 @@ import mimetypes
 import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,15 +87,6 @@ class HeldFile:
     size: int
     media: int
 
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "token": self.token,
-            "name": self.name,
-            "content_type": self.content_type,
-            "size": self.size,
-            "media": self.media,
-        }
-
 
 @dataclass(frozen=True)
 class Progress:
@@ -119,17 +110,9 @@ class Attachments:
     progress: Progress | None = None
 
     def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "files": [file.to_record() for file in self.files],
-            "notes": self.notes,
-            "urls": self.urls,
-        }
-        if self.progress is not None:
-            record["progress"] = {
-                "conversation_id": self.progress.conversation_id,
-                "opened": self.progress.opened,
-                "batches": self.progress.batches,
-            }
+        record = asdict(self)
+        if self.progress is None:
+            del record["progress"]
         return record
 
     @classmethod

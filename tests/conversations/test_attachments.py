@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.conversations.attachments import MEDIA_BUDGET_SECONDS, AttachmentResolver, attachment_client
+from bridge.conversations.attachments import (
+    MEDIA_BUDGET_SECONDS,
+    AttachmentResolver,
+    attachment_client,
+    file_name,
+)
 from bridge.conversations.media import media_store
 from bridge.core.settings import Settings
 from bridge.infra.worker_timings import JOB_TIMEOUT_SECONDS
@@ -67,3 +72,23 @@ def test_the_media_of_a_message_whose_signature_failed_are_never_fetched(proxyin
         " (BRIDGE_SIGNATURE_MODE is log-only); image/png)"
     ]
     assert media_host.state.requests == []
+
+
+@pytest.mark.parametrize(
+    ("given", "content_type", "expected"),
+    [
+        pytest.param("invoice.pdf", "application/pdf", "invoice.pdf", id="as-given"),
+        pytest.param(None, "image/jpeg", "attachment-3.jpg", id="none-from-type"),
+        pytest.param(None, "application/x-unknown-kind", "attachment-3", id="unknown-type"),
+        pytest.param("../../etc/passwd", "text/plain", "passwd", id="no-path"),
+        pytest.param("C:\\Users\\ada\\scan.png", "image/png", "scan.png", id="no-windows-path"),
+        pytest.param("bill\u202egnp.exe", "image/png", "billgnp.exe", id="no-bidi-override"),
+        pytest.param("a\r\nb.png", "image/png", "ab.png", id="no-line-break"),
+        pytest.param("  ", "image/png", "attachment-3.png", id="blank"),
+        pytest.param("x" * 200 + ".png", "image/png", "x" * 116 + ".png", id="cut-keeping-the-end"),
+    ],
+)
+def test_the_name_intercom_shows_is_the_files_own_without_paths_or_hidden_characters(
+    given, content_type, expected
+):
+    assert file_name(given, content_type, 2) == expected
