@@ -18,10 +18,10 @@ from enum import StrEnum
 from redis import Redis
 from redis.client import Pipeline
 
+from bridge.core.addresses import business_key
 from bridge.infra import keys
 from bridge.infra.connection import read_hash
 from bridge.model.messages import Channel
-from bridge.model.phones import strip_formatting
 
 AUDIT_LENGTH = 1000  # changes kept per customer, newest last
 
@@ -54,14 +54,7 @@ def scope_of(channel: Channel | str, business_number: str) -> str:
     """The consent scope of a business address on a channel: `sms:+12025550100` however a provider
     writes the number (`+1202…`, `1202…`, `whatsapp:+1202…`), a short code or sender id as given,
     `whatsapp:106540352242922` for a Meta phone number id."""
-    kind = Channel(channel)
-    address = business_number.strip().removeprefix("whatsapp:")
-    compact = strip_formatting(address)
-    digits = compact.removeprefix("+")
-    # SMS numbers come with their country code (`+1202…`, `1202…`); on WhatsApp only a `+` says
-    # a number: Meta names the business by its phone number id, all digits too.
-    is_number = digits.isdigit() and len(digits) >= 7 and (kind is Channel.SMS or compact.startswith("+"))
-    return f"{kind.value}:{'+' + digits if is_number else address.casefold()}"
+    return business_key(Channel(channel).value, business_number)
 
 
 class ConsentStore:

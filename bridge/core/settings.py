@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bridge.core.addresses import business_key
 from bridge.core.errors import ConfigurationError
 from bridge.core.logs import LogFormat
 from bridge.core.signature_modes import PROVIDERS, SignatureMode, parse_signature_modes
@@ -81,7 +82,30 @@ def parse_words(value: object) -> tuple[str, ...]:
     return tuple(word for word in words if word)
 
 
+def parse_routes(value: object) -> dict[str, tuple[str, str]]:
+    """`{"sms:+12025550100": ("team", "501")}` from `+12025550100=team:501,whatsapp:10654…=admin:991`:
+    a business address (a channel prefix for WhatsApp; SMS by default) and its assignee, a team or
+    a teammate by their Intercom id. Keys are `bridge.core.addresses.business_key`s."""
+    if isinstance(value, Mapping):
+        return {str(key): (str(kind), str(ident)) for key, (kind, ident) in value.items()}
+    routes: dict[str, tuple[str, str]] = {}
+    for entry in (part.strip() for part in str(value).split(",")):
+        if not entry:
+            continue
+        address, equals, assignee = entry.rpartition("=")
+        kind, colon, ident = assignee.strip().partition(":")
+        if not equals or not address.strip() or not colon:
+            raise ValueError(f"{entry!r} is not address=team:ID or address=admin:ID")
+        if kind not in ("team", "admin") or not ident.isdigit():
+            raise ValueError(f"{entry!r}: the assignee is team:ID or admin:ID, with Intercom's numeric id")
+        written = address.strip()
+        channel = "whatsapp" if written.startswith("whatsapp:") else "sms"
+        routes[business_key(channel, written)] = (kind, ident)
+    return routes
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Routes = Annotated[dict[str, tuple[str, str]], NoDecode, BeforeValidator(parse_routes)]
 Words = Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_words)]
 DefaultSenders = Annotated[dict[str, str], NoDecode, BeforeValidator(parse_default_senders)]
 SignatureModes = Annotated[dict[str, SignatureMode], NoDecode, BeforeValidator(parse_signature_modes)]
@@ -130,6 +154,13 @@ class Settings(BaseSettings):
     signature_modes: SignatureModes = Field(
         default_factory=lambda: parse_signature_modes(""), validation_alias="BRIDGE_SIGNATURE_MODE"
     )
+    # Which contact wins when several share a number (bridge.contacts.matching).
+    contact_priority: Literal["latest_updated", "user", "lead"] = Field(
+        "latest_updated", validation_alias="BRIDGE_CONTACT_PRIORITY"
+    )
+    # Business address -> assignee of the conversations the bridge opens for it:
+    # `+12025550100=team:501,whatsapp:106540352242922=admin:991` (bridge.conversations.routing).
+    routes: Routes = Field(default_factory=dict, validation_alias="BRIDGE_ROUTES")
     # How often workers look in Intercom for agents' replies whose webhook never arrived (seconds;
     # 0 turns the catch-up off).
     reply_catchup: Duration = Field(60.0, ge=0, validation_alias="BRIDGE_REPLY_CATCHUP_SECONDS")
