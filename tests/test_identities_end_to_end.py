@@ -66,7 +66,15 @@ def test_argentina_is_one_way_a_54_sender_does_not_take_a_549_contact(bridge, se
 
 def deliver_in_region(region: str, monkeypatch, redis_client, http, sender: str, text: str = "hi") -> None:
     """Deliver one SMS through a bridge whose BRIDGE_DEFAULT_REGION is `region`, and drain the queues."""
-    monkeypatch.setenv("BRIDGE_DEFAULT_REGION", region)
+    deliver_configured({"BRIDGE_DEFAULT_REGION": region}, monkeypatch, redis_client, http, sender, text)
+
+
+def deliver_configured(
+    env: dict[str, str], monkeypatch, redis_client, http, sender: str, text: str = "hi"
+) -> None:
+    """Deliver one SMS through a bridge configured with `env` besides the test's, and drain the queues."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     reset_settings_cache()
     settings = get_settings()
     with BackgroundServer(create_app(settings)) as server:
@@ -109,6 +117,46 @@ def test_a_number_stored_with_any_countrys_exit_code_matches_its_sender_without_
     assert only_conversation_contact(sandbox) == contact["id"]
     assert [c["phone"] for c in sandbox.contacts()] == [stored]  # no new lead, nothing rewritten
     assert contact_searches(sandbox) == 1  # the written forms share one search (bridge.contacts.matching)
+
+
+@pytest.mark.parametrize(
+    ("env", "winner", "chosen"),
+    [
+        ({}, "lead", "the most recently updated"),  # the default, latest_updated
+        (
+            {"BRIDGE_CONTACT_PRIORITY": "user"},
+            "user",
+            "the most recently updated user (users come before leads here)",
+        ),
+    ],
+    ids=["default", "user"],
+)
+def test_the_contact_priority_picks_between_a_user_and_a_newer_lead_and_the_note_says_how(
+    env, winner, chosen, bridge_env, monkeypatch, sandbox, redis_client, http
+):
+    now = int(time.time())
+    held = {
+        "user": sandbox.seed_contact(
+            role="user", name="Ada Lovelace", phone="+14155550123", updated_at=now - 86400
+        ),
+        "lead": sandbox.seed_contact(
+            role="lead", name="New caller", phone="(415) 555-0123", updated_at=now - 60
+        ),
+    }
+    other = held["lead" if winner == "user" else "user"]
+    deliver_configured(env, monkeypatch, redis_client, http, "+14155550123", text="where is my order?")
+
+    assert only_conversation_contact(sandbox) == held[winner]["id"]
+    [conversation] = sandbox.conversations()
+    parts = sandbox.api("GET", f"/conversations/{conversation['id']}").json()["conversation_parts"]
+    [note] = [p["body"] for p in parts["conversation_parts"] if p["part_type"] == "note"]
+    assert (
+        f"This number belongs to 2 contacts in Intercom. The bridge chose {held[winner]['id']}, {chosen};"
+        in note
+    )
+    listed = note.split("the others:")[1]
+    assert other["id"] in listed and other["name"] in listed and held[winner]["id"] not in listed
+    assert len(sandbox.contacts()) == 2  # no new lead
 
 
 def test_the_identity_map_knows_a_number_by_its_variants_before_search_does(

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from bridge.contacts.lookup import build_lookup
+from bridge.contacts.matching import ContactPriority
 from bridge.contacts.resolution import IdentityMap
 from bridge.contacts.sync import sync_contacts
 from bridge.intercom.client import IntercomClient
@@ -88,9 +89,16 @@ def _workload(bridge, settings, sandbox, drain, http, standin) -> None:
                 redis_client=redis_client,
                 intercom=intercom,
                 default_region=settings.default_region,
+                priority=ContactPriority.LATEST_UPDATED,
                 per_page=2,
             )
-            build_lookup("+14155550123", region="US", identities=IdentityMap(redis_client), intercom=intercom)
+            build_lookup(
+                "+14155550123",
+                region="US",
+                identities=IdentityMap(redis_client),
+                intercom=intercom,
+                priority=ContactPriority.LATEST_UPDATED,
+            )
         finally:
             redis_client.close()
         # The team writes first (issue 14): an admin's message, its conversation found by search, a reply.

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 from redis import Redis
 
+from bridge.contacts.matching import PRIORITY_TEXT, ContactPriority
 from bridge.contacts.sync import SyncProgress, SyncStore, SyncSummary, sync_contacts
 from bridge.core.errors import BridgeError, IntercomRejected
 from bridge.core.settings import Settings, get_settings
@@ -61,6 +62,7 @@ def sync(restart: bool) -> None:
                     redis_client=redis,
                     intercom=intercom,
                     default_region=settings.default_region,
+                    priority=ContactPriority.configured(settings),
                     restart=restart,
                     on_page=shown.update,
                 )
@@ -95,6 +97,7 @@ def lookup(number: str, region: str | None) -> None:
                 region=(region or settings.default_region).upper(),
                 identities=IdentityMap(redis),
                 intercom=intercom,
+                priority=ContactPriority.configured(settings),
             )
     except BridgeError as exc:
         click.echo(f"bridge: {exc}", err=True)
@@ -118,9 +121,10 @@ def render_summary(summary: SyncSummary) -> list[str]:
     return [
         f"Contacts read:                 {summary.contacts_read} ({pages}{resumed})",
         f"Numbers mapped:                {summary.mapped + summary.repointed}{sender_ids}",
-        f"  of them re-pointed:          {summary.repointed} (to a contact updated later than the map's)",
+        f"  of them re-pointed:          {summary.repointed} (to a contact the winner rule prefers)",
         f"Numbers already mapped:        {summary.already_mapped}{kept}",
-        f"Numbers with several contacts: {summary.ambiguous} (the latest updated won)",
+        f"Numbers with several contacts: {summary.ambiguous} ({PRIORITY_TEXT[summary.priority]}: "
+        f"BRIDGE_CONTACT_PRIORITY={summary.priority.value})",
         f"Phones that could not be read: {summary.unreadable_phones}",
     ]
 

@@ -1,7 +1,8 @@
 """`bridge contacts lookup NUMBER`: how an inbound message from NUMBER would be matched.
 
 An operator's tool: it runs the bridge's own matching steps (classify the sender, the identity
-map with the number's variants, Intercom's search, the winner rule) without writing anything,
+map with the number's variants, Intercom's search, the winner rule of `BRIDGE_CONTACT_PRIORITY`,
+which it names and explains) without writing anything,
 neither to the identity map nor to Intercom (for a non-phone sender it only reads whether the
 `bridge_identity` attribute exists, where the bridge would define it). The search is shown even
 when the map decides, so an operator can see whether Intercom agrees with the map.
@@ -16,7 +17,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.contacts.matching import MatchDecision, MatchRule, phone_search_query
+from bridge.contacts.matching import (
+    PRIORITY_TEXT,
+    ContactPriority,
+    MatchDecision,
+    MatchRule,
+    chosen_text,
+    phone_search_query,
+)
 from bridge.contacts.resolution import (
     IDENTITY_ATTRIBUTE,
     IdentityMap,
@@ -33,6 +41,9 @@ from bridge.model.variants import RULES
 
 CREATED = "created"
 VARIANT = "variant"
+SEARCH_RULES = frozenset(
+    {MatchRule.SEARCH, MatchRule.SEARCH_LATEST, MatchRule.SEARCH_USER, MatchRule.SEARCH_LEAD}
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class LookupReport:
     search_note: str | None
     search_decision: MatchDecision | None  # what the search alone would decide
     decision: MatchDecision | None  # what the bridge would decide
+    priority: ContactPriority = ContactPriority.LATEST_UPDATED  # the winner rule in force
 
     @property
     def candidates(self) -> tuple[Contact, ...]:
@@ -65,23 +77,38 @@ class LookupReport:
 
     @property
     def rule(self) -> str:
-        """identity_map, search, search_latest_updated, variant, external_identity or created."""
+        """identity_map, search, search_latest_updated, search_user_first, search_lead_first,
+        variant, external_identity or created."""
         if self.decision is None:
             return CREATED
-        searched = self.decision.rule in (MatchRule.SEARCH, MatchRule.SEARCH_LATEST)
+        searched = self.decision.rule in SEARCH_RULES
         return VARIANT if searched and self.decision.variant else self.decision.rule.value
 
 
 def build_lookup(
-    number: str, *, region: str, identities: IdentityMap, intercom: IntercomClient
+    number: str,
+    *,
+    region: str,
+    identities: IdentityMap,
+    intercom: IntercomClient,
+    priority: ContactPriority,
 ) -> LookupReport:
-    """The report for a message from `number`, national forms read in `region`. Reads only."""
+    """The report for a message from `number`, national forms read in `region`, several holders
+    decided by `priority`. Reads only."""
     sender = classify_sender(number, country_code_included=False, default_region=region)
-    return sender_lookup(sender, number=number, region=region, identities=identities, intercom=intercom)
+    return sender_lookup(
+        sender, number=number, region=region, identities=identities, intercom=intercom, priority=priority
+    )
 
 
 def sender_lookup(
-    sender: SenderIdentity, *, number: str, region: str, identities: IdentityMap, intercom: IntercomClient
+    sender: SenderIdentity,
+    *,
+    number: str,
+    region: str,
+    identities: IdentityMap,
+    intercom: IntercomClient,
+    priority: ContactPriority,
 ) -> LookupReport:
     """The report for a message from an already classified `sender` (a stored message's). Reads only."""
     problem = sender_problem(sender)
@@ -96,6 +123,7 @@ def sender_lookup(
             search_note=None,
             search_decision=None,
             decision=None,
+            priority=priority,
         )
     entries = tuple(
         MapEntry(key=key, rules=_variant_rules(sender, key), contact=identities.get(key))
@@ -104,11 +132,12 @@ def sender_lookup(
     note = None
     if sender.kind is IdentityKind.PHONE and sender.e164:
         query = phone_search_query(phone_search_numbers(sender))
-        search = decide_phone_search(sender, intercom.search_contacts(query), default_region=region)
+        found = intercom.search_contacts(query)
+        search = decide_phone_search(sender, found, default_region=region, priority=priority)
     else:
         query = identity_search_query(sender)
         if intercom.has_data_attribute(IDENTITY_ATTRIBUTE):
-            search = decide_identity_search(intercom.search_contacts(query))
+            search = decide_identity_search(intercom.search_contacts(query), priority)
         else:
             search = None
             note = f"the workspace has no `{IDENTITY_ATTRIBUTE}` attribute yet, so no contact can hold it"
@@ -122,6 +151,7 @@ def sender_lookup(
         search_note=note,
         search_decision=search,
         decision=decide_from_identity_map(sender, (), identities) or search,
+        priority=priority,
     )
 
 
@@ -161,6 +191,8 @@ def render_lookup(report: LookupReport) -> list[str]:
             f"  {mark} {contact.id}  {contact.role:<4}  {contact.name or '-'}  "
             f"updated {_when(contact.updated_at)}  phone {contact.phone or '-'}"
         )
+    priority = report.priority
+    lines.append(f"Priority: {priority.value} (BRIDGE_CONTACT_PRIORITY): {PRIORITY_TEXT[priority]}")
     lines.append(f"Rule:     {report.rule}")
     lines.append(f"Decision: {_decision_text(report)}")
     return lines
@@ -171,6 +203,8 @@ def _decision_text(report: LookupReport) -> str:
     if decision is None:
         return "no contact matches: a new lead would be created"
     text = f"contact {decision.contact_id} ({decision.role})"
+    if decision.chosen_by is not None:
+        text += f", chosen among {len(decision.candidates)} as {chosen_text(decision.chosen_by)}"
     if decision.variant:
         text += f", through the variant {decision.variant}"
     search = report.search_decision

@@ -24,7 +24,13 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.contacts.matching import MatchDecision, MatchRule, decide_from_search, phone_search_query
+from bridge.contacts.matching import (
+    ContactPriority,
+    MatchDecision,
+    MatchRule,
+    decide_from_search,
+    phone_search_query,
+)
 from bridge.core import metrics
 from bridge.core.errors import IntercomConflict
 from bridge.core.logs import mask
@@ -104,15 +110,17 @@ def resolve_contact(
     identities: IdentityMap,
     intercom: IntercomClient,
     default_region: str,
+    priority: ContactPriority,
 ) -> MatchDecision:
     """The contact `sender` (also known as `aliases`) is, creating a lead named `name` when
-    nobody matches: the same for a customer who writes and one the team writes to first."""
+    nobody matches: the same for a customer who writes and one the team writes to first.
+    `priority` picks among several contacts holding it."""
     decision = decide_from_identity_map(sender, aliases, identities)
     if decision is None:
         if sender.kind is IdentityKind.PHONE and sender.e164:
-            decision = _search_phone(sender, intercom, default_region)
+            decision = _search_phone(sender, intercom, default_region, priority)
         else:
-            decision = _search_external_identity(sender, intercom)
+            decision = _search_external_identity(sender, intercom, priority)
     if decision is None:
         decision = _create_lead(sender, name, intercom)
     contact = ContactRef(id=decision.contact_id, role=decision.role)
@@ -152,12 +160,16 @@ def phone_search_numbers(sender: SenderIdentity) -> list[str]:
 
 
 def decide_phone_search(
-    sender: SenderIdentity, candidates: Sequence[Contact], *, default_region: str
+    sender: SenderIdentity,
+    candidates: Sequence[Contact],
+    *,
+    default_region: str,
+    priority: ContactPriority = ContactPriority.LATEST_UPDATED,
 ) -> MatchDecision | None:
     """The decision a phone search's result leads to, naming the variant the winner is stored under."""
     assert sender.e164 is not None
     numbers = phone_search_numbers(sender)
-    decision = decide_from_search(candidates)
+    decision = decide_from_search(candidates, priority)
     if decision is None:
         return None
     winner = next(c for c in decision.candidates if c.id == decision.contact_id)
@@ -172,22 +184,26 @@ def identity_search_query(sender: SenderIdentity) -> dict[str, Any]:
     return {"field": f"custom_attributes.{IDENTITY_ATTRIBUTE}", "operator": "=", "value": sender.key}
 
 
-def decide_identity_search(candidates: Sequence[Contact]) -> MatchDecision | None:
-    """The decision a `bridge_identity` search's result leads to."""
-    decision = decide_from_search(candidates)
+def decide_identity_search(
+    candidates: Sequence[Contact], priority: ContactPriority = ContactPriority.LATEST_UPDATED
+) -> MatchDecision | None:
+    """The decision a `bridge_identity` search's result leads to (`chosen_by` says how, if several)."""
+    decision = decide_from_search(candidates, priority)
     return replace(decision, rule=MatchRule.EXTERNAL_IDENTITY) if decision else None
 
 
 def _search_phone(
-    sender: SenderIdentity, intercom: IntercomClient, default_region: str
+    sender: SenderIdentity, intercom: IntercomClient, default_region: str, priority: ContactPriority
 ) -> MatchDecision | None:
     candidates = intercom.search_contacts(phone_search_query(phone_search_numbers(sender)))
-    return decide_phone_search(sender, candidates, default_region=default_region)
+    return decide_phone_search(sender, candidates, default_region=default_region, priority=priority)
 
 
-def _search_external_identity(sender: SenderIdentity, intercom: IntercomClient) -> MatchDecision | None:
+def _search_external_identity(
+    sender: SenderIdentity, intercom: IntercomClient, priority: ContactPriority
+) -> MatchDecision | None:
     intercom.ensure_data_attribute(IDENTITY_ATTRIBUTE, description=IDENTITY_ATTRIBUTE_DESCRIPTION)
-    return decide_identity_search(intercom.search_contacts(identity_search_query(sender)))
+    return decide_identity_search(intercom.search_contacts(identity_search_query(sender)), priority)
 
 
 def _create_lead(sender: SenderIdentity, name: str | None, intercom: IntercomClient) -> MatchDecision:

@@ -11,11 +11,13 @@ everyone: date filters match by calendar day, and a filter on `custom_attributes
 is refused in a workspace where the bridge never defined that attribute. The list's cursor goes in
 the query string (`starting_after`); search's would go in the body.
 
-Several contacts holding one key: the winner is the bridge's own rule (`choose_contact`: latest
-`updated_at`, ties deterministic), chosen across every contact this run saw holding it, so the
-order pages come in does not matter. An entry the map already had is re-pointed only to a contact
-that beats it by that rule; an entry naming a contact this run never saw holding the key (the
-bridge matched it through a variant, say) is the bridge's own decision and is kept.
+Several contacts holding one key: the winner is the bridge's own rule (`choose_contact` under
+`BRIDGE_CONTACT_PRIORITY`: latest `updated_at` by default, or users, or leads, first; ties
+deterministic), chosen across every contact this run saw holding it, so the order pages come in
+does not matter. An entry the map already had is re-pointed only to a contact that beats it by
+that rule (so a run after the setting changed moves entries to what it now picks); an entry
+naming a contact this run never saw holding the key (the bridge matched it through a variant,
+say) is the bridge's own decision and is kept.
 
 Resumable: one Redis hash (`keys.CONTACTS_SYNC`) holds the run: `progress` (cursor of the next
 page, counters) and, per identity key seen, its holders and the map's entry before the run. Each
@@ -34,7 +36,7 @@ from typing import Any
 
 from redis import Redis
 
-from bridge.contacts.matching import choose_contact
+from bridge.contacts.matching import ContactPriority, choose_contact
 from bridge.contacts.resolution import IDENTITY_ATTRIBUTE, IdentityMap
 from bridge.infra import keys
 from bridge.intercom.client import LIST_MAX_PER_PAGE, IntercomClient
@@ -93,10 +95,12 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class KeyHolders:
-    """The contacts this run saw holding one identity key, and whom the map gave it to before."""
+    """The contacts this run saw holding one identity key, and whom the map gave it to before;
+    `priority` picks the winner among them (the run's setting, not stored with the record)."""
 
     before: str | None
     contacts: tuple[Contact, ...] = ()
+    priority: ContactPriority = field(default=ContactPriority.LATEST_UPDATED, compare=False)
 
     def adding(self, seen: Iterable[Contact]) -> KeyHolders:
         """With `seen` added; a contact seen twice keeps its latest `updated_at`."""
@@ -109,7 +113,7 @@ class KeyHolders:
 
     @property
     def winner(self) -> Contact:
-        chosen = choose_contact(self.contacts)
+        chosen = choose_contact(self.contacts, self.priority)
         assert chosen is not None, "a key is recorded only with a contact holding it"
         return chosen
 
@@ -146,13 +150,13 @@ class KeyHolders:
         return json.dumps({"before": self.before, "contacts": rows}, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> KeyHolders:
+    def from_json(cls, text: str, priority: ContactPriority = ContactPriority.LATEST_UPDATED) -> KeyHolders:
         data = json.loads(text)
         contacts = tuple(
             Contact(id=str(cid), role=str(role), updated_at=int(updated), created_at=int(created))
             for cid, role, updated, created in data["contacts"]
         )
-        return cls(before=data["before"], contacts=contacts)
+        return cls(before=data["before"], contacts=contacts, priority=priority)
 
 
 @dataclass(frozen=True)
@@ -202,13 +206,18 @@ class SyncSummary:
     repointed: int  # entries moved to a contact that beats the one they named
     already_mapped: int  # entries left as they were
     kept_unseen: int  # of those, entries naming a contact the list never showed with that key
-    ambiguous: int  # keys several contacts hold (the latest updated won)
+    ambiguous: int  # keys several contacts hold (the winner rule picked one)
     unreadable_phones: int  # contacts whose phone does not parse as a number
     sender_ids: int  # keys from `bridge_identity` rather than a phone
     resumed: bool
+    priority: ContactPriority = ContactPriority.LATEST_UPDATED  # the winner rule the run applied
 
 
-def summarize(progress: SyncProgress, holders: Iterable[tuple[str, KeyHolders]]) -> SyncSummary:
+def summarize(
+    progress: SyncProgress,
+    holders: Iterable[tuple[str, KeyHolders]],
+    priority: ContactPriority = ContactPriority.LATEST_UPDATED,
+) -> SyncSummary:
     """The summary of a run from its progress and every key's holders."""
     counts = {outcome: 0 for outcome in Outcome}
     kept_unseen = ambiguous = sender_ids = 0
@@ -228,6 +237,7 @@ def summarize(progress: SyncProgress, holders: Iterable[tuple[str, KeyHolders]])
         unreadable_phones=progress.unreadable_phones,
         sender_ids=sender_ids,
         resumed=progress.resumed,
+        priority=priority,
     )
 
 
@@ -235,10 +245,13 @@ def summarize(progress: SyncProgress, holders: Iterable[tuple[str, KeyHolders]])
 
 
 class SyncStore:
-    """The one hash a run lives in (`keys.CONTACTS_SYNC`)."""
+    """The one hash a run lives in (`keys.CONTACTS_SYNC`); records read back decide by `priority`."""
 
-    def __init__(self, redis_client: Redis) -> None:
+    def __init__(
+        self, redis_client: Redis, priority: ContactPriority = ContactPriority.LATEST_UPDATED
+    ) -> None:
         self._redis = redis_client
+        self._priority = priority
 
     def progress(self) -> SyncProgress | None:
         raw = self._redis.hget(keys.CONTACTS_SYNC, _PROGRESS)
@@ -249,11 +262,15 @@ class SyncStore:
         if not wanted:
             return {}
         values = self._redis.hmget(keys.CONTACTS_SYNC, [_HOLDERS + key for key in wanted])
-        return {key: KeyHolders.from_json(_text(v)) for key, v in zip(wanted, values, strict=True) if v}
+        return {
+            key: KeyHolders.from_json(_text(v), self._priority)
+            for key, v in zip(wanted, values, strict=True)
+            if v
+        }
 
     def all_holders(self) -> Iterator[tuple[str, KeyHolders]]:
         for name, value in self._redis.hscan_iter(keys.CONTACTS_SYNC, match=f"{_HOLDERS}*", count=1000):
-            yield _text(name).removeprefix(_HOLDERS), KeyHolders.from_json(_text(value))
+            yield _text(name).removeprefix(_HOLDERS), KeyHolders.from_json(_text(value), self._priority)
 
     def save_holders(self, records: dict[str, KeyHolders]) -> None:
         if records:
@@ -269,6 +286,11 @@ class SyncStore:
     def clear(self) -> None:
         self._redis.delete(keys.CONTACTS_SYNC)
 
+    def forget(self, identity_keys: Iterable[str]) -> int:
+        """Drop what a stopped run noted about `identity_keys` (a customer forgotten); how many."""
+        fields = [_HOLDERS + key for key in identity_keys]
+        return int(self._redis.hdel(keys.CONTACTS_SYNC, *fields)) if fields else 0
+
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
@@ -282,13 +304,15 @@ def sync_contacts(
     redis_client: Redis,
     intercom: IntercomClient,
     default_region: str,
+    priority: ContactPriority,
     restart: bool = False,
     per_page: int = LIST_MAX_PER_PAGE,
     on_page: Callable[[SyncProgress], None] | None = None,
 ) -> SyncSummary:
-    """Read every contact, page by page, into the identity map; continue a stopped run unless
-    `restart`. `on_page` hears the progress after each page (for a progress bar)."""
-    store = SyncStore(redis_client)
+    """Read every contact, page by page, into the identity map, a key several contacts hold
+    going to the one `priority` picks; continue a stopped run unless `restart`. `on_page` hears
+    the progress after each page (for a progress bar)."""
+    store = SyncStore(redis_client, priority)
     identities = IdentityMap(redis_client)
     stored = None if restart else store.progress()
     if stored is None or stored.done:
@@ -300,7 +324,7 @@ def sync_contacts(
     while not progress.done:
         page = intercom.list_contacts(per_page=per_page, starting_after=progress.cursor)
         unreadable = _apply_page(
-            page.items, store=store, identities=identities, default_region=default_region
+            page.items, store=store, identities=identities, default_region=default_region, priority=priority
         )
         progress = replace(
             progress,
@@ -314,7 +338,7 @@ def sync_contacts(
         store.save_progress(progress)  # (C)
         if on_page is not None:
             on_page(progress)
-    summary = summarize(progress, store.all_holders())
+    summary = summarize(progress, store.all_holders(), priority)
     store.clear()
     log.info(
         "contacts sync: %d contacts on %d pages; keys mapped %d, re-pointed %d, already mapped %d, "
@@ -331,7 +355,12 @@ def sync_contacts(
 
 
 def _apply_page(
-    items: Iterable[dict[str, Any]], *, store: SyncStore, identities: IdentityMap, default_region: str
+    items: Iterable[dict[str, Any]],
+    *,
+    store: SyncStore,
+    identities: IdentityMap,
+    default_region: str,
+    priority: ContactPriority,
 ) -> int:
     """Record one page's holders (A) and bring the map in line (B); the unreadable phones."""
     seen: dict[str, list[Contact]] = {}
@@ -348,7 +377,7 @@ def _apply_page(
         record = known.get(key)
         if record is None:  # first sight in this run: remember what the map said before it
             before = identities.get(key)
-            record = KeyHolders(before=before.id if before else None)
+            record = KeyHolders(before=before.id if before else None, priority=priority)
         records[key] = record.adding(contacts)
     store.save_holders(records)  # (A)
     for key, record in records.items():

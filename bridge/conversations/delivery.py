@@ -37,6 +37,7 @@ from typing import Any
 
 from redis import Redis
 
+from bridge.contacts.matching import ContactPriority, chosen_text
 from bridge.contacts.resolution import IdentityMap, resolve_contact
 from bridge.conversations.attachments import AttachmentResolver, Attachments, HeldFile, Progress
 from bridge.conversations.fragments import FRAGMENT_WAIT_SECONDS, FragmentStore, assemble
@@ -370,6 +371,7 @@ class Deliverer:
             identities=self._identities,
             intercom=self._intercom,
             default_region=self._settings.default_region,
+            priority=ContactPriority.configured(self._settings),
         )
         contact = follow_alias(self._redis, ContactRef(id=decision.contact_id, role=decision.role))
         self._ledger.record_contact(carrier.inbound_id, contact, decision.to_record())
@@ -382,7 +384,7 @@ class Deliverer:
         if others:
             self._notes.post_once(
                 conversation_id,
-                ambiguity_note(match["contact_id"], others),
+                ambiguity_note(match["contact_id"], others, chosen_by=match.get("chosen_by")),
                 once=f"ambiguous:{conversation_id}",
             )
 
@@ -438,11 +440,14 @@ def _new_thread(
     )
 
 
-def ambiguity_note(winner_id: str, others: list[dict[str, Any]]) -> str:
-    """The note naming the other contacts a number matched."""
+def ambiguity_note(winner_id: str, others: list[dict[str, Any]], *, chosen_by: str | None = None) -> str:
+    """The note naming the other contacts a number matched, and the rule that chose the winner
+    (`MatchDecision.chosen_by`; a match recorded before there was a choice of rule was the latest
+    updated)."""
+    rule = ContactPriority(chosen_by) if chosen_by else ContactPriority.LATEST_UPDATED
     lines = [
-        f"This number belongs to {len(others) + 1} contacts in Intercom. The bridge chose the most recently "
-        f"updated ({winner_id}); the others:"
+        f"This number belongs to {len(others) + 1} contacts in Intercom. The bridge chose {winner_id}, "
+        f"{chosen_text(rule)}; the others:"
     ]
     for other in others:
         updated = other.get("updated_at")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from redis import Redis
 
 from bridge.contacts.lookup import sender_lookup
-from bridge.contacts.matching import MatchRule
+from bridge.contacts.matching import ContactPriority, MatchRule
 from bridge.contacts.resolution import IdentityMap
 from bridge.conversations.delivery import goes_on_in
 from bridge.conversations.rerouting import follow_alias
@@ -124,6 +124,7 @@ class ReplayPlanner:
             region=self._settings.default_region,
             identities=IdentityMap(self._redis),
             intercom=self._intercom,
+            priority=ContactPriority.configured(self._settings),
         )
         decision = report.decision
         if decision is None:

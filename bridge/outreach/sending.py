@@ -31,6 +31,7 @@ from redis import Redis
 from bridge.consent.keeper import ConsentKeeper
 from bridge.consent.keywords import opt_in_word
 from bridge.consent.store import ConsentStore, blocked_reason, scope_of
+from bridge.contacts.matching import ContactPriority
 from bridge.contacts.resolution import IdentityMap, resolve_contact
 from bridge.conversations.delivery import goes_on_in
 from bridge.conversations.lanes import SenderLane
@@ -168,6 +169,7 @@ class OutreachSender:
                 identities=self._identities,
                 intercom=self._intercom,
                 default_region=self._settings.default_region,
+                priority=ContactPriority.configured(self._settings),
             )
             contact = follow_alias(self._redis, ContactRef(decision.contact_id, decision.role))
         self._store.record_contact(entry.message_id, contact.id, contact.role)

@@ -7,7 +7,9 @@ from click.testing import CliRunner
 
 from bridge.cli.contacts import contacts
 from bridge.contacts.lookup import build_lookup, render_lookup
+from bridge.contacts.matching import ContactPriority
 from bridge.contacts.resolution import IdentityMap
+from bridge.core.settings import reset_settings_cache
 from bridge.intercom.models import ContactRef
 
 
@@ -16,8 +18,8 @@ def identities(redis_client) -> IdentityMap:
     return IdentityMap(redis_client)
 
 
-def lookup(number, identities, intercom, region="US"):
-    return build_lookup(number, region=region, identities=identities, intercom=intercom)
+def lookup(number, identities, intercom, region="US", priority=ContactPriority.LATEST_UPDATED):
+    return build_lookup(number, region=region, identities=identities, intercom=intercom, priority=priority)
 
 
 def assert_nothing_written(sandbox, redis_client) -> None:
@@ -61,6 +63,32 @@ def test_several_candidates_the_latest_updated_wins(identities, intercom, sandbo
     assert [c.id for c in report.candidates] == [newer["id"], older["id"]]
     assert report.rule == "search_latest_updated"
     assert report.decision is not None and report.decision.contact_id == newer["id"]
+    text = "\n".join(render_lookup(report))
+    assert (
+        "Priority: latest_updated (BRIDGE_CONTACT_PRIORITY): the most recently updated contact wins, "
+        "users and leads alike"
+    ) in text
+    assert f"Decision: contact {newer['id']} (lead), chosen among 2 as the most recently updated" in text
+    assert_nothing_written(sandbox, redis_client)
+
+
+def test_under_user_priority_the_user_beats_a_newer_lead_and_the_lookup_says_why(
+    identities, intercom, sandbox, redis_client
+):
+    user = sandbox.seed_contact(role="user", phone="(415) 555-0123", updated_at=1_000)
+    newer = sandbox.seed_contact(role="lead", phone="+1 415-555-0123", updated_at=2_000)
+    report = lookup("(415) 555-0123", identities, intercom, priority=ContactPriority.USER)
+    assert [c.id for c in report.candidates] == [user["id"], newer["id"]]
+    assert report.rule == "search_user_first"
+    assert report.decision is not None and report.decision.contact_id == user["id"]
+    text = "\n".join(render_lookup(report))
+    assert "Priority: user (BRIDGE_CONTACT_PRIORITY): a user wins over any lead" in text
+    assert f"* {user['id']}  user" in text and f"  {newer['id']}  lead" in text
+    assert "Rule:     search_user_first" in text
+    assert (
+        f"Decision: contact {user['id']} (user), chosen among 2 as the most recently updated user "
+        "(users come before leads here)"
+    ) in text
     assert_nothing_written(sandbox, redis_client)
 
 
@@ -146,3 +174,14 @@ def test_the_command_prints_the_report(bridge_env, sandbox, redis_client):
     assert "E.164 +353871234567" in national.output
     assert "a new lead would be created" in national.output
     assert redis_client.keys("bridge:*") == []
+
+
+def test_the_command_applies_the_configured_priority(bridge_env, sandbox, monkeypatch):
+    user = sandbox.seed_contact(role="user", phone="+14155550123", updated_at=1_000)
+    sandbox.seed_contact(role="lead", phone="+14155550123", updated_at=2_000)
+    monkeypatch.setenv("BRIDGE_CONTACT_PRIORITY", "user")
+    reset_settings_cache()
+    result = CliRunner().invoke(contacts, ["lookup", "+14155550123"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Priority: user (BRIDGE_CONTACT_PRIORITY)" in result.output
+    assert f"Decision: contact {user['id']} (user), chosen among 2" in result.output

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from bridge.cli import contacts as cli_contacts
 from bridge.cli.contacts import contacts
+from bridge.contacts.matching import ContactPriority
 from bridge.contacts.resolution import IdentityMap
 from bridge.contacts.sync import KeyHolders, SyncProgress, SyncStore, contact_keys, sync_contacts
 from bridge.core.errors import IntercomUnavailable
@@ -21,9 +22,22 @@ from bridge.infra import keys
 from bridge.intercom.models import Contact, ContactRef
 
 
-def run_sync(redis_client, intercom, *, region: str = "US", per_page: int = 3, **options: Any):
+def run_sync(
+    redis_client,
+    intercom,
+    *,
+    region: str = "US",
+    per_page: int = 3,
+    priority: ContactPriority = ContactPriority.LATEST_UPDATED,
+    **options: Any,
+):
     return sync_contacts(
-        redis_client=redis_client, intercom=intercom, default_region=region, per_page=per_page, **options
+        redis_client=redis_client,
+        intercom=intercom,
+        default_region=region,
+        per_page=per_page,
+        priority=priority,
+        **options,
     )
 
 
@@ -96,6 +110,23 @@ def test_two_contacts_with_one_number_the_latest_updated_wins_and_it_is_reported
     assert identities.get("phone:+14155550999") == ContactRef(id=latest["id"], role="lead")
     assert (summary.ambiguous, summary.mapped, summary.repointed) == (2, 5, 0)
     assert older["id"] != newer["id"] and also["id"] != latest["id"]
+
+
+def test_under_user_priority_a_user_wins_the_number_over_a_newer_lead_and_a_later_run_repoints_it(
+    redis_client, sandbox, intercom
+):
+    user = sandbox.seed_contact(role="user", phone="+14155550123", updated_at=1_000)
+    lead = sandbox.seed_contact(role="lead", phone="(415) 555-0123", updated_at=2_000)
+    identities = IdentityMap(redis_client)
+
+    summary = run_sync(redis_client, intercom, per_page=1, priority=ContactPriority.USER)
+    assert identities.get("phone:+14155550123") == ContactRef(id=user["id"], role="user")
+    assert (summary.ambiguous, summary.priority) == (1, ContactPriority.USER)
+
+    # The workspace goes back to the default: the next run moves the number to the newer lead.
+    again = run_sync(redis_client, intercom, per_page=1)
+    assert identities.get("phone:+14155550123") == ContactRef(id=lead["id"], role="lead")
+    assert again.repointed == 1
 
 
 def test_an_entry_the_map_had_is_kept_unless_a_contact_holding_the_number_beats_it(
@@ -320,7 +351,10 @@ def test_the_command_reports_progress_and_the_summary(bridge_env, redis_client, 
     assert "page 1: 5 of 5 contacts read" in result.output
     assert "Contacts read:                 5 (1 page)" in result.output
     assert "Numbers mapped:                3" in result.output
-    assert "Numbers with several contacts: 1" in result.output
+    assert (
+        "Numbers with several contacts: 1 (the most recently updated contact wins, users and leads "
+        "alike: BRIDGE_CONTACT_PRIORITY=latest_updated)"
+    ) in result.output
     assert "Phones that could not be read: 1" in result.output
 
 
@@ -336,12 +370,7 @@ def test_the_command_says_what_failed_and_continues_a_stopped_run(
     assert "Stopped before the first page was read." in failed.output
     sandbox.clear_faults()
     with pytest.raises(IntercomUnavailable):
-        sync_contacts(
-            redis_client=redis_client,
-            intercom=intercom,
-            default_region="US",
-            on_page=fail_after_first_page(sandbox),
-        )
+        run_sync(redis_client, intercom, per_page=150, on_page=fail_after_first_page(sandbox))
     sandbox.clear_faults()
     done = CliRunner().invoke(contacts, ["sync"])
     assert done.exit_code == 0, done.output
