@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
+
+from bridge.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class HeldMedia:
+    """A file the provider holds for the message: uploaded to its stand-in under `media_id`.
+
+    A webhook names such a file as the provider does (Twilio a MediaUrl on its API, Meta a media
+    id its Graph API resolves), where a `str` in `SimulatedMessage.media` is a link named as given."""
+
+    media_id: str
+    content_type: str
+    sha256: str  # of the file's bytes, hex (Meta's webhook carries it)
+    filename: str
+
+
+@dataclass(frozen=True)
+class MediaHolder:
+    """Where a provider keeps the files its webhooks name: the settings field of the API that
+    serves them (its stand-in's, in a sandbox run) and how it names one."""
+
+    api_url: Callable[[Settings], str]
+    new_id: Callable[[], str]
 
 
 @dataclass(frozen=True)
@@ -13,7 +38,7 @@ class SimulatedMessage:
     sender: str
     recipient: str
     text: str = ""
-    media: tuple[str, ...] = ()
+    media: tuple[str | HeldMedia, ...] = ()
     whatsapp: bool = False
     profile_name: str | None = None
     message_id: str | None = None
@@ -33,3 +58,9 @@ class SimulatedRequest:
         return httpx.request(
             self.method, self.url, content=self.body, headers=dict(self.headers), timeout=timeout
         )
+
+
+def api_origin(api_url: str) -> str:
+    """`scheme://host:port` of a configured API URL: where its stand-in serves what it holds."""
+    parts = urlsplit(api_url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -19,13 +19,17 @@ import jwt
 
 from bridge.core.settings import Settings
 from bridge.core.signing import sha256_hex
-from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
+from bridge.dev.simulators.base import HeldMedia, MediaHolder, SimulatedMessage, SimulatedRequest, api_origin
 
 PATH = "/webhooks/messagebird"
 # How long MessageBird's tokens are valid (exp - nbf in every vector of the python SDK).
 TOKEN_LIFETIME = 60
 # Conversations API content type by the attachment's file extension; images otherwise.
 CONTENT_TYPES = {".mp4": "video", ".ogg": "audio", ".mp3": "audio", ".pdf": "file"}
+# The same by a file's content type family; anything else is a file.
+CONTENT_KINDS = {"image": "image", "video": "video", "audio": "audio"}
+# MessageBird names media by UUID.
+MEDIA = MediaHolder(api_url=lambda settings: settings.messagebird_api_url, new_id=lambda: str(uuid.uuid4()))
 
 
 def inbound(message: SimulatedMessage, base_url: str, settings: Settings) -> SimulatedRequest:
@@ -33,9 +37,15 @@ def inbound(message: SimulatedMessage, base_url: str, settings: Settings) -> Sim
     url = base_url.rstrip("/") + PATH
     now = int(time.time())
     if message.whatsapp:
-        body, content_type = json.dumps(_conversation_event(message, now)).encode(), "application/json"
+        body, content_type = (
+            json.dumps(_conversation_event(message, now, settings)).encode(),
+            "application/json",
+        )
     else:
-        body, content_type = urlencode(_sms_form(message, now)).encode(), "application/x-www-form-urlencoded"
+        body, content_type = (
+            urlencode(_sms_form(message, now, settings)).encode(),
+            "application/x-www-form-urlencoded",
+        )
     return SimulatedRequest(
         url=url,
         body=body,
@@ -62,7 +72,7 @@ def signature(url: str, body: bytes, signing_key: str, now: int) -> str:
     return jwt.encode(claims, signing_key, algorithm="HS256")
 
 
-def _sms_form(message: SimulatedMessage, now: int) -> list[tuple[str, str]]:
+def _sms_form(message: SimulatedMessage, now: int, settings: Settings) -> list[tuple[str, str]]:
     """A number's forward: international digits without `+` (research/providers.md §4.1)."""
     params = [
         ("id", message.message_id or uuid.uuid4().hex),
@@ -71,11 +81,11 @@ def _sms_form(message: SimulatedMessage, now: int) -> list[tuple[str, str]]:
         ("body", message.text),
         ("createdDatetime", _rfc3339(now)),
     ]
-    params += [("mediaUrls", media_url) for media_url in message.media]
+    params += [("mediaUrls", _media_url(item, settings)) for item in message.media]
     return params
 
 
-def _conversation_event(message: SimulatedMessage, now: int) -> dict[str, Any]:
+def _conversation_event(message: SimulatedMessage, now: int, settings: Settings) -> dict[str, Any]:
     """A `message.created` event of a WhatsApp channel (developers.messagebird.com, "Programmatically
     handle inbound messages"). A WhatsApp message carries one attachment: only the first is sent,
     with the text as its caption."""
@@ -85,10 +95,15 @@ def _conversation_event(message: SimulatedMessage, now: int) -> dict[str, Any]:
     kind: str = "text"
     content: dict[str, Any] = {"text": message.text}
     if message.media:
-        kind = CONTENT_TYPES.get(_extension(message.media[0]), "image")
-        media = (
-            {"url": message.media[0], "caption": message.text} if message.text else {"url": message.media[0]}
+        first = message.media[0]
+        kind = (
+            CONTENT_KINDS.get(first.content_type.partition("/")[0], "file")
+            if isinstance(first, HeldMedia)
+            else CONTENT_TYPES.get(_extension(first), "image")
         )
+        media = {"url": _media_url(first, settings)}
+        if message.text:
+            media["caption"] = message.text
         content = {kind: media}
     return {
         "type": "message.created",
@@ -128,6 +143,14 @@ def _conversation_event(message: SimulatedMessage, now: int) -> dict[str, Any]:
             "updatedDatetime": created,
         },
     }
+
+
+def _media_url(item: str | HeldMedia, settings: Settings) -> str:
+    """A link as given; a file the stand-in holds at its public `/media/` on MESSAGEBIRD_API_URL's
+    origin (MessageBird's own is `media.messagebird.com/v1/media/{id}`), fetched with the access key."""
+    if isinstance(item, str):
+        return item
+    return f"{api_origin(MEDIA.api_url(settings))}/media/{item.media_id}"
 
 
 def _stable_id(kind: str, value: str) -> str:

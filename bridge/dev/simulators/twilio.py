@@ -8,9 +8,13 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 
 from bridge.core.settings import Settings
-from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
+from bridge.dev.simulators.base import HeldMedia, MediaHolder, SimulatedMessage, SimulatedRequest
 
 PATH = "/webhooks/twilio"
+# A message's media are Media resources under it on Twilio's API, `ME` and 32 hex digits.
+MEDIA = MediaHolder(
+    api_url=lambda settings: settings.twilio_api_url, new_id=lambda: "ME" + secrets.token_hex(16)
+)
 
 
 def inbound(message: SimulatedMessage, base_url: str, settings: Settings) -> SimulatedRequest:
@@ -33,9 +37,17 @@ def inbound(message: SimulatedMessage, base_url: str, settings: Settings) -> Sim
         ("From", f"whatsapp:{sender}" if message.whatsapp else sender),
         ("ApiVersion", "2010-04-01"),
     ]
-    for index, url in enumerate(message.media):
-        params.append((f"MediaUrl{index}", url))
-        params.append((f"MediaContentType{index}", _guess_type(url)))
+    for index, item in enumerate(message.media):
+        if isinstance(item, HeldMedia):
+            # Where Twilio keeps a message's media: its API, under the message (the bridge fetches
+            # them with the account's credentials, from TWILIO_API_URL's origin).
+            api_url = MEDIA.api_url(settings).rstrip("/")
+            media_url = f"{api_url}/2010-04-01/Accounts/{account_sid}/Messages/{sid}/Media/{item.media_id}"
+            params.append((f"MediaUrl{index}", media_url))
+            params.append((f"MediaContentType{index}", item.content_type))
+        else:
+            params.append((f"MediaUrl{index}", item))
+            params.append((f"MediaContentType{index}", _guess_type(item)))
     if message.whatsapp:
         params.append(("WaId", sender.lstrip("+")))
         if message.profile_name:

@@ -22,12 +22,16 @@ import jwt
 
 from bridge.core.settings import Settings
 from bridge.core.signing import sha256_hex
-from bridge.dev.simulators.base import SimulatedMessage, SimulatedRequest
+from bridge.dev.simulators.base import HeldMedia, MediaHolder, SimulatedMessage, SimulatedRequest, api_origin
 from bridge.providers.vonage import SIGNATURE_PARAM, signature_method, sms_signature
 
 PATH = "/webhooks/vonage"
 # Vonage's Messages API `message_type` for a media's content type family.
 MEDIA_TYPES = {"image": "image", "audio": "audio", "video": "video"}
+# Vonage names media by UUID.
+MEDIA = MediaHolder(
+    api_url=lambda settings: settings.vonage_messages_api_url, new_id=lambda: str(uuid.uuid4())
+)
 
 
 def inbound(message: SimulatedMessage, base_url: str, settings: Settings) -> SimulatedRequest:
@@ -73,8 +77,9 @@ def messages_api_inbound(message: SimulatedMessage, base_url: str, settings: Set
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
     }
     if message.media:
-        kind = _message_type(message.media[0])
-        attachment: dict[str, str] = {"url": message.media[0]}
+        first = message.media[0]
+        kind = _message_type(first.content_type if isinstance(first, HeldMedia) else _guess_type(first))
+        attachment: dict[str, str] = {"url": _media_url(first, settings)}
         if message.text:
             attachment["caption"] = message.text
         payload |= {"message_type": kind, kind: attachment}
@@ -134,6 +139,18 @@ def _sms_request(params: list[tuple[str, str]], base_url: str, settings: Setting
     )
 
 
-def _message_type(url: str) -> str:
-    content_type = mimetypes.guess_type(url)[0] or "image/jpeg"
+def _guess_type(url: str) -> str:
+    return mimetypes.guess_type(url)[0] or "image/jpeg"
+
+
+def _message_type(content_type: str) -> str:
     return MEDIA_TYPES.get(content_type.split("/")[0], "file")
+
+
+def _media_url(item: str | HeldMedia, settings: Settings) -> str:
+    """A link as given; a file the stand-in holds at its public `/media/` on
+    VONAGE_MESSAGES_API_URL's origin (Vonage's own are `api-us.nexmo.com/v3/media/{id}`), fetched
+    without credentials as Vonage's are."""
+    if isinstance(item, str):
+        return item
+    return f"{api_origin(MEDIA.api_url(settings))}/media/{item.media_id}"
