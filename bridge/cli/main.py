@@ -16,7 +16,7 @@ from bridge.cli.contacts import contacts
 from bridge.cli.doctor import doctor
 from bridge.cli.jobs import jobs
 from bridge.cli.outreach import send, templates
-from bridge.core.errors import BridgeError
+from bridge.core.errors import BridgeError, ConfigurationError
 from bridge.core.logs import configure_logging, secret_values
 from bridge.core.settings import Settings, describe_invalid, get_settings, reset_settings_cache
 
@@ -44,7 +44,8 @@ def main(verbose: bool, use_sandbox: bool) -> None:
     try:
         settings = get_settings()
         if use_sandbox:
-            settings = _point_at_sandbox_run(settings)
+            with _friendly_errors():
+                settings = _point_at_sandbox_run(settings)
     except ValidationError as exc:
         for line in describe_invalid(exc):
             click.echo(f"bridge: invalid setting {line}", err=True)
@@ -57,10 +58,11 @@ def main(verbose: bool, use_sandbox: bool) -> None:
 
 
 def _point_at_sandbox_run(settings: Settings) -> Settings:
+    """This process's settings pointed at the last `bridge run --sandbox` (its Redis, sandbox,
+    stand-ins and credentials); ConfigurationError when none has used the data dir."""
     from bridge.runtime.supervisor import last_sandbox_environment
 
-    with _friendly_errors():
-        os.environ.update(last_sandbox_environment(settings.data_dir, os.environ))
+    os.environ.update(last_sandbox_environment(settings.data_dir, os.environ))
     reset_settings_cache()
     return get_settings()
 
@@ -191,7 +193,13 @@ def standins(host: str, port: int, allowed_hosts: tuple[str, ...]) -> None:
 @click.option("--from", "sender", required=True, help="The customer's number, e.g. +14155550123.")
 @click.option("--to", "recipient", required=True, help="The business number the customer writes to.")
 @click.option("--text", default="", help="The message text.")
-@click.option("--media", multiple=True, help="A media URL (repeatable).")
+@click.option(
+    "--media",
+    multiple=True,
+    metavar="URL|FILE|sample:image",
+    help="An attachment (repeatable): a URL, or a file or built-in sample (sample:image, "
+    "sample:document) put on the provider's stand-in of the running `bridge run --sandbox`.",
+)
 @click.option("--whatsapp", is_flag=True, help="Send as a WhatsApp message (where the provider has both).")
 @click.option("--profile-name", default=None, help="The WhatsApp profile name.")
 @click.option("--message-id", default=None, help="Reuse a provider message id (to try a redelivery).")
@@ -214,24 +222,28 @@ def simulate(
 
     from bridge.dev.sandbox.credentials import stored_sandbox_credentials
     from bridge.dev.simulators import SIMULATORS, SimulatedMessage
+    from bridge.dev.simulators.media import hold_media, needs_standins
 
     simulator = SIMULATORS.get(provider)
     if simulator is None:
         raise click.BadParameter(f"one of {', '.join(sorted(SIMULATORS))}", param_hint="PROVIDER")
-    # Secrets not in the environment come from the credentials `bridge run --sandbox` generated.
     settings = get_settings()
+    if needs_standins(media):
+        with _friendly_errors():
+            settings = _sandbox_run_for_files(settings, provider, media)
+    # Secrets not in the environment come from the credentials `bridge run --sandbox` generated.
     settings = settings.filled_from(stored_sandbox_credentials(settings.data_dir))
-    message = SimulatedMessage(
-        sender=sender,
-        recipient=recipient,
-        text=text,
-        media=media,
-        whatsapp=whatsapp,
-        profile_name=profile_name,
-        message_id=message_id,
-    )
     base_url = url or settings.public_url or "http://127.0.0.1:8000"
-    with _friendly_errors():
+    with _friendly_errors(), httpx.Client(timeout=30.0) as http:
+        message = SimulatedMessage(
+            sender=sender,
+            recipient=recipient,
+            text=text,
+            media=hold_media(provider, media, settings, http),
+            whatsapp=whatsapp,
+            profile_name=profile_name,
+            message_id=message_id,
+        )
         request = simulator(message, base_url, settings)
         try:
             response = request.send()
@@ -240,6 +252,19 @@ def simulate(
             sys.exit(2)
     click.echo(f"{response.status_code} {response.text}")
     sys.exit(0 if response.is_success else 1)
+
+
+def _sandbox_run_for_files(settings: Settings, provider: str, media: tuple[str, ...]) -> Settings:
+    """Settings pointed at the last sandbox run, whose stand-ins the bridge fetches `provider`'s
+    media from: where `--media FILE` is uploaded to."""
+    from bridge.dev.simulators.media import holder, without_standins
+
+    holder(provider)  # a provider that carries no media says so first
+    try:
+        return _point_at_sandbox_run(settings)
+    except ConfigurationError:
+        reason = f"no `bridge run --sandbox` has used {settings.data_dir} (BRIDGE_DATA_DIR)"
+        raise without_standins(provider, media, reason) from None
 
 
 @main.group()

@@ -235,6 +235,7 @@ def _banner(
             "",
             "Try it:",
             f"  bridge simulate twilio --from +14155550123 --to +14155550100 --text 'Hello!' --url {web}",
+            "  (add --media sample:image, or --media ./photo.jpg, for an MMS)",
             f"  then reply in the sandbox ({sandbox_url}) and see the SMS go out at {standins_url}",
         ]
     lines.append("Press Ctrl-C to stop.")
