@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     )
     # The message API's bearer token (`/api/…`); unset, the API answers 404 saying so.
     api_token: SecretStr | None = Field(None, validation_alias="BRIDGE_API_TOKEN")
+    # The key of the hashes a forgotten customer's opt-outs are kept under (bridge.core.pseudonyms);
+    # unset: a random key in BRIDGE_DATA_DIR/forget.key. The same on every machine of a deployment.
+    forget_secret: SecretStr | None = Field(None, min_length=16, validation_alias="BRIDGE_FORGET_SECRET")
     # The business number a message the team writes first leaves from, per provider (or
     # `provider:channel`): `twilio=+12025550100,whatsapp=106540352242922`.
     default_senders: DefaultSenders = Field(default_factory=dict, validation_alias="BRIDGE_DEFAULT_SENDERS")
