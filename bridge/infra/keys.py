@@ -40,6 +40,8 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:catchup:replies:mark           | string | forever    | when the last reply catch-up began (unix s)  |
 | bridge:catchup:replies:lease          | string | 2 minutes  | a worker is running the reply catch-up       |
 | bridge:catchup:replies:seen:{conv_id} | hash   | 1 day      | the catch-up read it at this `updated_at`    |
+| bridge:forget:contact:{contact_id}    | string | retention  | Intercom deleted it: its forgetting is queued|
+| bridge:forget:key                     | string | forever    | id of the key forgotten customers hash under |
 
 A metric's hash holds one field per series: the JSON list of its label values (a histogram's
 end with the bucket's upper bound, or `sum`), valued by HINCRBYFLOAT. Counters only grow;
@@ -178,3 +180,14 @@ def consent_scopes(customer: str) -> str:
 
 def consent_audit(customer: str) -> str:
     return f"{PREFIX}consent:audit:{customer}"
+
+
+def forget_contact(contact_id: str) -> str:
+    """Intercom said `contact_id` was deleted and the forgetting of its numbers is queued: a
+    repeated notification queues nothing more (`bridge.replies.deletions`)."""
+    return f"{PREFIX}forget:contact:{contact_id}"
+
+
+# The id of the key forgotten customers' opt-outs are hashed with (`bridge.core.pseudonyms`), set
+# by the first forget: a process holding another key knows it cannot read them.
+FORGET_KEY_ID = f"{PREFIX}forget:key"
