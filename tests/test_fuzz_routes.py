@@ -79,6 +79,7 @@ OPERATIONS = [
     ("GET", "/admin/merges"),
     ("GET", "/admin/consent/{number}"),
     ("POST", "/admin/consent"),
+    ("POST", "/admin/contacts/forget"),
     ("GET", "/admin/jobs/failed"),
     ("GET", "/admin/jobs/{job_id}"),
     ("POST", "/admin/jobs/replay"),

@@ -1,8 +1,9 @@
-"""`bridge contacts`: fill the identity map from Intercom, and explain how a number would match.
+"""`bridge contacts`: fill the identity map from Intercom, explain how a number would match, and
+forget a person.
 
 Registered on the main command in bridge/cli/main.py (`main.add_command(contacts)`). Each command
 parses its options and calls one function: `bridge.contacts.sync.sync_contacts`,
-`bridge.contacts.lookup.build_lookup`.
+`bridge.contacts.lookup.build_lookup`, `bridge.ops.forget.Forgetter.number`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from redis import Redis
@@ -104,6 +105,60 @@ def lookup(number: str, region: str | None) -> None:
         sys.exit(2)
     for line in render_lookup(report):
         click.echo(line)
+
+
+@contacts.command()
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of lines.")
+def forget(number: str, as_json: bool) -> None:
+    """Forget NUMBER (its other forms, and the WhatsApp ids it wrote with, too): every record of
+    it in the bridge, but its opt-outs, which stay blocked under a keyed hash.
+
+    Never asks or changes Intercom: delete the contact there yourself (with the contact.deleted
+    topic subscribed, Intercom's deletion forgets its numbers here on its own).
+    """
+    import json
+
+    from bridge.infra.connection import redis_client
+    from bridge.ops.consent import UnknownNumber, customer_of
+    from bridge.ops.forget import Forgetter, masked
+    from bridge.runtime.embedded import redis_url
+
+    settings = get_settings()
+    try:
+        customer = customer_of(number, settings)
+        with redis_url(settings) as url:
+            client = redis_client(url, timeout=30.0)
+            try:
+                report = Forgetter(client, settings).number(customer)
+            finally:
+                client.close()
+    except UnknownNumber as unknown:
+        click.echo(f"bridge: {unknown}", err=True)
+        sys.exit(1)
+    except BridgeError as exc:  # Redis unreachable, another machine's hashing key
+        click.echo(f"bridge: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps({"customer": masked(customer), **report.to_json()}, indent=2))
+        return
+    for line in render_forgotten(masked(customer), report.to_json()):
+        click.echo(line)
+
+
+def render_forgotten(customer: str, report: dict[str, Any]) -> list[str]:
+    """What `bridge contacts forget` prints: counts by kind, what stays hashed, Redis's files."""
+    removed: dict[str, int] = report["removed"]
+    lines = [f"Forgot {customer} and the other forms of the number."]
+    if removed:
+        width = max(len(kind) for kind in removed) + 2
+        lines += ["Removed:", *(f"  {kind:<{width}}{count}" for kind, count in removed.items())]
+    else:
+        lines.append("The bridge held nothing of it.")
+    for scope in report["kept_hashed"]:
+        lines.append(f"Kept hashed: the opt-out from {scope} (messages to the number from it stay blocked).")
+    lines.append(str(report["redis_files"]))
+    return lines
 
 
 def render_summary(summary: SyncSummary) -> list[str]:

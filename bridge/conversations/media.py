@@ -161,6 +161,18 @@ class MediaStore:
         if _TOKEN.match(token):
             self._remove(token)
 
+    def names(self) -> Iterator[tuple[str, str | None]]:
+        """Each stored item's token and the file name it came with (a shared contact card is
+        often named after the number it holds: `bridge.ops.forget` looks there)."""
+        if not self._root.exists():
+            return
+        for meta_path in self._root.glob("*.json"):
+            try:
+                filename = json.loads(meta_path.read_text()).get("filename")
+            except (OSError, ValueError, AttributeError):
+                continue
+            yield meta_path.stem, filename if isinstance(filename, str) else None
+
     def purge_expired(self) -> int:
         """Remove every expired item, and the leftovers of writes a crash cut short (a `.bin`
         whose `.json` never came, a `.tmp`) once they are an hour old; how many items."""

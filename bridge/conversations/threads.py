@@ -129,6 +129,21 @@ class ThreadStore:
             pipe.execute()
         return [thread.key for thread in threads]
 
+    def forget(self, key: str) -> Thread | None:
+        """Drop the thread at `key` and what indexes it (its customer asked to be forgotten); the
+        thread that was, or None."""
+        thread = self.get(key)
+        if thread is None:
+            return None
+        owner = self._redis.get(keys.conversation(thread.conversation_id))
+        with self._redis.pipeline() as pipe:
+            pipe.delete(keys.thread(key))
+            if owner is not None and (owner.decode() if isinstance(owner, bytes) else str(owner)) == key:
+                pipe.delete(keys.conversation(thread.conversation_id))
+            pipe.srem(keys.contact_threads(thread.contact_id), key)
+            pipe.execute()
+        return thread
+
     def record_inbound(self, thread: Thread, *, at: float, reply_reference: str | None = None) -> Thread:
         """The customer wrote at `at`: their message reopens a closed conversation in Intercom
         too, so a close event older than it no longer applies."""

@@ -1,7 +1,8 @@
 """The ops API: `Authorization: Bearer $BRIDGE_ADMIN_TOKEN`; off (404) when no token is set.
 
 The jobs endpoints answer what `bridge jobs failed|show|replay` print (both call `bridge.ops.jobs`);
-a replay here queues and returns at once, without waiting for the workers.
+a replay here queues and returns at once, without waiting for the workers. Forgetting a customer
+answers what `bridge contacts forget` prints, once it is done (`bridge.ops.forget`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from bridge.core.settings import Settings
 from bridge.inbox.merges import MergeAudit
 from bridge.intercom.client import IntercomClient
 from bridge.model.messages import Channel
-from bridge.ops.consent import UnknownNumber, consent_report, set_consent
+from bridge.ops.consent import UnknownNumber, consent_report, customer_of, set_consent
+from bridge.ops.forget import Forgetter, masked
 from bridge.ops.jobs import FailedJobs, Planner, parse_since
 from bridge.web.deps import AdaptersDep, AdminDep, RedisDep, SettingsDep
 
@@ -170,3 +172,22 @@ def _intercom_if_configured(settings: Settings, redis_client: Redis) -> Iterator
         return
     with IntercomClient.from_settings(settings, redis_client=redis_client) as intercom:
         yield intercom
+
+
+class ForgetRequest(BaseModel):
+    """The customer to forget: a number in any form (or a WhatsApp user id)."""
+
+    number: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/contacts/forget")
+def forget_contact(
+    _: AdminDep, redis_client: RedisDep, settings: SettingsDep, body: ForgetRequest
+) -> dict[str, Any]:
+    """Forget a customer (`bridge contacts forget`): every record, opt-outs kept hashed; never Intercom."""
+    try:
+        customer = customer_of(body.number, settings)
+    except UnknownNumber as unknown:
+        raise HTTPException(422, str(unknown)) from None
+    report = Forgetter(redis_client, settings).number(customer)
+    return {"customer": masked(customer), **report.to_json()}
