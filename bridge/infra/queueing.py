@@ -49,6 +49,7 @@ class JobKind(StrEnum):
     STATUS = "status"  # a provider's delivery report on its way to the conversation
     WEBHOOK = "webhook"  # stored webhooks read by a worker: the reader, or one read again
     OUTREACH = "outreach"  # a message the team wrote first, on its way to the customer
+    FORGET = "forget"  # a contact Intercom deleted, whose numbers the bridge forgets
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ READ_WEBHOOKS = "workers.webhooks.read_webhooks"
 SEND_REPLY = "workers.outbound.send_reply"
 APPLY_STATUS = "workers.statuses.apply_status"
 SEND_MESSAGE = "workers.outreach.send_message"
+FORGET_CONTACT = "workers.forget.forget_contact"
 
 # Each kind of job: what ops call it, its id prefix, function, queue, record argument, description.
 JOB_TYPES = (
@@ -121,8 +123,11 @@ JOB_TYPES = (
     JobType(JobKind.OUTBOUND, "out-", SEND_REPLY, OUTBOUND_QUEUE, "part_id", "send reply part {}"),
     JobType(JobKind.STATUS, "st-", APPLY_STATUS, STATUS_QUEUE, "status_id", "apply delivery report {}"),
     JobType(JobKind.OUTREACH, "msg-", SEND_MESSAGE, OUTBOUND_QUEUE, "message_id", "send message {}"),
+    # Intercom's contact.deleted (`bridge.replies.deletions`): on the inbound queue, behind the
+    # contact's messages already queued.
+    JobType(JobKind.FORGET, "fg-", FORGET_CONTACT, INBOUND_QUEUE, "contact_id", "forget deleted contact {}"),
 )
-INBOUND_JOB, WEBHOOK_JOB, READER_JOB, REPLY_JOB, STATUS_JOB, OUTREACH_JOB = JOB_TYPES
+INBOUND_JOB, WEBHOOK_JOB, READER_JOB, REPLY_JOB, STATUS_JOB, OUTREACH_JOB, FORGET_JOB = JOB_TYPES
 # What workers import.
 JOB_FUNCTIONS = (*(job_type.function for job_type in JOB_TYPES), RECORD_FAILURE)
 

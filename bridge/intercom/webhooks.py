@@ -64,6 +64,8 @@ class Notification:
     created_at: float
     conversation_id: str | None
     parts: tuple[ReplyPart, ...]  # the reply parts, for reply topics
+    # The contact a contact topic is about (`contact.deleted` carries only its ids).
+    contact_id: str | None = None
 
 
 def verify(body: bytes, signature: str | None, *, secret: str) -> None:
@@ -78,18 +80,21 @@ def parse(body: bytes) -> Notification:
     topic = root.required("topic")
     created_at = _seconds(root.text("created_at"))
     item = (root.object("data") or JsonNode({}, "data")).object("item")
-    conversation_id = None
+    conversation_id = contact_id = None
     parts: tuple[ReplyPart, ...] = ()
     if item is not None and item.text("type") == "conversation":
         conversation_id = item.required("id")
         if topic in REPLY_TOPICS:
             parts = tuple(_reply_parts(item, conversation_id, created_at))
+    if item is not None and item.text("type") == "contact":
+        contact_id = item.required("id")
     return Notification(
         id=root.text("id") or "",
         topic=topic,
         created_at=created_at,
         conversation_id=conversation_id,
         parts=parts,
+        contact_id=contact_id,
     )
 
 

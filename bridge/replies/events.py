@@ -1,8 +1,10 @@
-"""What the bridge does with an Intercom notification: queue replies, track conversation state.
+"""What the bridge does with an Intercom notification: queue replies, track conversation state,
+forget a deleted contact's numbers.
 
 Only conversations the bridge opened matter (it has a thread for them); everything else, and
-every topic it does not act on (notes, user replies it posted itself, contacts), is acknowledged
-and ignored so Intercom does not pause the subscription for errors.
+every topic it does not act on (notes, user replies it posted itself, other contact topics), is
+acknowledged and ignored so Intercom does not pause the subscription for errors. A deleted
+contact's forgetting is queued once (`bridge.replies.deletions`).
 
 Intercom signs no time, but the signed body says when each reply part was written: a part
 outside `bridge.core.freshness`' window is acknowledged (Intercom must not retry it) and never acted
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 from bridge.conversations.threads import ThreadStore
@@ -26,9 +29,14 @@ from bridge.core.settings import Settings
 from bridge.infra.batching import Batcher
 from bridge.infra.claims import Outcome, run_batched
 from bridge.intercom.webhooks import REPLY_TOPICS, STATE_TOPICS, Notification, ReplyPart
+from bridge.replies.deletions import TOPIC as DELETED_TOPIC
+from bridge.replies.deletions import DeletedContacts
 from bridge.replies.ledger import ReplyLedger
 
 log = logging.getLogger(__name__)
+
+# An Intercom id, as a job id may hold it (`[A-Za-z0-9_-]`): anything else names no contact.
+_CONTACT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,18 @@ async def handle_notification(
     batcher: Batcher,
     settings: Settings,
     now: float,
+    deletions: DeletedContacts | None = None,
 ) -> EventOutcome:
     """Act on one verified notification; `now` is the bridge's clock, for the parts' times."""
     topic = notification.topic
+    if topic == DELETED_TOPIC and deletions is not None:
+        contact_id = notification.contact_id or ""
+        if not _CONTACT_ID.fullmatch(contact_id):
+            return EventOutcome(topic, ignored="no contact id in the notification")
+        [outcome] = await run_batched(batcher, [deletions.claim(contact_id)])
+        return EventOutcome(
+            topic, queued=int(outcome is Outcome.ACCEPTED), duplicates=int(outcome is Outcome.DUPLICATE)
+        )
     conversation_id = notification.conversation_id
     if topic in STATE_TOPICS:
         if conversation_id is None:

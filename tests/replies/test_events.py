@@ -19,6 +19,7 @@ from bridge.infra.batching import Batcher
 from bridge.infra.connection import async_redis_client
 from bridge.intercom.models import ConversationState
 from bridge.intercom.webhooks import Notification, ReplyPart
+from bridge.replies.deletions import DeletedContacts
 from bridge.replies.events import EventOutcome, handle_notification
 from bridge.replies.ledger import ReplyLedger
 from tests.conversations.support import opened_thread
@@ -74,6 +75,7 @@ def handle(
                     batcher=batcher,
                     settings=settings,
                     now=now,
+                    deletions=DeletedContacts(client, settings),
                 )
                 for each in notifications
             ]
@@ -239,3 +241,38 @@ def test_the_outcome_says_only_what_happened():
         "topic": "ping",
         "ignored": "topic not handled",
     }
+
+
+# --- contacts deleted in Intercom ---
+
+
+def deleted(contact_id: str | None) -> Notification:
+    return Notification(
+        id="notif_9",
+        topic="contact.deleted",
+        created_at=NOW,
+        conversation_id=None,
+        parts=(),
+        contact_id=contact_id,
+    )
+
+
+def test_a_deleted_contact_queues_forgetting_its_numbers_once_however_often_intercom_says_so(
+    redis_url, redis_client, settings
+):
+    contact = "6657a1b2c3d4e5f600000001"
+    outcomes = handle(redis_url, redis_client, settings, deleted(contact), deleted(contact))
+    assert [(o.queued, o.duplicates) for o in outcomes] == [(1, 0), (0, 1)]
+    assert [job.decode() for job in redis_client.lrange("rq:queue:bridge-inbound", 0, -1)] == [
+        f"fg-{contact}"
+    ]
+    assert redis_client.ttl(keys.forget_contact(contact)) == freshness.retention_seconds(settings)
+
+
+@pytest.mark.parametrize("contact_id", [None, "", "../6657a1", "a" * 65])
+def test_a_deletion_naming_no_contact_id_is_acknowledged_and_queues_nothing(
+    contact_id, redis_url, redis_client, settings
+):
+    [outcome] = handle(redis_url, redis_client, settings, deleted(contact_id))
+    assert outcome.ignored == "no contact id in the notification"
+    assert redis_client.keys("rq:*") == []

@@ -1,4 +1,4 @@
-"""Intercom's webhooks: agents' replies to send, and conversation state to track."""
+"""Intercom's webhooks: agents' replies to send, conversation state to track, contacts deleted."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from bridge.conversations.threads import ThreadStore
 from bridge.core.errors import ProviderDisabled
 from bridge.intercom import webhooks
+from bridge.replies.deletions import DeletedContacts
 from bridge.replies.events import handle_notification
 from bridge.replies.ledger import ReplyLedger
 from bridge.web.deps import IntakeDep, RedisDep, SettingsDep
@@ -42,5 +43,6 @@ async def intercom_webhook(
         batcher=intake.batcher,
         settings=settings,
         now=time.time(),
+        deletions=DeletedContacts(redis_client, settings),
     )
     return JSONResponse({"status": "ok", **outcome.to_json()})
