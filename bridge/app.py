@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from bridge import __version__
 from bridge.conversations.media import media_store
 from bridge.core import metrics
-from bridge.core.errors import NotDurable, StorageUnavailable, WebhookRejected
+from bridge.core.errors import ConfigurationError, NotDurable, StorageUnavailable, WebhookRejected
 from bridge.core.logs import configure_logging, route_server_logs, secret_values
 from bridge.core.settings import Settings, get_settings
 from bridge.core.tls import tls_context
@@ -129,6 +129,14 @@ def create_app(
         # field and the problem are enough; the request is not repeated.
         errors = [{key: value for key, value in error.items() if key != "input"} for error in exc.errors()]
         return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+    @app.exception_handler(ConfigurationError)
+    async def misconfigured(request: Request, exc: ConfigurationError) -> JSONResponse:
+        # A setting this request needs is missing or disagrees with the deployment's (e.g. a
+        # BRIDGE_FORGET_SECRET other than the one the opt-outs were hashed with): the operator
+        # must act, and the caller may retry once they have. Never a 500.
+        log.error("request refused, the configuration is incomplete: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "60"})
 
     @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:

@@ -381,3 +381,14 @@ def test_a_from_the_providers_account_does_not_send_from_is_refused(api, bridge,
     assert BUSINESS in error["reason"]  # what it does send from
     drain()
     assert api.state.sends == []
+
+
+def test_a_deployment_whose_forget_key_differs_answers_503_with_the_reason_never_500(
+    api, bridge, http, redis_client
+):
+    from bridge.infra import keys
+
+    # Another machine forgot a customer with a key this one does not have.
+    redis_client.set(keys.FORGET_KEY_ID, "a-key-this-process-does-not-have")
+    answer = post_message(http, bridge.url, sms())
+    assert answer.status_code == 503 and "BRIDGE_FORGET_SECRET" in answer.json()["detail"]
