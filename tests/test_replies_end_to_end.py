@@ -34,9 +34,20 @@ def loop(providers_at_standin, bridge, sandbox):
     return providers_at_standin
 
 
-def inbound(provider: str, bridge, http, drain, *, whatsapp: bool = False, text: str = "Hi there") -> dict:
+def inbound(
+    provider: str,
+    bridge,
+    http,
+    drain,
+    *,
+    whatsapp: bool = False,
+    text: str = "Hi there",
+    message_id: str | None = None,
+) -> dict:
     settings = get_settings()
-    message = SimulatedMessage(sender=CUSTOMER, recipient=BUSINESS, text=text, whatsapp=whatsapp)
+    message = SimulatedMessage(
+        sender=CUSTOMER, recipient=BUSINESS, text=text, whatsapp=whatsapp, message_id=message_id
+    )
     assert SIMULATORS[provider](message, bridge.url, settings).send(http).status_code == 200
     drain()
 
@@ -461,3 +472,116 @@ def test_an_older_state_event_does_not_undo_a_newer_one(providers_at_standin, br
     assert "state_changed" not in late.json()  # older than the open: ignored
     inbound("twilio", bridge, http, drain, text="second")
     assert len(sandbox.conversations()) == 1
+
+
+# --- read receipts: an agent's WhatsApp reply marks the customer's latest message read ---
+
+# The customer's two messages, by provider, as each names them (Meta's wamid, Twilio's SM sid,
+# Vonage's message_uuid): a reply marks the second, the latest, read.
+CUSTOMER_MESSAGES = {
+    "whatsapp": ("wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQUFGRTk0", "wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQjdDNjA1"),
+    "twilio": ("SM" + "0a" * 16, "SM" + "1b" * 16),
+    "vonage": ("aaaaaaaa-bbbb-4ccc-8ddd-000000000001", "aaaaaaaa-bbbb-4ccc-8ddd-000000000002"),
+}
+READ_PROVIDERS = list(CUSTOMER_MESSAGES)
+
+
+def customer_wrote_twice(provider: str, bridge, sandbox, http, drain) -> str:
+    """The customer's two WhatsApp messages through `provider`; the id of their conversation."""
+    first, latest = CUSTOMER_MESSAGES[provider]
+    inbound(provider, bridge, http, drain, whatsapp=True, text="Hello?", message_id=first)
+    inbound(provider, bridge, http, drain, whatsapp=True, text="Is anyone there?", message_id=latest)
+    return only_conversation(sandbox)["id"]
+
+
+def first_request(standin, *, mentioning: str) -> int:
+    """The position of the stand-in's first request whose path or body mentions `mentioning`."""
+    return next(
+        index
+        for index, seen in enumerate(standin.state.requests)
+        if mentioning in seen["path"] or mentioning in seen["body"]
+    )
+
+
+@pytest.mark.parametrize("provider", READ_PROVIDERS)
+def test_an_agents_whatsapp_reply_marks_the_customers_latest_message_read_just_before_it_goes(
+    provider, loop, bridge, sandbox, drain, http, redis_client
+):
+    from bridge.conversations.threads import ThreadStore
+
+    conversation_id = customer_wrote_twice(provider, bridge, sandbox, http, drain)
+    admin_reply(sandbox, conversation_id, "Yes, sorry for the wait!")
+    drain()
+
+    latest = CUSTOMER_MESSAGES[provider][1]
+    [read] = loop.state.reads
+    assert (read.provider, read.message_id) == (provider, latest)
+    if provider == "whatsapp":  # through the phone-number id the customer wrote to
+        thread = ThreadStore(redis_client).by_conversation(conversation_id)
+        assert read.business_number == thread.business_number
+        assert read.request == {"messaging_product": "whatsapp", "status": "read", "message_id": latest}
+    [sent] = loop.state.sends
+    assert sent.text == "Yes, sorry for the wait!"
+    # First the receipt, then the reply (which dismisses Twilio's typing indicator).
+    assert first_request(loop, mentioning=latest) < first_request(loop, mentioning="sorry")
+
+
+@pytest.mark.parametrize("provider", READ_PROVIDERS)
+def test_each_reply_marks_read_once_even_when_its_send_is_retried(
+    provider, loop, bridge, sandbox, drain, http
+):
+    conversation_id = customer_wrote_twice(provider, bridge, sandbox, http, drain)
+    # The send stays down past its quick retries: the job fails and is retried, then it goes.
+    http.post(f"{loop.url}/_standin/faults/{provider}", json={"statuses": [503] * 4}).raise_for_status()
+    admin_reply(sandbox, conversation_id, "Thanks for waiting")
+    drain()
+    admin_reply(sandbox, conversation_id, "Anything else?")
+    drain()
+
+    assert [sent.text for sent in loop.state.sends] == ["Thanks for waiting", "Anything else?"]
+    assert [read.message_id for read in loop.state.reads] == [CUSTOMER_MESSAGES[provider][1]] * 2
+    assert not loop.state.faults.get(provider)  # the first reply did fail before it went
+
+
+def test_a_read_receipt_the_provider_refuses_does_not_stop_the_reply(
+    loop, bridge, sandbox, drain, http, redis_client
+):
+    from bridge.infra import keys
+    from bridge.replies.ledger import ReplyStatus
+
+    conversation_id = customer_wrote_twice("whatsapp", bridge, sandbox, http, drain)
+    http.post(f"{loop.url}/_standin/faults/whatsapp:read", json={"statuses": [500]}).raise_for_status()
+    admin_reply(sandbox, conversation_id, "On it!")
+    drain()
+
+    [sent] = loop.state.sends
+    assert sent.text == "On it!" and loop.state.reads == []
+    assert not loop.state.faults.get("whatsapp:read")  # the receipt was asked for, once, and failed
+    [entry] = [redis_client.hgetall(key) for key in redis_client.keys(keys.reply("*"))]
+    assert entry[b"status"] == ReplyStatus.SENT.value.encode()
+    assert b"read_receipt" in entry  # asked once: a replay of the reply does not ask again
+
+
+@pytest.mark.parametrize(
+    ("provider", "whatsapp"), [("twilio", False), ("vonage", False), ("messagebird", True)]
+)
+def test_no_read_receipt_for_sms_nor_through_a_provider_without_one(
+    provider, whatsapp, loop, bridge, sandbox, drain, http
+):
+    inbound(provider, bridge, http, drain, whatsapp=whatsapp)
+    admin_reply(sandbox, only_conversation(sandbox)["id"], "Thanks!")
+    drain()
+
+    [sent] = loop.state.sends
+    assert sent.text == "Thanks!" and loop.state.reads == []
+    assert not [r for r in loop.state.requests if "Indicators/Typing" in r["path"] or r["method"] == "PATCH"]
+
+
+def test_read_receipts_can_be_turned_off(loop, bridge, sandbox, drain, http, monkeypatch):
+    monkeypatch.setenv("BRIDGE_READ_RECEIPTS", "false")
+    reset_settings_cache()
+    conversation_id = customer_wrote_twice("whatsapp", bridge, sandbox, http, drain)
+    admin_reply(sandbox, conversation_id, "Hello from the team")
+    drain()
+
+    assert [sent.text for sent in loop.state.sends] == ["Hello from the team"] and loop.state.reads == []

@@ -301,7 +301,12 @@ class Deliverer:
         else:
             thread = self._threads.get(key)
             if thread is not None:
-                self._threads.record_inbound(thread, at=sent_at, reply_reference=message.reply_reference)
+                self._threads.record_inbound(
+                    thread,
+                    at=sent_at,
+                    reply_reference=message.reply_reference,
+                    message_id=message.provider_message_id,
+                )
         self._note_ambiguity(match, progress.conversation_id)
 
     def _record_progress(self, carrier: InboundEntry, attachments: Attachments, progress: Progress) -> None:
@@ -434,6 +439,7 @@ def _new_thread(
         customer_address=message.sender.raw,
         account=message.account or "",
         last_inbound_at=sent_at,
+        last_inbound_id=message.provider_message_id,
         created_at=now,
         reply_reference=message.reply_reference or "",
         match_candidates=json.dumps(candidates) if len(candidates) > 1 else "",

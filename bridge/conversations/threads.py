@@ -39,6 +39,9 @@ class Thread:
     state_at: float = 0.0
     closed_at: float = 0.0
     last_inbound_at: float = 0.0  # the customer's last message: WhatsApp's 24-hour window counts from it
+    # That message's provider id (Meta's wamid, Twilio's SM…, Vonage's message_uuid): an agent's
+    # WhatsApp reply marks it read (`bridge.replies.receipts`). "" before the customer wrote.
+    last_inbound_id: str = ""
     created_at: float = 0.0
     reply_reference: str = ""  # the latest inbound message's (Africa's Talking linkId)
     # The other contacts the number matched when the conversation opened (JSON), for the inbox app.
@@ -144,12 +147,17 @@ class ThreadStore:
             pipe.execute()
         return thread
 
-    def record_inbound(self, thread: Thread, *, at: float, reply_reference: str | None = None) -> Thread:
-        """The customer wrote at `at`: their message reopens a closed conversation in Intercom
-        too, so a close event older than it no longer applies."""
+    def record_inbound(
+        self, thread: Thread, *, at: float, reply_reference: str | None = None, message_id: str = ""
+    ) -> Thread:
+        """The customer wrote at `at` (their message `message_id`, the latest unless an older one
+        arrived late): their message reopens a closed conversation in Intercom too, so a close
+        event older than it no longer applies."""
+        latest = bool(message_id) and at >= thread.last_inbound_at
         updated = replace(
             thread,
             last_inbound_at=max(thread.last_inbound_at, at),
+            last_inbound_id=message_id if latest else thread.last_inbound_id,
             state=ConversationState.OPEN,
             state_at=max(thread.state_at, at),
             reply_reference=reply_reference or thread.reply_reference,
@@ -158,6 +166,7 @@ class ThreadStore:
             keys.thread(thread.key),
             mapping={
                 "last_inbound_at": str(updated.last_inbound_at),
+                "last_inbound_id": updated.last_inbound_id,
                 "state": updated.state.value,
                 "state_at": str(updated.state_at),
                 "reply_reference": updated.reply_reference,

@@ -100,6 +100,14 @@ class SendOutcome(StrEnum):
     BLOCKED = "blocked"  # not sent: WhatsApp's 24-hour window closed and no template is set
 
 
+class ReadOutcome(StrEnum):
+    """What became of a read receipt (an agent's WhatsApp reply marking the customer's message read)."""
+
+    MARKED = "marked"  # the provider took it: the customer sees the blue ticks
+    REJECTED = "rejected"  # the provider refused it (4xx): a message too old, a wrong region…
+    FAILED = "failed"  # the provider could not be reached or was busy
+
+
 class JobOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # raised (RQ retries it or moves it to the failed registry)
@@ -142,6 +150,11 @@ OUTBOUND_MESSAGES = Spec(
     "Messages to customers, by provider, outcome and whether it was a template.",
     ("provider", "outcome", "template"),
 )
+READ_RECEIPTS = Spec(
+    "bridge_read_receipts_total",
+    "Customers' WhatsApp messages marked read when an agent replied, by provider and outcome.",
+    ("provider", "outcome"),
+)
 JOB_DURATION = Spec(
     "bridge_job_duration_seconds",
     "Duration of the bridge's RQ jobs, by queue and outcome.",
@@ -175,6 +188,7 @@ SPECS = (
     RETRY_WAIT,
     CONTACT_MATCHES,
     OUTBOUND_MESSAGES,
+    READ_RECEIPTS,
     JOB_DURATION,
     DELIVERY_LATENCY,
     REPLY_CATCHUP_PARTS,
@@ -238,6 +252,9 @@ class Metrics:
 
     def outbound_message(self, provider: str, outcome: SendOutcome, *, template: bool) -> None:
         self._add([(OUTBOUND_MESSAGES, (provider, outcome.value, _flag(template)), 1.0)])
+
+    def read_receipt(self, provider: str, outcome: ReadOutcome) -> None:
+        self._add([(READ_RECEIPTS, (provider, outcome.value), 1.0)])
 
     def job(self, queue: str, outcome: JobOutcome, seconds: float) -> None:
         self._add(_observation(JOB_DURATION, (queue, outcome.value), seconds))

@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     signature_modes: SignatureModes = Field(
         default_factory=lambda: parse_signature_modes(""), validation_alias="BRIDGE_SIGNATURE_MODE"
     )
+    # Whether an agent's WhatsApp reply marks the customer's messages read (the blue ticks), where
+    # the provider's API can (bridge.replies.receipts).
+    read_receipts: bool = Field(True, validation_alias="BRIDGE_READ_RECEIPTS")
     # Which contact wins when several share a number (bridge.contacts.matching).
     contact_priority: Literal["latest_updated", "user", "lead"] = Field(
         "latest_updated", validation_alias="BRIDGE_CONTACT_PRIORITY"
@@ -219,6 +222,10 @@ class Settings(BaseSettings):
     )
     # A Content Template (`HX…`) sent instead of free text outside WhatsApp's 24-hour window.
     twilio_whatsapp_content_sid: str | None = Field(None, validation_alias="TWILIO_WHATSAPP_CONTENT_SID")
+    # Twilio's Messaging API, where a WhatsApp typing indicator marks the customer's message read.
+    twilio_messaging_api_url: str = Field(
+        "https://messaging.twilio.com", validation_alias="TWILIO_MESSAGING_API_URL"
+    )
 
     # --- Meta WhatsApp Cloud API ---
     whatsapp_access_token: SecretStr | None = Field(None, validation_alias="WHATSAPP_ACCESS_TOKEN")

@@ -43,6 +43,11 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
+# The same, for one field written only the first time: 1 for the write that set it.
+_SET_ONCE_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+"""
 
 
 class Entry(Protocol):
@@ -114,6 +119,7 @@ class HashEntries:
         self.redis = redis_client
         self.ttl = freshness.retention_seconds(settings)
         self._update = redis_client.register_script(_UPDATE_EXISTING)
+        self._set_once = redis_client.register_script(_SET_ONCE_EXISTING)
 
     def read(self, key: str) -> Fields | None:
         """The hash at `key`; None when there is none (expired, or never stored)."""
@@ -130,3 +136,8 @@ class HashEntries:
         """Write `fields` into the entry at `key` if it still exists; False when it does not."""
         flat = [item for pair in fields.items() for item in pair]
         return bool(self._update(keys=[key], args=flat))
+
+    def set_once(self, key: str, name: str, value: str) -> bool:
+        """Write field `name` into the entry at `key` if it exists and has none yet: True for the
+        one caller that did (a claim on a step of the entry's work)."""
+        return bool(self._set_once(keys=[key], args=[name, value]))

@@ -5,9 +5,10 @@ prove a webhook is genuine, how to turn it into `InboundMessage`s and `DeliveryS
 the provider expects as an answer, and how to fetch the media it announces (which may need the
 provider's credentials, and only from the hosts its `media_hosts` names or its configured API
 URLs: `bridge.providers.media.fetch`). Replies leave through its `send_api`, the provider's send module,
-and `bridge doctor` proves its API credentials through its `credential_check`. Where its API lists
-them, `template_api` lists its WhatsApp templates and `sender_api` the business addresses its
-account sends from.
+its `read_api` marks the customer's WhatsApp message read when an agent answers (where the
+provider's API can), and `bridge doctor` proves its API credentials through its `credential_check`.
+Where its API lists them, `template_api` lists its WhatsApp templates and `sender_api` the
+business addresses its account sends from.
 Routes call adapters; adapters never touch Redis or Intercom.
 """
 
@@ -31,7 +32,7 @@ from bridge.core.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from bridge.core.metrics import SendOutcome
+from bridge.core.metrics import ReadOutcome, SendOutcome
 from bridge.core.retrying import RetryPolicy, call_with_retries
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel, DeliveryStatus, InboundMessage, Media
@@ -98,6 +99,19 @@ class SendApi(Protocol):
     ) -> str: ...
 
     def failure_reason(self, code: str | None) -> str | None: ...
+
+
+class ReadApi(Protocol):
+    """How one provider marks a customer's WhatsApp message read (`ProviderAdapter.mark_read`)."""
+
+    def __call__(
+        self,
+        message_id: str,
+        business_number: str,
+        settings: Settings,
+        http: httpx.Client,
+        policy: RetryPolicy,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -236,6 +250,8 @@ class ProviderAdapter(ABC):
     status_methods: frozenset[str] = frozenset({"POST"})
     #: How replies leave through the provider (its send module's `SEND_API`); None: they cannot yet.
     send_api: ClassVar[SendApi | None] = None
+    #: How it marks a customer's WhatsApp message read (the blue ticks); None: its API cannot.
+    read_api: ClassVar[ReadApi | None] = None
     #: How its API credentials are proved (`bridge doctor`); None: no check for it yet.
     credential_check: ClassVar[CredentialCheck | None] = None
     #: How it lists its WhatsApp templates; None: it has none to list.
@@ -313,6 +329,32 @@ class ProviderAdapter(ABC):
             raise
         recorder.outbound_message(self.name, SendOutcome.SENT, template=template)
         return provider_message_id
+
+    def mark_read(
+        self,
+        message_id: str,
+        business_number: str,
+        settings: Settings,
+        http: httpx.Client,
+        policy: RetryPolicy,
+    ) -> None:
+        """Mark the customer's WhatsApp message `message_id` (the provider's id for it), which
+        reached `business_number`, read: the customer sees the blue ticks, on it and on every
+        earlier message of the chat. Raises like a send (`ProviderRejected`, `ProviderUnavailable`,
+        `ProviderRateLimited`, `ConfigurationError`); counted here, the one door every read
+        receipt goes through. Refused when the provider has no `read_api`."""
+        if self.read_api is None:
+            raise refused(self.name, "its API cannot mark a customer's message read")
+        recorder = metrics.current()
+        try:
+            self.read_api(message_id, business_number, settings, http, policy)
+        except ProviderRejected:
+            recorder.read_receipt(self.name, ReadOutcome.REJECTED)
+            raise
+        except Exception:
+            recorder.read_receipt(self.name, ReadOutcome.FAILED)
+            raise
+        recorder.read_receipt(self.name, ReadOutcome.MARKED)
 
     def failure_reason(self, code: str | None) -> str | None:
         """A person's explanation of a delivery error code (Twilio 21610: the customer replied

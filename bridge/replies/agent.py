@@ -14,7 +14,8 @@ agent which parts are missing and why.
 
 WhatsApp allows free text only within 24 hours of the customer's last message. Outside it the
 reply is not sent; a note tells the agent why, and the configured template is sent instead when
-there is one (`WHATSAPP_TEMPLATE`, `TWILIO_WHATSAPP_CONTENT_SID`).
+there is one (`WHATSAPP_TEMPLATE`, `TWILIO_WHATSAPP_CONTENT_SID`). Within it, the customer's latest
+message is marked read first, once per reply and best effort (`bridge.replies.receipts`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bridge.providers.base import ProviderAdapter
 from bridge.replies.ledger import FINAL, PartialSend, ReplyEntry, ReplyLedger, ReplyStatus
 from bridge.replies.optouts import provider_opt_out
 from bridge.replies.own import OwnPartPending, OwnParts, Verdict
+from bridge.replies.receipts import mark_customer_read
 from bridge.replies.sent import OutboundStore
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,17 @@ class ReplySender:
         if planned.status is ReplyStatus.BLOCKED:
             self._replies.finish(part_id, ReplyStatus.BLOCKED)
             return SendResult(part_id, ReplyStatus.BLOCKED)
+        if planned.status is ReplyStatus.SENT:  # free text within the window: the blue ticks first
+            mark_customer_read(
+                part_id=part_id,
+                thread=thread,
+                adapter=adapter,
+                ledger=self._replies,
+                settings=self._settings,
+                http=self._http,
+                policy=self._policy,
+                now=self._clock(),
+            )
         ids = [
             self._send_one(adapter, message, index, entry, thread)
             for index, message in enumerate(planned.messages)

@@ -6,7 +6,8 @@ twice, or a bot reply announced under two topics, sends once) and queued, in one
 is sent (`bridge.replies.agent`): a retry or a replay resumes after the last one sent. Its layout
 in Redis is what earlier versions wrote (`bridge.infra.entries`): a part JSON as the webhook
 brought it, `sent.<index>` the provider's id of each planned message sent, `partial.<index>` for
-one the provider sent only in part.
+one the provider sent only in part, `read_receipt` when the reply marked the customer's message
+read (`bridge.replies.receipts`).
 """
 
 from __future__ import annotations
@@ -206,6 +207,11 @@ class ReplyLedger:
         if at is not None:
             fields["failed_at"] = timestamp(at)
         self._set(part_id, fields)
+
+    def claim_read_receipt(self, part_id: str, *, at: float) -> bool:
+        """Whether this attempt marks the customer's message read for the reply: only the first
+        asks (a retry or a replay of the reply does not), and not once the entry has expired."""
+        return self._entries.set_once(keys.reply(part_id), "read_receipt", timestamp(at))
 
     def requeue(self, part_id: str) -> None:
         """Queued again (a replay): what was sent stays recorded, and is not sent again."""

@@ -152,6 +152,7 @@ def last_sandbox_environment(data_dir: Path, environ: Mapping[str, str]) -> dict
 STANDIN_URL_VARIABLES = (
     "TWILIO_API_URL",
     "TWILIO_CONTENT_API_URL",
+    "TWILIO_MESSAGING_API_URL",
     "MESSAGEBIRD_API_URL",
     "MESSAGEBIRD_CONVERSATIONS_API_URL",
     "VONAGE_API_URL",

@@ -1,10 +1,13 @@
-"""Whether a new inbound message continues the thread's conversation."""
+"""Whether a new inbound message continues the thread's conversation, and what the thread
+remembers of the customer's messages."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from bridge.conversations.threads import Thread, continues
+from bridge.conversations.threads import Thread, ThreadStore, continues
 from bridge.intercom.models import ConversationState
 
 HOUR = 3600.0
@@ -39,3 +42,20 @@ def test_a_conversation_closed_longer_than_the_buffer_starts_a_new_one():
     assert not continues(
         thread(ConversationState.CLOSED, closed_at=1000.0), now=1000.0 + 2 * HOUR, new_conversation_after=HOUR
     )
+
+
+def test_the_thread_remembers_the_customers_latest_message_and_a_late_older_one_does_not_replace_it(
+    redis_client,
+):
+    store = ThreadStore(redis_client)
+    store.save(replace(thread(ConversationState.OPEN), last_inbound_at=100.0, last_inbound_id="wamid.first"))
+    saved = store.get("k")
+    assert saved is not None and saved.last_inbound_id == "wamid.first"
+
+    store.record_inbound(saved, at=200.0, message_id="wamid.latest")
+    latest = store.get("k")
+    assert latest is not None and (latest.last_inbound_id, latest.last_inbound_at) == ("wamid.latest", 200.0)
+
+    store.record_inbound(latest, at=150.0, message_id="wamid.late")  # sent before, arrived after
+    kept = store.get("k")
+    assert kept is not None and (kept.last_inbound_id, kept.last_inbound_at) == ("wamid.latest", 200.0)

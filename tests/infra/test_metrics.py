@@ -6,6 +6,8 @@ test reads the metrics before and after what it does and checks what moved, and 
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 import pytest
 import redis
@@ -17,6 +19,7 @@ from bridge.core import metrics
 from bridge.core.errors import IntercomUnavailable, ProviderRejected, ProviderUnavailable
 from bridge.core.metrics import Metrics, SendOutcome, WebhookKind, WebhookOutcome
 from bridge.core.retrying import RetryPolicy
+from bridge.core.settings import Settings
 from bridge.infra.metrics import redis_metrics
 from bridge.infra.queueing import INBOUND_QUEUE, inbound_queue
 from bridge.intercom.client import IntercomClient, endpoint_template
@@ -24,9 +27,10 @@ from bridge.model.messages import Channel
 from bridge.model.outgoing import OutboundMessage
 from bridge.ops.metrics_export import render
 from bridge.providers.twilio.adapter import TwilioAdapter
+from bridge.providers.whatsapp import WhatsAppAdapter
 from tests.conftest import TEST_INTERCOM_TOKEN, TEST_TWILIO_TOKEN
 from tests.helpers import conversation_bodies, signed_twilio
-from tests.providers.support import replies, send_with
+from tests.providers.support import NO_WAIT, answer, graph_error, replies, send_with
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 INBOUND = {"provider": "twilio", "kind": "inbound"}
@@ -237,6 +241,24 @@ def test_sends_are_counted_by_provider_and_outcome(settings, redis_client):
     for outcome in ("sent", "rejected", "failed"):
         labels = {"provider": "twilio", "outcome": outcome, "template": "false"}
         assert samples("bridge_outbound_messages_total", **labels) == 1, outcome
+
+
+def test_read_receipts_are_counted_by_provider_and_outcome(redis_client):
+    meta = Settings(_env_file=None, whatsapp_access_token="token")
+    answers = [
+        answer(200, {"success": True}),
+        graph_error(400, 131009, "(#131009) Parameter value is not valid"),
+    ]
+    with metrics.installed(redis_metrics(redis_client)):
+        for response in answers:
+            with (
+                httpx.Client(transport=httpx.MockTransport(replies(response))) as http,
+                contextlib.suppress(ProviderRejected),
+            ):
+                WhatsAppAdapter().mark_read("wamid.HBgLMTY1", "106540352242922", meta, http, NO_WAIT)
+    samples = Samples(render(redis_client).decode())
+    for outcome in ("marked", "rejected"):
+        assert samples("bridge_read_receipts_total", provider="whatsapp", outcome=outcome) == 1, outcome
 
 
 # --- the recorder itself ---

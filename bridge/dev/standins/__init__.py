@@ -6,6 +6,6 @@ bridge's requests are exercised exactly as they would be against the provider.
 """
 
 from bridge.dev.standins.app import create_standin_app
-from bridge.dev.standins.state import Sent, StandInState, StoredMedia
+from bridge.dev.standins.state import Read, Sent, StandInState, StoredMedia
 
-__all__ = ["Sent", "StandInState", "StoredMedia", "create_standin_app"]
+__all__ = ["Read", "Sent", "StandInState", "StoredMedia", "create_standin_app"]

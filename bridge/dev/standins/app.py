@@ -3,7 +3,8 @@
 Each provider's endpoints live in their own module (`twilio.py`, `meta.py`, …) with the same
 authentication as the real API, so the bridge's requests are exercised exactly as in production.
 `/media/{id}` serves public media for any provider; `/_standin/` (no auth) seeds media, injects
-send faults, shows recorded requests and sends, and resets. `/` lists the sends for a person.
+send faults (and read-receipt faults, under `{provider}:read`), shows recorded requests, sends and
+read receipts, and resets. `/` lists the sends and the messages marked read for a person.
 Having no auth, `/_standin/` takes only JSON, and the whole app answers only requests addressed to
 this machine (`bridge.dev.devtools`).
 """
@@ -23,7 +24,7 @@ from fastapi.responses import HTMLResponse
 
 from bridge.dev.devtools import LocalOnly
 from bridge.dev.standins import africastalking, messagebird, meta, textmagic, twilio, vonage
-from bridge.dev.standins.state import Sent, StandInState, StoredMedia
+from bridge.dev.standins.state import Read, Sent, StandInState, StoredMedia
 from bridge.dev.standins.twilio import serve_media
 
 CONTROL_PREFIX = "/_standin"
@@ -35,6 +36,15 @@ def template_cell(sent: Sent) -> str:
         return ""
     cell = sent.template + (f" ({', '.join(sent.variables)})" if sent.variables else "")
     return cell + (f" header: {sent.header}" if sent.header else "")
+
+
+def rows(cells: Iterable[Iterable[str]]) -> str:
+    """Table rows of escaped cells."""
+    return "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in cells)
+
+
+def read_cells(read: Read) -> tuple[str, ...]:
+    return (read.provider, read.business_number, read.message_id)
 
 
 def create_standin_app(state: StandInState | None = None, *, allowed_hosts: Iterable[str] = ()) -> FastAPI:
@@ -60,29 +70,21 @@ def create_standin_app(state: StandInState | None = None, *, allowed_hosts: Iter
 
     @app.get("/", response_class=HTMLResponse)
     async def sends_page() -> str:
-        rows = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{escape(cell)}</td>"
-                for cell in (
-                    sent.provider,
-                    sent.sender,
-                    sent.to,
-                    sent.text,
-                    ", ".join(sent.media),
-                    template_cell(sent),
-                )
-            )
-            + "</tr>"
+        sent_rows = rows(
+            (sent.provider, sent.sender, sent.to, sent.text, ", ".join(sent.media), template_cell(sent))
             for sent in reversed(state.sends)
         )
+        read_rows = rows(read_cells(read) for read in reversed(state.reads))
         return (
             "<!doctype html><html><head><meta charset='utf-8'><title>Provider stand-ins</title>"
             "<meta http-equiv='refresh' content='5'><style>body{font-family:system-ui,sans-serif;margin:2rem}"
             "td,th{border-bottom:1px solid #eee;padding:.2rem .6rem;text-align:left}</style></head><body>"
             f"<h1>Messages sent to customers ({len(state.sends)})</h1>"
             "<table><tr><th>provider</th><th>from</th><th>to</th><th>text</th><th>media</th><th>template</th></tr>"
-            f"{rows}</table></body></html>"
+            f"{sent_rows}</table>"
+            f"<h2>Customers' messages marked read ({len(state.reads)})</h2>"
+            "<table><tr><th>provider</th><th>through</th><th>message</th></tr>"
+            f"{read_rows}</table></body></html>"
         )
 
     @app.get("/media/{media_id}")
@@ -118,6 +120,10 @@ def create_standin_app(state: StandInState | None = None, *, allowed_hosts: Iter
     @app.get(f"{CONTROL_PREFIX}/sends")
     async def sends() -> list[dict[str, Any]]:
         return [asdict(sent) for sent in state.sends]
+
+    @app.get(f"{CONTROL_PREFIX}/reads")
+    async def reads() -> list[dict[str, Any]]:
+        return [asdict(read) for read in state.reads]
 
     @app.get(f"{CONTROL_PREFIX}/requests")
     async def requests() -> list[dict[str, Any]]:

@@ -9,7 +9,10 @@ object per message with a `link`, a caption only where Meta takes one (not on au
 1024 characters, text within 4096. Errors come in Graph's envelope (`error.code` is Meta's code).
 `/me` (what `bridge doctor` proves the token with) answers the token's system user, `{"id", "name"}`.
 A template send is checked against the account's templates, and the account's template list and
-phone numbers are served page by page (`meta_templates`, `numbers`).
+phone numbers are served page by page (`meta_templates`, `numbers`). A read receipt comes to the
+send endpoint (`{"messaging_product": "whatsapp", "status": "read", "message_id": <wamid>}`): a
+message id that is no wamid is refused with 131009 as Meta refuses one it does not know, and the
+answer is `{"success": true}`; its faults are queued apart (`/_standin/faults/whatsapp:read`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from bridge.dev.standins.meta_templates import GraphRefusal, check_send, edge_page, template_page
-from bridge.dev.standins.state import Sent, StandInState, bearer_ok
+from bridge.dev.standins.state import READ_FAULTS, Read, Sent, StandInState, bearer_ok
 from bridge.dev.standins.twilio import serve_media
 
 PROVIDER = "whatsapp"
@@ -83,11 +86,16 @@ def router(state: StandInState) -> APIRouter:
     async def send_message(version: str, phone_number_id: str, request: Request) -> Response:
         if not bearer_ok(request, state.whatsapp_access_token):
             return error(401, "Invalid OAuth access token - Cannot parse access token", 190)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "status" in body:
+            return mark_read(state, body, phone_number_id)
         status = state.take_fault(PROVIDER)
         if status is not None:
             return fault(status)
         try:
-            body = json.loads(await request.body())
             sent = read_send(body, sender=phone_number_id)
             if sent.template is not None:
                 sent.variables, sent.header = check_send(state.whatsapp_templates, body["template"])
@@ -163,6 +171,22 @@ def router(state: StandInState) -> APIRouter:
         )
 
     return api
+
+
+def mark_read(state: StandInState, body: dict[str, Any], phone_number_id: str) -> Response:
+    """A read receipt (developers.facebook.com/…/whatsapp/messages/mark-message-as-read)."""
+    status = state.take_fault(PROVIDER + READ_FAULTS)
+    if status is not None:
+        return fault(status)
+    message_id = body.get("message_id")
+    if body.get("messaging_product") != "whatsapp" or body.get("status") != "read":
+        return error(400, "(#100) Invalid parameter", 100, "messaging_product whatsapp and status read")
+    if not isinstance(message_id, str) or not message_id.startswith("wamid."):
+        return error(400, "(#131009) Parameter value is not valid", 131009, "message_id is not a valid wamid")
+    state.record_read(
+        Read(provider=PROVIDER, message_id=message_id, business_number=phone_number_id, request=body)
+    )
+    return JSONResponse({"success": True})
 
 
 def read_send(body: Any, *, sender: str) -> Sent:

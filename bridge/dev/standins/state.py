@@ -40,6 +40,21 @@ class Sent:
 
 
 @dataclass
+class Read:
+    """A read receipt the bridge sent through a stand-in: the customer's message it marked read."""
+
+    provider: str
+    message_id: str  # the customer's message, by the provider's id for it
+    business_number: str = ""  # where the call went through, when its path says (Meta's phone-number id)
+    request: dict[str, Any] = field(default_factory=dict)  # what the provider's API received
+
+
+#: The suffix of a provider's fault queue for its read receipts (`/_standin/faults/whatsapp:read`):
+#: they fail on their own, leaving its sends alone.
+READ_FAULTS = ":read"
+
+
+@dataclass
 class StandInState:
     """Credentials the bridge must present, media to serve, sends received, faults to inject."""
 
@@ -59,6 +74,7 @@ class StandInState:
     media: dict[str, StoredMedia] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     sends: list[Sent] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)
     # provider -> statuses its send endpoint answers next, instead of sending (429, 500, 400…)
     faults: dict[str, deque[int]] = field(default_factory=dict)
     # provider -> the error codes those faults carry, where a test chose one (Twilio 21408)
@@ -99,6 +115,7 @@ class StandInState:
         self.media.clear()
         self.requests.clear()
         self.sends.clear()
+        self.reads.clear()
         self.faults.clear()
         self.fault_codes.clear()
         self.whatsapp_templates = meta_templates()
@@ -126,6 +143,10 @@ class StandInState:
     def record(self, sent: Sent) -> Sent:
         self.sends.append(sent)
         return sent
+
+    def record_read(self, read: Read) -> Read:
+        self.reads.append(read)
+        return read
 
 
 def basic_ok(request: Request, user: str, password: str) -> bool:

@@ -10,10 +10,16 @@ answering the Account resource (twilio.com/docs/iam/api/account), auth token inc
 The account's phone numbers and short codes (`…/IncomingPhoneNumbers.json`, `…/SMS/ShortCodes.json`)
 are listed a page at a time from the state (`numbers`).
 The Content API's template list, and the checks of a Content Template send, are `twilio_content`'s.
+The Messaging API's typing indicator (`POST /v2/Indicators/Typing.json`, twilio.com/docs/whatsapp/
+api/typing-indicators-resource), which marks the customer's WhatsApp message read, takes the same
+Basic auth and a form `messageId` (a Message or Media SID) and `channel=whatsapp`, answers
+`{"success": true}`, and is recorded as a read; its faults are queued apart
+(`/_standin/faults/twilio:read`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -22,11 +28,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from bridge.dev.standins import numbers, twilio_content
-from bridge.dev.standins.state import Sent, StandInState, basic_ok
+from bridge.dev.standins.state import READ_FAULTS, Read, Sent, StandInState, basic_ok
 
 API_VERSION = "2010-04-01"
 MAX_BODY = 1600  # twilio.com/docs/api/errors/21617
 WHATSAPP_PREFIX = "whatsapp:"
+TYPING_PATH = "/v2/Indicators/Typing.json"
+# A Message or Media SID, as the typing indicator takes it (the SDK's `messaging.v2.typing_indicator`).
+MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 
 # What an injected fault answers: Twilio's code and message for that HTTP status. 400 is the
 # opt-out error (twilio.com/docs/api/errors/21610), the one a send most often meets.
@@ -120,6 +129,23 @@ def router(state: StandInState) -> APIRouter:
         if problem is not None:
             return error(400, *problem)
         return created(state, account, fields)
+
+    @api.post(TYPING_PATH)
+    async def typing_indicator(request: Request) -> Response:
+        """A typing indicator on the customer's WhatsApp message, which marks it read."""
+        if state.require_auth and not basic_ok(request, state.twilio_account_sid, state.twilio_auth_token):
+            return error(401, 20003, "Authenticate")
+        fault = state.take_fault("twilio" + READ_FAULTS)
+        if fault is not None:
+            code, message = FAULTS.get(fault, (fault, "Fault injected by the stand-in"))
+            return error(fault, code, message)
+        form = await request.form()
+        message_id, channel = str(form.get("messageId") or ""), str(form.get("channel") or "")
+        if channel != "whatsapp" or not MESSAGE_SID.match(message_id):
+            return error(400, 20001, "messageId must be a Message or Media SID and channel whatsapp")
+        fields = {"messageId": message_id, "channel": channel}
+        state.record_read(Read(provider="twilio", message_id=message_id, request=fields))
+        return JSONResponse({"success": True})
 
     @api.get(twilio_content.PATH)
     async def contents_and_approvals(request: Request) -> Response:

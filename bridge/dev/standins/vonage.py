@@ -14,7 +14,10 @@ The balance takes `api_key`/`api_secret` as query parameters (Nexmo/api-specific
 `definitions/account.yml`; Vonage's curl snippet sends them as HTTP Basic, also accepted), answers
 `{"value", "autoReload"}`, and bad credentials 401 with `error-code`. The numbers the account owns
 (`GET /account/numbers`, `definitions/numbers.yml`) authenticate the same way and are paged by
-`index` and `size` (`numbers`).
+`index` and `size` (`numbers`). A read receipt is the Messages API's `PATCH /v1/messages/{uuid}`
+with `{"status": "read"}` and the same Basic auth: a message id that is no UUID is not found (404),
+another status is refused (422), and a read is recorded and answered 200; its faults are queued
+apart (`/_standin/faults/vonage:read`).
 
 A text longer than one SMS goes out as parts, and the SMS API answers one entry per part, each with
 its own `message-id` (developer.vonage.com "Concatenation and Encoding"): the stand-in records the
@@ -40,7 +43,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from bridge.dev.standins import numbers
-from bridge.dev.standins.state import Sent, StandInState, basic_ok
+from bridge.dev.standins.state import READ_FAULTS, Read, Sent, StandInState, basic_ok
 
 PROVIDER = "vonage"
 
@@ -53,6 +56,7 @@ _PROBLEMS: dict[int, tuple[str, str]] = {
     401: ("#unauthorized", "You did not provide correct credentials."),
     402: ("#low-balance", "Low balance"),
     403: ("#forbidden", "Forbidden"),
+    404: ("#not-found", "Not Found"),
     422: ("messages-olympus#1120", "Invalid sender"),
     429: ("messages-olympus#1010", "Rate Limit Hit"),
 }
@@ -185,6 +189,24 @@ def router(state: StandInState) -> APIRouter:
             )
         )
         return JSONResponse({"message_uuid": message_uuid}, status_code=202)
+
+    @api.patch("/v1/messages/{message_uuid}")
+    async def update_message(message_uuid: str, request: Request) -> Response:
+        """Mark an inbound WhatsApp message read (the only update the bridge makes)."""
+        if state.require_auth and not basic_ok(request, state.vonage_api_key, state.vonage_api_secret):
+            return problem(401, "Check that you're using the correct credentials")
+        fault = state.take_fault(PROVIDER + READ_FAULTS)
+        if fault is not None:
+            return problem(fault, f"fault {fault} injected")
+        try:
+            uuid.UUID(message_uuid)
+            body = json.loads(await request.body())
+        except ValueError:
+            return problem(404, f"No message {message_uuid} in this region")
+        if not isinstance(body, dict) or body.get("status") != "read":
+            return problem(422, "Only the status read can be set on an inbound WhatsApp message")
+        state.record_read(Read(provider=PROVIDER, message_id=message_uuid, request=body))
+        return Response(status_code=200)
 
     return api
 

@@ -37,7 +37,7 @@ from bridge.providers.base import (
 from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts
 from bridge.providers.payloads import FormData, decode_form_body, required, state_of
-from bridge.providers.twilio import check, send, senders, templates
+from bridge.providers.twilio import check, receipts, send, senders, templates
 
 SIGNATURE_HEADER = "x-twilio-signature"
 WHATSAPP_PREFIX = "whatsapp:"
@@ -91,6 +91,7 @@ TWILIO_KEYWORDS = frozenset(
 class TwilioAdapter(ProviderAdapter):
     name = "twilio"
     send_api = send.SEND_API
+    read_api = staticmethod(receipts.mark_read)
     credential_check = check.CREDENTIAL_CHECK
     template_api = staticmethod(templates.list_templates)
     sender_api = staticmethod(senders.list_senders)

@@ -18,7 +18,7 @@ from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.urls import MediaHosts, refusal
 from bridge.providers.payloads import request_fields
 from bridge.providers.vonage import check as checking
-from bridge.providers.vonage import messages_api, senders, sms_api
+from bridge.providers.vonage import messages_api, receipts, senders, sms_api
 from bridge.providers.vonage import send as sending
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class VonageAdapter(ProviderAdapter):
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"GET", "POST"})
     send_api = sending.SEND_API
+    read_api = staticmethod(receipts.mark_read)
     credential_check = checking.CREDENTIAL_CHECK
     # Templates are managed through Vonage's WhatsApp Manager API, which takes only an
     # application's JWT (the bridge holds the API key and secret): no listing here.

@@ -29,8 +29,8 @@ from bridge.providers.media.fetch import FetchedMedia, Sink, download
 from bridge.providers.media.transport import until
 from bridge.providers.media.urls import MediaHosts
 from bridge.providers.whatsapp import check as checking
+from bridge.providers.whatsapp import receipts, senders, templates
 from bridge.providers.whatsapp import send as sending
-from bridge.providers.whatsapp import senders, templates
 from bridge.providers.whatsapp.inbound import read_messages
 from bridge.providers.whatsapp.statuses import read_status
 
@@ -49,6 +49,7 @@ class WhatsAppAdapter(ProviderAdapter):
     methods = frozenset({"GET", "POST"})
     status_methods = frozenset({"POST"})
     send_api = sending.SEND_API
+    read_api = staticmethod(receipts.mark_read)
     credential_check = checking.CREDENTIAL_CHECK
     template_api = staticmethod(templates.list_templates)
     sender_api = staticmethod(senders.list_senders)

@@ -87,11 +87,7 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
     body = request_body(message)
     if not message.sender:
         raise refused(PROVIDER, "no phone-number id to send from")
-    token = settings.secret("whatsapp_access_token")
-    if not token.strip():
-        raise ConfigurationError(f"{env_name('whatsapp_access_token')} is empty")
-    url = f"{settings.whatsapp_api_url.rstrip('/')}/{quote(message.sender, safe='')}/messages"
-    headers = {"Authorization": f"Bearer {token}"}
+    url, headers = messages_endpoint(message.sender, settings)
     error = partial(read_error, recipient=message.to)
     try:
         response = post_json(http, url, body, provider=PROVIDER, policy=policy, headers=headers, error=error)
@@ -102,6 +98,16 @@ def send(message: OutboundMessage, settings: Settings, http: httpx.Client, polic
             ) from exc
         raise
     return _message_id(response)
+
+
+def messages_endpoint(phone_number_id: str, settings: Settings) -> tuple[str, dict[str, str]]:
+    """`{WHATSAPP_API_URL}/{phone-number-id}/messages` and its Bearer header: where messages and
+    read receipts go (`ConfigurationError` naming the variable when the token is empty)."""
+    token = settings.secret("whatsapp_access_token")
+    if not token.strip():
+        raise ConfigurationError(f"{env_name('whatsapp_access_token')} is empty")
+    url = f"{settings.whatsapp_api_url.rstrip('/')}/{quote(phone_number_id, safe='')}/messages"
+    return url, {"Authorization": f"Bearer {token}"}
 
 
 #: `WhatsAppAdapter.send_api`.
