@@ -19,7 +19,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -220,11 +220,22 @@ class IntercomClient:
     def create_contact(self, fields: dict[str, Any]) -> Contact:
         return Contact.from_json(self.request("POST", "/contacts", json=fields))
 
-    def create_conversation(self, *, contact: ContactRef, body: str, attachment_urls: Sequence[str]) -> str:
-        """Open a conversation from the contact; Intercom answers with a Message, not the conversation."""
+    def create_conversation(
+        self,
+        *,
+        contact: ContactRef,
+        body: str,
+        attachment_urls: Sequence[str],
+        created_at: int | None = None,
+    ) -> str:
+        """Open a conversation from the contact; Intercom answers with a Message, not the conversation.
+        `created_at` (unix seconds): when the customer wrote it, so a late message sits where it
+        belongs in the inbox (Intercom uses the current time without it)."""
         payload: dict[str, Any] = {"from": {"type": contact.role, "id": contact.id}, "body": body}
         if attachment_urls:
             payload["attachment_urls"] = list(attachment_urls)
+        if created_at is not None:
+            payload["created_at"] = created_at
         message = self.request("POST", "/conversations", json=payload)
         return str(message["conversation_id"])
 
@@ -236,9 +247,11 @@ class IntercomClient:
         body: str,
         attachment_urls: Sequence[str],
         attachment_files: Sequence[AttachmentFile] = (),
+        created_at: int | None = None,
     ) -> dict[str, Any]:
         """Add the customer's message to a conversation (this reopens it when closed), with
-        `attachment_files` read from disk as the request goes (`bridge.intercom.files`)."""
+        `attachment_files` read from disk as the request goes (`bridge.intercom.files`), at
+        `created_at` (unix seconds) when given: the customer's own time, not Intercom's."""
         payload: dict[str, Any] = {
             "message_type": "comment",
             "type": "user",
@@ -247,6 +260,8 @@ class IntercomClient:
         }
         if attachment_urls:
             payload["attachment_urls"] = list(attachment_urls)
+        if created_at is not None:
+            payload["created_at"] = created_at
         path = f"/conversations/{_segment(conversation_id)}/reply"
         return self.request("POST", path, json=payload, files=attachment_files)
 
@@ -373,6 +388,65 @@ class IntercomClient:
         """An internal note in the conversation, authored by `admin_id` (never sent to the customer)."""
         payload = {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}
         return self.request("POST", f"/conversations/{_segment(conversation_id)}/reply", json=payload)
+
+    # --- a conversation's context: its attributes, tags and assignee ---
+
+    def conversation_attribute_names(self) -> set[str]:
+        """The names of the workspace's conversation attributes (live ones). Conversation
+        attributes have an API of their own in 2.16: `/data_attributes` lists and creates only
+        contact and company attributes."""
+        listed = self.request("GET", "/conversations/attributes")
+        return {str(item.get("name")) for item in listed.get("data", []) if isinstance(item, dict)}
+
+    def create_conversation_attribute(self, name: str, *, description: str) -> None:
+        """Define the conversation attribute `name` (a string): Intercom refuses values for
+        attributes nobody defined."""
+        self.request(
+            "POST",
+            "/conversations/attributes",
+            json={"name": name, "data_type": "string", "description": description},
+        )
+
+    def update_conversation(self, conversation_id: str, *, custom_attributes: Mapping[str, str]) -> None:
+        """Set conversation attributes (each defined beforehand)."""
+        path = f"/conversations/{_segment(conversation_id)}"
+        self.request("PUT", path, json={"custom_attributes": dict(custom_attributes)})
+
+    def tag_id(self, name: str) -> str:
+        """The id of the tag `name`, created if the workspace has none by that name (Intercom
+        matches names regardless of case): one call either way."""
+        tag = self.request("POST", "/tags", json={"name": name})
+        if not tag.get("id"):
+            raise PermanentError(f"Intercom answered POST /tags for {name!r} without the tag's id")
+        return str(tag["id"])
+
+    def tag_conversation(self, conversation_id: str, *, tag_id: str, admin_id: str) -> None:
+        """Tag the conversation, as `admin_id` (Intercom records who applied a tag)."""
+        path = f"/conversations/{_segment(conversation_id)}/tags"
+        self.request("POST", path, json={"id": tag_id, "admin_id": admin_id})
+
+    def assign_conversation(
+        self, conversation_id: str, *, admin_id: str, assignee_type: str, assignee_id: str
+    ) -> None:
+        """Assign the conversation to a team or a teammate (`assignee_type` `team` or `admin`),
+        the assignment made by `admin_id`."""
+        payload = {
+            "message_type": "assignment",
+            "type": assignee_type,
+            "admin_id": admin_id,
+            "assignee_id": assignee_id,
+        }
+        self.request("POST", f"/conversations/{_segment(conversation_id)}/parts", json=payload)
+
+    def teams(self) -> list[dict[str, Any]]:
+        """Every team of the workspace (`GET /teams`, one call, no paging)."""
+        listed = self.request("GET", "/teams")
+        return [item for item in listed.get("teams") or [] if isinstance(item, dict)]
+
+    def admins(self) -> list[dict[str, Any]]:
+        """Every teammate of the workspace (`GET /admins`, one call, no paging)."""
+        listed = self.request("GET", "/admins")
+        return [item for item in listed.get("admins") or [] if isinstance(item, dict)]
 
     # --- subscription types: Intercom's own record of a contact's consent ---
 

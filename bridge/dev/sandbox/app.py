@@ -12,6 +12,12 @@ JSON, and the whole sandbox answers only requests addressed to this machine (`br
 
 Files a reply carries (`attachment_files`) are kept and served back under `/_sandbox/uploads/`
 (`bridge.dev.sandbox.uploads`; `attachment_max_bytes` sets the largest one taken).
+
+Conversations carry what Intercom keeps about them: conversation attributes (defined through
+`/conversations/attributes`, checked when set), tags, a team and an admin assignee (teams come
+from `teams` in the config; one by default), and the `created_at` a new conversation or a
+contact's reply was given (`bridge.dev.sandbox.labels`); the dashboard shows them, parts in the
+order of their times.
 """
 
 from __future__ import annotations
@@ -91,6 +97,20 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
     async def admins() -> dict[str, Any]:
         return {"type": "admin.list", "admins": workspace.admins}
 
+    @app.get("/admins/{admin_id}")
+    async def show_admin(admin_id: str) -> dict[str, Any]:
+        return workspace.admin(admin_id)
+
+    # --- teams: what conversations can be assigned to besides admins ---
+
+    @app.get("/teams")
+    async def teams() -> dict[str, Any]:
+        return {"type": "team.list", "teams": workspace.teams}
+
+    @app.get("/teams/{team_id}")
+    async def show_team(team_id: str) -> dict[str, Any]:
+        return workspace.team(team_id)
+
     # --- contacts ---
 
     @app.post("/contacts")
@@ -143,6 +163,39 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
     async def create_data_attribute(request: Request) -> dict[str, Any]:
         return workspace.create_data_attribute(await _json_body(request))
 
+    # --- conversation attributes and tags (`bridge.dev.sandbox.labels`) ---
+
+    @app.get("/conversations/attributes")
+    async def list_conversation_attributes() -> dict[str, Any]:
+        return workspace.labels.attributes_json()
+
+    @app.post("/conversations/attributes")
+    async def create_conversation_attribute(request: Request) -> dict[str, Any]:
+        admin_id = workspace.admins[0]["id"]  # the token's admin
+        return workspace.labels.create_attribute(await _json_body(request), admin_id=admin_id)
+
+    @app.delete("/conversations/attributes/{attribute_id}")
+    async def archive_conversation_attribute(attribute_id: str) -> dict[str, Any]:
+        return workspace.labels.archive(attribute_id)
+
+    @app.get("/tags")
+    async def list_tags() -> dict[str, Any]:
+        return workspace.labels.tags_json()
+
+    @app.post("/tags")
+    async def create_tag(request: Request) -> dict[str, Any]:
+        return workspace.labels.tag_named(await _json_body(request))
+
+    @app.get("/tags/{tag_id}")
+    async def show_tag(tag_id: str) -> dict[str, Any]:
+        return dict(workspace.labels.tag(tag_id))
+
+    @app.delete("/tags/{tag_id}")
+    async def delete_tag(tag_id: str) -> Response:
+        workspace.labels.delete_tag(tag_id)
+        workspace.untag_everywhere(tag_id)
+        return Response(status_code=200)
+
     # --- subscription types: consent (`bridge.dev.sandbox.subscriptions`) ---
 
     @app.get("/subscription_types")
@@ -192,7 +245,9 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
         except ApiError as exc:
             raise ApiError(404, "not_found", "User Not Found") from exc
         urls = _attachment_urls(fields)
-        conversation = workspace.create_conversation(contact=contact, body=body, attachment_urls=urls)
+        conversation = workspace.create_conversation(
+            contact=contact, body=body, attachment_urls=urls, created_at=_created_at(fields)
+        )
         return {
             "type": "user_message",
             "id": conversation.source_id,
@@ -209,6 +264,25 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
     @app.get("/conversations/{conversation_id}")
     async def show_conversation(conversation_id: str) -> dict[str, Any]:
         return workspace.conversation(conversation_id).to_json(workspace.contacts)
+
+    @app.put("/conversations/{conversation_id}")
+    async def update_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+        """Its title or custom attributes (each a defined conversation attribute, of its type)."""
+        conversation = workspace.conversation(conversation_id)
+        fields = await _json_body(request)
+        if "custom_attributes" in fields:
+            conversation.custom_attributes.update(workspace.labels.check_values(fields["custom_attributes"]))
+            conversation.updated_at = int(time.time())
+        return conversation.to_json(workspace.contacts)
+
+    @app.post("/conversations/{conversation_id}/tags")
+    async def tag_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
+        conversation = workspace.conversation(conversation_id)
+        fields = await _json_body(request)
+        if not fields.get("id") or not fields.get("admin_id"):
+            raise ApiError(400, "parameter_not_found", "id and admin_id are required")
+        admin = workspace.admin(str(fields["admin_id"]))
+        return workspace.tag_conversation(conversation, str(fields["id"]), admin)
 
     @app.post("/conversations/{conversation_id}/reply")
     async def reply(conversation_id: str, request: Request) -> dict[str, Any]:
@@ -246,6 +320,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
                 author=contact.author(),
                 attachment_urls=urls,
                 uploads=workspace.keep_files(files, base_url=str(request.base_url)),
+                created_at=_created_at(fields),
             )
         else:
             raise ApiError(400, "parameter_invalid", "type must be user or admin")
@@ -264,13 +339,20 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
 
     @app.post("/conversations/{conversation_id}/parts")
     async def manage(conversation_id: str, request: Request) -> dict[str, Any]:
-        """Close, open or snooze a conversation (Intercom's manageConversation)."""
+        """Close, open, snooze or assign a conversation (Intercom's manageConversation)."""
         conversation = workspace.conversation(conversation_id)
         fields = await _json_body(request)
         kind = fields.get("message_type")
         admin = workspace.admin(str(fields.get("admin_id", "")))
+        if kind == "assignment":
+            if "assignee_id" not in fields:
+                raise ApiError(400, "parameter_not_found", "assignee_id is required", field="assignee_id")
+            workspace.assign(conversation, str(fields.get("type")), str(fields["assignee_id"]), admin)
+            return conversation.to_json(workspace.contacts)
         if kind not in STATE_TOPICS:
-            raise ApiError(400, "parameter_invalid", "message_type must be close, open or snoozed")
+            raise ApiError(
+                400, "parameter_invalid", "message_type must be close, open, snoozed or assignment"
+            )
         await _change_state(workspace, conversation, str(kind), admin)
         return conversation.to_json(workspace.contacts)
 
@@ -333,6 +415,8 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             workspace.subscriptions.configure(fields["subscription_types"])
         if "sms_subscription_type" in fields:
             workspace.subscriptions.set_sms(bool(fields["sms_subscription_type"]))
+        if "teams" in fields:
+            workspace.set_teams(fields["teams"])
         return {
             "search_lag": workspace.search_lag,
             "latency": workspace.latency,
@@ -343,6 +427,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             "topics": None if workspace.topics is None else sorted(workspace.topics),
             "hold_webhooks": workspace.hold_webhooks,
             "subscription_types": workspace.subscriptions.list_json()["data"],
+            "teams": workspace.teams,
         }
 
     @app.post(f"{CONTROL_PREFIX}/conversations/{{conversation_id}}/bot_reply")
@@ -552,6 +637,16 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "parameter_invalid", "the body must be a JSON object")
     return data
+
+
+def _created_at(fields: dict[str, Any]) -> int | None:
+    """A request's `created_at`: unix seconds (an integer), as the description types it."""
+    value = fields.get("created_at")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(400, "parameter_invalid", "created_at must be a UTC Unix timestamp (seconds)")
+    return value
 
 
 def _attachment_urls(fields: dict[str, Any]) -> list[str]:

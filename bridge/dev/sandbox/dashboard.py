@@ -6,7 +6,7 @@ import datetime
 from html import escape
 from typing import Any
 
-from bridge.dev.sandbox.state import Part, Workspace
+from bridge.dev.sandbox.state import Conversation, Part, Workspace
 from bridge.model.media_types import shown_inline
 
 _STYLE = """
@@ -45,14 +45,19 @@ def render_dashboard(workspace: Workspace) -> str:
                 [{"url": url} for url in conv.source_attachment_urls],
             )
         ]
+        # In the order of their times, as Intercom's inbox shows them: a part given an earlier
+        # `created_at` (a late message) sits where it belongs.
         lines += [
-            _line(workspace, part.author, part.part_type, part.body, _part_attachments(part))
-            for part in conv.parts
+            _line(
+                workspace, part.author, part.part_type, _part_body(workspace, part), _part_attachments(part)
+            )
+            for part in sorted(conv.parts, key=lambda part: part.created_at)
         ]
         meta = (
             f"conversation <code>{escape(conv.id)}</code> · {escape(conv.state)} · {_time(conv.created_at)}"
             f" · contacts {', '.join(escape(c) for c in conv.contact_ids)}"
             + (" · opened by the team" if conv.delivered_as == "admin_initiated" else "")
+            + _context(workspace, conv)
         )
         actions = _actions(conv.id, conv.state)
         conversations.append(
@@ -122,6 +127,43 @@ def _line(
     label = f" ({escape(part_type)})" if part_type != "comment" else ""
     files = _attachments(attachments)
     return f'<div class="part"><b class="{kind}">{who}</b>{label}: {escape(body)}{files}</div>'
+
+
+def _context(workspace: Workspace, conv: Conversation) -> str:
+    """Its tags, assignee and attributes, as agents and assignment rules see them."""
+    shown = []
+    if conv.tags:
+        shown.append("tags " + ", ".join(f"<b>{escape(tag['name'])}</b>" for tag in conv.tags))
+    assignee = (
+        _assignee(workspace, "team", conv.team_assignee_id),
+        _assignee(workspace, "admin", conv.admin_assignee_id),
+    )
+    if any(assignee):
+        shown.append("assigned to " + " and ".join(escape(who) for who in assignee if who))
+    if conv.custom_attributes:
+        shown.append(
+            " ".join(
+                f"{escape(name)}=<code>{escape(str(value))}</code>"
+                for name, value in conv.custom_attributes.items()
+            )
+        )
+    return "".join(f" · {item}" for item in shown)
+
+
+def _assignee(workspace: Workspace, kind: str, ident: int) -> str:
+    if not ident:
+        return ""
+    known = workspace.teams if kind == "team" else workspace.admins
+    name = next((str(item.get("name")) for item in known if str(item["id"]) == str(ident)), str(ident))
+    return f"{kind} {name}"  # raw text: escaped where it is shown
+
+
+def _part_body(workspace: Workspace, part: Part) -> str:
+    """The part's text; for an assignment, to whom (Intercom's part has no body then)."""
+    if part.part_type == "assignment":
+        target = part.assigned_to or {}
+        return f"→ {_assignee(workspace, str(target.get('type')), int(target.get('id') or 0)) or 'nobody'}"
+    return part.body
 
 
 def _part_attachments(part: Part) -> list[dict[str, Any]]:

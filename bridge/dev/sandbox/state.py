@@ -23,6 +23,7 @@ from typing import Any
 import phonenumbers
 
 from bridge.dev.sandbox.errors import ApiError
+from bridge.dev.sandbox.labels import Labels
 from bridge.dev.sandbox.subscriptions import Subscriptions, default_types
 from bridge.dev.sandbox.uploads import DEFAULT_MAX_BYTES, FileField, Upload, upload_url
 
@@ -132,6 +133,7 @@ class Part:
     author: dict[str, Any]
     attachment_urls: list[str] = field(default_factory=list)
     uploads: list[Upload] = field(default_factory=list)  # `attachment_files`, kept (they win over URLs)
+    assigned_to: dict[str, Any] | None = None  # an assignment part's assignee: {type, id}
 
     def to_json(self) -> dict[str, Any]:
         attachments = (
@@ -139,7 +141,8 @@ class Part:
             if self.uploads
             else [_attachment(url) for url in self.attachment_urls]
         )
-        return {
+        extra = {"assigned_to": self.assigned_to} if self.assigned_to is not None else {}
+        return extra | {
             "type": "conversation_part",
             "id": self.id,
             "part_type": self.part_type,
@@ -174,6 +177,10 @@ class Conversation:
     # `customer_initiated` when the contact wrote first, `admin_initiated` for an admin's message.
     delivered_as: str = "customer_initiated"
     visible_at: float = 0.0  # when search starts to see it
+    custom_attributes: dict[str, Any] = field(default_factory=dict)
+    tags: list[dict[str, Any]] = field(default_factory=list)  # as applied: with applied_at, applied_by
+    admin_assignee_id: int = 0  # 0: nobody
+    team_assignee_id: int = 0
 
     def search_record(self) -> dict[str, Any]:
         """The fields `POST /conversations/search` filters on (`search.CONVERSATION_FIELDS`)."""
@@ -190,13 +197,14 @@ class Conversation:
             "source.author.name": author.get("name"),
             "source.author.email": author.get("email"),
             "contact_ids": list(self.contact_ids),
-            "admin_assignee_id": 0,
-            "team_assignee_id": 0,
+            "admin_assignee_id": self.admin_assignee_id,
+            "team_assignee_id": self.team_assignee_id,
+            "tag_ids": [tag["id"] for tag in self.tags],
             "open": self.state == "open",
             "read": False,
             "state": self.state,
             "priority": "none",
-            "custom_attributes": {},
+            "custom_attributes": dict(self.custom_attributes),
         }
 
     def list_item(self, contacts: dict[str, Contact]) -> dict[str, Any]:
@@ -218,9 +226,9 @@ class Conversation:
             "state": self.state,
             "read": False,
             "priority": "none",
-            "admin_assignee_id": 0,
-            "team_assignee_id": 0,
-            "tags": {"type": "tag.list", "tags": []},
+            "admin_assignee_id": self.admin_assignee_id,
+            "team_assignee_id": self.team_assignee_id,
+            "tags": {"type": "tag.list", "tags": [dict(tag) for tag in self.tags]},
             "source": {
                 "type": "conversation",
                 "id": self.source_id,
@@ -244,7 +252,7 @@ class Conversation:
                 ],
             },
             "teammates": {"type": "admin.list", "teammates": []},
-            "custom_attributes": {},
+            "custom_attributes": dict(self.custom_attributes),
             "conversation_parts": {
                 "type": "conversation_part.list",
                 "conversation_parts": [part.to_json() for part in self.parts],
@@ -331,12 +339,15 @@ class Workspace:
         self.contacts: dict[str, Contact] = {}
         self.conversations: dict[str, Conversation] = {}
         self.data_attributes: dict[str, dict[str, Any]] = {}
+        self.labels = Labels()  # conversation attributes and tags (`bridge.dev.sandbox.labels`)
         self.uploads: dict[str, Upload] = {}  # files replies carried, by id (`sandbox.uploads`)
         self.attachment_max_bytes = DEFAULT_MAX_BYTES  # the largest file a reply may carry
         self.subscriptions = Subscriptions(default_types(sms=self.sms_subscription_type))
         self.admins = [
             {"type": "admin", "id": "991267101", "name": "Sandbox Admin", "email": "admin@sandbox.test"}
         ]
+        # Conversations can be assigned to these (`PUT /_sandbox/config` with `teams` replaces them).
+        self.teams: list[dict[str, Any]] = [_team("991267301", "Sandbox Team", [991267101])]
         self.search_lag = 0.0
         self.latency = 0.0
         # Intercom's docs warn that a message may come back without its conversation: this leaves
@@ -567,12 +578,15 @@ class Workspace:
 
     # --- conversations ---
 
-    def create_conversation(self, *, contact: Contact, body: str, attachment_urls: list[str]) -> Conversation:
+    def create_conversation(
+        self, *, contact: Contact, body: str, attachment_urls: list[str], created_at: int | None = None
+    ) -> Conversation:
+        """`created_at`: the time the conversation says it began (a migration, a late message)."""
         now = int(time.time())
         conversation = Conversation(
             id=self._number_id(),
             source_id=self._number_id(),
-            created_at=now,
+            created_at=now if created_at is None else created_at,
             updated_at=now,
             contact_ids=[contact.id],
             source_author=contact.author(),
@@ -628,16 +642,20 @@ class Workspace:
         author: dict[str, Any],
         attachment_urls: list[str],
         uploads: list[Upload] | None = None,
+        created_at: int | None = None,
+        assigned_to: dict[str, Any] | None = None,
     ) -> Part:
+        """A part; `created_at`: the time it says it was written (else now)."""
         now = int(time.time())
         part = Part(
             id=self._number_id(),
             part_type=part_type,
             body=body,
-            created_at=now,
+            created_at=now if created_at is None else created_at,
             author=author,
             attachment_urls=attachment_urls,
             uploads=uploads or [],
+            assigned_to=assigned_to,
         )
         conversation.parts.append(part)
         conversation.updated_at = now
@@ -663,3 +681,70 @@ class Workspace:
             if admin["id"] == str(admin_id):
                 return admin
         raise ApiError(404, "admin_not_found", "Admin not found")
+
+    def team(self, team_id: str) -> dict[str, Any]:
+        for team in self.teams:
+            if team["id"] == str(team_id):
+                return team
+        raise ApiError(404, "team_not_found", "Team not found")
+
+    def set_teams(self, teams: Any) -> None:
+        """`[{"id": "501", "name": "Sales"}, …]`: the workspace's teams from now on."""
+        if not isinstance(teams, list) or not all(isinstance(t, dict) and t.get("id") for t in teams):
+            raise ApiError(400, "parameter_invalid", "teams must be a list of {id, name}")
+        self.teams = [
+            _team(str(t["id"]), str(t.get("name") or t["id"]), t.get("admin_ids") or []) for t in teams
+        ]
+
+    # --- a conversation's context: attributes, tags, assignee ---
+
+    def tag_conversation(
+        self, conversation: Conversation, tag_id: str, admin: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Tag it (again: nothing changes); the tag as applied."""
+        tag = self.labels.tag(tag_id)
+        for applied in conversation.tags:
+            if applied["id"] == tag["id"]:
+                return applied
+        applied = tag | {"applied_at": int(time.time()), "applied_by": {"type": "admin", "id": admin["id"]}}
+        conversation.tags.append(applied)
+        conversation.updated_at = int(time.time())
+        return applied
+
+    def untag_everywhere(self, tag_id: str) -> None:
+        for conversation in self.conversations.values():
+            conversation.tags = [tag for tag in conversation.tags if tag["id"] != str(tag_id)]
+
+    def assign(self, conversation: Conversation, kind: str, assignee_id: str, admin: dict[str, Any]) -> Part:
+        """Assign to a team or an admin (`assignee_id` "0": unassign), as `admin`; the
+        assignment part, as Intercom adds one."""
+        if kind not in ("admin", "team"):
+            raise ApiError(400, "parameter_invalid", "type must be admin or team")
+        if str(assignee_id) != "0":
+            (self.team if kind == "team" else self.admin)(str(assignee_id))
+        number = _number(assignee_id, "assignee_id")
+        if kind == "team":
+            conversation.team_assignee_id = number
+        else:
+            conversation.admin_assignee_id = number
+        author = {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+        return self.add_part(
+            conversation,
+            part_type="assignment",
+            body="",
+            author=author,
+            attachment_urls=[],
+            assigned_to={"type": kind, "id": str(assignee_id)} if number else None,
+        )
+
+
+def _team(team_id: str, name: str, admin_ids: list[Any]) -> dict[str, Any]:
+    return {"type": "team", "id": team_id, "name": name, "admin_ids": [int(a) for a in admin_ids]}
+
+
+def _number(value: Any, name: str) -> int:
+    """An id Intercom answers as an integer (`team_assignee_id`), from the string it was given."""
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ApiError(400, "parameter_invalid", f"{name} must be an id") from None
