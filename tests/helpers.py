@@ -194,6 +194,25 @@ def signed_twilio(base_url: str, settings: Settings, **message: Any) -> Simulate
     return SIMULATORS["twilio"](SimulatedMessage(**message), base_url, settings)
 
 
+def signed_meta(base_url: str, settings: Settings, *, sent_at: float, **message: Any) -> SimulatedRequest:
+    """A WhatsApp Cloud API (Meta) inbound webhook for `message`, its messages' `timestamp` saying
+    the customer sent them at `sent_at` (unix seconds), signed as Meta signs it."""
+    import hashlib
+    import json
+
+    from bridge.core.signing import hmac_hex
+
+    request = SIMULATORS["whatsapp"](SimulatedMessage(**message), base_url, settings)
+    payload = json.loads(request.body)
+    for entry in payload["entry"]:
+        for change in entry["changes"]:
+            for item in change["value"].get("messages", []):
+                item["timestamp"] = str(int(sent_at))
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac_hex(settings.secret("whatsapp_app_secret"), body, hashlib.sha256)
+    return SimulatedRequest(request.url, body, {**request.headers, "X-Hub-Signature-256": signature})
+
+
 def read_stored_webhooks(redis_client: Any, settings: Settings) -> None:
     """Do the work of the reader job the web process queued (its id is on the reader's flag), in
     this process: the stored webhooks become ledger entries and their jobs, nothing delivered yet."""

@@ -188,7 +188,14 @@ def test_a_retry_after_the_conversation_was_opened_adds_only_the_files(
     assert held_files(conversation, http) == [("attachment-1.png", "image/png", PNG)]
     calls = [(r["path"], r["status"]) for r in sandbox.requests() if r["path"].startswith("/conversations")]
     reply = f"/conversations/{conversation['id']}/reply"
-    assert calls == [("/conversations", 200), *[(reply, 503)] * 4, (reply, 200)]
+    # Then the conversation's channel attributes (defined first) and its tag (issue 17).
+    labelling = [
+        ("/conversations/attributes", 200),
+        *[("/conversations/attributes", 200)] * 3,
+        (f"/conversations/{conversation['id']}", 200),
+        (f"/conversations/{conversation['id']}/tags", 200),
+    ]
+    assert calls == [("/conversations", 200), *[(reply, 503)] * 4, (reply, 200), *labelling]
 
 
 def test_a_message_recorded_with_links_before_files_were_handed_over_keeps_its_links(

@@ -7,6 +7,7 @@ are dropped on loading (tests/intercom_openapi.py); nothing else is relaxed.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from bridge.contacts.lookup import build_lookup
 from bridge.contacts.matching import ContactPriority
 from bridge.contacts.resolution import IdentityMap
 from bridge.contacts.sync import sync_contacts
+from bridge.core.settings import reset_settings_cache
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
 from tests.helpers import signed_twilio
@@ -28,6 +30,7 @@ from tests.intercom_openapi import (
 )
 
 ADMIN_ID = "991267101"  # the sandbox's admin
+SANDBOX_TEAM = "991267301"  # the sandbox's team
 
 
 def _workload(bridge, settings, sandbox, drain, http, standin) -> None:
@@ -119,6 +122,21 @@ def _workload(bridge, settings, sandbox, drain, http, standin) -> None:
         subscriptions = "/contacts/000000000000000000000000/subscriptions"
         sandbox.api("POST", subscriptions, json={"id": sms.id, "consent_type": "opt_out"})
         sandbox.api("DELETE", f"/contacts/{ada.id}/subscriptions/{sms.id}")  # no longer attached
+        # A conversation's context (issue 17): assigned to a team, the teams and teammates listed as
+        # `bridge doctor` lists them for BRIDGE_ROUTES.
+        intercom.assign_conversation(
+            message.conversation_id, admin_id=ADMIN_ID, assignee_type="team", assignee_id=SANDBOX_TEAM
+        )
+        assert intercom.teams() and intercom.admins()
+    conversation_id = sandbox.conversations()[0]["id"]
+    sandbox.api("GET", f"/teams/{SANDBOX_TEAM}")
+    sandbox.api("GET", f"/admins/{ADMIN_ID}")
+    sandbox.api("GET", "/tags")
+    # Its refusals: an attribute nobody defined, a tag that does not exist, a team that does not.
+    sandbox.api("PUT", f"/conversations/{conversation_id}", json={"custom_attributes": {"undefined": "x"}})
+    sandbox.api("POST", f"/conversations/{conversation_id}/tags", json={"id": "1", "admin_id": ADMIN_ID})
+    assignment = {"message_type": "assignment", "type": "team", "admin_id": ADMIN_ID, "assignee_id": "1"}
+    sandbox.api("POST", f"/conversations/{conversation_id}/parts", json=assignment)
     admin = {"type": "admin", "id": int(ADMIN_ID)}
     unknown = {"type": "lead", "id": "000000000000000000000000"}
     sandbox.api(
@@ -134,8 +152,11 @@ def _workload(bridge, settings, sandbox, drain, http, standin) -> None:
 
 
 def test_every_exchange_conforms_to_intercoms_openapi(
-    providers_at_standin, bridge, settings, sandbox, drain, http
+    providers_at_standin, bridge, settings, sandbox, drain, http, monkeypatch
 ):
+    # The business number's new conversations are assigned to the sandbox's admin (issue 17).
+    monkeypatch.setenv("BRIDGE_ROUTES", f"+14155550100=admin:{ADMIN_ID}")
+    reset_settings_cache()
     _workload(bridge, settings, sandbox, drain, http, providers_at_standin)
     exchanges = sandbox.requests()
     operations = {(e["method"], e["path"].split("/")[1], e["status"]) for e in exchanges}
@@ -166,6 +187,37 @@ def test_every_exchange_conforms_to_intercoms_openapi(
     assert any(e["path"].endswith("/reply") for e in exchanges)
     assert any(len((e["request_body"] or {}).get("attachment_files") or []) == 2 for e in exchanges)
     assert any(e["path"] == "/conversations/search" and e["status"] == 200 for e in exchanges)
+    # A conversation's context (issue 17): its attributes defined and set, its tag, its assignee,
+    # the customer's own time on what they wrote.
+    paths = {(e["method"], re.sub(r"/[0-9]+(?=/|$)", "/{id}", e["path"]), e["status"]) for e in exchanges}
+    for expected in [
+        ("GET", "/conversations/attributes", 200),
+        ("POST", "/conversations/attributes", 200),
+        ("PUT", "/conversations/{id}", 200),
+        ("PUT", "/conversations/{id}", 400),
+        ("POST", "/tags", 200),
+        ("POST", "/conversations/{id}/tags", 200),
+        ("POST", "/conversations/{id}/tags", 404),
+        ("POST", "/conversations/{id}/parts", 200),
+        ("POST", "/conversations/{id}/parts", 404),
+        ("GET", "/teams", 200),
+        ("GET", "/teams/{id}", 200),
+        ("GET", "/admins/{id}", 200),
+        ("GET", "/tags", 200),
+    ]:
+        assert expected in paths, expected
+    routed = [e for e in exchanges if e["path"].endswith("/parts") and e["request_body"]["type"] == "admin"]
+    assert routed and routed[0]["status"] == 200
+    assert all(
+        isinstance(e["request_body"].get("created_at"), int)
+        for e in exchanges
+        if e["status"] == 200 and (e["method"], e["path"]) == ("POST", "/conversations")
+    )
+    assert any(
+        isinstance(e["request_body"].get("created_at"), int) and e["request_body"].get("type") == "user"
+        for e in exchanges
+        if e["path"].endswith("/reply")
+    )
     assert any(
         (e["method"], e["path"], e["status"]) == ("GET", "/contacts", 200) and "starting_after" in e["query"]
         for e in exchanges

@@ -9,10 +9,16 @@ this one. Each delivery resumes from the ledger's recovery points:
 3. conversation — continue the thread's conversation when it is open, snoozed or recently
    closed (reply as the contact, its files in the same reply); otherwise open a new one from the
    contact, and add the files as its first reply (Intercom opens conversations without files).
-   Files past one reply's worth go in further replies. When anything is left to post after the
+   Files past one reply's worth go in further replies. When anything is left to do after the
    first call, where it goes and how far it got is recorded with the attachments
    (`Progress`), and a retry resumes from there instead of posting the text again.
-4. done — `status=delivered` with the conversation id, and the message leaves the lane; this
+   Both calls carry the customer's own time (`created_at`), and the text says when it arrives
+   late (`bridge.conversations.customer_time`).
+4. context — once the message and its files are in, the conversation's channel attributes and
+   tag, unless its thread records them (`bridge.conversations.labels`: two calls for a new
+   conversation, none for a continued one), and for a conversation the bridge opened, its
+   assignee from `BRIDGE_ROUTES` (`bridge.conversations.routing`: one call when routed).
+5. done — `status=delivered` with the conversation id, and the message leaves the lane; this
    worker's copies of the files go (Intercom holds them).
 
 A reply Intercom refuses because of its files (a 4xx other than 404, 409 or 410) is posted again
@@ -40,13 +46,16 @@ from redis import Redis
 from bridge.contacts.matching import ContactPriority, chosen_text
 from bridge.contacts.resolution import IdentityMap, resolve_contact
 from bridge.conversations.attachments import AttachmentResolver, Attachments, HeldFile, Progress
+from bridge.conversations.customer_time import CustomerTime, customer_time
 from bridge.conversations.fragments import FRAGMENT_WAIT_SECONDS, FragmentStore, assemble
 from bridge.conversations.handover import Handover, batches, files_line
+from bridge.conversations.labels import Label, Labeller
 from bridge.conversations.lanes import SenderLane
 from bridge.conversations.notes import Notes
 from bridge.conversations.rerouting import canonical, follow_alias, forget_deleted
+from bridge.conversations.routing import route_for
 from bridge.conversations.threads import Thread, ThreadStore, continues, thread_key
-from bridge.core import metrics
+from bridge.core import freshness, metrics
 from bridge.core.errors import (
     BridgeError,
     IntercomGone,
@@ -128,6 +137,7 @@ class Deliverer:
         self._fragments = FragmentStore(redis_client)
         self._notes = Notes(redis_client, intercom, settings)
         self._handover = Handover(intercom, attachments)
+        self._labeller = Labeller(redis_client, intercom, admin_id=self._notes.admin_id, clock=clock)
 
     def deliver(self, inbound_id: str) -> Delivery:
         """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
@@ -221,13 +231,20 @@ class Deliverer:
             progress, contact = self._first_call(carrier, message, contact, attachments, files)
         else:  # an earlier attempt made the first call: its bookkeeping again (it is idempotent)
             self._keep_thread(carrier, message, contact, progress)
+        created_at = self._customer_time(message).created_at
         for index in range(progress.batches, len(files)):
             self._handover.reply(
-                progress.conversation_id, contact, message, files_line(files[index]), files[index]
+                progress.conversation_id,
+                contact,
+                message,
+                files_line(files[index]),
+                files[index],
+                created_at=created_at,
             )
             progress = replace(progress, batches=index + 1)
-            if progress.batches < len(files):
-                self._record_progress(carrier, attachments, progress)
+            # The last one too: labelling the conversation follows, and may fail.
+            self._record_progress(carrier, attachments, progress)
+        self._label_and_route(message, progress)
         return self._delivered(
             carrier, Result.CREATED if progress.opened else Result.CONTINUED, progress.conversation_id
         )
@@ -243,8 +260,8 @@ class Deliverer:
         """The message's text into its conversation: a reply carrying the first files when the
         thread continues, else a new conversation (files come after). What is left is recorded."""
         body, urls = message.intercom_content(attachments.urls, files=len(attachments.files))
-        if attachments.notes:
-            body = "\n".join([body, *attachments.notes])
+        sent = self._customer_time(message)
+        body = "\n".join([body, *attachments.notes, *([sent.late_line] if sent.late_line else [])])
         key = thread_key(message)
         thread = self._threads.get(key) or self._variant_thread(key, message)
         now = self._clock()
@@ -253,22 +270,27 @@ class Deliverer:
             replied, contact = self._as_live_contact(
                 contact,
                 lambda who: self._handover.reply(
-                    thread.conversation_id, who, message, body, first, urls=urls
+                    thread.conversation_id, who, message, body, first, urls=urls, created_at=sent.created_at
                 ),
             )
             if replied:
                 progress = Progress(thread.conversation_id, opened=False, batches=1 if files else 0)
-                self._after_first_call(carrier, message, contact, attachments, progress, len(files))
+                labelled = bool(thread.labelled_at)
+                self._after_first_call(
+                    carrier, message, contact, attachments, progress, len(files), more=not labelled
+                )
                 return progress, contact
             log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
         created, contact = self._as_live_contact(
             contact,
-            lambda who: self._intercom.create_conversation(contact=who, body=body, attachment_urls=urls),
+            lambda who: self._intercom.create_conversation(
+                contact=who, body=body, attachment_urls=urls, created_at=sent.created_at
+            ),
         )
         if not created:
             raise _no_conversation(f"no conversation could be opened for contact {contact.id}, which exists")
         progress = Progress(str(created), opened=True, batches=0)
-        self._after_first_call(carrier, message, contact, attachments, progress, len(files))
+        self._after_first_call(carrier, message, contact, attachments, progress, len(files), more=True)
         return progress, contact
 
     def _after_first_call(
@@ -279,8 +301,12 @@ class Deliverer:
         attachments: Attachments,
         progress: Progress,
         batch_count: int,
+        *,
+        more: bool,
     ) -> None:
-        if progress.batches < batch_count:  # first, so that a retry never posts the text again
+        """Record how far the message got when calls follow the first (`more`: labelling or
+        routing the conversation), first, so that a retry never posts the text again."""
+        if progress.batches < batch_count or more:
             self._record_progress(carrier, attachments, progress)
         self._keep_thread(carrier, message, contact, progress)
 
@@ -295,9 +321,12 @@ class Deliverer:
         sent_at = min(message.received_at.timestamp(), now)
         match = self._match(carrier.inbound_id)
         if progress.opened:
-            self._threads.save(
-                _new_thread(key, message, progress.conversation_id, contact, now, sent_at, match)
-            )
+            opened = _new_thread(key, message, progress.conversation_id, contact, now, sent_at, match)
+            before = self._threads.get(key)
+            if before is not None and before.conversation_id == opened.conversation_id:
+                # A retry: what was done in the conversation since stays recorded.
+                opened = replace(opened, labelled_at=before.labelled_at, routed_to=before.routed_to)
+            self._threads.save(opened)
         else:
             thread = self._threads.get(key)
             if thread is not None:
@@ -308,6 +337,28 @@ class Deliverer:
                     message_id=message.provider_message_id,
                 )
         self._note_ambiguity(match, progress.conversation_id)
+
+    def _label_and_route(self, message: InboundMessage, progress: Progress) -> None:
+        """The conversation's channel attributes and tag unless its thread has them
+        (`bridge.conversations.labels`), and, when the bridge opened it for this message, its
+        assignee from `BRIDGE_ROUTES` (`bridge.conversations.routing`)."""
+        thread = self._threads.get(thread_key(message))
+        if thread is None or thread.conversation_id != progress.conversation_id:
+            return
+        label = Label.of(
+            channel=message.channel,
+            provider=message.provider,
+            business_number=message.business_number,
+            media=bool(message.media),
+        )
+        thread = self._labeller.label(thread, label)
+        if progress.opened:
+            route = route_for(self._settings, message.channel.value, message.business_number)
+            self._labeller.route(thread, route)
+
+    def _customer_time(self, message: InboundMessage) -> CustomerTime:
+        now = self._clock()
+        return customer_time(message, now=now, oldest=now - freshness.retention_seconds(self._settings))
 
     def _record_progress(self, carrier: InboundEntry, attachments: Attachments, progress: Progress) -> None:
         self._ledger.record_attachments(

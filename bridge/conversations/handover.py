@@ -65,9 +65,11 @@ class Handover:
         files: Sequence[HeldFile],
         *,
         urls: Sequence[str] = (),
+        created_at: int | None = None,
     ) -> object:
         """Reply as `contact` with `files`; refused for them, again without (module docstring).
-        Once Intercom holds the files, this worker's copies go."""
+        Once Intercom holds the files, this worker's copies go. `created_at`: the customer's time
+        (`bridge.conversations.customer_time`), so the files sit with the text they came with."""
         found, lost = self._attachments.on_disk(message, files)
         held, on_disk = [pair[0] for pair in found], [pair[1] for pair in found]
         body = "\n".join([body, *lost])
@@ -78,6 +80,7 @@ class Handover:
                 body=body,
                 attachment_urls=urls,
                 attachment_files=on_disk,
+                created_at=created_at,
             )
         except IntercomRejected as refused:
             if not on_disk or isinstance(refused, (IntercomNotFound, IntercomGone, IntercomConflict)):
@@ -88,7 +91,7 @@ class Handover:
             why = f"was refused by Intercom ({refused.status} {refused.code}: {refused.message})"
             body = "\n".join([body, *self._attachments.instead_of_files(held, why)])
             return self._intercom.reply_as_contact(
-                conversation_id, contact_id=contact.id, body=body, attachment_urls=urls
+                conversation_id, contact_id=contact.id, body=body, attachment_urls=urls, created_at=created_at
             )
         self._attachments.release(held)
         return answer

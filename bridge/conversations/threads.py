@@ -46,6 +46,12 @@ class Thread:
     reply_reference: str = ""  # the latest inbound message's (Africa's Talking linkId)
     # The other contacts the number matched when the conversation opened (JSON), for the inbox app.
     match_candidates: str = ""
+    # When the bridge gave the conversation its channel attributes and tag
+    # (`bridge.conversations.labels`); 0: not yet (opened before the bridge did, or not done yet).
+    labelled_at: float = 0.0
+    # The team or teammate the bridge assigned the conversation to when it opened it (`team:501`),
+    # so a retried delivery does not assign it twice (`bridge.conversations.routing`).
+    routed_to: str = ""
 
     @property
     def customer_key(self) -> str:
@@ -173,6 +179,16 @@ class ThreadStore:
             },
         )
         return updated
+
+    def record_labelled(self, thread: Thread, *, at: float) -> Thread:
+        """The conversation carries its channel attributes and tag: no later message sets them."""
+        self._redis.hset(keys.thread(thread.key), "labelled_at", str(at))
+        return replace(thread, labelled_at=at)
+
+    def record_routed(self, thread: Thread, assignee: str) -> Thread:
+        """The bridge assigned the conversation to `assignee` (`team:501`, `admin:991`)."""
+        self._redis.hset(keys.thread(thread.key), "routed_to", assignee)
+        return replace(thread, routed_to=assignee)
 
     def by_conversation(self, conversation_id: str) -> Thread | None:
         """The thread an Intercom conversation carries, or None for a conversation the bridge did

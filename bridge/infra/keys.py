@@ -42,6 +42,7 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:catchup:replies:seen:{conv_id} | hash   | 1 day      | the catch-up read it at this `updated_at`    |
 | bridge:forget:contact:{contact_id}    | string | retention  | Intercom deleted it: its forgetting is queued|
 | bridge:forget:key                     | string | forever    | id of the key forgotten customers hash under |
+| bridge:intercom:definitions           | hash   | forever    | conversation attributes defined, tag ids     |
 
 A metric's hash holds one field per series: the JSON list of its label values (a histogram's
 end with the bucket's upper bound, or `sum`), valued by HINCRBYFLOAT. Counters only grow;
@@ -139,6 +140,12 @@ ACKS = f"{PREFIX}acks"
 # running it, and what it read of each conversation.
 REPLY_CATCHUP_MARK = f"{PREFIX}catchup:replies:mark"
 REPLY_CATCHUP_LEASE = f"{PREFIX}catchup:replies:lease"
+
+
+# What the workspace is known to have (bridge.conversations.labels): the conversation attributes
+# the bridge defined (`attributes`) and each channel tag's id (`tag:SMS`), so conversations are
+# labelled without asking Intercom first.
+INTERCOM_DEFINITIONS = f"{PREFIX}intercom:definitions"
 
 
 def reply_catchup_seen(conversation_id: str) -> str:

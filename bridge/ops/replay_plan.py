@@ -20,7 +20,9 @@ from bridge.contacts.lookup import sender_lookup
 from bridge.contacts.matching import ContactPriority, MatchRule
 from bridge.contacts.resolution import IdentityMap
 from bridge.conversations.delivery import goes_on_in
+from bridge.conversations.labels import Label
 from bridge.conversations.rerouting import follow_alias
+from bridge.conversations.routing import route_for
 from bridge.conversations.threads import Thread, ThreadStore, thread_key
 from bridge.core.errors import UnprocessableMessage
 from bridge.core.logs import mask, mask_number
@@ -102,15 +104,31 @@ class ReplayPlanner:
         media = [m for m in message.media if not entry.attachments]
         if media:
             calls.insert(0, f"download {len(media)} media from {message.provider}")
+        tag = Label.of(
+            channel=message.channel,
+            provider=message.provider,
+            business_number=message.business_number,
+            media=bool(message.media),
+        ).tag
+        labelling = [
+            "PUT /conversations/{} (its channel attributes)",
+            f"POST /conversations/{{}}/tags ({tag})",
+        ]
         if continuing:
             assert thread is not None
             lines.append(f"conversation: continue {thread.conversation_id}")
             calls.append(f"POST /conversations/{thread.conversation_id}/reply")
+            if not thread.labelled_at:  # opened before the bridge labelled conversations
+                calls += [call.format(thread.conversation_id) for call in labelling]
         else:
             lines.append("conversation: open a new one")
             calls.append("POST /conversations")
             if message.media:  # Intercom opens conversations without files: they come in a reply
                 calls.append("POST /conversations/{new}/reply (its files)")
+            calls += [call.format("{new}") for call in labelling]
+            route = route_for(self._settings, message.channel.value, message.business_number)
+            if route is not None:
+                calls.append(f"POST /conversations/{{new}}/parts (assigned to {route.kind} {route.id})")
         lines.append("calls: " + ", ".join(calls))
         return lines
 

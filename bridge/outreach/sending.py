@@ -34,6 +34,7 @@ from bridge.consent.store import ConsentStore, blocked_reason, scope_of
 from bridge.contacts.matching import ContactPriority
 from bridge.contacts.resolution import IdentityMap, resolve_contact
 from bridge.conversations.delivery import goes_on_in
+from bridge.conversations.labels import Label, Labeller
 from bridge.conversations.lanes import SenderLane
 from bridge.conversations.notes import Notes
 from bridge.conversations.rerouting import follow_alias
@@ -99,6 +100,7 @@ class OutreachSender:
         self._sent = OutboundStore(redis_client, settings)
         self._consent = ConsentStore(redis_client)
         self._keeper = ConsentKeeper(redis_client, intercom)
+        self._labeller = Labeller(redis_client, intercom, admin_id=self._notes.admin_id, clock=clock)
 
     def send(self, message_id: str) -> SendOutcome:
         entry = self._store.get(message_id)
@@ -176,10 +178,11 @@ class OutreachSender:
         return contact
 
     def _conversation(self, entry: OutreachEntry, contact: ContactRef) -> Thread:
-        """The thread the message goes out on, its conversation showing the message."""
+        """The thread the message goes out on, its conversation showing the message and carrying
+        its channel attributes and tag (`bridge.conversations.labels`; set once a conversation)."""
         thread = self._threads.get(entry.thread_key)
         if entry.conversation_id is not None and thread is not None:
-            return thread
+            return self._label(entry, thread)  # a retry: labelling may be what failed
         admin_id = entry.request.admin_id or self._notes.admin_id()
         now = self._clock()
         if thread is not None and goes_on_in(self._redis, thread, contact, now=now, settings=self._settings):
@@ -189,12 +192,23 @@ class OutreachSender:
                 )
                 self._own.record(part_id)
             self._store.record_conversation(entry.message_id, thread.conversation_id, part_id)
-            return thread
+            return self._label(entry, thread)
         conversation_id = self._open(entry, contact, admin_id)
         self._store.record_conversation(entry.message_id, conversation_id, None)
         opened = _opened_thread(entry, contact, conversation_id, previous=thread, now=now)
         self._threads.save(opened)
-        return opened
+        return self._label(entry, opened)
+
+    def _label(self, entry: OutreachEntry, thread: Thread) -> Thread:
+        """No call when the thread records its labels. Conversations the team opens are not
+        routed: the admin who wrote has them."""
+        label = Label.of(
+            channel=entry.channel,
+            provider=entry.provider,
+            business_number=entry.business_number,
+            media=bool(entry.request.media_urls),
+        )
+        return self._labeller.label(thread, label)
 
     def _open(self, entry: OutreachEntry, contact: ContactRef, admin_id: str) -> str:
         """A new conversation showing the message as the admin's. A message Intercom took without
@@ -290,6 +304,8 @@ def _opened_thread(
             customer_address=entry.customer_address,
             state=ConversationState.OPEN,
             closed_at=0.0,
+            labelled_at=0.0,  # a new conversation: labelled afresh
+            routed_to="",
         )
     return Thread(
         key=entry.thread_key,

@@ -20,9 +20,11 @@ def opened_thread(
     conversation_id: str = "101",
     channel: str = "sms",
     customer: str = CUSTOMER,
+    labelled_at: float = 1_700_000_000.0,
     **fields: Any,
 ) -> Thread:
-    """The thread the customer's first Twilio message opened in `conversation_id`, saved."""
+    """The thread the customer's first Twilio message opened in `conversation_id`, saved; labelled
+    (`bridge.conversations.labels`), as the bridge labels every conversation it opens."""
     thread = Thread(
         key=f"twilio:{channel}:{BUSINESS}:phone:{customer}",
         conversation_id=conversation_id,
@@ -31,6 +33,7 @@ def opened_thread(
         channel=channel,
         business_number=BUSINESS,
         customer_address=customer,
+        labelled_at=labelled_at,
         **fields,
     )
     ThreadStore(redis_client).save(thread)

@@ -17,7 +17,7 @@ from rq.serializers import JSONSerializer
 
 from bridge.contacts.resolution import IdentityMap
 from bridge.core.errors import ConfigurationError
-from bridge.core.settings import Settings
+from bridge.core.settings import Settings, get_settings, reset_settings_cache
 from bridge.infra import keys
 from bridge.infra.claims import claim
 from bridge.infra.queueing import (
@@ -46,6 +46,8 @@ from bridge.replies.sent import OutboundStore
 from tests.conversations.support import BUSINESS, CUSTOMER, opened_thread
 from tests.helpers import SandboxControl, inbound_sms
 
+# What a new conversation gets after its message: its channel attributes and tag (issue 17).
+LABELLING = ", PUT /conversations/{new} (its channel attributes), POST /conversations/{new}/tags (SMS)"
 RAW = RawPayload(
     content_type="application/x-www-form-urlencoded", body="MessageSid=SM1", path="/webhooks/twilio"
 )
@@ -159,7 +161,7 @@ def test_a_message_from_a_new_number_would_create_a_lead_and_open_a_conversation
         "twilio sms from +14155****23",
         "contact: nobody holds +14155****23: a new lead would be created",
         "conversation: open a new one",
-        "calls: POST /contacts/search, POST /contacts (a new lead), POST /conversations",
+        "calls: POST /contacts/search, POST /contacts (a new lead), POST /conversations" + LABELLING,
     ]
     assert sandbox.contacts() == []
 
@@ -185,7 +187,7 @@ def test_the_number_several_contacts_hold_is_said_with_the_rule_that_chose(
     assert lines[1] == (
         f"contact: contact {newest['id']} (user) by search_latest_updated; 1 other contact(s) hold the number"
     )
-    assert lines[-1] == "calls: POST /contacts/search, POST /conversations"
+    assert lines[-1] == "calls: POST /contacts/search, POST /conversations" + LABELLING
 
 
 def test_a_contact_matched_on_an_earlier_attempt_and_merged_since_is_followed_to_the_survivor(
@@ -229,7 +231,9 @@ def test_the_media_of_a_message_opening_a_conversation_would_go_in_its_first_rep
 ):
     media = (Media(url="https://api.twilio.com/media/ME1", content_type="image/jpeg"),)
     lines = plan(inbound(redis_client, settings, media=media))
-    assert lines[-1].endswith(", POST /conversations, POST /conversations/{new}/reply (its files)")
+    assert lines[-1].endswith(
+        ", POST /conversations, POST /conversations/{new}/reply (its files)" + LABELLING
+    )
 
 
 def test_a_closed_conversation_past_the_buffer_would_open_a_new_one(plan, redis_client, settings, sandbox):
@@ -238,7 +242,30 @@ def test_a_closed_conversation_past_the_buffer_would_open_a_new_one(plan, redis_
     closed_at = time.time() - settings.new_conversation_after - 60
     opened_thread(redis_client, lead["id"], state="closed", closed_at=closed_at)
     lines = plan(inbound(redis_client, settings))
-    assert lines[2:] == ["conversation: open a new one", "calls: POST /conversations"]
+    assert lines[2:] == ["conversation: open a new one", "calls: POST /conversations" + LABELLING]
+
+
+def test_a_conversation_opened_before_labels_would_be_labelled_once_it_continues(
+    plan, redis_client, settings, sandbox
+):
+    lead = sandbox.seed_contact(role="lead", phone=CUSTOMER)
+    IdentityMap(redis_client).set(f"phone:{CUSTOMER}", ContactRef(lead["id"], "lead"))
+    opened_thread(redis_client, lead["id"], labelled_at=0.0)  # as an earlier version left it
+    assert plan(inbound(redis_client, settings))[-1] == (
+        "calls: POST /conversations/101/reply, PUT /conversations/101 (its channel attributes), "
+        "POST /conversations/101/tags (SMS)"
+    )
+
+
+def test_a_routed_numbers_new_conversation_would_be_assigned_to_its_team(
+    redis_client, bridge_env, sandbox, monkeypatch
+):
+    monkeypatch.setenv("BRIDGE_ROUTES", f"{BUSINESS}=team:501")
+    reset_settings_cache()
+    routed = get_settings()
+    with dry_run_planner(redis_client, routed, ADAPTERS) as planner:
+        lines = planner(inbound(redis_client, routed))
+    assert lines[-1].endswith(LABELLING + ", POST /conversations/{new}/parts (assigned to team 501)")
 
 
 # --- outbound ---
