@@ -376,6 +376,46 @@ def check_intercom(settings: Settings, intercom: IntercomClient | None) -> Check
     return _ok("intercom", f"{detail}; Intercom-Version {API_VERSION} pinned")
 
 
+def check_routes(settings: Settings, intercom: IntercomClient | None) -> list[CheckResult]:
+    """Each team and teammate `BRIDGE_ROUTES` assigns conversations to exists in the workspace
+    (`GET /teams`, `GET /admins`: one call each, whatever the number of routes). Routes that do
+    not parse never get here: the settings refuse them at start, naming the variable. No line
+    when there are none: Intercom's own assignment has every conversation."""
+    name = env_name("routes")
+    if not settings.routes:
+        return []
+    if intercom is None:
+        return [_skip(name, f"not checked: {env_name('intercom_access_token')} is not set")]
+    kinds = {kind for kind, _ in settings.routes.values()}
+    try:
+        names = {
+            "team": _names(intercom.teams()) if "team" in kinds else {},
+            "admin": _names(intercom.admins()) if "admin" in kinds else {},
+        }
+    except (IntercomRejected, RetryableError) as exc:
+        return [_fail(name, f"the teams and teammates could not be listed: {exc}", "see the intercom line")]
+    routes = sorted(settings.routes.items())
+    missing = [
+        f"{kind} {ident} (for {address})" for address, (kind, ident) in routes if ident not in names[kind]
+    ]
+    if missing:
+        return [
+            _fail(
+                name,
+                f"not in this workspace: {', '.join(missing)}",
+                f"correct {name} with ids from Intercom (Settings > Teammates, Teams; or GET /teams, "
+                "GET /admins): conversations for those numbers would be left unassigned",
+            )
+        ]
+    found = [f"{address} → {kind} {names[kind][ident] or ident}" for address, (kind, ident) in routes]
+    return [_ok(name, f"{len(found)} route{'s' if len(found) != 1 else ''}: {', '.join(found)}")]
+
+
+def _names(items: list[dict[str, Any]]) -> dict[str, str]:
+    """Teams or admins by id: their names."""
+    return {str(item.get("id")): str(item.get("name") or "") for item in items}
+
+
 # --- providers ---
 
 
@@ -478,6 +518,7 @@ def run_checks(
     results += _guarded("redis", lambda: check_redis(settings, redis_factory))
     results += _guarded(env_name("ack_after"), lambda: check_durability(settings, redis_factory))
     results += _guarded("intercom", lambda: [check_intercom(settings, intercom)])
+    results += _guarded(env_name("routes"), lambda: check_routes(settings, intercom))
     for adapter in adapters:
         results += _guarded(adapter.name, partial(_provider_lines, adapter, settings, http))
     results += _guarded("public URL", lambda: [check_public_url(settings, http)])

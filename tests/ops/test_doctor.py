@@ -112,6 +112,34 @@ def test_a_wrong_intercom_token_fails_naming_the_variable(everything: str, monke
     assert "fix intercom" in result.output.splitlines()[-1]
 
 
+def test_routes_to_a_team_that_does_not_exist_fail_naming_it(everything: str, sandbox, monkeypatch) -> None:
+    sandbox.configure(teams=[{"id": "501", "name": "Sales"}])
+    monkeypatch.setenv("BRIDGE_ROUTES", "+12025550100=team:501,whatsapp:106540352242922=team:502")
+    result, routes = failing("BRIDGE_ROUTES")
+    assert "team 502 (for whatsapp:106540352242922)" in routes
+    assert "team 501" not in routes
+    assert "correct BRIDGE_ROUTES" in routes and "fix BRIDGE_ROUTES" in result.output.splitlines()[-1]
+    assert "+12025550100" not in result.output  # a phone number is masked, even the business's
+
+
+def test_routes_to_teams_and_teammates_that_exist_pass_naming_them(
+    everything: str, sandbox, monkeypatch
+) -> None:
+    sandbox.configure(teams=[{"id": "501", "name": "Sales"}])
+    monkeypatch.setenv("BRIDGE_ROUTES", "+12025550100=team:501,whatsapp:106540352242922=admin:991267101")
+    result = run_doctor()
+    assert result.exit_code == 0, result.output
+    routes = line(result.output, "BRIDGE_ROUTES")
+    assert routes.startswith("  ✓") and "2 routes" in routes
+    assert "team Sales" in routes and "admin Sandbox Admin" in routes
+
+
+def test_no_routes_no_line_and_no_call(everything: str, sandbox) -> None:
+    result = run_doctor()
+    assert "BRIDGE_ROUTES" not in result.output
+    assert not any(r["path"] in ("/teams", "/admins") for r in sandbox.requests())
+
+
 def test_an_intercom_that_keeps_failing_fails_naming_its_url(everything: str, sandbox) -> None:
     sandbox.fault(503, times=None, path_prefix="/me")
     _, intercom = failing("intercom")
