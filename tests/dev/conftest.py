@@ -15,24 +15,14 @@ import pytest
 from bridge.dev.sandbox.credentials import sandbox_credentials
 from bridge.runtime.serving import free_port
 from bridge.runtime.supervisor import RunOptions, sandbox_environment
-
-PREFIXES = (
-    "BRIDGE_",
-    "INTERCOM_",
-    "TWILIO_",
-    "WHATSAPP_",
-    "MESSAGEBIRD_",
-    "VONAGE_",
-    "TEXTMAGIC_",
-    "AFRICASTALKING_",
-)
+from tests.helpers import ENV_PREFIXES
 
 
 @pytest.fixture
 def sandbox_run(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A sandbox run's environment, with its `bridge standins` process started in it."""
     env = sandbox_environment(sandbox_credentials(tmp_path), RunOptions(standins_port=free_port()), {})
-    clean = {name: value for name, value in os.environ.items() if not name.startswith(PREFIXES)}
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIXES)}
     url = env["TWILIO_API_URL"]
     process = subprocess.Popen(
         [sys.executable, "-m", "bridge", "standins", "--port", url.rsplit(":", 1)[1]],

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
 from bridge.core.settings import Settings
 from bridge.model.messages import Channel
-from bridge.providers.base import BusinessAddress, refused
-from bridge.providers.listing import nested, pages
-from bridge.providers.whatsapp.send import PROVIDER, read_error
-from bridge.providers.whatsapp.templates import business_account
+from bridge.providers.base import BusinessAddress
+from bridge.providers.whatsapp.send import PROVIDER
+from bridge.providers.whatsapp.templates import edge_items
 
 PATH = "/{waba}/phone_numbers"
 FIELDS = "id,display_phone_number,verified_name"
@@ -33,23 +31,8 @@ WHATSAPP = frozenset({Channel.WHATSAPP})
 
 def list_senders(settings: Settings, http: httpx.Client) -> list[BusinessAddress]:
     """Every phone number of `WHATSAPP_BUSINESS_ACCOUNT_ID`, all pages, by its phone-number id."""
-    waba, token = business_account(settings)
-    url = f"{settings.whatsapp_api_url.rstrip('/')}{PATH.format(waba=waba)}?{urlencode({'fields': FIELDS})}"
-    found: list[BusinessAddress] = []
-    for page in pages(
-        http,
-        url,
-        provider=PROVIDER,
-        next_page=lambda page: nested(page, "paging", "next"),
-        error=read_error,
-        what="phone number list",
-        headers={"Authorization": f"Bearer {token}"},
-    ):
-        items = page.get("data")
-        if not isinstance(items, list):
-            raise refused(PROVIDER, "Meta's phone number list has no data[]")
-        found += [address for item in items if isinstance(item, dict) and (address := phone_number(item))]
-    return found
+    items = edge_items(settings, http, path=PATH, fields=FIELDS, what="phone number list")
+    return [address for item in items if (address := phone_number(item))]
 
 
 def phone_number(item: Mapping[str, Any]) -> BusinessAddress | None:

@@ -17,7 +17,7 @@ Statuses map to `TemplateStatus`; a status Meta adds later reads as unknown, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -71,22 +71,30 @@ def business_account(settings: Settings) -> tuple[str, str]:
 
 def list_templates(settings: Settings, http: httpx.Client) -> list[TemplateInfo]:
     """Every template of `WHATSAPP_BUSINESS_ACCOUNT_ID`, all pages, whatever its status."""
+    items = edge_items(settings, http, path=PATH, fields=FIELDS, what="template list")
+    return [info for item in items if (info := template_info(item))]
+
+
+def edge_items(
+    settings: Settings, http: httpx.Client, *, path: str, fields: str, what: str
+) -> Iterator[Mapping[str, Any]]:
+    """Every `data[]` object of one of the business account's Graph edges (`/{waba}/…`, `path`
+    with `{waba}`), all pages (`paging.next`, bounded by `bridge.providers.listing.pages`)."""
     waba, token = business_account(settings)
-    url = f"{settings.whatsapp_api_url.rstrip('/')}{PATH.format(waba=waba)}?{urlencode({'fields': FIELDS})}"
-    found: list[TemplateInfo] = []
+    url = f"{settings.whatsapp_api_url.rstrip('/')}{path.format(waba=waba)}?{urlencode({'fields': fields})}"
     for page in pages(
         http,
         url,
         provider=PROVIDER,
         next_page=lambda page: nested(page, "paging", "next"),
         error=read_error,
+        what=what,
         headers={"Authorization": f"Bearer {token}"},
     ):
         items = page.get("data")
         if not isinstance(items, list):
-            raise refused(PROVIDER, "Meta's template list has no data[]")
-        found += [info for item in items if isinstance(item, dict) and (info := template_info(item))]
-    return found
+            raise refused(PROVIDER, f"Meta's {what} has no data[]")
+        yield from (item for item in items if isinstance(item, dict))
 
 
 def template_info(item: Mapping[str, Any]) -> TemplateInfo | None:
