@@ -21,7 +21,12 @@ and workers / (calls x latency) for the rate.
 
     python bench/e2e.py                       # 300 messages, 4 workers, 100 ms
     python bench/e2e.py --workers 2,4,8       # one run per worker count
-    python bench/e2e.py --quick               # 60 messages per phase
+    python bench/e2e.py --quick               # 60 messages per phase; a drain of 160
+    python bench/e2e.py --drain-only          # issue 18's drain alone (`bench/drain.py`)
+
+Then issue 18's drain (`bench/drain.py`): a backlog of 150 new senders x 4 messages drained by
+20 workers, with the bridge's CPU per message (all its processes, by kind of sender), the
+steady-state Intercom calls/s against the bridge's budget and the worker side's peak memory.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/x.py` from a clone
 
-from bench.support import Stack, machine_report, running_stack  # noqa: E402
+from bench import drain  # noqa: E402
+from bench.support import Stack, delivered_text, delivering, machine_report, running_stack  # noqa: E402
 from bridge.dev.simulators import SimulatedMessage  # noqa: E402
 
 BUSINESS = "+14155550100"
@@ -116,17 +122,6 @@ def _wait(stack: Stack, condition: Callable[[], bool], what: str) -> None:
     stack.wait_until(done, what, timeout=600.0)
 
 
-def delivering(exchange: dict[str, Any]) -> bool:
-    """The call that puts a customer's message into Intercom: a new conversation from the
-    contact, or the contact's reply to one."""
-    body = exchange.get("request_body")
-    if exchange["method"] != "POST" or exchange["status"] >= 300 or not isinstance(body, dict):
-        return False
-    if exchange["path"] == "/conversations":
-        return True
-    return exchange["path"].endswith("/reply") and body.get("type") == "user"
-
-
 def attribute(
     exchanges: list[dict[str, Any]], contacts: list[dict[str, Any]], everyone: list[Sender]
 ) -> tuple[Counter[Kind], int]:
@@ -196,12 +191,13 @@ def deliver(stack: Stack, batch: list[Sender], *, rate: float | None) -> Phase:
         sender.sent_at = send(stack, sender, sender.text)
 
     def delivered() -> list[dict[str, Any]]:
-        return [e for e in stack.sandbox("GET", "/requests") if delivering(e) and _text_of(e) in by_text]
+        log = stack.sandbox("GET", "/requests")
+        return [e for e in log if delivering(e) and delivered_text(e) in by_text]
 
     _wait(stack, lambda: len(delivered()) >= len(batch), "every message in Intercom")
     exchanges = stack.sandbox("GET", "/requests")
     for exchange in exchanges:
-        if delivering(exchange) and (delivered_sender := by_text.get(_text_of(exchange))) is not None:
+        if delivering(exchange) and (delivered_sender := by_text.get(delivered_text(exchange))) is not None:
             delivered_sender.delivered_at = exchange["at"]
     return Phase(batch, started, exchanges, stack.sandbox("GET", "/state")["contacts"])
 
@@ -253,23 +249,33 @@ def measure(workers: int, count: int, latency: float, seed: int) -> Result:
     return Result(workers, count, latency, drain, paced, pace)
 
 
-def _text_of(exchange: dict[str, Any]) -> str:
-    body = str(exchange["request_body"].get("body", ""))
-    return body.removeprefix("<p>").removesuffix("</p>")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=300, help="messages per phase (a third of each kind)")
     parser.add_argument("--workers", default="4", help="worker processes; a list runs each: 2,4,8")
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the sandbox adds to each call")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="60 messages")
+    parser.add_argument("--quick", action="store_true", help="60 messages; the drain: 40 senders, 10 workers")
+    parser.add_argument("--drain-workers", type=int, default=20, help="issue 18's drain: worker processes")
+    parser.add_argument("--drain-senders", type=int, default=150, help="issue 18's drain: new senders")
+    parser.add_argument("--drain-writes", type=int, default=4, help="issue 18's drain: messages per sender")
+    parser.add_argument("--drain-only", action="store_true", help="skip the per-worker-count runs")
+    parser.add_argument("--no-drain", action="store_true", help="skip issue 18's drain")
+    parser.add_argument("--profile", type=Path, help="py-spy one worker and its jobs during the drain (raw)")
     args = parser.parse_args(argv)
     count = 60 if args.quick else args.messages
     print(machine_report(argv))
-    for workers in (int(w) for w in args.workers.split(",")):
-        measure(workers, count, args.latency, args.seed).print()
+    if not args.drain_only:
+        for workers in (int(w) for w in args.workers.split(",")):
+            measure(workers, count, args.latency, args.seed).print()
+    if not args.no_drain:
+        drain.measure(
+            10 if args.quick else args.drain_workers,
+            40 if args.quick else args.drain_senders,
+            args.drain_writes,
+            args.latency,
+            profile=None if args.profile is None else drain.py_spy(args.profile),
+        ).print()
     return 0
 
 

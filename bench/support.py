@@ -69,7 +69,16 @@ class Stack:
     sandbox_url: str
     bridge_url: str
     valkey_version: str
+    valkey_pid: int  # the server's process, for its CPU (`bench/procstat.py`)
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+    pids: dict[str, int] = field(default_factory=dict)  # the running processes by name: web, worker-1, …
+
+    def bridge_pids(self) -> list[int]:
+        """The bridge's own processes (web, workers, Valkey): the sandbox stands in for Intercom."""
+        return [self.valkey_pid, *(pid for name, pid in self.pids.items() if name != "sandbox")]
+
+    def worker_pids(self) -> list[int]:
+        return [pid for name, pid in self.pids.items() if name.startswith("worker-")]
 
     def sandbox(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call a sandbox switch (`/_sandbox{path}`); its JSON answer."""
@@ -152,6 +161,7 @@ def running_stack(*, env: Mapping[str, str] | None = None, directory: Path | Non
         with redis.Redis.from_url(valkey.connection_url) as client:
             server = client.info("server")
         version = str(server.get("valkey_version") or server["redis_version"])
+        valkey_pid = int(server["process_id"])
         built = Stack(
             directory=directory,
             env=inherited | shared,
@@ -160,6 +170,7 @@ def running_stack(*, env: Mapping[str, str] | None = None, directory: Path | Non
             sandbox_url=sandbox_url,
             bridge_url=bridge_url,
             valkey_version=version,
+            valkey_pid=valkey_pid,
         )
         stack.callback(built.http.close)
         token = credentials["INTERCOM_ACCESS_TOKEN"]
@@ -168,6 +179,23 @@ def running_stack(*, env: Mapping[str, str] | None = None, directory: Path | Non
         web = ["-m", "uvicorn", "bridge.app:app", "--port", _port(bridge_url), "--log-level", "warning"]
         _ready(stack.enter_context(_process("web", web, built)), f"{bridge_url}/healthz")
         yield built
+
+
+def delivering(exchange: dict[str, Any]) -> bool:
+    """The call that puts a customer's message into Intercom (from the sandbox's request log): a
+    new conversation from the contact, or the contact's reply to one."""
+    body = exchange.get("request_body")
+    if exchange["method"] != "POST" or exchange["status"] >= 300 or not isinstance(body, dict):
+        return False
+    if exchange["path"] == "/conversations":
+        return True
+    return bool(exchange["path"].endswith("/reply") and body.get("type") == "user")
+
+
+def delivered_text(exchange: dict[str, Any]) -> str:
+    """The customer's text a `delivering` call carries."""
+    body = str(exchange["request_body"].get("body", ""))
+    return body.removeprefix("<p>").removesuffix("</p>")
 
 
 def machine_report(argv: list[str] | None = None) -> str:
@@ -205,9 +233,11 @@ def _process(name: str, args: list[str], stack: Stack) -> Iterator[subprocess.Po
             start_new_session=True,  # the terminal's Ctrl-C reaches the benchmark, which stops us
             preexec_fn=die_with_parent,
         )
+        stack.pids[name] = process.pid
         try:
             yield process
         finally:
+            stack.pids.pop(name, None)
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
