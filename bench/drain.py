@@ -18,6 +18,7 @@ then one from each of S numbers nobody has (new senders).
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import statistics
@@ -99,6 +100,12 @@ class Backlog:
         first, last = (round(share * (len(times) - 1)) for share in STEADY)
         return (last - first) / (times[last] - times[first]) if times[last] > times[first] else 0.0
 
+    def calls_by_endpoint(self) -> Counter[str]:
+        """Calls per message by method and path, ids replaced by `{id}`."""
+        return Counter(
+            f"{e['method']} {re.sub(r'/[0-9a-f-]{6,}(?=/|$)', '/{id}', e['path'])}" for e in self.exchanges
+        )
+
     def delivery_faults(self) -> tuple[int, int, int]:
         """(messages not delivered exactly once, senders whose messages arrived out of order,
         429s)."""
@@ -169,6 +176,10 @@ class Drain:
                 f"{label:<34} {_ms(cpu.total / n):>8} {_ms(cpu.web / n):>7} {_ms(cpu.valkey / n):>7} "
                 f"{_ms(cpu.workers / n):>8} {target:>7}"
             )
+        for label, backlog, _ in rows:
+            calls = backlog.calls_by_endpoint()
+            each = ", ".join(f"{path} {n / backlog.messages:.2f}" for path, n in calls.most_common())
+            print(f"Intercom calls per message, {label}: {each}")
         print("start-up CPU, excluded: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.started.items()))
 
 
