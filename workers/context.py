@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
@@ -34,7 +35,7 @@ from bridge.infra.entries import Ledger
 from bridge.infra.queueing import JobKind, record_of
 from bridge.intake.ledger import InboundLedger
 from bridge.intake.raw import RawWebhookStore
-from bridge.intercom.client import IntercomClient
+from bridge.intercom.client import IntercomClient, intercom_http
 from bridge.outreach.store import OutreachStore
 from bridge.replies.ledger import ReplyLedger
 from bridge.replies.reports import StatusLedger
@@ -102,20 +103,63 @@ def request_id_of(job: Job) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class SharedClients:
+    """HTTP clients a threaded worker process opens once and its concurrent jobs share
+    (`workers.threaded`): httpx's clients are thread-safe and pool their connections, so a job
+    reuses a warm TLS connection instead of opening its own."""
+
+    intercom: httpx.Client
+    providers: httpx.Client
+
+    @classmethod
+    def open(cls, settings: Settings, pool_size: int) -> SharedClients:
+        limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+        return cls(
+            intercom=intercom_http(settings, pool_size=pool_size),
+            providers=httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context(), limits=limits),
+        )
+
+    def close(self) -> None:
+        self.intercom.close()
+        self.providers.close()
+
+
+_shared: SharedClients | None = None
+
+
+@contextmanager
+def shared_clients(settings: Settings, pool_size: int) -> Iterator[SharedClients]:
+    """The process's shared clients for as long as it runs jobs in threads; `job_setup` hands
+    them to every job meanwhile."""
+    global _shared
+    clients = SharedClients.open(settings, pool_size)
+    _shared = clients
+    try:
+        yield clients
+    finally:
+        _shared = None
+        clients.close()
+
+
 class JobSetup:
     """What a job works with: the settings, the job's Redis, and the clients it asks for, each
     opened on first use and closed when the job ends.
 
-    Clients per job: a forking worker runs every job in a fresh process, so pooled clients made
-    in the parent would not be reused anyway. Opened only when asked for: a delivery report that
-    needs no note never calls Intercom, and so needs no Intercom token.
+    Clients per job in a forking worker: every job runs in a fresh process, so pooled clients
+    made in the parent would not be reused anyway. A threaded worker's jobs share its process's
+    pooled clients (`shared`), which outlive the job. Opened only when asked for: a delivery
+    report that needs no note never calls Intercom, and so needs no Intercom token.
     """
 
-    def __init__(self, job: Job, settings: Settings, resources: ExitStack) -> None:
+    def __init__(
+        self, job: Job, settings: Settings, resources: ExitStack, shared: SharedClients | None = None
+    ) -> None:
         self.id: str = job.id
         self.redis: Redis = job.connection
         self.settings = settings
         self._resources = resources
+        self._shared = shared
 
     def open(self, resource: AbstractContextManager[T]) -> T:
         """`resource`, entered now and left when the job ends."""
@@ -123,11 +167,15 @@ class JobSetup:
 
     @cached_property
     def intercom(self) -> IntercomClient:
-        return self.open(IntercomClient.from_settings(self.settings, redis_client=self.redis))
+        # Per job even over a shared connection pool: the client keeps a per-job cache.
+        http = self._shared.intercom if self._shared is not None else None
+        return self.open(IntercomClient.from_settings(self.settings, redis_client=self.redis, http=http))
 
     @cached_property
     def provider_http(self) -> httpx.Client:
         """The HTTP client for the providers' APIs."""
+        if self._shared is not None:
+            return self._shared.providers
         return self.open(httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context()))
 
 
@@ -137,4 +185,4 @@ def job_setup() -> Iterator[JobSetup]:
     job = get_current_job()
     assert job is not None, "bridge jobs run inside an RQ worker"
     with ExitStack() as resources:
-        yield JobSetup(job, get_settings(), resources)
+        yield JobSetup(job, get_settings(), resources, _shared)

@@ -14,44 +14,60 @@ from bridge.core.tls import tls_context
 from bridge.infra.queueing import JOB_FUNCTIONS, QUEUES
 from bridge.infra.worker_timings import worker_timings
 from workers.catchup import CatchupLoop
-from workers.context import JobContextSimpleWorker, JobContextWorker
+from workers.context import JobContextSimpleWorker, JobContextWorker, shared_clients
+from workers.threaded import Outcome, ThreadPool, restart_process
+
+# What `bridge worker` (bridge.cli, which may import this module only) uses.
+__all__ = ["Outcome", "preload", "restart_process", "run_worker"]
 
 log = logging.getLogger(__name__)
 
 
 def run_worker(
-    redis_client: Redis, *, burst: bool = False, fork: bool = True, name: str | None = None
-) -> bool:
+    redis_client: Redis,
+    *,
+    burst: bool = False,
+    fork: bool = True,
+    name: str | None = None,
+    concurrency: int = 0,
+) -> Outcome:
     """Work the bridge's queues until stopped (or, with `burst`, until they are empty).
 
-    The forking `Worker` isolates every job in its own process (a crash or leak cannot take the
-    worker down); `fork=False` runs jobs in-process, which tests and benchmarks use. The short
-    worker TTL and maintenance interval get a job abandoned by a killed worker retried within
-    about three minutes instead of ten or more (`bridge.infra.heartbeats`; `BRIDGE_WORKER_TTL` shortens
-    them for tests that kill workers).
+    `concurrency` above 0 keeps that many jobs in flight in this process, each in a thread
+    (`workers.threaded`, what `bridge worker` runs by default), sharing pooled HTTP clients.
+    Otherwise one job at a time: the forking `Worker` isolates every job in its own process;
+    `fork=False` runs it in-process, which tests and benchmarks use. The short worker TTL and
+    maintenance interval get a job abandoned by a killed worker retried within about three
+    minutes instead of ten or more (`bridge.infra.heartbeats`; `BRIDGE_WORKER_TTL` shortens them
+    for tests that kill workers).
 
     Beside the queues, a worker that is not draining (`burst`) runs the reply catch-up
-    (`workers.catchup`) unless `BRIDGE_REPLY_CATCHUP_SECONDS` is 0.
+    (`workers.catchup`), once per process, unless `BRIDGE_REPLY_CATCHUP_SECONDS` is 0. What the
+    threaded model returns says whether the process should start afresh (`Outcome`).
     """
     settings = get_settings()
-    timings = worker_timings(settings.worker_ttl)
-    worker_class = JobContextWorker if fork else JobContextSimpleWorker
-    worker = worker_class(
-        list(QUEUES),
-        connection=redis_client,
-        serializer=JSONSerializer,
-        name=name,
-        worker_ttl=timings.worker_ttl,
-        maintenance_interval=timings.maintenance_interval,
-        job_monitoring_interval=timings.job_monitoring_interval,
-    )
     preload()
     catchup = CatchupLoop(redis_client, settings) if not burst and settings.reply_catchup > 0 else None
     if catchup is not None:
         catchup.start()
     try:
+        if concurrency > 0:
+            with shared_clients(settings, pool_size=concurrency):
+                return ThreadPool(redis_client, settings, concurrency, name=name).run(burst=burst)
+        timings = worker_timings(settings.worker_ttl)
+        worker_class = JobContextWorker if fork else JobContextSimpleWorker
+        worker = worker_class(
+            list(QUEUES),
+            connection=redis_client,
+            serializer=JSONSerializer,
+            name=name,
+            worker_ttl=timings.worker_ttl,
+            maintenance_interval=timings.maintenance_interval,
+            job_monitoring_interval=timings.job_monitoring_interval,
+        )
         # The scheduler moves retries with a delay back onto the queue; every worker may run one.
-        return bool(worker.work(burst=burst, with_scheduler=True, logging_level="WARNING"))
+        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        return Outcome.DONE
     finally:
         if catchup is not None:
             catchup.stop()

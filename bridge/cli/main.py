@@ -93,17 +93,28 @@ def run(host: str, port: int, workers: int, sandbox: bool, sandbox_port: int, st
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
-def worker(burst: bool) -> None:
+@click.option(
+    "--concurrency",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="Jobs in flight in this process, each in a thread (default: BRIDGE_WORKER_CONCURRENCY); "
+    "0 runs RQ's forking worker, one process per job.",
+)
+def worker(burst: bool, concurrency: int | None) -> None:
     """Run a worker for the bridge's queues."""
     from bridge.infra.connection import redis_client
     from bridge.runtime.embedded import redis_url
-    from workers.runner import run_worker
+    from workers.runner import Outcome, restart_process, run_worker
 
     settings = get_settings()
+    in_flight = settings.worker_concurrency if concurrency is None else concurrency
     with _friendly_errors():
         settings.require("intercom_access_token")
         with redis_url(settings) as url:
-            run_worker(redis_client(url, timeout=30.0, wait_out_outages=True), burst=burst)
+            client = redis_client(url, timeout=30.0, wait_out_outages=True)
+            outcome = run_worker(client, burst=burst, concurrency=in_flight)
+    if outcome is not Outcome.DONE:
+        restart_process()  # a recycled process: the same command afresh, after the embedded Redis stopped
 
 
 # The dev tools answer only requests addressed to 127.0.0.1, localhost or [::1] (bridge.dev.devtools);

@@ -150,6 +150,14 @@ class Settings(BaseSettings):
     http_backoff: Duration = Field(0.5, validation_alias="BRIDGE_HTTP_BACKOFF")
     # Workers' heartbeat TTL and maintenance interval (bridge.infra.heartbeats); shorter only for tests.
     worker_ttl: int = Field(60, ge=5, le=60, validation_alias="BRIDGE_WORKER_TTL")
+    # Jobs in flight per `bridge worker` process, each in a thread (workers.threaded); 0 (for now
+    # the default, until the chaos suite's kill test holds for it) runs RQ's forking worker, one
+    # process per job.
+    worker_concurrency: int = Field(0, ge=0, le=256, validation_alias="BRIDGE_WORKER_CONCURRENCY")
+    # A threaded worker process starts afresh after this many jobs, or once its resident memory
+    # passes the ceiling (MB), so a leak is recycled; 0 turns either off.
+    worker_max_jobs: int = Field(10_000, ge=0, validation_alias="BRIDGE_WORKER_MAX_JOBS")
+    worker_max_memory_mb: int = Field(512, ge=0, validation_alias="BRIDGE_WORKER_MAX_MEMORY_MB")
     # `enforce` (default), `log-only`, or per provider: `twilio=log-only` (bridge.intake.signatures).
     signature_modes: SignatureModes = Field(
         default_factory=lambda: parse_signature_modes(""), validation_alias="BRIDGE_SIGNATURE_MODE"

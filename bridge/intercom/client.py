@@ -97,6 +97,32 @@ class ConversationStamp:
     updated_at: float
 
 
+def intercom_http(
+    settings: Settings, *, transport: httpx.BaseTransport | None = None, pool_size: int | None = None
+) -> httpx.Client:
+    """The HTTP client for the configured workspace's API. `pool_size` keeps that many
+    connections open, for a process whose concurrent jobs share the client; otherwise httpx's
+    own limits (100 connections, 20 kept alive)."""
+    limits = (
+        httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+        if pool_size is not None
+        else httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    )
+    return httpx.Client(
+        base_url=settings.intercom_api_url.rstrip("/"),
+        headers={
+            "Authorization": f"Bearer {settings.secret('intercom_access_token')}",
+            "Intercom-Version": API_VERSION,
+            "Accept": "application/json",
+            "User-Agent": "bridge (+https://github.com/bridge)",
+        },
+        timeout=httpx.Timeout(15.0, connect=5.0),
+        transport=transport,
+        verify=tls_context(),
+        limits=limits,
+    )
+
+
 class IntercomClient:
     def __init__(
         self, http: httpx.Client, *, policy: RetryPolicy | None = None, budget: CallBudget | None = None
@@ -105,6 +131,7 @@ class IntercomClient:
         self._policy = policy or RetryPolicy()
         self._budget = budget
         self._known_attributes: set[str] = set()
+        self._owns_http = True
 
     @classmethod
     def from_settings(
@@ -115,33 +142,32 @@ class IntercomClient:
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
         budget_wait: float = DEFAULT_MAX_WAIT,
+        http: httpx.Client | None = None,
     ) -> IntercomClient:
         """A client for the configured workspace. With `redis_client`, every attempt books a slot
         of the budget shared through that Redis (`BRIDGE_INTERCOM_CALLS_PER_MINUTE`): the bridge's
         processes all pass theirs. Without, none: a one-off check, or tests of the client alone.
         `budget_wait` caps the wait for a slot: someone waiting on an answer (the inbox app)
-        prefers "try again" to a long silence."""
-        http = httpx.Client(
-            base_url=settings.intercom_api_url.rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {settings.secret('intercom_access_token')}",
-                "Intercom-Version": API_VERSION,
-                "Accept": "application/json",
-                "User-Agent": "bridge (+https://github.com/bridge)",
-            },
-            timeout=httpx.Timeout(15.0, connect=5.0),
-            transport=transport,
-            verify=tls_context(),
-        )
+        prefers "try again" to a long silence. `http` is a client from `intercom_http` that
+        outlives this one (a threaded worker's, shared by its jobs): closing this one then leaves
+        it open."""
+        if http is None:
+            http = intercom_http(settings, transport=transport)
+            owned = True
+        else:
+            owned = False
         budget = (
             CallBudget.from_settings(settings, redis_client, max_wait=budget_wait)
             if redis_client is not None
             else None
         )
-        return cls(http, policy=policy or RetryPolicy(backoff=settings.http_backoff), budget=budget)
+        client = cls(http, policy=policy or RetryPolicy(backoff=settings.http_backoff), budget=budget)
+        client._owns_http = owned
+        return client
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> IntercomClient:
         return self

@@ -1,0 +1,153 @@
+"""The threaded worker (`workers.threaded`) on a real Redis and real RQ: several jobs in flight in
+one process, a hung job cut off by its timeout, a failing job failing alone, heartbeats while
+busy, the process recycled after its jobs, and the bridge's own jobs through its shared clients."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import redis
+from rq import Queue, Worker, get_current_job
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from bridge.core.settings import reset_settings_cache
+from bridge.infra.queueing import INBOUND_QUEUE
+from tests.helpers import conversation_bodies, signed_twilio
+from workers.runner import run_worker
+from workers.threaded import Outcome, ThreadPool
+
+HERE = __name__
+IN_FLIGHT = 4
+
+# The jobs below run in the test's own process (the threaded worker's threads), so they can meet
+# at a barrier: it lets them through only once IN_FLIGHT of them wait at it at the same time.
+_barrier = threading.Barrier(IN_FLIGHT, timeout=20)
+
+
+def meet_at_barrier() -> list[object]:
+    _barrier.wait()
+    connection = get_current_job().connection  # type: ignore[union-attr]
+    registered = [worker for worker in Worker.all(connection=connection) if worker.pid == os.getpid()]
+    return [threading.current_thread().name, len(registered)]
+
+
+def spin(seconds: float) -> str:
+    """Python code that runs past its timeout (the bridge's waits are on sockets with timeouts)."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        time.sleep(0.05)
+    return "not cut off"
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def boom() -> None:
+    raise RuntimeError("the job's own bug")
+
+
+def execution_expiry() -> float:
+    """When RQ gives up on this job's execution (unix time) without another heartbeat: past it,
+    the job counts as abandoned by a dead worker."""
+    job = get_current_job()
+    assert job is not None
+    scores = job.connection.zrange(job.started_job_registry.key, 0, -1, withscores=True)
+    return float(max(score for _, score in scores))
+
+
+def expiry_before_and_after_heartbeats(wait: float) -> list[float]:
+    """How long the execution is kept from the job's start, and by how much heartbeats during
+    `wait` seconds pushed that back."""
+    first = execution_expiry()
+    kept_for = first - time.time()
+    time.sleep(wait)
+    return [kept_for, execution_expiry() - first]
+
+
+def enqueue(client: redis.Redis, function: str, *args: object, timeout: int = 60) -> Job:
+    queue = Queue(INBOUND_QUEUE, connection=client, serializer=JSONSerializer)
+    return queue.enqueue(f"{HERE}.{function}", *args, job_timeout=timeout)
+
+
+def test_one_process_keeps_several_jobs_in_flight_each_a_registered_worker(settings, redis_client):
+    jobs = [enqueue(redis_client, "meet_at_barrier") for _ in range(IN_FLIGHT)]
+
+    run_worker(redis_client, burst=True, concurrency=IN_FLIGHT)
+
+    # None passes the barrier unless all IN_FLIGHT wait at it at once: one thread each.
+    assert [job.get_status() for job in jobs] == [JobStatus.FINISHED] * IN_FLIGHT
+    results = [job.return_value() for job in jobs]
+    assert len({thread for thread, _ in results}) == IN_FLIGHT
+    assert all(registered == IN_FLIGHT for _, registered in results)  # what `rq info` lists
+
+
+def test_a_job_past_its_timeout_is_failed_and_its_thread_takes_the_next(settings, redis_client):
+    hung = enqueue(redis_client, "spin", 60, timeout=1)
+    after = enqueue(redis_client, "add", 1, 2)
+
+    assert run_worker(redis_client, burst=True, concurrency=1) is Outcome.DONE
+
+    assert hung.get_status() == JobStatus.FAILED
+    latest = hung.latest_result()
+    assert latest is not None and "JobTimeoutException" in (latest.exc_string or "")
+    assert after.get_status() == JobStatus.FINISHED and after.return_value() == 3
+
+
+def test_a_job_that_raises_fails_alone(settings, redis_client):
+    broken = enqueue(redis_client, "boom")
+    after = enqueue(redis_client, "add", 2, 2)
+
+    assert run_worker(redis_client, burst=True, concurrency=1) is Outcome.DONE
+
+    assert broken.get_status() == JobStatus.FAILED
+    assert after.get_status() == JobStatus.FINISHED and after.return_value() == 4
+
+
+def test_a_busy_thread_heartbeats_its_job_so_a_dead_process_is_noticed_early(
+    monkeypatch, bridge_env, redis_client
+):
+    # BRIDGE_WORKER_TTL=5: a busy worker heartbeats every 2 s, each keeping the execution 62 s.
+    monkeypatch.setenv("BRIDGE_WORKER_TTL", "5")
+    reset_settings_cache()
+    job = enqueue(redis_client, "expiry_before_and_after_heartbeats", 4.5, timeout=300)
+
+    run_worker(redis_client, burst=True, concurrency=1)
+
+    kept_for, pushed_back = job.return_value()
+    # A minute or so, not the job's whole timeout (300 s + 60, RQ's SimpleWorker's, which never
+    # heartbeats); then pushed back by the heartbeats while the job ran (two or so in 4.5 s).
+    assert kept_for < 120
+    assert pushed_back >= 1
+
+
+def test_the_process_recycles_after_its_jobs(settings, redis_client):
+    jobs = [enqueue(redis_client, "add", n, n) for n in range(10)]
+
+    pool = ThreadPool(redis_client, settings, 2, max_jobs=3)
+    assert pool.run() is Outcome.RECYCLE  # not burst: it stopped on its own
+
+    done = [job for job in jobs if job.get_status() == JobStatus.FINISHED]
+    # The thread that reached the limit stopped after it; the other after the job it had in hand.
+    assert 3 <= pool.jobs_done == len(done) <= 4
+    assert Queue(INBOUND_QUEUE, connection=redis_client).count == 10 - len(done)
+    assert [w for w in Worker.all(connection=redis_client) if w.pid == os.getpid()] == []
+
+
+def test_the_bridges_own_jobs_deliver_through_the_shared_clients(
+    bridge, settings, sandbox, http, redis_client
+):
+    numbers = [f"+1415555{1000 + n}" for n in range(2 * IN_FLIGHT)]
+    for number in numbers:
+        message = signed_twilio(
+            bridge.url, settings, text=f"hello from {number[-4:]}", sender=number, recipient="+14155550100"
+        )
+        assert message.send(http).status_code == 200
+
+    run_worker(redis_client, burst=True, concurrency=IN_FLIGHT)
+
+    bodies = [body for conversation in sandbox.conversations() for body in conversation_bodies(conversation)]
+    assert sorted(bodies) == sorted(f"hello from {number[-4:]}" for number in numbers)
