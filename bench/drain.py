@@ -18,6 +18,8 @@ then one from each of S numbers nobody has (new senders).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import signal
@@ -136,6 +138,7 @@ class Drain:
     new: Backlog
     memory: MemoryPeak
     started: dict[str, float] = field(default_factory=dict)  # start-up CPU, excluded
+    reference: tuple[float, float] = (0.0, 0.0)  # `reference_cpu()` before and after
 
     def print(self) -> None:
         mixed = self.mixed
@@ -181,6 +184,9 @@ class Drain:
             each = ", ".join(f"{path} {n / backlog.messages:.2f}" for path, n in calls.most_common())
             print(f"Intercom calls per message, {label}: {each}")
         print("start-up CPU, excluded: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.started.items()))
+        load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+        before, after = (_ms(seconds) for seconds in self.reference)
+        print(f"machine: reference loop {before} of CPU before, {after} after; load average now {load}")
 
 
 def _ms(seconds: float) -> str:
@@ -196,6 +202,7 @@ def measure(
     profile: Callable[[int], AbstractContextManager[None]] | None = None,
 ) -> Drain:
     """Start a stack and M suspended workers, then drain the three backlogs."""
+    reference = reference_cpu()
     with running_stack() as stack, redis.Redis.from_url(stack.redis_url) as client:
         stack.sandbox("PUT", "/config", json={"latency": latency})
         suspend(client)
@@ -226,7 +233,22 @@ def measure(
             "web and Valkey (before)": cpu_before_workers.web + cpu_before_workers.valkey,
             f"{workers} workers": started.workers,
         },
+        (reference, reference_cpu()),
     )
+
+
+def reference_cpu() -> float:
+    """CPU seconds of a fixed piece of pure Python (JSON and dict work, like a job's), the best
+    of three: how fast this machine runs Python right now. A shared machine's speed varies from
+    run to run (see docs/benchmarks.md); CPU figures of two runs compare through this one."""
+    document = {"type": "user", "body": "<p>bench message</p>", "contact": {"id": "x" * 24}}
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        for _ in range(20_000):
+            json.loads(json.dumps(document))
+        best = min(best, time.process_time() - started)
+    return best
 
 
 def settings_budget(stack: Stack) -> float:
