@@ -13,6 +13,7 @@ from bridge.core.settings import get_settings
 from bridge.core.tls import tls_context
 from bridge.infra.queueing import JOB_FUNCTIONS, QUEUES
 from bridge.infra.worker_timings import worker_timings
+from bridge.model.phones import written_exit_codes
 from workers.catchup import CatchupLoop
 from workers.context import JobContextSimpleWorker, JobContextWorker, shared_clients
 from workers.threaded import Outcome, ThreadPool, restart_process
@@ -82,3 +83,6 @@ def preload() -> None:
     for function in JOB_FUNCTIONS:
         import_module(function.rsplit(".", 1)[0])
     httpx.Client(verify=tls_context()).close()
+    # phonenumbers' metadata of every region, which a contact search reads: loaded lazily, it was
+    # two thirds of a new sender's job (bench/e2e.py's drain, profiled), paid again in every fork.
+    written_exit_codes()
