@@ -35,8 +35,10 @@ from bridge.core.errors import (
     RetryableError,
 )
 from bridge.core.logs import mask, secret_values
+from bridge.core.pseudonyms import Pseudonyms
 from bridge.core.settings import Settings, env_name
 from bridge.core.signature_modes import log_only_providers
+from bridge.infra import keys
 from bridge.infra.connection import URL_FILE, safe_url
 from bridge.infra.durability import Durability, RedisDurability, ack_after, confirm_once, redis_durability
 from bridge.intercom.client import API_VERSION, IntercomClient
@@ -256,6 +258,36 @@ def check_durability(settings: Settings, connect: RedisFactory) -> list[CheckRes
         return [_durable(name, durability, offered, client)]
     finally:
         client.close()
+
+
+def check_forget_key(settings: Settings, connect: RedisFactory) -> list[CheckResult]:
+    """Whether this process holds the key forgotten customers' opt-outs are hashed with
+    (`bridge.core.pseudonyms`): without it, every consent check refuses, so nothing is sent."""
+    name = env_name("forget_secret")
+    url = settings.redis_url or _embedded_url(settings)
+    if not url:
+        return [_skip(name, "not checked, the embedded server is not running")]
+    client = connect(url)
+    try:
+        recorded = client.get(keys.FORGET_KEY_ID)
+    except redis.RedisError as exc:
+        return [_skip(name, f"not checked, Redis could not be asked: {_error(exc)}")]
+    finally:
+        client.close()
+    if recorded is None:
+        return [_ok(name, "nobody has been forgotten yet: no key needed")]
+    recorded_id = recorded.decode() if isinstance(recorded, bytes) else str(recorded)
+    mine = Pseudonyms.configured(settings)
+    if mine is not None and mine.key_id == recorded_id:
+        return [_ok(name, "this process holds the key forgotten customers' opt-outs are hashed with")]
+    return [
+        _fail(
+            name,
+            "forgotten customers' opt-outs are hashed with a key this process does not have: "
+            "every consent check refuses, and nothing is sent",
+            f"set {name} to the same value on every machine (or share BRIDGE_DATA_DIR/forget.key)",
+        )
+    ]
 
 
 def _embedded_url(settings: Settings) -> str:
@@ -517,6 +549,7 @@ def run_checks(
     results += _guarded("settings", lambda: check_settings(settings, adapters))
     results += _guarded("redis", lambda: check_redis(settings, redis_factory))
     results += _guarded(env_name("ack_after"), lambda: check_durability(settings, redis_factory))
+    results += _guarded(env_name("forget_secret"), lambda: check_forget_key(settings, redis_factory))
     results += _guarded("intercom", lambda: [check_intercom(settings, intercom)])
     results += _guarded(env_name("routes"), lambda: check_routes(settings, intercom))
     for adapter in adapters:

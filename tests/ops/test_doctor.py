@@ -573,3 +573,20 @@ def test_the_report_marks_each_line_puts_what_to_do_under_it_and_sums_up() -> No
         "1 ok, 1 warning, 1 failed, 1 not checked: fix twilio (the ✗ lines) before the bridge can work"
     )
     assert failed(results) and not failed(results[:2])
+
+
+def test_the_forget_key_passes_until_someone_was_forgotten_with_another_key(
+    everything: str, redis_client, monkeypatch
+) -> None:
+    from bridge.core.pseudonyms import Pseudonyms
+    from bridge.infra import keys
+
+    assert "nobody has been forgotten yet" in line(run_doctor().output, "BRIDGE_FORGET_SECRET")
+    monkeypatch.setenv("BRIDGE_FORGET_SECRET", "one-secret-shared-by-every-machine")
+    reset_settings_cache()
+    redis_client.set(keys.FORGET_KEY_ID, Pseudonyms.configured(get_settings()).key_id)
+    assert line(run_doctor().output, "BRIDGE_FORGET_SECRET").startswith("  ✓")
+
+    monkeypatch.setenv("BRIDGE_FORGET_SECRET", "a-machine-configured-with-another-one")
+    _, reported = failing("BRIDGE_FORGET_SECRET")
+    assert "nothing is sent" in reported and "same value on every machine" in reported
