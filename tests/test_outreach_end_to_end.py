@@ -134,6 +134,11 @@ def test_a_message_continuing_an_open_conversation_is_not_sent_again_as_an_agent
     # Intercom announced the bridge's own part as an admin reply; the reply path knew it.
     [part_id] = [key.decode().rsplit(":", 1)[-1] for key in redis_client.scan_iter("bridge:reply:*")]
     assert ReplyLedger(redis_client, get_settings()).get(part_id).status is ReplyStatus.OWN
+    # The sent message is tied to that part, as an agent's reply is (its reports' notes name it).
+    from bridge.replies.sent import OutboundStore
+
+    [sent] = api.state.sends
+    assert OutboundStore(redis_client, get_settings()).get("twilio", sent.message_id).part_id == part_id
 
 
 def test_a_delivery_report_moves_the_status_and_a_failure_is_one_note(api, bridge, sandbox, drain, http):

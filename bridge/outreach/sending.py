@@ -121,6 +121,8 @@ class OutreachSender:
         with lane.held():
             contact = self._contact(entry)
             thread = self._conversation(self._store.get(message_id) or entry, contact)
+        # As the steps above left it: the part that shows it, when it continued a conversation.
+        entry = self._store.get(message_id) or entry
         ids = [
             self._send_one(adapter, entry, thread, index, message)
             for index, message in enumerate(self._plan(adapter, entry, thread))
@@ -238,7 +240,7 @@ class OutreachSender:
         index: int,
         message: OutboundMessage,
     ) -> str:
-        recorded = (self._store.get(entry.message_id) or entry).sent.get(index)
+        recorded = entry.sent.get(index)  # this job's own sends are recorded in the loop, in order
         if recorded:
             return recorded
         try:
