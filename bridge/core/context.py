@@ -13,8 +13,8 @@ or call, so concurrent requests never see each other's id.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -52,7 +52,8 @@ def sane_request_id(value: str | None) -> str | None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    # 32 hex digits like a UUID4's, without building a `UUID` (a few µs on every webhook).
+    return os.urandom(16).hex()
 
 
 @contextmanager

@@ -11,6 +11,7 @@ bridge's HTTP client.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import httpx
@@ -248,9 +249,8 @@ def _signed(
     signs the URL it called with or without the default port, so both are tried. `validate`
     computes both HMACs every time; here the URL as called comes first and the other form only
     when it does not match, which halves the signature work of every genuine request."""
-    parsed = urlparse(url)
     given = signature.encode("utf-8", "surrogatepass")
-    for candidate in dict.fromkeys((url, remove_port(parsed), add_port(parsed))):
+    for candidate in _signed_urls(url):
         try:
             computed = validator.compute_signature(candidate, params, algorithm)
         except ValueError:  # an algorithm this SDK does not know: nothing it signed verifies
@@ -258,3 +258,15 @@ def _signed(
         if hmac.compare_digest(computed.encode(), given):
             return True
     return False
+
+
+def _signed_urls(url: str) -> Iterator[str]:
+    """The URL as called, then the forms Twilio may have signed instead, each once. Lazily: the
+    other two cost more to build than the HMAC, and a genuine request seldom needs them."""
+    yield url
+    parsed = urlparse(url)
+    tried = {url}
+    for other in (remove_port(parsed), add_port(parsed)):
+        if other not in tried:
+            tried.add(other)
+            yield other
