@@ -81,6 +81,7 @@ class Backlog:
     cpu: Cpu
     resumed: float  # unix time the workers were let go
     exchanges: list[dict[str, Any]]  # the sandbox's log from the first webhook on
+    commands: Counter[str] = field(default_factory=Counter)  # Redis commands run, by command
 
     @property
     def messages(self) -> int:
@@ -129,6 +130,7 @@ class Backlog:
 @dataclass
 class Drain:
     workers: int
+    concurrency: int  # jobs in flight per worker process (threads); 0: RQ's forking worker
     senders: int
     writes: int
     latency: float
@@ -149,7 +151,7 @@ class Drain:
         not_once, disordered, limited = mixed.delivery_faults()
         print(
             f"\n== issue 18 drain: {self.senders} new senders x {self.writes} = {mixed.messages} messages, "
-            f"{self.workers} workers, {self.latency * 1000:.0f} ms per call"
+            f"{self.workers} workers {_model(self.concurrency)}, {self.latency * 1000:.0f} ms per call"
         )
         print(
             f"drained in {seconds:.1f} s: {mixed.messages / seconds:.1f} messages/s, "
@@ -180,6 +182,12 @@ class Drain:
                 f"{_ms(cpu.workers / n):>8} {target:>7}"
             )
         for label, backlog, _ in rows:
+            total = sum(backlog.commands.values()) / backlog.messages
+            each = ", ".join(
+                f"{name} {n / backlog.messages:.1f}" for name, n in backlog.commands.most_common(12)
+            )
+            print(f"Redis commands per message, {label}: {total:.1f} ({each}, …)")
+        for label, backlog, _ in rows:
             calls = backlog.calls_by_endpoint()
             each = ", ".join(f"{path} {n / backlog.messages:.2f}" for path, n in calls.most_common())
             print(f"Intercom calls per message, {label}: {each}")
@@ -187,6 +195,12 @@ class Drain:
         load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
         before, after = (_ms(seconds) for seconds in self.reference)
         print(f"machine: reference loop {before} of CPU before, {after} after; load average now {load}")
+
+
+def _model(concurrency: int) -> str:
+    if concurrency > 0:
+        return f"x {concurrency} threads ({concurrency} jobs in flight each, BRIDGE_WORKER_CONCURRENCY)"
+    return "(forking: one job in flight each)"
 
 
 def _ms(seconds: float) -> str:
@@ -199,16 +213,22 @@ def measure(
     writes: int,
     latency: float,
     *,
+    concurrency: int = 0,
     profile: Callable[[int], AbstractContextManager[None]] | None = None,
 ) -> Drain:
-    """Start a stack and M suspended workers, then drain the three backlogs."""
+    """Start a stack and M suspended workers, then drain the three backlogs.
+
+    `concurrency` above 0 runs each worker process threaded (`BRIDGE_WORKER_CONCURRENCY`), so
+    M x `concurrency` jobs are in flight; 0 is RQ's forking worker, the default."""
     reference = reference_cpu()
-    with running_stack() as stack, redis.Redis.from_url(stack.redis_url) as client:
+    env = {"BRIDGE_WORKER_CONCURRENCY": str(concurrency)}
+    with running_stack(env=env) as stack, redis.Redis.from_url(stack.redis_url) as client:
         stack.sandbox("PUT", "/config", json={"latency": latency})
         suspend(client)
         cpu_before_workers = bridge_cpu(stack)
         with stack.workers(workers):
-            _wait_registered(client, workers)
+            # A threaded process registers each of its threads as an RQ worker.
+            _wait_registered(client, workers * max(concurrency, 1))
             started = bridge_cpu(stack) - cpu_before_workers
             numbers = [f"+1646555{n:04d}" for n in range(senders)]
             mixed_texts = [(n, f"load {w} from {n[-4:]}") for w in range(writes) for n in numbers]
@@ -221,6 +241,7 @@ def measure(
     calls_per_second = settings_budget(stack)
     return Drain(
         workers,
+        concurrency,
         senders,
         writes,
         latency,
@@ -256,14 +277,21 @@ def settings_budget(stack: Stack) -> float:
     return stack.settings.intercom_calls_per_minute * SHARE / 60
 
 
-def py_spy(output: Path, *, rate: int = 100) -> Callable[[int], AbstractContextManager[None]]:
+def py_spy(
+    output: Path, *, rate: int = 100, gil: bool = False
+) -> Callable[[int], AbstractContextManager[None]]:
     """A profiler for `measure`: py-spy samples a worker and the job processes it forks, in
-    py-spy's raw (collapsed stacks) format, `rate` times a second."""
+    py-spy's raw (collapsed stacks) format, `rate` times a second.
+
+    `gil` samples only the thread holding the GIL, for a threaded worker: otherwise its dozens
+    of threads waiting on a socket (for Redis, for Intercom) count as busy, hiding the CPU."""
 
     @contextmanager
     def profiling(pid: int) -> Iterator[None]:
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         command = [spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+        if gil:
+            command.append("--gil")
         process = subprocess.Popen(
             [*command, "--rate", str(rate), "--nonblocking", "--output", str(output)],
             stdout=subprocess.DEVNULL,
@@ -304,6 +332,7 @@ def _backlog(stack: Stack, client: redis.Redis, messages: list[tuple[str, str]])
     to one job per worker starts before the resume: its CPU and calls are counted all the same."""
     suspend(client)
     stack.sandbox("DELETE", "/requests")
+    commands = command_counts(client)
     before = bridge_cpu(stack)
     for number, text in messages:
         stack.send(SimulatedMessage(number, BUSINESS, text))
@@ -320,8 +349,17 @@ def _backlog(stack: Stack, client: redis.Redis, messages: list[tuple[str, str]])
     wait_until(delivered, f"the backlog in Intercom (logs: {stack.directory})", 900.0, every=1.0)
     wait_until(lambda: _quiet(client), "the queues to be quiet", 60.0, every=0.2)
     cpu = bridge_cpu(stack) - before
+    commands = command_counts(client) - commands
     exchanges = stack.sandbox("GET", "/requests")  # cleared before the first webhook
-    return Backlog([t for _, t in messages], {t: n for n, t in messages}, cpu, resumed, exchanges)
+    return Backlog([t for _, t in messages], {t: n for n, t in messages}, cpu, resumed, exchanges, commands)
+
+
+def command_counts(client: redis.Redis) -> Counter[str]:
+    """Commands the server has run since it started, by command (`INFO commandstats`). Over a
+    backlog they include the benchmark's own: its webhooks' intake and a look at the queues
+    every second."""
+    stats = client.info("commandstats")
+    return Counter({name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()})
 
 
 def _quiet(client: redis.Redis) -> bool:

@@ -23,6 +23,7 @@ and workers / (calls x latency) for the rate.
     python bench/e2e.py --workers 2,4,8       # one run per worker count
     python bench/e2e.py --quick               # 60 messages per phase; a drain of 160
     python bench/e2e.py --drain-only          # issue 18's drain alone (`bench/drain.py`)
+    python bench/e2e.py --drain-only --drain-workers 2 --drain-concurrency 50   # threaded workers
 
 Then issue 18's drain (`bench/drain.py`): a backlog of 150 new senders x 4 messages drained by
 20 workers, with the bridge's CPU per message (all its processes, by kind of sender), the
@@ -256,12 +257,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the sandbox adds to each call")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="60 messages; the drain: 40 senders, 10 workers")
-    parser.add_argument("--drain-workers", type=int, default=20, help="issue 18's drain: worker processes")
-    parser.add_argument("--drain-senders", type=int, default=150, help="issue 18's drain: new senders")
+    parser.add_argument(
+        "--drain-workers", type=int, help="issue 18's drain: worker processes (20; --quick: 10)"
+    )
+    parser.add_argument(
+        "--drain-concurrency",
+        type=int,
+        default=0,
+        help="issue 18's drain: threads (jobs in flight) per worker process; 0: RQ's forking worker",
+    )
+    parser.add_argument("--drain-senders", type=int, help="issue 18's drain: new senders (150; --quick: 40)")
     parser.add_argument("--drain-writes", type=int, default=4, help="issue 18's drain: messages per sender")
     parser.add_argument("--drain-only", action="store_true", help="skip the per-worker-count runs")
     parser.add_argument("--no-drain", action="store_true", help="skip issue 18's drain")
-    parser.add_argument("--profile", type=Path, help="py-spy one worker and its jobs during the drain (raw)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy one worker and its jobs during the drain (raw; threaded: the GIL's holder)",
+    )
     args = parser.parse_args(argv)
     count = 60 if args.quick else args.messages
     print(machine_report(argv))
@@ -270,11 +283,14 @@ def main(argv: list[str] | None = None) -> int:
             measure(workers, count, args.latency, args.seed).print()
     if not args.no_drain:
         drain.measure(
-            10 if args.quick else args.drain_workers,
-            40 if args.quick else args.drain_senders,
+            args.drain_workers or (10 if args.quick else 20),
+            args.drain_senders or (40 if args.quick else 150),
             args.drain_writes,
             args.latency,
-            profile=None if args.profile is None else drain.py_spy(args.profile),
+            concurrency=args.drain_concurrency,
+            profile=None
+            if args.profile is None
+            else drain.py_spy(args.profile, gil=args.drain_concurrency > 0),
         ).print()
     return 0
 
