@@ -12,6 +12,7 @@ import httpx
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
+from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -20,7 +21,7 @@ from bridge.core.errors import IntercomUnavailable, ProviderRejected, ProviderUn
 from bridge.core.metrics import Metrics, SendOutcome, WebhookKind, WebhookOutcome
 from bridge.core.retrying import RetryPolicy
 from bridge.core.settings import Settings
-from bridge.infra.metrics import redis_metrics
+from bridge.infra.metrics import measured_job, redis_metrics
 from bridge.infra.queueing import INBOUND_QUEUE, inbound_queue
 from bridge.intercom.client import IntercomClient, endpoint_template
 from bridge.model.messages import Channel
@@ -34,6 +35,7 @@ from tests.providers.support import NO_WAIT, answer, graph_error, replies, send_
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 INBOUND = {"provider": "twilio", "kind": "inbound"}
+SEARCHED = {"method": "POST", "endpoint": "/contacts/search", "status": "200"}
 
 
 class Samples:
@@ -316,3 +318,33 @@ def test_every_metric_is_exposed_even_before_anything_happened(redis_client):
     assert {"bridge_queue_jobs", "bridge_queue_oldest_job_age_seconds", "bridge_workers"} <= samples.names()
     assert samples("bridge_workers") == 0
     assert TEST_INTERCOM_TOKEN not in samples.text
+
+
+@measured_job
+def searches_twice(fail: bool) -> float:
+    """A job that records two Intercom calls; what Redis holds of them while the job still runs."""
+    for _ in range(2):
+        metrics.current().intercom_request("POST", "/contacts/search", "200", 0.2)
+    job = get_current_job()
+    assert job is not None
+    stored = Samples(render(job.connection).decode())("bridge_intercom_requests_total", **SEARCHED)
+    if fail:
+        raise RuntimeError("the job's own bug")
+    return stored
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_jobs_counts_are_stored_together_when_it_ends_even_when_it_fails(redis_client, drain, fail):
+    queue = Queue(INBOUND_QUEUE, connection=redis_client, serializer=JSONSerializer)
+    job = queue.enqueue(f"{__name__}.searches_twice", fail)
+    drain()
+
+    after = Samples(render(redis_client).decode())
+    assert after("bridge_intercom_requests_total", **SEARCHED) == 2
+    outcome = "failed" if fail else "succeeded"
+    assert after("bridge_job_duration_seconds_count", queue=INBOUND_QUEUE, outcome=outcome) == 1
+    timed = {"method": "POST", "endpoint": "/contacts/search"}
+    assert after("bridge_intercom_request_duration_seconds_sum", **timed) == pytest.approx(0.4)
+    if not fail:
+        # Held until the job ended: one round trip for all of them, not one per call.
+        assert job.latest_result().return_value == 0  # type: ignore[union-attr]
