@@ -9,6 +9,7 @@ import threading
 import time
 
 import redis
+from redis.connection import Connection
 from rq import Queue, Worker, get_current_job
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -122,6 +123,33 @@ def test_a_busy_thread_heartbeats_its_job_so_a_dead_process_is_noticed_early(
     # heartbeats); then pushed back by the heartbeats while the job ran (two or so in 4.5 s).
     assert kept_for < 120
     assert pushed_back >= 1
+
+
+class CountingConnection(Connection):
+    """A connection that counts its round trips (a pipeline's commands go out in one)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: object, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def test_a_threads_heartbeat_is_one_round_trip(settings, redis_client, redis_url):
+    counted = redis.Redis.from_url(redis_url)
+    counted.connection_pool.connection_class = CountingConnection
+    [worker] = ThreadPool(counted, settings, 1).workers
+    worker.register_birth()
+    counted.hdel(worker.key, "last_heartbeat")
+    counted.expire(worker.key, 1)
+
+    CountingConnection.sent = 0
+    worker.heartbeat()
+
+    assert CountingConnection.sent == 1
+    assert counted.hget(worker.key, "last_heartbeat") is not None
+    assert counted.ttl(worker.key) > 60
+    worker.register_death()
 
 
 def test_the_process_recycles_after_its_jobs(settings, redis_client):
