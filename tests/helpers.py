@@ -84,7 +84,10 @@ class SandboxControl:
         path_prefix: str = "/",
         rate: float = 1.0,
         reset_in: float = 1.0,
+        after: bool = False,
     ) -> None:
+        """Answer `status` to matching requests instead of serving them; `after`: serve them (the
+        call is applied), then answer `status`."""
         self._http.post(
             "/_sandbox/faults",
             json={
@@ -93,6 +96,7 @@ class SandboxControl:
                 "path_prefix": path_prefix,
                 "rate": rate,
                 "reset_in": reset_in,
+                "after": after,
             },
         ).raise_for_status()
 

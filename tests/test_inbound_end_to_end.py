@@ -179,6 +179,25 @@ def test_a_429_from_intercom_is_waited_out_and_the_message_delivered_once(
     assert [r["status"] for r in sandbox.requests()].count(429) == 1
 
 
+def test_a_reply_intercom_applied_and_answered_500_is_in_the_conversation_once(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="first").send(http)
+    drain()
+    [conversation] = sandbox.conversations()
+    reply_path = f"/conversations/{conversation['id']}/reply"
+    sandbox.fault(500, path_prefix=reply_path, after=True)
+    request = signed_twilio(bridge.url, settings, sender=CUSTOMER, recipient=BUSINESS, text="second")
+    request.send(http)
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["first", "second"]
+    assert [r["status"] for r in sandbox.requests() if r["path"] == reply_path] == [500]
+    entry = InboundLedger(redis_client, settings).get(inbound_id("twilio", _sid(request)))
+    assert (entry.status.value, entry.conversation_id) == ("delivered", conversation["id"])
+
+
 def test_intercom_failing_until_retries_run_out_leaves_the_job_failed_with_the_reason(
     bridge, settings, sandbox, drain, http, redis_client
 ):

@@ -179,7 +179,8 @@ def test_a_retry_after_the_conversation_was_opened_adds_only_the_files(
 ):
     """The text is in Intercom once the conversation is open: a retry posts what is left, once."""
     standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
-    sandbox.fault(503, times=4, path_prefix="/conversations/")  # every quick retry of the first attempt
+    # The first attempt's reply, and every quick retry of its look for that reply in the conversation.
+    sandbox.fault(503, times=5, path_prefix="/conversations/")
     send_mms(public_bridge, [twilio_media_url(standin, "ME1")], http, message_id="MM5")
     drain()
 
@@ -195,7 +196,11 @@ def test_a_retry_after_the_conversation_was_opened_adds_only_the_files(
         (f"/conversations/{conversation['id']}", 200),
         (f"/conversations/{conversation['id']}/tags", 200),
     ]
-    assert calls == [("/conversations", 200), *[(reply, 503)] * 4, (reply, 200), *labelling]
+    # The retry looks for the reply its attempt had posted (it is not there), then posts it.
+    looks = [(f"/conversations/{conversation['id']}", 503)] * 4 + [
+        (f"/conversations/{conversation['id']}", 200)
+    ]
+    assert calls == [("/conversations", 200), (reply, 503), *looks, (reply, 200), *labelling]
 
 
 def test_a_message_recorded_with_links_before_files_were_handed_over_keeps_its_links(

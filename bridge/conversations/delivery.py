@@ -24,11 +24,14 @@ this one. Each delivery resumes from the ledger's recovery points:
 A reply Intercom refuses because of its files (a 4xx other than 404, 409 or 410) is posted again
 without them, each file linked or withheld with a line saying why: the text always arrives.
 
-The one window the ledger cannot close: Intercom applied step 3 (or created the lead in step 1)
-and the process died before recording it, with the call in flight or just answered. A retry then
-posts the message again (or, search lagging, creates another lead). Intercom has no idempotency
-key to prevent that (research/engineering.md §4.3), so each result is recorded the moment it
-comes back, and workers wait out a Redis outage rather than fail between the two.
+Each reply into a conversation is recorded as intended before it is posted, and a retry that finds
+the intent without the step recorded looks in the conversation before posting it again
+(`bridge.conversations.posting`). The window the ledger cannot close: Intercom opened the
+conversation in step 3 (or created the lead in step 1) and the process died before recording it,
+with the call in flight or just answered. A retry then opens another conversation (or, search
+lagging, creates another lead). Intercom has no idempotency key to prevent that, and its search
+does not show new ones for minutes (research/engineering.md §4.3), so each result is recorded the
+moment it comes back, and workers wait out a Redis outage rather than fail between the two.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from bridge.conversations.handover import Handover, batches, files_line
 from bridge.conversations.labels import Label, Labeller
 from bridge.conversations.lanes import SenderLane
 from bridge.conversations.notes import Notes
+from bridge.conversations.posting import TEXT, Postings, files_step
 from bridge.conversations.rerouting import canonical, follow_alias, forget_deleted
 from bridge.conversations.routing import route_for
 from bridge.conversations.threads import Thread, ThreadStore, continues, thread_key
@@ -137,6 +141,7 @@ class Deliverer:
         self._fragments = FragmentStore(redis_client)
         self._notes = Notes(redis_client, intercom, settings)
         self._handover = Handover(intercom, attachments)
+        self._postings = Postings(self._ledger, intercom, clock=clock)
         self._labeller = Labeller(redis_client, intercom, admin_id=self._notes.admin_id, clock=clock)
 
     def deliver(self, inbound_id: str) -> Delivery:
@@ -233,14 +238,21 @@ class Deliverer:
             self._keep_thread(carrier, message, contact, progress)
         created_at = self._customer_time(message).created_at
         for index in range(progress.batches, len(files)):
-            self._handover.reply(
-                progress.conversation_id,
-                contact,
-                message,
-                files_line(files[index]),
-                files[index],
-                created_at=created_at,
-            )
+            step = files_step(index)
+            if self._postings.already_posted(carrier, step) is not None:
+                self._handover.settled(files[index])
+            else:
+                self._handover.reply(
+                    progress.conversation_id,
+                    contact,
+                    message,
+                    files_line(files[index]),
+                    files[index],
+                    created_at=created_at,
+                    intend=self._postings.intend(
+                        carrier.inbound_id, progress.conversation_id, step, created_at=created_at
+                    ),
+                )
             progress = replace(progress, batches=index + 1)
             # The last one too: labelling the conversation follows, and may fail.
             self._record_progress(carrier, attachments, progress)
@@ -264,13 +276,38 @@ class Deliverer:
         body = "\n".join([body, *attachments.notes, *([sent.late_line] if sent.late_line else [])])
         key = thread_key(message)
         thread = self._threads.get(key) or self._variant_thread(key, message)
+        first = files[0] if files else []
+        earlier = self._postings.already_posted(carrier, TEXT)
+        if earlier is not None:  # an attempt that stopped before recording it had posted the text
+            self._handover.settled(first)
+            if earlier.sent.contact_id != contact.id:  # it had followed a merge
+                contact = ContactRef(earlier.sent.contact_id, contact.role)
+            labelled = (
+                thread is not None
+                and thread.conversation_id == earlier.conversation_id
+                and bool(thread.labelled_at)
+            )
+            progress = Progress(earlier.conversation_id, opened=False, batches=1 if files else 0)
+            self._after_first_call(
+                carrier, message, contact, attachments, progress, len(files), more=not labelled
+            )
+            return progress, contact
         now = self._clock()
         if thread is not None and goes_on_in(self._redis, thread, contact, now=now, settings=self._settings):
-            first = files[0] if files else []
+            intend = self._postings.intend(
+                carrier.inbound_id, thread.conversation_id, TEXT, created_at=sent.created_at
+            )
             replied, contact = self._as_live_contact(
                 contact,
                 lambda who: self._handover.reply(
-                    thread.conversation_id, who, message, body, first, urls=urls, created_at=sent.created_at
+                    thread.conversation_id,
+                    who,
+                    message,
+                    body,
+                    first,
+                    urls=urls,
+                    created_at=sent.created_at,
+                    intend=intend,
                 ),
             )
             if replied:

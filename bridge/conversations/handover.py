@@ -9,12 +9,16 @@ further one in a reply of its own whose body names its files (Intercom requires 
 A reply Intercom refuses (a 4xx other than 404, 409 or 410, which say the conversation or the
 contact is gone and are the caller's to handle) is posted again without its files, each one
 linked from the bridge or withheld, with a line saying so: refused files never cost the text.
+
+Each post is announced first to the caller's `intend` with the body as sent (that one, not the
+caller's, has the lines about lost or refused files), so that a retry can find it in the
+conversation instead of posting it again (`bridge.conversations.posting`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bridge.conversations.attachments import AttachmentResolver, HeldFile
 from bridge.core.errors import IntercomConflict, IntercomGone, IntercomNotFound, IntercomRejected
@@ -66,13 +70,17 @@ class Handover:
         *,
         urls: Sequence[str] = (),
         created_at: int | None = None,
+        intend: Callable[[str, str], None] | None = None,
     ) -> object:
         """Reply as `contact` with `files`; refused for them, again without (module docstring).
         Once Intercom holds the files, this worker's copies go. `created_at`: the customer's time
-        (`bridge.conversations.customer_time`), so the files sit with the text they came with."""
+        (`bridge.conversations.customer_time`), so the files sit with the text they came with.
+        `intend(contact id, body)` runs before each post."""
         found, lost = self._attachments.on_disk(message, files)
         held, on_disk = [pair[0] for pair in found], [pair[1] for pair in found]
         body = "\n".join([body, *lost])
+        if intend is not None:
+            intend(contact.id, body)
         try:
             answer = self._intercom.reply_as_contact(
                 conversation_id,
@@ -90,8 +98,14 @@ class Handover:
             )
             why = f"was refused by Intercom ({refused.status} {refused.code}: {refused.message})"
             body = "\n".join([body, *self._attachments.instead_of_files(held, why)])
+            if intend is not None:
+                intend(contact.id, body)
             return self._intercom.reply_as_contact(
                 conversation_id, contact_id=contact.id, body=body, attachment_urls=urls, created_at=created_at
             )
         self._attachments.release(held)
         return answer
+
+    def settled(self, files: Sequence[HeldFile]) -> None:
+        """An earlier attempt's reply carried `files` into Intercom: this worker's copies go."""
+        self._attachments.release(files)

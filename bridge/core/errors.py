@@ -9,6 +9,8 @@ number.
     ├── ConfigurationError        a setting a feature needs is missing or invalid (names the variable)
     ├── RetryableError            may succeed later, as is
     │   ├── IntercomUnavailable   Intercom answered 5xx / timed out / unreachable, attempts exhausted
+    │   │   └── IntercomOutcomeUnknown  the same for a call not safe to repeat: it may have been
+    │   │                             applied, so it is looked for before it is made again
     │   ├── IntercomRateLimited   Intercom kept answering 429
     │   ├── ConversationPending   Intercom created an admin's message but shows no conversation for it
     │   │                         yet (`message_id`: a retry looks it up instead of sending it again)
@@ -68,6 +70,11 @@ class PermanentError(BridgeError):
 
 class IntercomUnavailable(RetryableError):
     """Intercom could not be reached or answered 5xx until attempts ran out."""
+
+
+class IntercomOutcomeUnknown(IntercomUnavailable):
+    """A call that must not be made twice got no clear answer (none, a 5xx, a 408): Intercom may
+    have applied it. Whoever makes it again looks first (`bridge.intercom.parts`)."""
 
 
 class IntercomRateLimited(RetryableError):

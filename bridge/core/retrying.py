@@ -5,6 +5,12 @@ seconds, or `Retry-After`), 5xx, 408 and transport errors back off exponentially
 When attempts run out the caller's retryable error is raised and RQ retries the whole job later
 (`BRIDGE_RETRY_DELAYS`). Any other answer is returned for the caller to judge: only it knows the
 service's error format. Every 429 and every second waited is counted by service (`bridge.core.metrics`).
+
+A call that must not be made twice (a customer's message posted into a conversation) is not
+repeated when its outcome is unknown: a timeout, a dropped connection, a 5xx or a 408 may come
+after the service applied it. Its caller gets `outcome_unknown` at once, and looks before trying
+again (`IntercomClient.reply_as_contact`). A 429 is still waited out: it refuses before anything
+is applied.
 """
 
 from __future__ import annotations
@@ -65,16 +71,22 @@ def call_with_retries(
     unavailable: type[RetryableError],
     rate_limited: type[RetryableError],
     describe: Callable[[httpx.Response], str] = lambda response: response.reason_phrase,
+    outcome_unknown: type[RetryableError] | None = None,
 ) -> httpx.Response:
     """The first answer that is not transient; `unavailable` / `rate_limited` when none came.
 
     `service` and `request` name what failed in the error ("Intercom answered 503 to GET /me after
-    4 attempts: service_unavailable"), for the failed-job listing ops read."""
+    4 attempts: service_unavailable"), for the failed-job listing ops read. With `outcome_unknown`
+    the call is not repeated after an attempt that may have been applied (module docstring)."""
     for attempt in range(1, policy.max_attempts + 1):
         last = attempt == policy.max_attempts
         try:
             response = send()
         except httpx.TransportError as exc:
+            if outcome_unknown is not None:
+                raise outcome_unknown(
+                    f"{service} gave no answer to {request} ({type(exc).__name__}): it may have been applied"
+                ) from exc
             if last:
                 raise unavailable(
                     f"{service} unreachable for {request} after {attempt} attempts: {type(exc).__name__}"
@@ -95,6 +107,10 @@ def call_with_retries(
             log.warning("%s %s: 429, waiting %.2fs for the rate-limit window", service, request, wait)
             _wait(policy, service, WaitReason.RATE_LIMIT, wait)
             continue
+        if outcome_unknown is not None:
+            raise outcome_unknown(
+                f"{service} answered {status} to {request}: it may have been applied ({describe(response)})"
+            )
         if last:
             raise unavailable(
                 f"{service} answered {status} to {request} after {attempt} attempts: {describe(response)}"
@@ -102,6 +118,12 @@ def call_with_retries(
         log.warning("%s %s: %s, retrying", service, request, status)
         _wait(policy, service, WaitReason.BACKOFF, policy.backoff_delay(attempt))
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def back_off(policy: RetryPolicy, service: str, attempt: int) -> None:
+    """Wait before attempt `attempt + 1` of a call its caller repeats itself (after looking
+    whether the last one was applied), counted as every backoff is."""
+    _wait(policy, service, WaitReason.BACKOFF, policy.backoff_delay(attempt))
 
 
 def _wait(policy: RetryPolicy, service: str, reason: WaitReason, seconds: float) -> None:

@@ -9,7 +9,10 @@ happens or none of it: a provider's redelivery of a stored message, or a reader 
 webhook again after a crash, meets the claim and creates nothing.
 
 The entry then carries the job's recovery points (`contact_id`, `conversation_id`), so a retried
-or replayed job resumes after the last step that reached Intercom instead of repeating it.
+or replayed job resumes after the last step that reached Intercom instead of repeating it; and,
+before each reply it posts into a conversation, what identifies that reply (`posting`): a retry
+that finds it without the step recorded looks in the conversation before posting again
+(`bridge.conversations.posting`).
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ class InboundEntry:
     match: Mapping[str, Any] | None  # how (`bridge.contacts.matching.MatchDecision.to_record`)
     attachments: Mapping[str, Any] | None  # its media as re-served (`Attachments.to_record`)
     conversation_id: str | None  # where it was delivered
+    # The reply last about to be posted (`bridge.conversations.posting.Posting.to_record`): it may
+    # be in Intercom although no recovery point says so.
+    posting: Mapping[str, Any] | None
     error: str | None  # why the last attempt failed
     # Every field as Redis holds it, those this version does not read too: for ops to show
     # (`bridge jobs show`), never to decide on.
@@ -106,6 +112,7 @@ class InboundEntry:
             match=fields.json("match"),
             attachments=fields.json("attachments"),
             conversation_id=fields.text("conversation_id"),
+            posting=fields.json("posting"),
             error=fields.text("error"),
             stored=fields.values,
         )
@@ -181,6 +188,10 @@ class InboundLedger:
     def record_attachments(self, entry_id: str, attachments: Mapping[str, Any]) -> None:
         """The message's media as re-served (`Attachments.to_record`): not fetched again."""
         self._update(entry_id, attachments=json.dumps(attachments))
+
+    def record_posting(self, entry_id: str, posting: Mapping[str, Any]) -> None:
+        """The reply about to be posted (`Posting.to_record`), before the call: one write."""
+        self._update(entry_id, posting=json.dumps(posting))
 
     def mark_delivered(self, entry_id: str, conversation_id: str, *, at: float) -> None:
         """Delivered into `conversation_id` at `at`: a retry or a replay does nothing more."""

@@ -34,12 +34,13 @@ from bridge.core.errors import (
     IntercomConflict,
     IntercomGone,
     IntercomNotFound,
+    IntercomOutcomeUnknown,
     IntercomRateLimited,
     IntercomRejected,
     IntercomUnavailable,
     PermanentError,
 )
-from bridge.core.retrying import RetryPolicy, call_with_retries
+from bridge.core.retrying import RetryPolicy, back_off, call_with_retries
 from bridge.core.settings import Settings
 from bridge.core.tls import tls_context
 from bridge.infra.rate_budget import DEFAULT_MAX_WAIT, CallBudget
@@ -53,6 +54,7 @@ from bridge.intercom.models import (
     ContactRef,
     SubscriptionType,
 )
+from bridge.intercom.parts import SentReply, body_digest, find_reply
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +279,13 @@ class IntercomClient:
     ) -> dict[str, Any]:
         """Add the customer's message to a conversation (this reopens it when closed), with
         `attachment_files` read from disk as the request goes (`bridge.intercom.files`), at
-        `created_at` (unix seconds) when given: the customer's own time, not Intercom's."""
+        `created_at` (unix seconds) when given: the customer's own time, not Intercom's. The
+        conversation as Intercom answers.
+
+        Posted twice, the message would show twice, so an attempt whose outcome is unknown (no
+        answer, a 5xx, a 408) is not simply repeated: the conversation is read first, and when
+        the reply is there its answer stands for the lost one (`bridge.intercom.parts`). When
+        attempts run out, `IntercomOutcomeUnknown`: the job's retry looks again the same way."""
         payload: dict[str, Any] = {
             "message_type": "comment",
             "type": "user",
@@ -289,7 +297,31 @@ class IntercomClient:
         if created_at is not None:
             payload["created_at"] = created_at
         path = f"/conversations/{_segment(conversation_id)}/reply"
-        return self.request("POST", path, json=payload, files=attachment_files)
+        sent = SentReply(contact_id, body_digest(body), created_at, since=time.time())
+        for attempt in range(1, self._policy.max_attempts + 1):
+            try:
+                return self.request("POST", path, json=payload, files=attachment_files, repeatable=False)
+            except IntercomOutcomeUnknown:
+                found = self.conversation_with_reply(conversation_id, sent)
+                if found is not None:
+                    return found
+                if attempt == self._policy.max_attempts:
+                    raise
+                back_off(self._policy, "Intercom", attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def conversation_with_reply(self, conversation_id: str, sent: SentReply) -> dict[str, Any] | None:
+        """The conversation, when the customer's reply `sent` is in it (one read); else None."""
+        conversation = self.get_conversation(conversation_id)
+        part_id = find_reply(conversation, sent)
+        if part_id is None:
+            return None
+        log.info(
+            "conversation %s already holds the reply (part %s): not posting it again",
+            conversation_id,
+            part_id,
+        )
+        return conversation
 
     def create_admin_message(self, *, contact: ContactRef, admin_id: str, body: str) -> AdminMessage:
         """Write to the contact first, as the admin, in a conversation Intercom opens at once
@@ -530,9 +562,12 @@ class IntercomClient:
         json: Any = None,
         params: dict[str, str] | None = None,
         files: Sequence[AttachmentFile] = (),
+        repeatable: bool = True,
     ) -> dict[str, Any]:
         """One API call with quick retries; the decoded JSON body on success. `files` go in the
-        body as `attachment_files`, streamed from disk on every attempt."""
+        body as `attachment_files`, streamed from disk on every attempt. A call not `repeatable`
+        raises `IntercomOutcomeUnknown` instead of repeating an attempt that may have been
+        applied (only a 429 is retried)."""
         response = call_with_retries(
             lambda: self._attempt(method, path, json=json, params=params, files=files),
             policy=self._policy,
@@ -541,6 +576,7 @@ class IntercomClient:
             unavailable=IntercomUnavailable,
             rate_limited=IntercomRateLimited,
             describe=_error_text,
+            outcome_unknown=None if repeatable else IntercomOutcomeUnknown,
         )
         if response.status_code >= 400:
             raise _rejection(method, path, response)

@@ -12,6 +12,7 @@ from bridge.core.errors import (
     IntercomConflict,
     IntercomGone,
     IntercomNotFound,
+    IntercomOutcomeUnknown,
     IntercomRateLimited,
     IntercomRejected,
     IntercomUnavailable,
@@ -248,3 +249,93 @@ def test_a_search_hit_for_another_message_is_not_taken_for_its_conversation():
     client = client_for(lambda request: httpx.Response(200, json=hits))
     assert client.conversation_for_message("222") is None
     assert client.conversation_for_message("111") == "8"
+
+
+# --- a customer's reply is never repeated blindly ---
+
+
+class Conversation:
+    """Intercom's side of a conversation over the mock transport. Each reply posted meets the next
+    of `outcomes` (then "ok"): "ok" applies it and answers, "500" and "timeout" apply it and lose
+    the answer, "503" and "429" refuse it before applying anything. `GET` answers the conversation."""
+
+    def __init__(self, *outcomes: str) -> None:
+        self.parts: list[dict[str, object]] = []
+        self.calls: list[str] = []
+        self._outcomes = list(outcomes)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url.path}")
+        if request.method == "GET":
+            return httpx.Response(200, json=self.answer())
+        outcome = self._outcomes.pop(0) if self._outcomes else "ok"
+        if outcome == "429":
+            return error(429, "rate_limit_exceeded", "", {"Retry-After": "1"})
+        if outcome == "503":
+            return error(503, "service_unavailable", "")
+        sent = json.loads(request.content)
+        self.parts.append(
+            {
+                "type": "conversation_part",
+                "id": str(len(self.parts) + 1),
+                "part_type": "comment",
+                "body": f"<p>{sent['body']}</p>",
+                "created_at": sent["created_at"],
+                "author": {"type": "lead", "id": sent["intercom_user_id"]},
+            }
+        )
+        if outcome == "timeout":
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        if outcome == "500":
+            return error(500, "server_error", "")
+        return httpx.Response(200, json=self.answer())
+
+    def answer(self) -> dict[str, object]:
+        return {
+            "type": "conversation",
+            "id": "7",
+            "conversation_parts": {"type": "conversation_part.list", "conversation_parts": self.parts},
+        }
+
+
+POST, GET = "POST /conversations/7/reply", "GET /conversations/7"
+
+
+def reply(intercom: IntercomClient) -> dict[str, object]:
+    return intercom.reply_as_contact(
+        "7", contact_id="c1", body="hi", attachment_urls=(), created_at=1_700_000_000
+    )
+
+
+@pytest.mark.parametrize("lost", ["timeout", "500"])
+def test_a_reply_intercom_applied_but_whose_answer_was_lost_is_found_not_posted_again(lost):
+    intercom = Conversation(lost)
+    answer = reply(client_for(intercom.handle))
+    assert intercom.calls == [POST, GET]
+    assert len(intercom.parts) == 1
+    assert answer == intercom.answer()
+
+
+def test_a_reply_refused_with_a_5xx_before_it_was_applied_is_looked_for_then_posted_again():
+    clock = Clock()
+    intercom = Conversation("503")
+    reply(client_for(intercom.handle, clock))
+    assert intercom.calls == [POST, GET, POST]
+    assert len(intercom.parts) == 1
+    assert len(clock.slept) == 1  # backed off before posting again
+
+
+def test_a_reply_never_answered_gives_up_as_outcome_unknown_after_looking_each_time():
+    attempts = RetryPolicy().max_attempts
+    intercom = Conversation(*["503"] * attempts)
+    with pytest.raises(IntercomOutcomeUnknown, match="503"):
+        reply(client_for(intercom.handle))
+    assert intercom.calls == [POST, GET] * attempts
+    assert intercom.parts == []
+
+
+def test_a_reply_refused_with_429_is_waited_out_and_posted_without_looking():
+    intercom = Conversation("429")
+    reply(client_for(intercom.handle))
+    assert intercom.calls == [POST, POST]
+    assert len(intercom.parts) == 1

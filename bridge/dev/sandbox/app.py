@@ -518,6 +518,7 @@ def create_sandbox_app(workspace: Workspace | None = None, *, allowed_hosts: Ite
             path_prefix=str(fields.get("path_prefix", "/")),
             rate=float(fields.get("rate", 1.0)),
             reset_in=float(fields.get("reset_in", 1.0)),
+            after=bool(fields.get("after", False)),
         )
         workspace.faults.append(fault)
         return {"faults": len(workspace.faults)}
@@ -569,7 +570,7 @@ async def _edge(workspace: Workspace, request: Request, call_next: RequestRespon
         return ApiError(401, "unauthorized", "Access Token Invalid").response()
     now = time.time()
     window = workspace.count_call(now)
-    fault = workspace.take_fault(request.url.path)
+    fault = workspace.take_fault(request.url.path, after=False)
     if fault is not None:
         if fault.status == 429:
             headers = window.headers(remaining=0) | {
@@ -579,7 +580,16 @@ async def _edge(workspace: Workspace, request: Request, call_next: RequestRespon
         return ApiError(fault.status, "server_error", "Injected by the sandbox").response()
     if window.exceeded:
         return ApiError(429, "rate_limit_exceeded", window.exceeded_message(), window.headers()).response()
+    after = workspace.take_fault(request.url.path, after=True)
     response = await call_next(request)
+    if after is not None:
+        # The route has run: what it did stands, and the client is told it failed (an answer lost
+        # to a timeout or a failing proxy after Intercom applied the call).
+        async for _ in response.body_iterator:  # type: ignore[attr-defined]
+            pass
+        return ApiError(
+            after.status, "server_error", "Injected by the sandbox after applying the call"
+        ).response()
     response.headers.update(window.headers())
     return response
 

@@ -264,13 +264,15 @@ class Conversation:
 @dataclass
 class Fault:
     """Answer `status` instead of serving, `times` times (None: until cleared), for paths under
-    `path_prefix`, to a `rate` share of matching requests (1.0: all of them)."""
+    `path_prefix`, to a `rate` share of matching requests (1.0: all of them). `after`: serve the
+    request (it is applied) and then answer `status` instead of its answer."""
 
     status: int
     times: int | None = 1
     path_prefix: str = "/"
     rate: float = 1.0
     reset_in: float = 1.0  # for 429: seconds until X-RateLimit-Reset
+    after: bool = False
 
 
 @dataclass
@@ -370,9 +372,11 @@ class Workspace:
 
     # --- switches ---
 
-    def take_fault(self, path: str) -> Fault | None:
+    def take_fault(self, path: str, *, after: bool = False) -> Fault | None:
+        """The fault to inject into a request to `path`, of those applied `after` serving it or
+        before; counted as used."""
         for fault in self.faults:
-            if not path.startswith(fault.path_prefix) or fault.times == 0:
+            if fault.after != after or not path.startswith(fault.path_prefix) or fault.times == 0:
                 continue
             if fault.rate < 1.0 and self._rng.random() >= fault.rate:
                 continue

@@ -163,6 +163,16 @@ def test_faults_answer_in_intercoms_format_then_clear(sandbox):
     assert sandbox.api("GET", "/contacts/x").status_code == 404
 
 
+def test_a_fault_after_applies_the_call_and_answers_the_failure_instead(sandbox):
+    sandbox.fault(500, path_prefix="/contacts", after=True)
+    failed = sandbox.api("POST", "/contacts", json={"role": "lead", "phone": "+14155550123"})
+    assert failed.status_code == 500
+    assert failed.json()["errors"][0]["code"] == "server_error"
+    [created] = sandbox.contacts()  # applied all the same
+    assert created["phone"] == "+14155550123"
+    assert sandbox.api("GET", f"/contacts/{created['id']}").status_code == 200  # once only
+
+
 def test_the_rate_limit_window_is_enforced_when_set(sandbox):
     sandbox.configure(rate_limit=3)
     # 8 calls over at most two 10-second windows: whatever the split, one window sees a 4th call.
