@@ -35,8 +35,9 @@ def run_worker(
     """Work the bridge's queues until stopped (or, with `burst`, until they are empty).
 
     `concurrency` above 0 keeps that many jobs in flight in this process, each in a thread
-    (`workers.threaded`, what `bridge worker` runs by default), sharing pooled HTTP clients.
-    Otherwise one job at a time: the forking `Worker` isolates every job in its own process;
+    (`workers.threaded`, what `bridge worker` runs with `--concurrency N` or
+    `BRIDGE_WORKER_CONCURRENCY=N`), sharing pooled HTTP clients. Otherwise (0, the default) one
+    job at a time: the forking `Worker` isolates every job in its own process;
     `fork=False` runs it in-process, which tests and benchmarks use. The short worker TTL and
     maintenance interval get a job abandoned by a killed worker retried within about three
     minutes instead of ten or more (`bridge.infra.heartbeats`; `BRIDGE_WORKER_TTL` shortens them

@@ -15,10 +15,20 @@ Crash isolation, without a process per job:
   afresh, its jobs in flight left to RQ's abandoned-job retry as a killed worker's are;
 - a process killed mid-job loses nothing: each thread heartbeats its job as the forking
   worker's parent does (every `job_monitoring_interval`, the execution kept for that plus 60 s,
-  not the job's whole timeout), so RQ finds the dead process's jobs abandoned as quickly;
+  not the job's whole timeout), so RQ finds the dead process's jobs abandoned as quickly, and
+  records why as it does for the forking worker's: RQ's maintenance runs an abandoned job's
+  failure callback under a SIGALRM timeout, which only a main thread may set (from a job
+  thread the callback failed and the job was retried without its reason), so the process's
+  main thread runs the maintenance for all its threads;
 - a leak is recycled: after `BRIDGE_WORKER_MAX_JOBS` jobs, or past `BRIDGE_WORKER_MAX_MEMORY_MB`
   of resident memory, the threads finish their jobs, take no more, and the process replaces
   itself (`restart_process`: the same pid, so a supervisor or platform sees nothing happen).
+
+Idle threads cost little: each waits in RQ's blocking dequeue as long as the forking worker
+does (`worker_ttl - 15` s, its heartbeat on each side), and a stopping process wakes them at
+once through a key of its own that every thread's BLPOP also watches (`WakeableQueue`). They
+used to look up every 2 s to see whether the process stopped: 100 idle threads (2 processes x
+50) cost 63 ms of CPU a second that way.
 """
 
 from __future__ import annotations
@@ -31,31 +41,67 @@ import signal
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from redis import Redis, RedisError
 from redis.client import Pipeline
+from rq.exceptions import DequeueTimeout
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import as_text
 from rq.worker.base import BaseWorker
 
 from bridge.core.settings import Settings
+from bridge.infra import keys
 from bridge.infra.queueing import QUEUES
 from bridge.infra.worker_timings import worker_timings
 from workers.context import JobContextSimpleWorker
 
 log = logging.getLogger(__name__)
 
-# How often an idle thread looks up from its blocking dequeue to see whether the process stops.
-STOP_CHECK_SECONDS = 2
 # How long past its timeout a job may still run before its thread counts as wedged.
 HUNG_GRACE_SECONDS = 60
 # How often the process's main thread looks at its threads.
 MONITOR_SECONDS = 0.5
+# A list the process pushes one token per thread to when it stops; gone a minute after (tokens
+# of busy threads, which stop after their job without dequeuing, are never taken).
+WAKE_KEY = keys.PREFIX + "worker:wake:{}"
+WAKE_TTL_SECONDS = 60
+# Redis connections a process needs beside two per thread (its dequeue or job's, and RQ's
+# command channel, a pubsub each): the main thread's (heartbeats, maintenance, the wake), the
+# reply catch-up's, some slack.
+SPARE_CONNECTIONS = 8
+
+
+class WakeableQueue(Queue):
+    """RQ's queue, whose blocking dequeue also returns, empty-handed, when its process stops.
+
+    RQ waits for work on several queues with one BLPOP (BLMOVE, which takes one key, only for a
+    single queue: the pool always listens on the bridge's three). Adding the process's wake key
+    to it costs nothing while idle; a token popped from it makes the dequeue return no job, and
+    the thread sees its stop. Each pool makes its own subclass (`wake_key`)."""
+
+    wake_key: ClassVar[str | None] = None
+
+    @classmethod
+    def lpop(
+        cls, queue_keys: Sequence[str], timeout: int | None, connection: Redis | None = None
+    ) -> tuple[Any, Any] | None:
+        if timeout is None or cls.wake_key is None or connection is None:
+            return super().lpop(queue_keys, timeout, connection=connection)  # type: ignore[no-any-return]
+        result = connection.blpop([*queue_keys, cls.wake_key], timeout)
+        if result is None:
+            raise DequeueTimeout(timeout, queue_keys)
+        queue_key, job_id = result
+        if as_text(queue_key) == cls.wake_key:
+            return None
+        return queue_key, job_id
 
 
 class Outcome(enum.Enum):
@@ -82,14 +128,20 @@ class ThreadWorker(JobContextSimpleWorker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         """RQ's worker heartbeat (three commands) in one round trip. RQ sends it several times per
-        job and twice per idle look at the queues (`STOP_CHECK_SECONDS`): with dozens of threads
-        a process, its separate round trips were most of an idle process's CPU."""
+        job and twice per idle look at the queues: with dozens of threads a process, its
+        separate round trips were most of an idle process's CPU."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
             return
         with self.connection.pipeline(transaction=False) as own:
             super().heartbeat(timeout, own)
             own.execute()
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        """Never from a job thread: the process's main thread runs RQ's maintenance
+        (`ThreadPool.maintain`), where an abandoned job's failure callback can run."""
+        return False
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         # The forking worker's: a killed process's job is found abandoned a minute after its
@@ -121,11 +173,11 @@ class ThreadWorker(JobContextSimpleWorker):
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
-        """RQ's blocking dequeue in short waits, so a stopping process's idle threads notice."""
-        if timeout is None:  # burst: one look, no wait
+        """RQ's blocking dequeue, until a job comes or the process stops (`WakeableQueue`)."""
+        if timeout is None or max_idle_time is not None:  # burst or an idle limit: RQ's own
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         while not self._stop_requested:
-            found = super().dequeue_job_and_maintain_ttl(timeout, STOP_CHECK_SECONDS)
+            found = super().dequeue_job_and_maintain_ttl(timeout)
             if found is not None:
                 return found
         return None
@@ -164,7 +216,15 @@ class ThreadPool:
         max_memory_mb: int | None = None,
     ) -> None:
         timings = worker_timings(settings.worker_ttl)
+        self.connection = connection
+        # redis-py's pool stops at 100 connections unless told otherwise: 50 idle threads held
+        # them all, and the main thread could no longer heartbeat busy jobs or wake idle ones.
+        pool = connection.connection_pool
+        pool.max_connections = max(pool.max_connections, 2 * concurrency + SPARE_CONNECTIONS)
         self.job_monitoring_interval = timings.job_monitoring_interval
+        self.maintenance_interval = timings.maintenance_interval
+        self.wake_key = WAKE_KEY.format(uuid.uuid4().hex)
+        queue_class = type("WakeableQueue", (WakeableQueue,), {"wake_key": self.wake_key})
         self.max_jobs = settings.worker_max_jobs if max_jobs is None else max_jobs
         self.max_memory_mb = settings.worker_max_memory_mb if max_memory_mb is None else max_memory_mb
         self.workers = [
@@ -176,6 +236,7 @@ class ThreadPool:
                 worker_ttl=timings.worker_ttl,
                 maintenance_interval=timings.maintenance_interval,
                 job_monitoring_interval=timings.job_monitoring_interval,
+                queue_class=queue_class,
                 pool=self,
             )
             for number in range(1, concurrency + 1)
@@ -183,6 +244,7 @@ class ThreadPool:
         self.jobs_done = 0
         self._lock = threading.Lock()
         self._stopping = False
+        self._woken = False
         self._outcome = Outcome.DONE
 
     def job_done(self) -> None:
@@ -197,7 +259,8 @@ class ThreadPool:
             self.stop(Outcome.RECYCLE, f"at {rss:.0f} MB resident (BRIDGE_WORKER_MAX_MEMORY_MB)")
 
     def stop(self, outcome: Outcome, why: str) -> None:
-        """Every thread finishes the job in hand and takes no other."""
+        """Every thread finishes the job in hand and takes no other. Called from a signal
+        handler or a job thread, so no Redis here: the main thread wakes the idle ones."""
         with self._lock:
             if self._stopping:
                 return
@@ -223,6 +286,7 @@ class ThreadPool:
         # The scheduler moves delayed retries back onto the queue: one per process, started here
         # rather than from a thread (it forks its own process). The worker stops it on teardown.
         self.workers[0]._start_scheduler(burst, "WARNING")
+        self.maintain()  # before any thread looks: a dead process's jobs are queued again first
         threads = [
             threading.Thread(
                 target=worker.work,
@@ -235,9 +299,15 @@ class ThreadPool:
         for thread in threads:
             thread.start()
         next_beat = time.monotonic() + self.job_monitoring_interval
+        next_maintenance = time.monotonic() + self.maintenance_interval
         while any(thread.is_alive() for thread in threads):
             time.sleep(MONITOR_SECONDS)
+            if self._stopping and not self._woken:
+                self._wake()
             now = time.monotonic()
+            if now >= next_maintenance and not self._stopping:
+                self.maintain()
+                next_maintenance = time.monotonic() + self.maintenance_interval
             if now >= next_beat:
                 for worker in self.workers:
                     worker.beat()
@@ -251,6 +321,29 @@ class ThreadPool:
                 # RQ ended a thread's loop (it quits on some Redis errors): start afresh.
                 self.stop(Outcome.RECYCLE, "after a job thread ended")
         return self._outcome
+
+    def maintain(self) -> None:
+        """RQ's maintenance, once per process, from its main thread: abandoned jobs (a dead
+        worker's) failed with their reason and retried, registries cleaned, the scheduler
+        restarted if it died. RQ runs the failure callback under a SIGALRM timeout, which only a
+        main thread may set (`bridge worker` runs the pool there; a pool run from another
+        thread, as some tests do, retries an abandoned job without recording why)."""
+        try:
+            self.workers[0].run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        except RedisError as exc:  # the next round may pass; a job thread's dequeue says more
+            log.warning("worker maintenance failed: %s", type(exc).__name__)
+
+    def _wake(self) -> None:
+        """A token per thread on the process's wake key: each idle thread's dequeue takes one
+        and returns. Without Redis, the idle threads see the stop at their next look."""
+        self._woken = True
+        try:
+            with self.connection.pipeline(transaction=False) as pipe:
+                pipe.rpush(self.wake_key, *["stop"] * len(self.workers))
+                pipe.expire(self.wake_key, WAKE_TTL_SECONDS)
+                pipe.execute()
+        except RedisError as exc:
+            log.warning("could not wake the idle job threads: %s", type(exc).__name__)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._stopping:

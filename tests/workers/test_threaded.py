@@ -1,6 +1,8 @@
 """The threaded worker (`workers.threaded`) on a real Redis and real RQ: several jobs in flight in
 one process, a hung job cut off by its timeout, a failing job failing alone, heartbeats while
-busy, the process recycled after its jobs, and the bridge's own jobs through its shared clients."""
+busy, a killed process's job retried with its reason, idle threads that wait without looking up
+and wake when the process stops, the process recycled after its jobs, and the bridge's own jobs
+through its shared clients."""
 
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ import redis
 from redis.connection import Connection
 from rq import Queue, Worker, get_current_job
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from bridge.core.settings import reset_settings_cache
+from bridge.infra import keys
 from bridge.infra.queueing import INBOUND_QUEUE
+from tests.chaos_support import wait_for, worker_pool
 from tests.helpers import conversation_bodies, signed_twilio
 from workers.runner import run_worker
 from workers.threaded import Outcome, ThreadPool
@@ -179,3 +184,94 @@ def test_the_bridges_own_jobs_deliver_through_the_shared_clients(
 
     bodies = [body for conversation in sandbox.conversations() for body in conversation_bodies(conversation)]
     assert sorted(bodies) == sorted(f"hello from {number[-4:]}" for number in numbers)
+
+
+def busy_job_of(client: redis.Redis, pid: int, prefix: str) -> str | None:
+    """The job with `prefix` one of process `pid`'s threads is running (was, if it died)."""
+    for worker in Worker.all(connection=client):
+        job_id = worker.get_current_job_id() if worker.pid == pid else None
+        if job_id and job_id.startswith(prefix):
+            return job_id
+    return None
+
+
+def test_a_killed_processs_job_is_retried_with_its_reason(
+    monkeypatch, bridge, settings, sandbox, http, redis_client, tmp_path
+):
+    # Ops read why a job failed from its meta (`bridge jobs failed/show`): an abandoned one must
+    # say so whichever worker model ran it and whichever found it abandoned. RQ runs the failure
+    # callback under the registry's signal-based timeout, which only the main thread may set.
+    monkeypatch.setenv("BRIDGE_WORKER_TTL", "5")
+    monkeypatch.setenv("BRIDGE_WORKER_CONCURRENCY", "2")
+    reset_settings_cache()
+    sandbox.configure(latency=30.0)  # the message's first Intercom call: the kill lands inside it
+    message = signed_twilio(
+        bridge.url, settings, text="mid-job", sender="+14155551234", recipient="+14155550100"
+    )
+    assert message.send(http).status_code == 200
+    with worker_pool(tmp_path / "workers") as pool:
+        [victim] = pool.start(1)
+        wait_for(
+            lambda: busy_job_of(redis_client, victim.pid, "in-") is not None, timeout=30, what="a busy victim"
+        )
+        victim.kill_like_a_container()
+    sandbox.configure(latency=0.0)
+    job_id = busy_job_of(redis_client, victim.pid, "in-")
+    assert job_id is not None
+    # RQ counts the execution abandoned once its last heartbeat's expiry (a minute on) has
+    # passed: moved to now rather than waited for. The dead job's hold on its sender lapses
+    # sooner (two worker TTLs): waited for, so the retry delivers at its first attempt.
+    started = StartedJobRegistry(INBOUND_QUEUE, connection=redis_client)
+    [entry] = [key for key in redis_client.zrange(started.key, 0, -1) if key.decode().startswith(job_id)]
+    redis_client.zadd(started.key, {entry: time.time() - 1})
+    wait_for(
+        lambda: not redis_client.keys(keys.sender_lock("*")), timeout=30, what="the sender's lock to lapse"
+    )
+
+    run_worker(redis_client, burst=True, concurrency=2)  # a survivor's threads find it and retry it
+
+    job = Job.fetch(job_id, connection=redis_client, serializer=JSONSerializer)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.meta["reason"].startswith("AbandonedJobError")
+    bodies = [body for conversation in sandbox.conversations() for body in conversation_bodies(conversation)]
+    assert "mid-job" in bodies
+
+
+def idle_threads_of(client: redis.Redis, pid: int) -> list[Worker]:
+    return [w for w in Worker.all(connection=client) if w.pid == pid and w.get_state() == "idle"]
+
+
+def test_idle_threads_wait_for_work_without_looking_up_and_wake_when_stopped(settings, redis_client):
+    # Each used to look up from its dequeue every 2 s, a heartbeat on each side: 100 idle threads
+    # cost 63 ms of CPU a second. Now they wait as long as the forking worker (45 s).
+    pool = ThreadPool(redis_client, settings, 3)
+    outcome: list[Outcome] = []
+    runner = threading.Thread(target=lambda: outcome.append(pool.run()))
+    runner.start()
+    try:
+        wait_for(
+            lambda: len(idle_threads_of(redis_client, os.getpid())) == 3, timeout=20, what="3 idle threads"
+        )
+        beats = sorted(w.last_heartbeat for w in idle_threads_of(redis_client, os.getpid()))
+        time.sleep(5)
+        assert sorted(w.last_heartbeat for w in idle_threads_of(redis_client, os.getpid())) == beats
+    finally:
+        pool.stop(Outcome.DONE, "by the test")
+        runner.join(timeout=20)
+    assert not runner.is_alive() and outcome == [Outcome.DONE]  # woken, not after their 45 s wait
+    assert [w for w in Worker.all(connection=redis_client) if w.pid == os.getpid()] == []
+
+
+def test_sigterm_stops_an_idle_process_promptly(monkeypatch, bridge_env, redis_client, tmp_path):
+    threads = 50  # as many as the benchmarks run: with their command channels, 100 connections
+    monkeypatch.setenv("BRIDGE_WORKER_CONCURRENCY", str(threads))
+    with worker_pool(tmp_path / "workers") as pool:
+        [worker] = pool.start(1)
+        wait_for(
+            lambda: len(idle_threads_of(redis_client, worker.pid)) == threads, timeout=60, what="idle threads"
+        )
+        worker.request_stop()
+        assert worker.process is not None
+        # Idle threads wait 45 s for work: the process wakes them rather than wait that out.
+        assert worker.process.wait(20) == 0, worker.log()
+    assert [w for w in Worker.all(connection=redis_client) if w.pid == worker.pid] == []
