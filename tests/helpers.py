@@ -286,3 +286,46 @@ def api_message(http: httpx.Client, base_url: str, message_id: str) -> dict[str,
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+class RoundTrips:
+    """What a Redis client sends, one list of commands per round trip (a pipeline's commands go
+    out in one): `client()` gives a client on `url` whose connections record into `sent`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sent: list[list[tuple[str, ...]]] = []
+
+    def client(self) -> Any:
+        import redis
+        from redis.connection import Connection
+
+        record = self.sent
+
+        class Recording(Connection):
+            def send_command(self, *args: Any, **kwargs: Any) -> None:
+                record.append([_command(args)])
+                super().send_command(*args, **kwargs)
+
+            def pack_commands(self, commands: Any) -> list[bytes]:
+                commands = list(commands)
+                record.append([_command(args) for args in commands])
+                packed: list[bytes] = super().pack_commands(commands)
+                return packed
+
+        client = redis.Redis.from_url(self.url)
+        client.connection_pool.connection_class = Recording
+        return client
+
+    def commands(self, name: str, key: str | None = None) -> list[tuple[str, ...]]:
+        """Every command `name` sent (on `key`, when given), whatever round trip it went in."""
+        return [
+            command
+            for trip in self.sent
+            for command in trip
+            if command[0] == name.upper() and (key is None or command[1:2] == (key,))
+        ]
+
+
+def _command(args: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in args)

@@ -31,9 +31,10 @@ def process_inbound(*, inbound_id: str) -> dict[str, str]:
         if delivery.result is Result.WAITING:
             queue, wait = inbound_queue(job.redis), delivery.retry_after
             schedule_inbound(queue, inbound_id, delay_seconds=wait, settings=settings)
-        else:
+        elif delivery.message is None or keyword_in(delivery.message, settings) is not None:
+            # Only a keyword needs the entry as delivered and the provider's client (a
+            # confirmation): most messages are none, and their entry is not read again.
             entry = InboundLedger(job.redis, settings).get(inbound_id)
-            # Only a keyword needs the provider's client (a confirmation): most messages are none.
             if entry is not None and keyword_in(entry.message, settings) is not None:
                 optouts = OptOuts(
                     redis_client=job.redis,

@@ -115,7 +115,8 @@ def resolve_contact(
     """The contact `sender` (also known as `aliases`) is, creating a lead named `name` when
     nobody matches: the same for a customer who writes and one the team writes to first.
     `priority` picks among several contacts holding it."""
-    decision = decide_from_identity_map(sender, aliases, identities)
+    known: dict[str, ContactRef] = {}
+    decision = decide_from_identity_map(sender, aliases, identities, known=known)
     if decision is None:
         if sender.kind is IdentityKind.PHONE and sender.e164:
             decision = _search_phone(sender, intercom, default_region, priority)
@@ -125,7 +126,9 @@ def resolve_contact(
         decision = _create_lead(sender, name, intercom)
     contact = ContactRef(id=decision.contact_id, role=decision.role)
     for identity in (sender, *aliases):
-        identities.set(identity.key, contact)
+        # Read a moment ago and already this contact (a known sender, most messages): no write.
+        if known.get(identity.key) != contact:
+            identities.set(identity.key, contact)
     metrics.current().contact_match(decision.rule.value, variant=decision.variant is not None)
     log.info(
         "sender %s matched contact %s by %s%s (%d candidates)",
@@ -139,16 +142,23 @@ def resolve_contact(
 
 
 def decide_from_identity_map(
-    sender: SenderIdentity, aliases: tuple[SenderIdentity, ...], identities: IdentityMap
+    sender: SenderIdentity,
+    aliases: tuple[SenderIdentity, ...],
+    identities: IdentityMap,
+    *,
+    known: dict[str, ContactRef] | None = None,
 ) -> MatchDecision | None:
-    """What the identity map alone decides: the sender's key, its aliases', then its variants'."""
+    """What the identity map alone decides: the sender's key, its aliases', then its variants'.
+    `known` collects what the keys read held, so the caller need not read them again."""
     exact = [sender.key, *(alias.key for alias in aliases)]
     for key in (*exact, *sender.variant_keys):
-        known = identities.get(key)
-        if known is not None:
+        found = identities.get(key)
+        if found is not None:
+            if known is not None:
+                known[key] = found
             variant = None if key in exact else key.removeprefix("phone:")
             return MatchDecision(
-                contact_id=known.id, role=known.role, rule=MatchRule.IDENTITY_MAP, variant=variant
+                contact_id=found.id, role=found.role, rule=MatchRule.IDENTITY_MAP, variant=variant
             )
     return None
 

@@ -18,8 +18,12 @@ this one. Each delivery resumes from the ledger's recovery points:
    tag, unless its thread records them (`bridge.conversations.labels`: two calls for a new
    conversation, none for a continued one), and for a conversation the bridge opened, its
    assignee from `BRIDGE_ROUTES` (`bridge.conversations.routing`: one call when routed).
-5. done — `status=delivered` with the conversation id, and the message leaves the lane; this
-   worker's copies of the files go (Intercom holds them).
+5. done — `status=delivered` with the conversation id, and the message leaves the lane, in one
+   transaction with a continued thread's record of it and the lock's release; this worker's
+   copies of the files go (Intercom holds them).
+
+Each record (the entry, the identity, the thread) is read once under the lane and handed down:
+a known contact's message into its open conversation is nine Redis round trips.
 
 A reply Intercom refuses because of its files (a 4xx other than 404, 409 or 410) is posted again
 without them, each file linked or withheld with a line saying why: the text always arrives.
@@ -45,6 +49,7 @@ from enum import StrEnum
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from bridge.contacts.matching import ContactPriority, chosen_text
 from bridge.contacts.resolution import IdentityMap, resolve_contact
@@ -58,7 +63,7 @@ from bridge.conversations.notes import Notes
 from bridge.conversations.posting import TEXT, Postings, files_step
 from bridge.conversations.rerouting import canonical, follow_alias, forget_deleted
 from bridge.conversations.routing import route_for
-from bridge.conversations.threads import Thread, ThreadStore, continues, thread_key
+from bridge.conversations.threads import Thread, ThreadStore, continues, thread_key, with_inbound
 from bridge.core import freshness, metrics
 from bridge.core.errors import (
     BridgeError,
@@ -89,8 +94,12 @@ def goes_on_in(
     redis_client: Redis, thread: Thread, contact: ContactRef, *, now: float, settings: Settings
 ) -> bool:
     """Whether `contact`'s new message goes on in `thread`'s conversation (else a new one opens):
-    the thread is still that contact's (merges followed) and the conversation still continues."""
-    owner = follow_alias(redis_client, ContactRef(thread.contact_id, contact.role))
+    the thread is still that contact's (merges followed) and the conversation still continues.
+    `contact` has just been followed through the aliases: a thread of that very id needs no look."""
+    if thread.contact_id == contact.id:
+        owner = contact
+    else:
+        owner = follow_alias(redis_client, ContactRef(thread.contact_id, contact.role))
     return owner.id == contact.id and continues(
         thread, now=now, new_conversation_after=settings.new_conversation_after
     )
@@ -116,6 +125,9 @@ class Delivery:
     result: Result
     conversation_id: str = ""
     retry_after: float = 0.0  # WAITING: when to look again
+    # The message delivered (or waiting), as read under the lane: what the job does next reads it
+    # here rather than from the ledger again. None: a delivery made before this was carried.
+    message: InboundMessage | None = None
 
 
 class Deliverer:
@@ -143,6 +155,10 @@ class Deliverer:
         self._handover = Handover(intercom, attachments)
         self._postings = Postings(self._ledger, intercom, clock=clock)
         self._labeller = Labeller(redis_client, intercom, admin_id=self._notes.admin_id, clock=clock)
+        # The last writes of a message (its delivered mark, the thread's record of it), sent with
+        # the lane's leave in one transaction (`SenderLane.leave`). Each is also done again by a
+        # retry that finds it missing, so a death before they land loses nothing.
+        self._pending: list[Callable[[Pipeline], None]] = []
 
     def deliver(self, inbound_id: str) -> Delivery:
         """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
@@ -150,16 +166,23 @@ class Deliverer:
         if entry is None:
             raise LedgerRecordMissing(f"inbound {inbound_id} is not in the ledger (expired or never stored)")
         if entry.status is Status.DELIVERED:
-            return Delivery(inbound_id, Result.ALREADY, entry.conversation_id or "")
+            return Delivery(inbound_id, Result.ALREADY, entry.conversation_id or "", message=entry.message)
         lane = SenderLane(self._redis, entry.message.sender.lane_key, worker_ttl=self._settings.worker_ttl)
         with lane.held():
-            for earlier_id in lane.waiting_before(inbound_id):
+            # The entry again, under the lock (another job of the lane may have delivered it, or got
+            # further), with the lane's queue: one round trip.
+            (queued,), fresh = self._ledger.get_after(inbound_id, lane.read_waiting)
+            for earlier_id in lane.waiting_in(queued, inbound_id):
                 self._deliver_earlier(earlier_id, lane)
                 lane.keep_alive()
-            delivery = self._deliver_one(self._ledger.get(inbound_id) or entry)
-            if delivery.result is not Result.WAITING:
-                lane.leave(inbound_id)
-        return delivery
+            try:
+                delivery = self._deliver_one(fresh or entry)
+            except Exception:
+                lane.leave(None, writes=self._take_pending())  # what was done stays recorded
+                raise
+            done = delivery.result is not Result.WAITING
+            lane.leave(inbound_id if done else None, writes=self._take_pending(), release=True)
+        return replace(delivery, message=(fresh or entry).message)
 
     def _deliver_earlier(self, inbound_id: str, lane: SenderLane) -> None:
         """Deliver a message that arrived before ours, if its own job has not (and may still)."""
@@ -172,9 +195,13 @@ class Deliverer:
         except BridgeError as exc:
             # Its own job will retry it and record why; ours should not fail for it.
             log.warning("could not deliver earlier message %s first: %s", inbound_id, mask(str(exc)))
+            lane.leave(None, writes=self._take_pending())
             return
-        if delivery.result is not Result.WAITING:
-            lane.leave(inbound_id)
+        lane.leave(inbound_id if delivery.result is not Result.WAITING else None, writes=self._take_pending())
+
+    def _take_pending(self) -> list[Callable[[Pipeline], None]]:
+        pending, self._pending = self._pending, []
+        return pending
 
     def _deliver_one(self, entry: InboundEntry) -> Delivery:
         if entry.status is Status.DELIVERED:
@@ -217,25 +244,27 @@ class Deliverer:
         deleted in Intercom since the bridge matched it is forgotten, and the message matched
         afresh, once (a contact deleted twice in one delivery is a real failure)."""
         try:
-            return self._post_as(carrier, message, self._contact(carrier, message))
+            return self._post_as(*self._contact(carrier, message), message)
         except ContactDeleted as deleted:
             forget_deleted(self._redis, deleted.contact_id)
             self._ledger.forget_contact(carrier.inbound_id)
+            carrier = replace(carrier, contact=None, match=None)
         try:
-            return self._post_as(carrier, message, self._contact(carrier, message))
+            return self._post_as(*self._contact(carrier, message), message)
         except ContactDeleted as deleted:
             raise _no_conversation(f"contact {deleted.contact_id} no longer exists in Intercom") from None
 
-    def _post_as(self, carrier: InboundEntry, message: InboundMessage, contact: ContactRef) -> Delivery:
+    def _post_as(self, carrier: InboundEntry, contact: ContactRef, message: InboundMessage) -> Delivery:
         if message.new_identity is not None:
             return self._change_number(carrier, message, contact)
         attachments = self._attachments_for(carrier, message)
         files = batches(attachments.files, self._settings.intercom_files_max_bytes)
         progress = attachments.progress
         if progress is None:
-            progress, contact = self._first_call(carrier, message, contact, attachments, files)
+            progress, contact, thread = self._first_call(carrier, message, contact, attachments, files)
         else:  # an earlier attempt made the first call: its bookkeeping again (it is idempotent)
-            self._keep_thread(carrier, message, contact, progress)
+            before = self._threads.get(thread_key(message))
+            thread = self._keep_thread(carrier, message, contact, progress, before)
         created_at = self._customer_time(message).created_at
         for index in range(progress.batches, len(files)):
             step = files_step(index)
@@ -256,7 +285,7 @@ class Deliverer:
             progress = replace(progress, batches=index + 1)
             # The last one too: labelling the conversation follows, and may fail.
             self._record_progress(carrier, attachments, progress)
-        self._label_and_route(message, progress)
+        self._label_and_route(message, progress, thread)
         return self._delivered(
             carrier, Result.CREATED if progress.opened else Result.CONTINUED, progress.conversation_id
         )
@@ -268,9 +297,10 @@ class Deliverer:
         contact: ContactRef,
         attachments: Attachments,
         files: list[list[HeldFile]],
-    ) -> tuple[Progress, ContactRef]:
+    ) -> tuple[Progress, ContactRef, Thread | None]:
         """The message's text into its conversation: a reply carrying the first files when the
-        thread continues, else a new conversation (files come after). What is left is recorded."""
+        thread continues, else a new conversation (files come after). What is left is recorded;
+        the thread as it now stands is returned with where the message went."""
         body, urls = message.intercom_content(attachments.urls, files=len(attachments.files))
         sent = self._customer_time(message)
         body = "\n".join([body, *attachments.notes, *([sent.late_line] if sent.late_line else [])])
@@ -288,10 +318,10 @@ class Deliverer:
                 and bool(thread.labelled_at)
             )
             progress = Progress(earlier.conversation_id, opened=False, batches=1 if files else 0)
-            self._after_first_call(
-                carrier, message, contact, attachments, progress, len(files), more=not labelled
+            kept = self._after_first_call(
+                carrier, message, contact, attachments, progress, len(files), thread, more=not labelled
             )
-            return progress, contact
+            return progress, contact, kept
         now = self._clock()
         if thread is not None and goes_on_in(self._redis, thread, contact, now=now, settings=self._settings):
             intend = self._postings.intend(
@@ -313,10 +343,10 @@ class Deliverer:
             if replied:
                 progress = Progress(thread.conversation_id, opened=False, batches=1 if files else 0)
                 labelled = bool(thread.labelled_at)
-                self._after_first_call(
-                    carrier, message, contact, attachments, progress, len(files), more=not labelled
+                kept = self._after_first_call(
+                    carrier, message, contact, attachments, progress, len(files), thread, more=not labelled
                 )
-                return progress, contact
+                return progress, contact, kept
             log.warning("conversation %s is gone; opening a new one", thread.conversation_id)
         created, contact = self._as_live_contact(
             contact,
@@ -327,8 +357,10 @@ class Deliverer:
         if not created:
             raise _no_conversation(f"no conversation could be opened for contact {contact.id}, which exists")
         progress = Progress(str(created), opened=True, batches=0)
-        self._after_first_call(carrier, message, contact, attachments, progress, len(files), more=True)
-        return progress, contact
+        kept = self._after_first_call(
+            carrier, message, contact, attachments, progress, len(files), thread, more=True
+        )
+        return progress, contact, kept
 
     def _after_first_call(
         self,
@@ -338,48 +370,58 @@ class Deliverer:
         attachments: Attachments,
         progress: Progress,
         batch_count: int,
+        thread: Thread | None,
         *,
         more: bool,
-    ) -> None:
+    ) -> Thread | None:
         """Record how far the message got when calls follow the first (`more`: labelling or
         routing the conversation), first, so that a retry never posts the text again."""
         if progress.batches < batch_count or more:
             self._record_progress(carrier, attachments, progress)
-        self._keep_thread(carrier, message, contact, progress)
+        return self._keep_thread(carrier, message, contact, progress, thread)
 
     def _keep_thread(
-        self, carrier: InboundEntry, message: InboundMessage, contact: ContactRef, progress: Progress
-    ) -> None:
+        self,
+        carrier: InboundEntry,
+        message: InboundMessage,
+        contact: ContactRef,
+        progress: Progress,
+        before: Thread | None,
+    ) -> Thread | None:
         """The thread's record of the message: a new thread for a conversation it opened, the
-        time of the customer's last message for one it continued; the ambiguity note either way."""
+        time of the customer's last message for one it continued; the ambiguity note either way.
+        `before`: the thread as this job read it (under the lane); the thread as now recorded.
+        A continued thread's record goes with the delivery's last writes (`_pending`)."""
         key = thread_key(message)
         now = self._clock()
         # WhatsApp's 24-hour window runs from when the customer sent it, not from when we delivered it.
         sent_at = min(message.received_at.timestamp(), now)
-        match = self._match(carrier.inbound_id)
+        match = carrier.match or {}
+        kept: Thread | None = None
         if progress.opened:
-            opened = _new_thread(key, message, progress.conversation_id, contact, now, sent_at, match)
-            before = self._threads.get(key)
-            if before is not None and before.conversation_id == opened.conversation_id:
+            kept = _new_thread(key, message, progress.conversation_id, contact, now, sent_at, match)
+            if before is not None and before.conversation_id == kept.conversation_id:
                 # A retry: what was done in the conversation since stays recorded.
-                opened = replace(opened, labelled_at=before.labelled_at, routed_to=before.routed_to)
-            self._threads.save(opened)
-        else:
-            thread = self._threads.get(key)
-            if thread is not None:
-                self._threads.record_inbound(
-                    thread,
-                    at=sent_at,
-                    reply_reference=message.reply_reference,
-                    message_id=message.provider_message_id,
-                )
-        self._note_ambiguity(match, progress.conversation_id)
+                kept = replace(kept, labelled_at=before.labelled_at, routed_to=before.routed_to)
+            self._threads.save(kept)
+        elif before is not None:
+            reference, message_id = message.reply_reference, message.provider_message_id
+            kept = with_inbound(before, at=sent_at, reply_reference=reference, message_id=message_id)
 
-    def _label_and_route(self, message: InboundMessage, progress: Progress) -> None:
+            def record(pipe: Pipeline, thread: Thread = before) -> None:
+                self._threads.record_inbound(
+                    thread, at=sent_at, reply_reference=reference, message_id=message_id, pipe=pipe
+                )
+
+            self._pending.append(record)
+        self._note_ambiguity(match, progress.conversation_id)
+        return kept
+
+    def _label_and_route(self, message: InboundMessage, progress: Progress, thread: Thread | None) -> None:
         """The conversation's channel attributes and tag unless its thread has them
         (`bridge.conversations.labels`), and, when the bridge opened it for this message, its
-        assignee from `BRIDGE_ROUTES` (`bridge.conversations.routing`)."""
-        thread = self._threads.get(thread_key(message))
+        assignee from `BRIDGE_ROUTES` (`bridge.conversations.routing`). `thread`: as this job
+        recorded it."""
         if thread is None or thread.conversation_id != progress.conversation_id:
             return
         label = Label.of(
@@ -454,9 +496,10 @@ class Deliverer:
         log.info("sender %s changed number to %s", mask(message.sender.key), mask(new.key))
         return self._delivered(carrier, Result.NUMBER_CHANGED, conversation_id)
 
-    def _contact(self, carrier: InboundEntry, message: InboundMessage) -> ContactRef:
+    def _contact(self, carrier: InboundEntry, message: InboundMessage) -> tuple[InboundEntry, ContactRef]:
+        """The message's contact, and `carrier` as it now stands (with the match recorded)."""
         if carrier.contact is not None:
-            return follow_alias(self._redis, carrier.contact)
+            return carrier, follow_alias(self._redis, carrier.contact)
         decision = resolve_contact(
             sender=message.sender,
             aliases=message.aliases,
@@ -467,8 +510,9 @@ class Deliverer:
             priority=ContactPriority.configured(self._settings),
         )
         contact = follow_alias(self._redis, ContactRef(id=decision.contact_id, role=decision.role))
-        self._ledger.record_contact(carrier.inbound_id, contact, decision.to_record())
-        return contact
+        match = decision.to_record()
+        self._ledger.record_contact(carrier.inbound_id, contact, match)
+        return replace(carrier, contact=contact, match=match), contact
 
     def _note_ambiguity(self, match: Mapping[str, Any], conversation_id: str) -> None:
         """Several contacts held the number: tell the agent once per conversation, naming the others,
@@ -480,11 +524,6 @@ class Deliverer:
                 ambiguity_note(match["contact_id"], others, chosen_by=match.get("chosen_by")),
                 once=f"ambiguous:{conversation_id}",
             )
-
-    def _match(self, inbound_id: str) -> Mapping[str, Any]:
-        """The match decision recorded for a message (its candidates), read fresh from the ledger."""
-        entry = self._ledger.get(inbound_id)
-        return (entry.match if entry else None) or {}
 
     def _attachments_for(self, carrier: InboundEntry, message: InboundMessage) -> Attachments:
         recorded = carrier.attachments
@@ -504,7 +543,12 @@ class Deliverer:
         return Delivery(carrier.inbound_id, result, conversation_id)
 
     def _mark_delivered(self, inbound_id: str, conversation_id: str) -> None:
-        self._ledger.mark_delivered(inbound_id, conversation_id, at=self._clock())
+        """Recorded with the lane's leave (`_pending`): a retry before it lands finds the message's
+        posting (`bridge.conversations.posting`) or its progress, and does not post it again."""
+        at = self._clock()
+        self._pending.append(
+            lambda pipe: self._ledger.queue_delivered(pipe, inbound_id, conversation_id, at=at)
+        )
 
 
 def _new_thread(

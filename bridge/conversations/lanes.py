@@ -16,16 +16,18 @@ shorter with it under `BRIDGE_WORKER_TTL`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import LockError
+from redis.lock import Lock
 
 from bridge.core.errors import SenderBusy
 from bridge.core.logs import mask
 from bridge.infra import keys
-from bridge.infra.connection import read_list
+from bridge.infra.connection import list_text, read_list
 from bridge.infra.worker_timings import WORKER_TTL_SECONDS
 
 
@@ -36,6 +38,7 @@ class SenderLane:
         self._redis = redis_client
         self._identity = identity_key
         self._wait = worker_ttl  # 60 s by default
+        self._held = False
         self._lock = redis_client.lock(
             keys.sender_lock(identity_key),
             timeout=2 * worker_ttl,
@@ -45,16 +48,20 @@ class SenderLane:
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Hold the sender's lock; `SenderBusy` (retryable) when it cannot be had in time."""
+        """Hold the sender's lock; `SenderBusy` (retryable) when it cannot be had in time. The
+        lock goes at the end unless `leave(release=True)` let it go already."""
         if not self._lock.acquire():
             raise SenderBusy(f"sender {mask(self._identity)} stayed locked for {self._wait}s")
+        self._held = True
         try:
             yield
         finally:
-            try:
-                self._lock.release()
-            except LockError:
-                pass  # it expired meanwhile; nothing of ours to release
+            if self._held:
+                self._held = False
+                try:
+                    self._lock.release()
+                except LockError:
+                    pass  # it expired meanwhile; nothing of ours to release
 
     def keep_alive(self) -> None:
         """Restart the lock's timeout between messages of a long run."""
@@ -65,9 +72,43 @@ class SenderLane:
 
     def waiting_before(self, inbound_id: str) -> list[str]:
         """The lane's messages that arrived before `inbound_id` (all of them if it is not queued)."""
-        queued = read_list(self._redis, keys.mailbox(self._identity))
-        return queued[: queued.index(inbound_id)] if inbound_id in queued else queued
+        return _before(read_list(self._redis, keys.mailbox(self._identity)), inbound_id)
 
-    def leave(self, inbound_id: str) -> None:
-        """Take a message out of the lane (delivered, or failed for good)."""
-        self._redis.lrem(keys.mailbox(self._identity), 0, inbound_id)
+    def read_waiting(self, pipe: Pipeline) -> None:
+        """Queue on `pipe` the read `waiting_before` makes, so that it shares a round trip with the
+        reads that follow taking the lock (`waiting_in` reads its answer)."""
+        pipe.lrange(keys.mailbox(self._identity), 0, -1)
+
+    @staticmethod
+    def waiting_in(answer: Iterable[bytes | str], inbound_id: str) -> list[str]:
+        """`waiting_before(inbound_id)` from `read_waiting`'s answer."""
+        return _before(list_text(answer), inbound_id)
+
+    def leave(
+        self,
+        inbound_id: str | None,
+        *,
+        writes: Sequence[Callable[[Pipeline], None]] = (),
+        release: bool = False,
+    ) -> None:
+        """Take a message out of the lane (delivered, or failed for good; None: none), in one
+        transaction with `writes` (what says it was delivered) and, `release`, the lock's release
+        (inside `held`): one round trip where these were one each, and never one without the other."""
+        if inbound_id is None and not writes and not release:
+            return
+        with self._redis.pipeline() as pipe:
+            for write in writes:
+                write(pipe)
+            if inbound_id is not None:
+                pipe.lrem(keys.mailbox(self._identity), 0, inbound_id)
+            token = self._lock.local.token if release and self._held else None
+            if token is not None:
+                # redis-py's own release (compare the token, delete), in the same transaction.
+                pipe.eval(Lock.LUA_RELEASE_SCRIPT, 1, self._lock.name, token)
+            pipe.execute()
+        if token is not None:
+            self._held = False
+
+
+def _before(queued: list[str], inbound_id: str) -> list[str]:
+    return queued[: queued.index(inbound_id)] if inbound_id in queued else queued

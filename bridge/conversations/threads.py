@@ -14,12 +14,38 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
 from bridge.infra import keys
 from bridge.infra.connection import read_hash
 from bridge.intercom.models import ConversationState
 from bridge.model.messages import InboundMessage
+
+# `ThreadStore.record_inbound`'s write, against the thread as it is then. ARGV: the message's time,
+# its id ("" for none), its reply reference ("" to keep the one there), the open state. Times are
+# compared as numbers and written as given, so nothing is rounded.
+_RECORD_INBOUND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last = redis.call('HGET', KEYS[1], 'last_inbound_at')
+local state_at = redis.call('HGET', KEYS[1], 'state_at')
+local at = tonumber(ARGV[1])
+local fields = {'state', ARGV[4]}
+if not last or at > (tonumber(last) or 0) then
+  table.insert(fields, 'last_inbound_at'); table.insert(fields, ARGV[1])
+end
+if ARGV[2] ~= '' and (not last or at >= (tonumber(last) or 0)) then
+  table.insert(fields, 'last_inbound_id'); table.insert(fields, ARGV[2])
+end
+if not state_at or at > (tonumber(state_at) or 0) then
+  table.insert(fields, 'state_at'); table.insert(fields, ARGV[1])
+end
+if ARGV[3] ~= '' then
+  table.insert(fields, 'reply_reference'); table.insert(fields, ARGV[3])
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,21 @@ def continues(thread: Thread, *, now: float, new_conversation_after: float) -> b
     if thread.state is not ConversationState.CLOSED:
         return True
     return now - thread.closed_at < new_conversation_after
+
+
+def with_inbound(
+    thread: Thread, *, at: float, reply_reference: str | None = None, message_id: str = ""
+) -> Thread:
+    """`thread` once it records the customer's message of `at` (`ThreadStore.record_inbound`)."""
+    latest = bool(message_id) and at >= thread.last_inbound_at
+    return replace(
+        thread,
+        last_inbound_at=max(thread.last_inbound_at, at),
+        last_inbound_id=message_id if latest else thread.last_inbound_id,
+        state=ConversationState.OPEN,
+        state_at=max(thread.state_at, at),
+        reply_reference=reply_reference or thread.reply_reference,
+    )
 
 
 class ThreadStore:
@@ -154,30 +195,31 @@ class ThreadStore:
         return thread
 
     def record_inbound(
-        self, thread: Thread, *, at: float, reply_reference: str | None = None, message_id: str = ""
+        self,
+        thread: Thread,
+        *,
+        at: float,
+        reply_reference: str | None = None,
+        message_id: str = "",
+        pipe: Pipeline | None = None,
     ) -> Thread:
         """The customer wrote at `at` (their message `message_id`, the latest unless an older one
         arrived late): their message reopens a closed conversation in Intercom too, so a close
-        event older than it no longer applies."""
-        latest = bool(message_id) and at >= thread.last_inbound_at
-        updated = replace(
-            thread,
-            last_inbound_at=max(thread.last_inbound_at, at),
-            last_inbound_id=message_id if latest else thread.last_inbound_id,
-            state=ConversationState.OPEN,
-            state_at=max(thread.state_at, at),
-            reply_reference=reply_reference or thread.reply_reference,
-        )
-        self._redis.hset(
+        event older than it no longer applies. Compared with what the thread holds when the write
+        lands (`thread` may have been read before an Intercom call, and events change it meanwhile):
+        written on `pipe`, when given, to go with the delivery's last writes."""
+        updated = with_inbound(thread, at=at, reply_reference=reply_reference, message_id=message_id)
+        args = (
             keys.thread(thread.key),
-            mapping={
-                "last_inbound_at": str(updated.last_inbound_at),
-                "last_inbound_id": updated.last_inbound_id,
-                "state": updated.state.value,
-                "state_at": str(updated.state_at),
-                "reply_reference": updated.reply_reference,
-            },
+            str(at),
+            message_id,
+            reply_reference or "",
+            ConversationState.OPEN.value,
         )
+        if pipe is not None:
+            pipe.eval(_RECORD_INBOUND, 1, *args)
+        else:
+            self._redis.eval(_RECORD_INBOUND, 1, *args)
         return updated
 
     def record_labelled(self, thread: Thread, *, at: float) -> Thread:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -91,12 +92,21 @@ _HIREDIS_PACKING: dict[type[AbstractConnection], type[AbstractConnection]] = {
 
 def read_hash(client: Redis, key: str) -> dict[str, str]:
     """A hash as text (the bridge's clients keep bytes, which RQ requires)."""
-    raw = client.hgetall(key)
+    return hash_text(client.hgetall(key))
+
+
+def hash_text(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """An HGETALL's answer as text (one read in a pipeline, say)."""
     return {_text(name): _text(value) for name, value in raw.items()}
 
 
 def read_list(client: Redis, key: str) -> list[str]:
-    return [_text(item) for item in client.lrange(key, 0, -1)]
+    return list_text(client.lrange(key, 0, -1))
+
+
+def list_text(raw: Iterable[bytes | str]) -> list[str]:
+    """An LRANGE's answer as text."""
+    return [_text(item) for item in raw]
 
 
 def _text(value: bytes | str) -> str:

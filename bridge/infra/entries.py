@@ -31,7 +31,7 @@ from redis.client import Pipeline
 from bridge.core import freshness
 from bridge.core.context import request_id_fields
 from bridge.core.settings import Settings
-from bridge.infra.connection import read_hash
+from bridge.infra.connection import hash_text, read_hash
 
 STORED_AT = "received_at"
 REQUEST_ID = "request_id"
@@ -126,6 +126,12 @@ class HashEntries:
         values = read_hash(self.redis, key)
         return Fields(values) if values else None
 
+    @staticmethod
+    def fields_of(answer: Mapping[bytes | str, bytes | str]) -> Fields | None:
+        """`read`'s result from an HGETALL sent in a pipeline with other commands."""
+        values = hash_text(answer)
+        return Fields(values) if values else None
+
     def store(self, pipe: Pipeline, key: str, fields: Mapping[str, str]) -> None:
         """Queue on `pipe` the write of `fields`, creating the entry if need be, and its lifetime
         (restarted: the retention counts from the latest write)."""
@@ -136,6 +142,13 @@ class HashEntries:
         """Write `fields` into the entry at `key` if it still exists; False when it does not."""
         flat = [item for pair in fields.items() for item in pair]
         return bool(self._update(keys=[key], args=flat))
+
+    @staticmethod
+    def queue_update(pipe: Pipeline, key: str, fields: Mapping[str, str]) -> None:
+        """`update`, queued on `pipe` to go with other writes. The script's text, not its digest:
+        a Redis restarted since has forgotten it, and a transaction cannot load it halfway."""
+        flat = [item for pair in fields.items() for item in pair]
+        pipe.eval(_UPDATE_EXISTING, 1, key, *flat)
 
     def set_once(self, key: str, name: str, value: str) -> bool:
         """Write field `name` into the entry at `key` if it exists and has none yet: True for the

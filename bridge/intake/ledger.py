@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -173,6 +173,17 @@ class InboundLedger:
         fields = self._entries.read(keys.inbound(entry_id))
         return InboundEntry.read(entry_id, fields) if fields else None
 
+    def get_after(
+        self, entry_id: str, reads: Callable[[Pipeline], None]
+    ) -> tuple[list[Any], InboundEntry | None]:
+        """`get`, in one round trip after the commands `reads` queues: their answers, and the entry."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            reads(pipe)
+            pipe.hgetall(keys.inbound(entry_id))
+            *answers, raw = pipe.execute()
+        fields = self._entries.fields_of(raw)
+        return answers, (InboundEntry.read(entry_id, fields) if fields else None)
+
     # Updates go only to an entry that still exists (`HashEntries.update`): an expired entry stays
     # gone. Each recovery point is recorded the moment Intercom answered: the next attempt resumes
     # after it.
@@ -195,13 +206,11 @@ class InboundLedger:
 
     def mark_delivered(self, entry_id: str, conversation_id: str, *, at: float) -> None:
         """Delivered into `conversation_id` at `at`: a retry or a replay does nothing more."""
-        self._update(
-            entry_id,
-            status=Status.DELIVERED.value,
-            conversation_id=conversation_id,
-            delivered_at=timestamp(at),
-            error="",
-        )
+        self._update(entry_id, **_delivered(conversation_id, at))
+
+    def queue_delivered(self, pipe: Pipeline, entry_id: str, conversation_id: str, *, at: float) -> None:
+        """`mark_delivered`, queued on `pipe`: the delivery sends it with the lane's leave."""
+        self._entries.queue_update(pipe, keys.inbound(entry_id), _delivered(conversation_id, at))
 
     def requeue(self, entry_id: str) -> None:
         """Queued again (a replay), its recovery points kept."""
@@ -221,3 +230,12 @@ class InboundLedger:
 
     def _update(self, entry_id: str, **fields: str) -> None:
         self._entries.update(keys.inbound(entry_id), fields)
+
+
+def _delivered(conversation_id: str, at: float) -> dict[str, str]:
+    return {
+        "status": Status.DELIVERED.value,
+        "conversation_id": conversation_id,
+        "delivered_at": timestamp(at),
+        "error": "",
+    }

@@ -15,15 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bridge.contacts.resolution import IdentityMap
-from bridge.conversations.attachments import AttachmentResolver
-from bridge.conversations.delivery import Deliverer, Result
-from bridge.conversations.media import media_store
+from bridge.conversations.delivery import Result
 from bridge.intake.ledger import InboundLedger, RawPayload, Status, inbound_id
 from bridge.intercom.client import IntercomClient
-from bridge.intercom.models import ContactRef
-from bridge.providers.registry import ADAPTERS
-from tests.conversations.support import CUSTOMER, opened_thread
+from tests.conversations.support import deliverer, known_conversation
 from tests.helpers import inbound_sms
 from tests.intercom_openapi import conformance_problems
 
@@ -54,14 +49,7 @@ class DiesAtTheReply(httpx.BaseTransport):
 @pytest.fixture
 def conversation(sandbox, redis_client) -> dict[str, Any]:
     """The customer's open conversation, which the bridge opened and remembers."""
-    lead = sandbox.seed_contact(role="lead", phone=CUSTOMER)
-    opened = sandbox.api(
-        "POST", "/conversations", json={"from": {"type": "lead", "id": lead["id"]}, "body": "first"}
-    )
-    conversation_id = str(opened.json()["conversation_id"])
-    IdentityMap(redis_client).set(f"phone:{CUSTOMER}", ContactRef(lead["id"], "lead"))
-    opened_thread(redis_client, lead["id"], conversation_id=conversation_id)
-    return {"id": conversation_id, "contact_id": lead["id"]}
+    return known_conversation(sandbox, redis_client)
 
 
 @pytest.fixture
@@ -84,14 +72,8 @@ def deliver(redis_client, settings, tmp_path) -> Iterator[Any]:
         intercom = IntercomClient.from_settings(settings, transport=transport)
         media = httpx.Client()
         clients.append(media)
-        attachments = AttachmentResolver(
-            settings=settings, store=media_store(settings.data_dir, 14), adapters=ADAPTERS, http=media
-        )
         with intercom:
-            deliverer = Deliverer(
-                redis_client=redis_client, intercom=intercom, attachments=attachments, settings=settings
-            )
-            return deliverer.deliver(entry_id).result
+            return deliverer(redis_client, settings, intercom, media).deliver(entry_id).result
 
     yield run
     for client in clients:
