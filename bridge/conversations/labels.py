@@ -19,7 +19,9 @@ is learned once for every process, and kept in Redis (`keys.INTERCOM_DEFINITIONS
 attributes defined (conversation attributes have an API of their own,
 `/conversations/attributes`; `/data_attributes` only knows contacts and companies in 2.16) and
 each tag's id. Someone deleting a tag or an attribute in Intercom is met by defining it again,
-once.
+once. On a fresh workspace many jobs start at once (a threaded worker runs 50): one of them asks
+Intercom, the others wait for its answer in Redis (`Definitions.learned`), so the workspace is
+asked once, not once per job in flight.
 
 Intercom refusing a label (a token without the permission, say) never costs the message: it is
 logged, and the conversation goes unlabelled. Intercom being unavailable fails the job, which
@@ -32,6 +34,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from uuid import uuid4
 
 from redis import Redis
 
@@ -58,6 +61,11 @@ CHANNEL_TAGS = {"sms": "SMS", "mms": "SMS", "whatsapp": "WhatsApp"}
 # What the definitions hash says once every attribute above is defined: adding an attribute to
 # the bridge changes it, and the next conversation defines the new one.
 _DEFINED = ",".join(sorted(ATTRIBUTES))
+# One job at a time asks Intercom for a definition; the others look for its answer every
+# `_LOOK_SECONDS`, for up to `_WAIT_SECONDS` (a call waits for the rate budget's slot, and
+# defining the attributes is up to four calls), then ask themselves: the one asking may have died.
+_WAIT_SECONDS = 20.0
+_LOOK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -98,8 +106,10 @@ class Definitions:
     def ensure_attributes(self) -> bool:
         """Define the bridge's conversation attributes unless known to be defined; whether
         Intercom was asked (then a refusal of their values is not an outdated record)."""
-        if _text(self._redis.hget(keys.INTERCOM_DEFINITIONS, "attributes")) == _DEFINED:
-            return False
+        _, asked = self.learned("attributes", self._define_attributes, wanted=_DEFINED)
+        return asked
+
+    def _define_attributes(self) -> str:
         names = self._intercom.conversation_attribute_names()
         for name, description in ATTRIBUTES.items():
             if name in names:
@@ -110,20 +120,50 @@ class Definitions:
                 # Another worker defined it in the meantime: fine. Anything else is a refusal.
                 if name not in self._intercom.conversation_attribute_names():
                     raise
-        self._redis.hset(keys.INTERCOM_DEFINITIONS, "attributes", _DEFINED)
-        return True
+        return _DEFINED
+
+    def learned(self, field: str, learn: Callable[[], str], *, wanted: str | None = None) -> tuple[str, bool]:
+        """What the definitions hash holds at `field` (it will do: `wanted`, else anything), and
+        whether this job asked Intercom for it (`learn`, which answers the value to record).
+
+        Only the job holding the field's claim asks; the others wait for its answer, so that the
+        jobs a fresh workspace's first messages start together do not all ask. The claim lapses
+        (`_WAIT_SECONDS`), and a waiter past that asks too: the claimant may have died or failed.
+        """
+        known = self._known(field, wanted)
+        if known is not None:
+            return known, False
+        claim, token = keys.definition_claim(field), uuid4().hex
+        deadline = time.monotonic() + _WAIT_SECONDS
+        while not self._redis.set(claim, token, nx=True, px=int(_WAIT_SECONDS * 1000)):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(_LOOK_SECONDS)
+            known = self._known(field, wanted)
+            if known is not None:
+                return known, False
+        try:
+            # Claimed once the one before us recorded its answer and let go: nothing left to ask.
+            known = self._known(field, wanted)
+            if known is not None:
+                return known, False
+            value = learn()
+            self._redis.hset(keys.INTERCOM_DEFINITIONS, field, value)
+        finally:
+            if _text(self._redis.get(claim)) == token:
+                self._redis.delete(claim)
+        return value, True
+
+    def _known(self, field: str, wanted: str | None) -> str | None:
+        value = _text(self._redis.hget(keys.INTERCOM_DEFINITIONS, field))
+        return value if value and (wanted is None or value == wanted) else None
 
     def forget_attributes(self) -> None:
         self._redis.hdel(keys.INTERCOM_DEFINITIONS, "attributes")
 
     def tag_id(self, name: str) -> tuple[str, bool]:
         """The tag's id, and whether Intercom was asked for it (else it was known)."""
-        known = _text(self._redis.hget(keys.INTERCOM_DEFINITIONS, f"tag:{name}"))
-        if known:
-            return known, False
-        tag_id = self._intercom.tag_id(name)
-        self._redis.hset(keys.INTERCOM_DEFINITIONS, f"tag:{name}", tag_id)
-        return tag_id, True
+        return self.learned(f"tag:{name}", lambda: self._intercom.tag_id(name))
 
     def forget_tag(self, name: str) -> None:
         self._redis.hdel(keys.INTERCOM_DEFINITIONS, f"tag:{name}")

@@ -148,6 +148,11 @@ REPLY_CATCHUP_LEASE = f"{PREFIX}catchup:replies:lease"
 INTERCOM_DEFINITIONS = f"{PREFIX}intercom:definitions"
 
 
+def definition_claim(field: str) -> str:
+    """Held by the one job asking Intercom for `field` of `INTERCOM_DEFINITIONS`; the others wait."""
+    return f"{INTERCOM_DEFINITIONS}:asking:{field}"
+
+
 def reply_catchup_seen(conversation_id: str) -> str:
     return f"{PREFIX}catchup:replies:seen:{conversation_id}"
 
