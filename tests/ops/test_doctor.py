@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -317,7 +318,23 @@ def own_redis(tmp_path: Path) -> Iterator[str]:
     try:
         yield server.connection_url
     finally:
+        _initial_aof_written(server.connection_url)
         server.stop()
+
+
+def _initial_aof_written(url: str, timeout: float = 10.0) -> None:
+    """Until the AOF that `CONFIG SET appendonly yes` starts is written: Valkey refuses SIGTERM
+    while it is, and the stop would wait out its 5 s timeout and then kill it."""
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            persistence = client.info("persistence")
+            if not (persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"]):
+                return
+            time.sleep(0.01)
+    finally:
+        client.close()
 
 
 def test_appendonly_off_is_a_warning_and_on_is_ok(own_redis: str) -> None:
