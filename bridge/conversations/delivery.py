@@ -23,7 +23,7 @@ this one. Each delivery resumes from the ledger's recovery points:
    copies of the files go (Intercom holds them).
 
 Each record (the entry, the identity, the thread) is read once under the lane and handed down:
-a known contact's message into its open conversation is nine Redis round trips.
+a known contact's message into its open conversation is seven Redis round trips.
 
 A reply Intercom refuses because of its files (a 4xx other than 404, 409 or 410) is posted again
 without them, each file linked or withheld with a line saying why: the text always arrives.
@@ -51,7 +51,7 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from bridge.contacts.matching import ContactPriority, chosen_text
+from bridge.contacts.matching import ContactPriority, MatchRule, chosen_text
 from bridge.contacts.resolution import IdentityMap, resolve_contact
 from bridge.conversations.attachments import AttachmentResolver, Attachments, HeldFile, Progress
 from bridge.conversations.customer_time import CustomerTime, customer_time
@@ -159,6 +159,8 @@ class Deliverer:
         # the lane's leave in one transaction (`SenderLane.leave`). Each is also done again by a
         # retry that finds it missing, so a death before they land loses nothing.
         self._pending: list[Callable[[Pipeline], None]] = []
+        # Threads read ahead under the lane, with its queue (`deliver`), each used once (`_thread`).
+        self._read_ahead: dict[str, Thread | None] = {}
 
     def deliver(self, inbound_id: str) -> Delivery:
         """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
@@ -170,9 +172,19 @@ class Deliverer:
         lane = SenderLane(self._redis, entry.message.sender.lane_key, worker_ttl=self._settings.worker_ttl)
         with lane.held():
             # The entry again, under the lock (another job of the lane may have delivered it, or got
-            # further), with the lane's queue: one round trip.
-            (queued,), fresh = self._ledger.get_after(inbound_id, lane.read_waiting)
-            for earlier_id in lane.waiting_in(queued, inbound_id):
+            # further), with the lane's queue and the message's thread: one round trip.
+            key = thread_key(entry.message)
+
+            def reads(pipe: Pipeline) -> None:
+                lane.read_waiting(pipe)
+                self._threads.read_later(pipe, key)
+
+            (queued, thread), fresh = self._ledger.get_after(inbound_id, reads)
+            earlier = lane.waiting_in(queued, inbound_id)
+            self._read_ahead.clear()
+            if not earlier and fresh is not None and thread_key(fresh.message) == key:
+                self._read_ahead[key] = self._threads.from_answer(key, thread)  # no one else changed it
+            for earlier_id in earlier:
                 self._deliver_earlier(earlier_id, lane)
                 lane.keep_alive()
             try:
@@ -198,6 +210,12 @@ class Deliverer:
             lane.leave(None, writes=self._take_pending())
             return
         lane.leave(inbound_id if delivery.result is not Result.WAITING else None, writes=self._take_pending())
+
+    def _thread(self, key: str) -> Thread | None:
+        """The thread at `key`: as read ahead, the first time, else from Redis."""
+        if key in self._read_ahead:
+            return self._read_ahead.pop(key)
+        return self._threads.get(key)
 
     def _take_pending(self) -> list[Callable[[Pipeline], None]]:
         pending, self._pending = self._pending, []
@@ -263,7 +281,7 @@ class Deliverer:
         if progress is None:
             progress, contact, thread = self._first_call(carrier, message, contact, attachments, files)
         else:  # an earlier attempt made the first call: its bookkeeping again (it is idempotent)
-            before = self._threads.get(thread_key(message))
+            before = self._thread(thread_key(message))
             thread = self._keep_thread(carrier, message, contact, progress, before)
         created_at = self._customer_time(message).created_at
         for index in range(progress.batches, len(files)):
@@ -305,7 +323,7 @@ class Deliverer:
         sent = self._customer_time(message)
         body = "\n".join([body, *attachments.notes, *([sent.late_line] if sent.late_line else [])])
         key = thread_key(message)
-        thread = self._threads.get(key) or self._variant_thread(key, message)
+        thread = self._thread(key) or self._variant_thread(key, message)
         first = files[0] if files else []
         earlier = self._postings.already_posted(carrier, TEXT)
         if earlier is not None:  # an attempt that stopped before recording it had posted the text
@@ -511,7 +529,12 @@ class Deliverer:
         )
         contact = follow_alias(self._redis, ContactRef(id=decision.contact_id, role=decision.role))
         match = decision.to_record()
-        self._ledger.record_contact(carrier.inbound_id, contact, match)
+        # A match Intercom was asked for (a search, a new lead) is recorded at once; the identity
+        # map's goes with the entry's next write (the reply's intent): a retry finds it again.
+        asked = decision.rule is not MatchRule.IDENTITY_MAP
+        if asked:
+            self._read_ahead.clear()  # the thread may have changed during those calls (a merge)
+        self._ledger.record_contact(carrier.inbound_id, contact, match, with_next_write=not asked)
         return replace(carrier, contact=contact, match=match), contact
 
     def _note_ambiguity(self, match: Mapping[str, Any], conversation_id: str) -> None:

@@ -10,6 +10,7 @@ agent's reply in a conversation finds its thread.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -18,7 +19,7 @@ from redis.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
 from bridge.infra import keys
-from bridge.infra.connection import read_hash
+from bridge.infra.connection import hash_text, read_hash
 from bridge.intercom.models import ConversationState
 from bridge.model.messages import InboundMessage
 
@@ -128,6 +129,17 @@ class ThreadStore:
 
     def get(self, key: str) -> Thread | None:
         data = read_hash(self._redis, keys.thread(key))
+        return _from_fields(key, data) if data else None
+
+    @staticmethod
+    def read_later(pipe: Pipeline, key: str) -> None:
+        """Queue `get`'s read on `pipe`, to share a round trip with others (`from_answer` reads it)."""
+        pipe.hgetall(keys.thread(key))
+
+    @staticmethod
+    def from_answer(key: str, answer: Mapping[bytes | str, bytes | str]) -> Thread | None:
+        """`get(key)` from `read_later`'s answer."""
+        data = hash_text(answer)
         return _from_fields(key, data) if data else None
 
     def save(self, thread: Thread) -> None:

@@ -141,6 +141,8 @@ class InboundLedger:
         self._entries = HashEntries(redis_client, settings)
         self._queue = inbound_queue(redis_client)
         self._record_failure = redis_client.register_script(_RECORD_FAILURE)
+        # Recovery points that may wait for the entry's next write (`record_contact`), by entry.
+        self._with_next: dict[str, dict[str, str]] = {}
 
     def accept(self, message: InboundMessage, raw: RawPayload) -> Outcome:
         """Store and queue `message` exactly once; a repeat of a stored message is a duplicate."""
@@ -188,9 +190,17 @@ class InboundLedger:
     # gone. Each recovery point is recorded the moment Intercom answered: the next attempt resumes
     # after it.
 
-    def record_contact(self, entry_id: str, contact: ContactRef, match: Mapping[str, Any]) -> None:
-        """The contact the message was matched to, and how."""
-        self._update(entry_id, contact_id=contact.id, contact_role=contact.role, match=json.dumps(match))
+    def record_contact(
+        self, entry_id: str, contact: ContactRef, match: Mapping[str, Any], *, with_next_write: bool = False
+    ) -> None:
+        """The contact the message was matched to, and how. `with_next_write`: in the entry's next
+        write through this ledger (the reply's intent, say), not one of its own: for a match that
+        made no Intercom call (the identity map's), which a retry makes again if it never lands."""
+        fields = {"contact_id": contact.id, "contact_role": contact.role, "match": json.dumps(match)}
+        if with_next_write:
+            self._with_next.setdefault(entry_id, {}).update(fields)
+        else:
+            self._update(entry_id, **fields)
 
     def forget_contact(self, entry_id: str) -> None:
         """The recorded contact no longer exists in Intercom: the next attempt matches afresh."""
@@ -210,7 +220,8 @@ class InboundLedger:
 
     def queue_delivered(self, pipe: Pipeline, entry_id: str, conversation_id: str, *, at: float) -> None:
         """`mark_delivered`, queued on `pipe`: the delivery sends it with the lane's leave."""
-        self._entries.queue_update(pipe, keys.inbound(entry_id), _delivered(conversation_id, at))
+        fields = {**self._with_next.pop(entry_id, {}), **_delivered(conversation_id, at)}
+        self._entries.queue_update(pipe, keys.inbound(entry_id), fields)
 
     def requeue(self, entry_id: str) -> None:
         """Queued again (a replay), its recovery points kept."""
@@ -229,7 +240,7 @@ class InboundLedger:
         return bool(recorded)
 
     def _update(self, entry_id: str, **fields: str) -> None:
-        self._entries.update(keys.inbound(entry_id), fields)
+        self._entries.update(keys.inbound(entry_id), {**self._with_next.pop(entry_id, {}), **fields})
 
 
 def _delivered(conversation_id: str, at: float) -> dict[str, str]:

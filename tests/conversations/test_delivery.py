@@ -72,11 +72,17 @@ def test_a_known_contacts_message_into_its_open_conversation_reads_each_record_o
     assert len(trips.commands("HGETALL", keys.identity(IDENTITY))) == 1
     assert len(trips.commands("HGETALL", keys.thread(thread_key))) == 1
     assert trips.commands("HSET", keys.identity(IDENTITY)) == []
+    # The thread with the lane's queue and the entry under the lock, in one round trip.
+    [under_lock] = [trip for trip in trips.sent if ("HGETALL", keys.thread(thread_key)) in trip]
+    assert ("HGETALL", keys.inbound(second)) in under_lock
+    # The identity map's match goes with the reply's intent: one write to the entry before the post.
+    [intent] = trips.commands("EVALSHA")
+    assert intent[3] == keys.inbound(second) and "contact_id" in intent and "posting" in intent
     # The delivered mark, the thread's record, the lane's leave and the lock's release: one transaction.
     last = [command[0] for command in trips.sent[-1]]
     assert last[0] == "MULTI" and last[-1] == "EXEC"
     assert ("LREM", keys.mailbox(IDENTITY)) in {command[:2] for command in trips.sent[-1]}
-    assert len(trips.sent) <= 9
+    assert len(trips.sent) <= 7
 
     entry = InboundLedger(redis_client, settings).get(second)
     assert entry is not None and (entry.status, entry.conversation_id) == (
