@@ -71,7 +71,6 @@ HUNG_GRACE_SECONDS = 60
 MONITOR_SECONDS = 0.5
 # A list the process pushes one token per thread to when it stops; gone a minute after (tokens
 # of busy threads, which stop after their job without dequeuing, are never taken).
-WAKE_KEY = keys.PREFIX + "worker:wake:{}"
 WAKE_TTL_SECONDS = 60
 # Redis connections a process needs beside two per thread (its dequeue or job's, and RQ's
 # command channel, a pubsub each): the main thread's (heartbeats, maintenance, the wake), the
@@ -223,7 +222,7 @@ class ThreadPool:
         pool.max_connections = max(pool.max_connections, 2 * concurrency + SPARE_CONNECTIONS)
         self.job_monitoring_interval = timings.job_monitoring_interval
         self.maintenance_interval = timings.maintenance_interval
-        self.wake_key = WAKE_KEY.format(uuid.uuid4().hex)
+        self.wake_key = keys.worker_wake(uuid.uuid4().hex)
         queue_class = type("WakeableQueue", (WakeableQueue,), {"wake_key": self.wake_key})
         self.max_jobs = settings.worker_max_jobs if max_jobs is None else max_jobs
         self.max_memory_mb = settings.worker_max_memory_mb if max_memory_mb is None else max_memory_mb
@@ -286,6 +285,10 @@ class ThreadPool:
         # The scheduler moves delayed retries back onto the queue: one per process, started here
         # rather than from a thread (it forks its own process). The worker stops it on teardown.
         self.workers[0]._start_scheduler(burst, "WARNING")
+        if burst:
+            # It enqueued what was due and started no process: keep maintenance from starting one,
+            # which would outlive a burst.
+            self.workers[0].scheduler = None
         self.maintain()  # before any thread looks: a dead process's jobs are queued again first
         threads = [
             threading.Thread(

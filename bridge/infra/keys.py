@@ -43,6 +43,8 @@ window (Meta retries for up to 7 days), so a redelivered message always meets it
 | bridge:forget:contact:{contact_id}    | string | retention  | Intercom deleted it: its forgetting is queued|
 | bridge:forget:key                     | string | forever    | id of the key forgotten customers hash under |
 | bridge:intercom:definitions           | hash   | forever    | conversation attributes defined, tag ids     |
+| bridge:intercom:definitions:asking:{f}| string | 20 s       | one job is asking Intercom for definition f  |
+| bridge:worker:wake:{process}          | list   | 1 minute   | a stopping threaded worker wakes its threads |
 
 A metric's hash holds one field per series: the JSON list of its label values (a histogram's
 end with the bucket's upper bound, or `sum`), valued by HINCRBYFLOAT. Counters only grow;
@@ -151,6 +153,12 @@ INTERCOM_DEFINITIONS = f"{PREFIX}intercom:definitions"
 def definition_claim(field: str) -> str:
     """Held by the one job asking Intercom for `field` of `INTERCOM_DEFINITIONS`; the others wait."""
     return f"{INTERCOM_DEFINITIONS}:asking:{field}"
+
+
+def worker_wake(process: str) -> str:
+    """The list a threaded worker process (`workers.threaded`) pushes to when it stops: its idle
+    threads wait on it beside the queues."""
+    return f"{PREFIX}worker:wake:{process}"
 
 
 def reply_catchup_seen(conversation_id: str) -> str:
