@@ -144,7 +144,8 @@ def test_a_retry_on_another_machine_fetches_the_files_again(
     a, _ = web
     standin = providers_at_standin
     standin.state.media["ME1"] = StoredMedia(PNG, "image/png")
-    sandbox.fault(503, times=4, path_prefix="/conversations/")  # the first attempt's files, refused
+    # The first attempt's files refused: its reply, then every quick retry of its look for that reply.
+    sandbox.fault(503, times=5, path_prefix="/conversations/")
     request = signed_twilio(
         a.url,
         get_settings(),
