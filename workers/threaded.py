@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import os
 import resource
 import signal
@@ -67,6 +68,8 @@ log = logging.getLogger(__name__)
 
 # How long past its timeout a job may still run before its thread counts as wedged.
 HUNG_GRACE_SECONDS = 60
+# A thread's heartbeats closer than this to its last are skipped (`ThreadWorker.heartbeat`).
+HEARTBEAT_SPACING_SECONDS = 5.0
 # How often the process's main thread looks at its threads.
 MONITOR_SECONDS = 0.5
 # A list the process pushes one token per thread to when it stops; gone a minute after (tokens
@@ -114,10 +117,18 @@ class ThreadWorker(JobContextSimpleWorker):
     main thread, heartbeats while busy, and a stop the process asks for."""
 
     death_penalty_class = TimerDeathPenalty
+    # RQ's bookkeeping left out or merged (each method says how); `RQBookkeeping` has none,
+    # for `bench/rq_overhead.py` to measure against. Looked at and kept: the worker's
+    # statistics (HINCRBY successful_job_count, HINCRBYFLOAT total_working_time: two commands
+    # in a transaction RQ sends anyway, within the bench's noise, and rq-dashboard shows them).
+    cuts: ClassVar[frozenset[str]] = frozenset({"heartbeats"})
 
     def __init__(self, *args: Any, pool: ThreadPool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pool = pool
+        self._last_beat = -math.inf
+        # Well inside the shortest TTL a heartbeat sets (`job_monitoring_interval + 60`).
+        self._beat_spacing = min(HEARTBEAT_SPACING_SECONDS, self.job_monitoring_interval / 2)
         self._beat_lock = threading.Lock()
         self._in_flight: tuple[Job, Execution] | None = None
         self._deadline: float | None = None
@@ -126,15 +137,22 @@ class ThreadWorker(JobContextSimpleWorker):
         """Signals reach the main thread only: the process stops its threads (`ThreadPool`)."""
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
-        """RQ's worker heartbeat (three commands) in one round trip. RQ sends it several times per
-        job and twice per idle look at the queues: with dozens of threads a process, its
-        separate round trips were most of an idle process's CPU."""
+        """RQ's worker heartbeat (three commands) in one round trip, and none a few seconds after
+        the last: RQ sends one before and after each dequeue and after each job, besides the one
+        in the job's preparation (always sent: it is in that round trip), so most of a busy
+        thread's were for a key refreshed a moment before. A skipped one leaves the worker's key
+        at least `worker_ttl + 55` s to live, and a thread heartbeats again before its next
+        blocking wait (at most `worker_ttl - 15` s) or, busy, from the main thread (`beat`)."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
+            self._last_beat = time.monotonic()
+            return
+        if "heartbeats" in self.cuts and time.monotonic() - self._last_beat < self._beat_spacing:
             return
         with self.connection.pipeline(transaction=False) as own:
             super().heartbeat(timeout, own)
             own.execute()
+        self._last_beat = time.monotonic()
 
     @property
     def should_run_maintenance_tasks(self) -> bool:
@@ -201,6 +219,13 @@ class ThreadWorker(JobContextSimpleWorker):
         self._stop_requested = True
 
 
+class RQBookkeeping(ThreadWorker):
+    """A `ThreadWorker` that keeps RQ's bookkeeping as RQ does it (the heartbeat in one round
+    trip aside): the baseline `bench/rq_overhead.py` measures the cuts against."""
+
+    cuts: ClassVar[frozenset[str]] = frozenset()
+
+
 class ThreadPool:
     """`concurrency` `ThreadWorker`s in this process, watched by the calling (main) thread."""
 
@@ -213,6 +238,7 @@ class ThreadPool:
         name: str | None = None,
         max_jobs: int | None = None,
         max_memory_mb: int | None = None,
+        worker_class: type[ThreadWorker] | None = None,
     ) -> None:
         timings = worker_timings(settings.worker_ttl)
         self.connection = connection
@@ -227,7 +253,7 @@ class ThreadPool:
         self.max_jobs = settings.worker_max_jobs if max_jobs is None else max_jobs
         self.max_memory_mb = settings.worker_max_memory_mb if max_memory_mb is None else max_memory_mb
         self.workers = [
-            ThreadWorker(
+            (worker_class or ThreadWorker)(
                 list(QUEUES),
                 connection=connection,
                 serializer=JSONSerializer,
