@@ -56,7 +56,7 @@ from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import as_text
-from rq.worker.base import BaseWorker
+from rq.worker.base import BaseWorker, WorkerStatus
 
 from bridge.core.settings import Settings
 from bridge.infra import keys
@@ -121,7 +121,7 @@ class ThreadWorker(JobContextSimpleWorker):
     # for `bench/rq_overhead.py` to measure against. Looked at and kept: the worker's
     # statistics (HINCRBY successful_job_count, HINCRBYFLOAT total_working_time: two commands
     # in a transaction RQ sends anyway, within the bench's noise, and rq-dashboard shows them).
-    cuts: ClassVar[frozenset[str]] = frozenset({"heartbeats"})
+    cuts: ClassVar[frozenset[str]] = frozenset({"heartbeats", "state"})
 
     def __init__(self, *args: Any, pool: ThreadPool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -154,6 +154,15 @@ class ThreadWorker(JobContextSimpleWorker):
             own.execute()
         self._last_beat = time.monotonic()
 
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        """RQ's state (busy, idle), not written again as it is: RQ writes "idle" after each job
+        and again before each dequeue, each in a round trip of its own; the first now goes
+        with the job's last transaction (`cleanup_execution`), the others are skipped. `rq
+        info` and the dashboards read the same states at the same moments."""
+        if "state" in self.cuts and pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
+
     @property
     def should_run_maintenance_tasks(self) -> bool:
         """Never from a job thread: the process's main thread runs RQ's maintenance
@@ -176,6 +185,9 @@ class ThreadWorker(JobContextSimpleWorker):
         with self._beat_lock:
             self._in_flight = None
         super().cleanup_execution(job, pipeline, execution)
+        if "state" in self.cuts:
+            # Idle with the job's last transaction (success, failure or retry), not after it.
+            super().set_state(WorkerStatus.IDLE, pipeline)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self._deadline = time.monotonic() + (job.timeout or Queue.DEFAULT_TIMEOUT)

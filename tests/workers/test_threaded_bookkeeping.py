@@ -1,9 +1,10 @@
 """RQ's bookkeeping in the threaded worker (`workers.threaded.ThreadWorker`), on a real Redis:
 fewer commands a job than RQ sends, and what ops read unchanged (a finished job's status, end
-time and registry; `rq info`'s worker list)."""
+time and registry; `rq info`'s worker list with each worker's state)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import redis
@@ -82,9 +83,10 @@ def test_a_job_costs_fewer_redis_commands_and_round_trips_than_rqs_bookkeeping(s
 
     # RQ 3.0's own: 56 commands in 14 round trips.
     assert rq_commands >= 54 and rq_round_trips >= 13
-    # Without the heartbeats a moment after the last: 47 commands in 11.
-    assert commands <= rq_commands - 8
-    assert round_trips <= rq_round_trips - 2
+    # Without the heartbeats a moment after the last and the idle state written twice in round
+    # trips of its own: 46 commands in 9.
+    assert commands <= rq_commands - 9
+    assert round_trips <= rq_round_trips - 4
 
 
 def test_a_finished_job_reads_as_before(settings, redis_client):
@@ -100,3 +102,22 @@ def test_a_finished_job_reads_as_before(settings, redis_client):
     watched.refresh()
     # `rq info` listed its worker, busy, while it ran.
     assert watched.return_value() == ["busy", watched.worker_name]
+
+
+def test_a_thread_is_idle_once_its_job_is_done_and_listed_throughout(settings, redis_client):
+    pool = ThreadPool(redis_client, settings, 1, max_jobs=0, max_memory_mb=0)
+    [worker] = pool.workers
+    worker.register_birth()
+    try:
+        job = enqueue(redis_client, "add", 1, 1)
+        queue = Queue(INBOUND_QUEUE, connection=redis_client, serializer=JSONSerializer)
+        job = Job.fetch(job.id, connection=redis_client, serializer=JSONSerializer)
+
+        worker.execute_job(job, queue)
+
+        [listed] = [w for w in Worker.all(connection=redis_client) if w.name == worker.name]
+        assert listed.get_state() == "idle" and listed.pid == os.getpid()
+        assert listed.last_heartbeat is not None
+        assert job.get_status() == JobStatus.FINISHED
+    finally:
+        worker.register_death()
