@@ -34,9 +34,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from uuid import uuid4
 
 from redis import Redis
+from redis.exceptions import LockError
 
 from bridge.conversations.routing import Route
 from bridge.conversations.threads import Thread, ThreadStore
@@ -133,9 +133,10 @@ class Definitions:
         known = self._known(field, wanted)
         if known is not None:
             return known, False
-        claim, token = keys.definition_claim(field), uuid4().hex
+        # redis-py's lock: its release deletes the claim only while it is still this job's.
+        claim = self._redis.lock(keys.definition_claim(field), timeout=_WAIT_SECONDS)
         deadline = time.monotonic() + _WAIT_SECONDS
-        while not self._redis.set(claim, token, nx=True, px=int(_WAIT_SECONDS * 1000)):
+        while not claim.acquire(blocking=False):
             if time.monotonic() >= deadline:
                 break
             time.sleep(_LOOK_SECONDS)
@@ -150,8 +151,10 @@ class Definitions:
             value = learn()
             self._redis.hset(keys.INTERCOM_DEFINITIONS, field, value)
         finally:
-            if _text(self._redis.get(claim)) == token:
-                self._redis.delete(claim)
+            try:
+                claim.release()
+            except LockError:
+                pass  # never claimed (waited out), or it lapsed meanwhile: nothing of ours to let go
         return value, True
 
     def _known(self, field: str, wanted: str | None) -> str | None:
