@@ -27,7 +27,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.worker.base import BaseWorker
 
-from bridge.core.context import job_context
+from bridge.core.context import job_context, sane_request_id
 from bridge.core.logs import mask
 from bridge.core.settings import Settings, get_settings
 from bridge.core.tls import tls_context
@@ -87,12 +87,21 @@ _LEDGERS: dict[JobKind, Callable[[Redis, Settings], Ledger]] = {
 
 
 def request_id_of(job: Job) -> str | None:
-    """The request id stored with the record the job works on (`bridge.infra.queueing` says
-    which record that is).
+    """The id of the request that queued the job.
+
+    From the job's meta (`bridge.infra.queueing`), which RQ read with the job: reading the record
+    instead costs every job a round trip, and an inbound message's record a parse. Checked as a
+    request id is on arrival, since it goes into every log line. A job without one in its meta
+    (queued by an earlier version, outside a request, or by a caller whose request did not bring
+    the record: `JobType.options`) has it from the record it works on, which stores the id of the
+    request that brought it (`bridge.infra.queueing` says which record).
 
     None when there is none or it cannot be read: a log field is never worth failing a job for,
     and a job whose record is missing fails on its own, with the reason.
     """
+    carried = job.meta.get("request_id")
+    if isinstance(carried, str) and (request_id := sane_request_id(carried)) is not None:
+        return request_id
     try:
         kind, record_id = record_of(job) or (None, "")
         ledger = _LEDGERS.get(kind) if kind is not None else None

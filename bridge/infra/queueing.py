@@ -10,6 +10,10 @@ worker code and nothing is pickled. Job ids derive from the record's id, so a jo
 found from its message and vice versa. RQ stores the dotted path and the keyword argument with
 every queued job: a deployment upgraded with jobs in its queues runs them by those, so neither
 ever changes (`tests/workers/test_jobs_queued_before.py`).
+
+A job on a record carries the id of the request it was queued in (`bridge.core.context`) in its
+RQ meta: RQ reads the meta with the job, so the worker's log context has it without reading the
+record (`workers.context.request_id_of`), which the record also stores.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from rq import Callback, Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from bridge.core.context import current_request_id
 from bridge.core.settings import Settings
 from bridge.infra.worker_timings import JOB_TIMEOUT_SECONDS
 
@@ -75,11 +80,27 @@ class JobType:
         return str((job.kwargs or {}).get(self.record) or "")
 
     def options(
-        self, record_id: str, *, settings: Settings, job_id: str | None = None, description: str = ""
+        self,
+        record_id: str,
+        *,
+        settings: Settings,
+        job_id: str | None = None,
+        description: str = "",
+        carry_request_id: bool = True,
     ) -> dict[str, Any]:
         """RQ's options for this kind's job on `record_id`: its id, JSON kwargs, timeouts, retry
-        policy and the failure callback that records why it failed."""
-        return {
+        policy, the failure callback that records why it failed, and the current request's id in
+        its meta (the module docstring says why).
+
+        No request id when there is no request, for a kind that works on no record (the reader
+        reads the webhooks of many requests: what it queues for each must not carry the first
+        one's id), or without `carry_request_id`, for a caller whose request is not the one that
+        brought the record (an operator's replay; a job queueing another message's). Without a
+        meta, RQ leaves the one stored under the job's id as it is (a replayed job's keeps its
+        reason and the request id it was first queued with), and the worker reads the id from
+        the record.
+        """
+        options: dict[str, Any] = {
             "kwargs": {self.record: record_id} if self.record else {},
             "job_id": job_id or self.job_id(record_id),
             "timeout": JOB_TIMEOUT_SECONDS,
@@ -89,6 +110,10 @@ class JobType:
             "on_failure": Callback(RECORD_FAILURE),
             "description": description or self.description.format(record_id),
         }
+        request_id = current_request_id() if self.record is not None and carry_request_id else None
+        if request_id:
+            options["meta"] = {"request_id": request_id}
+        return options
 
     def enqueue(
         self,
@@ -98,9 +123,11 @@ class JobType:
         settings: Settings,
         pipeline: Pipeline | None = None,
         job_id: str | None = None,
+        carry_request_id: bool = True,
     ) -> Job:
-        """Queue this kind's job on `record_id`; with `pipeline`, inside the caller's transaction."""
-        options = self.options(record_id, settings=settings, job_id=job_id)
+        """Queue this kind's job on `record_id`; with `pipeline`, inside the caller's transaction.
+        `carry_request_id`: see `options`."""
+        options = self.options(record_id, settings=settings, job_id=job_id, carry_request_id=carry_request_id)
         return queue.enqueue_call(self.function, pipeline=pipeline, **options)
 
 

@@ -286,7 +286,9 @@ class FailedJobs:
         if record.job_type is READER_JOB:
             enqueue_reader(queue, settings=self._settings)  # a new reader takes whatever is pending
         else:
-            record.job_type.enqueue(queue, record.record_id, settings=self._settings)
+            # Over the failed job, whose meta keeps its reason and the request id it was first
+            # queued with: the replay's lines join the message's, not the operator's request.
+            record.job_type.enqueue(queue, record.record_id, settings=self._settings, carry_request_id=False)
 
     def _reparse(self, entry: InboundEntry) -> InboundMessage | None:
         """The stored payload parsed again (it was verified on arrival): the same message, as this

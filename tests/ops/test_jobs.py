@@ -9,6 +9,7 @@ delivers nothing, and a dry run changes nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -163,6 +164,25 @@ def test_the_admin_api_answers_what_the_cli_prints(bridge, settings, sandbox, dr
     bad = http.post(f"{bridge.url}/admin/jobs/replay", json={"all": True, "ids": [one]}, headers=ADMIN)
     assert bad.status_code == 400
     assert http.get(f"{bridge.url}/admin/jobs/failed?since=yesterday", headers=ADMIN).status_code == 400
+
+
+def test_a_replay_from_an_operators_request_keeps_the_jobs_reason_and_the_messages_request_id(
+    bridge, settings, sandbox, drain, http, redis_client
+):
+    # The job's log lines join its message's (`workers.context.request_id_of`), not the replay's.
+    sandbox.fault(500, times=None)
+    request = signed_twilio(bridge.url, settings, sender=CUSTOMERS[0], recipient=BUSINESS, text="again")
+    request = replace(request, headers={**request.headers, "X-Request-ID": "req-message"})
+    assert request.send(http).status_code == 200
+    drain()
+    [job_id] = failed_ids(redis_client)
+
+    replayed = http.post(
+        f"{bridge.url}/admin/jobs/{job_id}/replay", headers={**ADMIN, "X-Request-ID": "req-operator"}
+    )
+    assert replayed.json()["replays"][0]["outcome"] == "queued"
+    meta = inbound_queue(redis_client).fetch_job(job_id).meta
+    assert meta["request_id"] == "req-message" and "Intercom answered 500" in meta["reason"]
 
 
 def test_a_message_delivered_before_its_job_is_replayed_is_not_delivered_again(
