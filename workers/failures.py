@@ -20,7 +20,7 @@ from bridge.conversations.lanes import SenderLane
 from bridge.core.errors import ConfigurationError, PermanentError
 from bridge.core.logs import mask
 from bridge.core.settings import get_settings
-from bridge.infra.queueing import JobKind, record_of
+from bridge.infra.queueing import JobKind, hand_off_inbound, inbound_queue, record_of
 from bridge.intake.ledger import InboundLedger, Status
 from bridge.outreach.store import OutreachStatus, OutreachStore
 from bridge.replies.ledger import ReplyLedger
@@ -73,13 +73,21 @@ def _record_on_outreach(connection: Redis, message_id: str, *, reason: str) -> N
 
 
 def _record_on_ledger(connection: Redis, inbound_id: str, *, reason: str, final: bool) -> None:
-    ledger = InboundLedger(connection, get_settings())
+    settings = get_settings()
+    ledger = InboundLedger(connection, settings)
     entry = ledger.get(inbound_id)
     if entry is None:
         return
     status = Status.FAILED if final else Status.RETRYING
+    lane = SenderLane(connection, entry.message.sender.lane_key)
     # Nothing is recorded when a later job of the sender delivered the message meanwhile.
     if ledger.record_failure(inbound_id, status=status, reason=reason) and final:
         # Out of the lane, so the sender's later messages are not held behind it; a replay
         # delivers it on its own.
-        SenderLane(connection, entry.message.sender.lane_key).leave(inbound_id)
+        lane.leave(inbound_id)
+    # The messages behind it in the lane have no job of their own (only the first in line gets
+    # one): the next gets one now, rather than wait for this one's retries (it tries this one
+    # first, as an earlier message, and goes on without it if it still fails).
+    following = [queued for queued in lane.queued() if queued != inbound_id]
+    if following:
+        hand_off_inbound(inbound_queue(connection), following[0], settings=settings)

@@ -6,7 +6,7 @@ from bridge.conversations.attachments import AttachmentResolver, attachment_clie
 from bridge.conversations.delivery import Deliverer, Result
 from bridge.conversations.media import media_store
 from bridge.infra.metrics import measured_job
-from bridge.infra.queueing import inbound_queue, schedule_inbound
+from bridge.infra.queueing import hand_off_inbound, inbound_queue, schedule_inbound
 from bridge.intake.ledger import InboundLedger
 from bridge.outreach.optouts import OptOuts, keyword_in
 from bridge.providers.registry import ADAPTERS
@@ -15,7 +15,9 @@ from workers.context import job_setup
 
 @measured_job
 def process_inbound(*, inbound_id: str) -> dict[str, str]:
-    """Deliver ledger entry `inbound_id` (and any earlier message of its sender still waiting)."""
+    """Deliver ledger entry `inbound_id`, with any earlier message of its sender still waiting and
+    those that came after it (`bridge.conversations.lanes`); a message it could not deliver gets a
+    job of its own."""
     with job_setup() as job:
         settings = job.settings
         attachments = AttachmentResolver(
@@ -28,9 +30,11 @@ def process_inbound(*, inbound_id: str) -> dict[str, str]:
             redis_client=job.redis, intercom=job.intercom, attachments=attachments, settings=settings
         )
         delivery = deliverer.deliver(inbound_id)
+        queue = inbound_queue(job.redis)
+        for handoff in delivery.handoffs:
+            hand_off_inbound(queue, handoff.inbound_id, delay_seconds=handoff.delay, settings=settings)
         if delivery.result is Result.WAITING:
-            queue, wait = inbound_queue(job.redis), delivery.retry_after
-            schedule_inbound(queue, inbound_id, delay_seconds=wait, settings=settings)
+            schedule_inbound(queue, inbound_id, delay_seconds=delivery.retry_after, settings=settings)
         elif delivery.message is None or keyword_in(delivery.message, settings) is not None:
             # Only a keyword needs the entry as delivered and the provider's client (a
             # confirmation): most messages are none, and their entry is not read again.
@@ -44,4 +48,8 @@ def process_inbound(*, inbound_id: str) -> dict[str, str]:
                     http=job.provider_http,
                 )
                 optouts.after_delivery(entry)
-    return {"result": delivery.result.value, "conversation_id": delivery.conversation_id}
+    return {
+        "result": delivery.result.value,
+        "conversation_id": delivery.conversation_id,
+        "drained": str(delivery.drained),  # the sender's later messages delivered with it
+    }

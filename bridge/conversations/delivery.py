@@ -74,12 +74,17 @@ from bridge.core.errors import (
 )
 from bridge.core.logs import mask
 from bridge.core.settings import Settings
+from bridge.infra.worker_timings import JOB_TIMEOUT_SECONDS
 from bridge.intake.ledger import InboundEntry, InboundLedger, Status, fragment_group
 from bridge.intercom.client import IntercomClient
 from bridge.intercom.models import ContactRef
 from bridge.model.messages import InboundMessage
 
 log = logging.getLogger(__name__)
+
+# How long a job goes on delivering the lane's later messages before it leaves the rest to a job
+# of their own: well inside a job's timeout, whatever one message costs.
+DRAIN_SECONDS = JOB_TIMEOUT_SECONDS / 5
 
 
 class ContactDeleted(Exception):
@@ -120,6 +125,16 @@ class Result(StrEnum):
 
 
 @dataclass(frozen=True)
+class Handoff:
+    """A message of the lane this job left for a job of its own: it failed (its job retries it
+    and records why), or waits for its parts (`delay`: when to look again), or the drain ran long."""
+
+    inbound_id: str
+    delay: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Delivery:
     inbound_id: str
     result: Result
@@ -128,6 +143,8 @@ class Delivery:
     # The message delivered (or waiting), as read under the lane: what the job does next reads it
     # here rather than from the ledger again. None: a delivery made before this was carried.
     message: InboundMessage | None = None
+    drained: int = 0  # the lane's later messages this job delivered after its own
+    handoffs: tuple[Handoff, ...] = ()  # messages of the lane that need a job of their own
 
 
 class Deliverer:
@@ -161,15 +178,19 @@ class Deliverer:
         self._pending: list[Callable[[Pipeline], None]] = []
         # Threads read ahead under the lane, with its queue (`deliver`), each used once (`_thread`).
         self._read_ahead: dict[str, Thread | None] = {}
+        # Messages of the lane this delivery leaves to jobs of their own (`Handoff`).
+        self._handoffs: list[Handoff] = []
 
     def deliver(self, inbound_id: str) -> Delivery:
-        """Deliver `inbound_id`, after any earlier message of the same sender still waiting."""
+        """Deliver `inbound_id`, after any earlier message of the same sender still waiting, and
+        then the lane's messages that came after it (they have no job of their own)."""
         entry = self._ledger.get(inbound_id)
         if entry is None:
             raise LedgerRecordMissing(f"inbound {inbound_id} is not in the ledger (expired or never stored)")
-        if entry.status is Status.DELIVERED:
-            return Delivery(inbound_id, Result.ALREADY, entry.conversation_id or "", message=entry.message)
         lane = SenderLane(self._redis, entry.message.sender.lane_key, worker_ttl=self._settings.worker_ttl)
+        if entry.status is Status.DELIVERED and not lane.occupied():
+            return Delivery(inbound_id, Result.ALREADY, entry.conversation_id or "", message=entry.message)
+        self._handoffs = []
         with lane.held():
             # The entry again, under the lock (another job of the lane may have delivered it, or got
             # further), with the lane's queue and the message's thread: one round trip.
@@ -185,7 +206,7 @@ class Deliverer:
             if not earlier and fresh is not None and thread_key(fresh.message) == key:
                 self._read_ahead[key] = self._threads.from_answer(key, thread)  # no one else changed it
             for earlier_id in earlier:
-                self._deliver_earlier(earlier_id, lane)
+                self._deliver_waiting(earlier_id, lane)
                 lane.keep_alive()
             try:
                 delivery = self._deliver_one(fresh or entry)
@@ -193,23 +214,61 @@ class Deliverer:
                 lane.leave(None, writes=self._take_pending())  # what was done stays recorded
                 raise
             done = delivery.result is not Result.WAITING
-            lane.leave(inbound_id if done else None, writes=self._take_pending(), release=True)
-        return replace(delivery, message=(fresh or entry).message)
+            waiting = lane.pass_on(inbound_id if done else None, writes=self._take_pending())
+            drained = self._drain(lane, waiting, own=inbound_id)
+        return replace(
+            delivery, message=(fresh or entry).message, drained=drained, handoffs=tuple(self._handoffs)
+        )
 
-    def _deliver_earlier(self, inbound_id: str, lane: SenderLane) -> None:
-        """Deliver a message that arrived before ours, if its own job has not (and may still)."""
+    def _drain(self, lane: SenderLane, waiting: list[str], *, own: str) -> int:
+        """Deliver the lane's messages that came after ours, in order, while it holds any and the
+        job has time (`DRAIN_SECONDS`); how many. Those left in the lane are handed off."""
+        started, drained = time.monotonic(), 0
+        left = {own}  # in the lane for a job of their own: not ours to deliver
+        while later := [queued for queued in waiting if queued not in left]:
+            if time.monotonic() - started > DRAIN_SECONDS:
+                self._handoffs.append(Handoff(later[0], reason="the job's drain of the lane ran long"))
+                break
+            lane.keep_alive()
+            handoff = self._deliver_waiting(later[0], lane, leave=False)
+            if handoff is None:
+                waiting = lane.pass_on(later[0], writes=self._take_pending())
+                drained += 1
+            else:
+                left.add(later[0])
+                waiting = lane.pass_on(None, writes=self._take_pending())
+        lane.release()
+        return drained
+
+    def _deliver_waiting(self, inbound_id: str, lane: SenderLane, *, leave: bool = True) -> Handoff | None:
+        """Deliver a message of the lane other than the job's own (one before it or after it),
+        unless delivered or failed already; None when it can leave the lane, else why it needs a
+        job of its own (it may have one: that job finds it so). With `leave`, it leaves (or stays)
+        with the delivery's last writes here; else the caller sends them (`SenderLane.pass_on`)."""
         entry = self._ledger.get(inbound_id)
         if entry is None or entry.status in (Status.DELIVERED, Status.FAILED):
-            lane.leave(inbound_id)  # gone, done, or in the failed registry waiting for a replay
-            return
-        try:
-            delivery = self._deliver_one(entry)
-        except BridgeError as exc:
-            # Its own job will retry it and record why; ours should not fail for it.
-            log.warning("could not deliver earlier message %s first: %s", inbound_id, mask(str(exc)))
-            lane.leave(None, writes=self._take_pending())
-            return
-        lane.leave(inbound_id if delivery.result is not Result.WAITING else None, writes=self._take_pending())
+            # Gone, done, or in the failed registry waiting for a replay.
+            handoff = None
+        else:
+            try:
+                delivery = self._deliver_one(entry)
+            except BridgeError as exc:
+                # Its own job retries it and records why; ours should not fail for it.
+                log.warning("could not deliver message %s of the lane: %s", inbound_id, mask(str(exc)))
+                handoff = Handoff(inbound_id, reason=mask(f"{type(exc).__name__}: {exc}"))
+            except Exception:
+                lane.leave(None, writes=self._take_pending())  # what was done stays recorded
+                raise
+            else:
+                waits = delivery.result is Result.WAITING
+                handoff = (
+                    Handoff(inbound_id, delivery.retry_after, "waiting for its parts") if waits else None
+                )
+        if handoff is not None:
+            self._handoffs.append(handoff)
+        if leave:
+            lane.leave(inbound_id if handoff is None else None, writes=self._take_pending())
+        return handoff
 
     def _thread(self, key: str) -> Thread | None:
         """The thread at `key`: as read ahead, the first time, else from Redis."""

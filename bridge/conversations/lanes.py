@@ -1,11 +1,13 @@
 """Sender lanes: one sender's messages are delivered one at a time, in arrival order.
 
 Each sender has a lane: a lock and a FIFO of its undelivered messages (filled by the ledger in
-the same transaction that stores a message). Any number of workers may hold jobs for the same
-sender; whichever takes the lock first delivers, in order, every earlier message still waiting in
-the lane and then its own. The other jobs then find their message delivered. That gives
-"exactly one lead for a new number" and "messages in arrival order" without pinning a sender
-to a worker.
+the same transaction that stores a message). Only a message that finds the lane empty gets a job
+(`bridge.intake.ledger`); whichever job takes the lock delivers, in order, every earlier message
+still waiting in the lane, then its own, then every message that came after it while it worked
+(`pass_on`), so a burst of messages costs one job. The lock goes in the same step that finds the
+lane empty: a message stored after it finds the lane empty too, and gets a job of its own. Jobs
+queued for messages already delivered (a retry, a replay) find them so. That gives "exactly one
+lead for a new number" and "messages in arrival order" without pinning a sender to a worker.
 
 The lock is an efficiency lock with a timeout (redis-py's `Lock`), not a correctness lock: if it
 ever expired mid-delivery, the identity map and the ledger's recovery points are the backstop.
@@ -29,6 +31,15 @@ from bridge.core.logs import mask
 from bridge.infra import keys
 from bridge.infra.connection import list_text, read_list
 from bridge.infra.worker_timings import WORKER_TTL_SECONDS
+
+# What waits in the lane, and the lock released when that is nothing, in one step (`pass_on`).
+_LOOK_OR_RELEASE = """
+local waiting = redis.call('LRANGE', KEYS[1], 0, -1)
+if #waiting == 0 and ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+end
+return waiting
+"""
 
 
 class SenderLane:
@@ -70,9 +81,17 @@ class SenderLane:
         except LockError:
             pass
 
+    def queued(self) -> list[str]:
+        """The lane's messages, first in line first (read without the lock)."""
+        return read_list(self._redis, keys.mailbox(self._identity))
+
+    def occupied(self) -> bool:
+        """Whether any message waits in the lane (read without the lock)."""
+        return bool(self._redis.llen(keys.mailbox(self._identity)))
+
     def waiting_before(self, inbound_id: str) -> list[str]:
         """The lane's messages that arrived before `inbound_id` (all of them if it is not queued)."""
-        return _before(read_list(self._redis, keys.mailbox(self._identity)), inbound_id)
+        return _before(self.queued(), inbound_id)
 
     def read_waiting(self, pipe: Pipeline) -> None:
         """Queue on `pipe` the read `waiting_before` makes, so that it shares a round trip with the
@@ -108,6 +127,33 @@ class SenderLane:
             pipe.execute()
         if token is not None:
             self._held = False
+
+    def pass_on(
+        self, inbound_id: str | None, *, writes: Sequence[Callable[[Pipeline], None]] = ()
+    ) -> list[str]:
+        """`leave` (inside `held`), answering what still waits in the lane; when nothing does, the
+        lock goes in the same step, so the next message stored finds the lane empty and gets a
+        job (`bridge.intake.ledger`): none is left behind a lock about to go."""
+        token = self._lock.local.token if self._held else None
+        with self._redis.pipeline() as pipe:
+            for write in writes:
+                write(pipe)
+            if inbound_id is not None:
+                pipe.lrem(keys.mailbox(self._identity), 0, inbound_id)
+            pipe.eval(_LOOK_OR_RELEASE, 2, keys.mailbox(self._identity), self._lock.name, token or "")
+            waiting = list_text(pipe.execute()[-1])
+        if not waiting:
+            self._held = False
+        return waiting
+
+    def release(self) -> None:
+        """Let the lock go before `held` ends (messages left in the lane have jobs of their own)."""
+        if self._held:
+            self._held = False
+            try:
+                self._lock.release()
+            except LockError:
+                pass
 
 
 def _before(queued: list[str], inbound_id: str) -> list[str]:

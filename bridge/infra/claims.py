@@ -40,8 +40,10 @@ class Outcome(StrEnum):
 # ARGV: the tally (its hash, the field counted when a claim was new or there were none, the
 # field counted when all were duplicates; an empty hash name for no tally), then each claim: its
 # key, the counter that numbers it ('' for none: its number is 1), the number of arguments of
-# its writes and the writes, each its argument count and then its arguments. A numbered claim
-# stores its number as the claimed hash's `seq` field. Answers each claim's number, 0 for a
+# its writes and the writes, each its argument count and then its arguments. A count of 0 is a
+# guard, followed by how many arguments it covers: those run only when the write before the
+# guard answered 1 (`prepare`'s `guarded`). A numbered claim stores its number as the claimed
+# hash's `seq` field. Answers each claim's number, 0 for a
 # duplicate. The keys are not declared (a Redis Cluster would refuse them; the bridge and RQ use
 # one Redis).
 _CLAIM = """
@@ -60,10 +62,15 @@ while i <= #ARGV do
       number = redis.call('INCR', counter)
       redis.call('HSET', key, 'seq', number)
     end
+    local answered = nil
     while i <= last do
       local count = tonumber(ARGV[i])
-      redis.call(unpack(ARGV, i + 1, i + count))
-      i = i + count + 1
+      if count == 0 then
+        if answered == 1 then i = i + 2 else i = i + 2 + tonumber(ARGV[i + 1]) end
+      else
+        answered = redis.call(unpack(ARGV, i + 1, i + count))
+        i = i + count + 1
+      end
     end
     answers[#answers + 1] = number
     anything_new = true
@@ -105,15 +112,21 @@ def prepare(
     *,
     what: str,
     numbered_by: str | None = None,
+    guarded: Callable[[Pipeline], None] | None = None,
 ) -> Claim:
     """The claim of `key` with `write`'s commands, to send with `claim`, `run` or `run_batched`.
 
     With `numbered_by`, the claimed hash's `seq` field gets the next value of that counter, so
     claims can be ordered by arrival. `write` must only queue plain commands (no scripts, no
     reads whose answers it needs): they are recorded, not sent, and run inside the script.
+    `guarded`'s commands (the same kind) follow them only when `write`'s last command answered 1:
+    an RPUSH that made a list of one, say, so that only the first in line gets a job.
     """
     try:
         writes = recorded(client, write)  # RQ asks Redis its version once per connection
+        if guarded is not None:
+            condition = recorded(client, guarded)
+            writes = (*writes, 0, len(condition), *condition)
     except redis.RedisError as exc:
         raise unavailable(what, exc) from exc
     return Claim(key, numbered_by or "", writes, what)

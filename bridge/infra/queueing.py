@@ -28,7 +28,7 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 from rq import Callback, Queue, Retry
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from bridge.core.context import current_request_id
@@ -227,17 +227,50 @@ def enqueue_reader(
     return READER_JOB.enqueue(queue, job_id, settings=settings, pipeline=pipeline, job_id=job_id)
 
 
-def schedule_inbound(queue: Queue, inbound_id: str, *, delay_seconds: float, settings: Settings) -> Job:
+def schedule_inbound(
+    queue: Queue,
+    inbound_id: str,
+    *,
+    delay_seconds: float,
+    settings: Settings,
+    carry_request_id: bool = True,
+) -> Job:
     """Look at `inbound_id` again later (the parts of a long SMS still missing); one pending look
-    per message, whatever number of parts ask for it."""
+    per message, whatever number of parts ask for it. `carry_request_id`: see `JobType.options`."""
     options = INBOUND_JOB.options(
         inbound_id,
         settings=settings,
         job_id=f"{inbound_job_id(inbound_id)}-later",
         description=f"deliver inbound {inbound_id} (parts waited for)",
+        carry_request_id=carry_request_id,
     )
     job = queue.create_job(INBOUND_JOB.function, **options)
     return queue.schedule_job(job, datetime.now(UTC) + timedelta(seconds=max(delay_seconds, 1.0)))
+
+
+# A job in one of these will deliver its message: a hand-off leaves it alone.
+_PENDING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED)
+
+
+def hand_off_inbound(
+    queue: Queue, inbound_id: str, *, settings: Settings, delay_seconds: float = 0.0
+) -> bool:
+    """Give a message waiting in its sender's lane a job of its own (the job that was to deliver
+    it could not: `bridge.conversations.delivery.Handoff`), unless its job is queued, scheduled
+    or running already; after `delay_seconds` when given (`schedule_inbound`). Whether one was
+    queued. A job queued twice would only find its message delivered: this keeps the queue and
+    `rq info` free of those. The job's log lines carry its message's request id, read from the
+    message by the job (the one in force here is another message's)."""
+    if delay_seconds > 0:
+        schedule_inbound(
+            queue, inbound_id, delay_seconds=delay_seconds, settings=settings, carry_request_id=False
+        )
+        return True
+    status = queue.connection.hget(Job.key_for(inbound_job_id(inbound_id)), "status")
+    if status is not None and JobStatus(status.decode() if isinstance(status, bytes) else status) in _PENDING:
+        return False
+    INBOUND_JOB.enqueue(queue, inbound_id, settings=settings, carry_request_id=False)
+    return True
 
 
 def enqueue_status(

@@ -4,9 +4,15 @@ stored webhooks (`workers.webhooks`; the web process stored the request itself b
 
 `claim` is one atomic Redis step (`bridge.infra.claims`: one script, one round trip) that claims
 (provider, provider message id), numbers the message, stores the raw payload and the normalized
-message, appends the message to its sender's lane and enqueues its job. Either all of that
-happens or none of it: a provider's redelivery of a stored message, or a reader reading the same
-webhook again after a crash, meets the claim and creates nothing.
+message, appends the message to its sender's lane and, when the lane was empty, enqueues its
+job. Either all of that happens or none of it: a provider's redelivery of a stored message, or a
+reader reading the same webhook again after a crash, meets the claim and creates nothing.
+
+A message that finds its sender's lane busy gets no job of its own: the job of the message ahead
+of it delivers it (`bridge.conversations.lanes`), so a customer's burst of messages costs one RQ
+job (RQ's bookkeeping was the largest share of a worker's CPU, issue 18). Whatever stops that job
+from delivering it gives it a job of its own then: a failure (`workers.failures`, `workers.inbound`),
+a message still waiting for its parts, a drain that has run long.
 
 The entry then carries the job's recovery points (`contact_id`, `conversation_id`), so a retried
 or replayed job resumes after the last step that reached Intercom instead of repeating it; and,
@@ -162,14 +168,23 @@ class InboundLedger:
 
         def write(pipe: Pipeline) -> None:
             self._entries.store(pipe, key, fields)
-            pipe.rpush(keys.mailbox(message.sender.lane_key), entry_id)
             if message.fragment is not None:
                 group = keys.fragments(fragment_group(message))
                 pipe.hset(group, str(message.fragment.index), entry_id)
                 pipe.expire(group, self._entries.ttl)
+            pipe.rpush(keys.mailbox(message.sender.lane_key), entry_id)  # last: the guard's answer
+
+        def first_in_lane(pipe: Pipeline) -> None:
             enqueue_inbound(self._queue, entry_id, settings=self._settings, pipeline=pipe)
 
-        return claims.prepare(self._redis, key, write, what="the message", numbered_by=keys.INBOUND_SEQUENCE)
+        return claims.prepare(
+            self._redis,
+            key,
+            write,
+            what="the message",
+            numbered_by=keys.INBOUND_SEQUENCE,
+            guarded=first_in_lane,
+        )
 
     def get(self, entry_id: str) -> InboundEntry | None:
         fields = self._entries.read(keys.inbound(entry_id))

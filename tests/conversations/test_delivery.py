@@ -133,3 +133,47 @@ def test_a_contact_deleted_since_it_was_recorded_is_matched_afresh_in_the_same_a
     entry = ledger.get(entry_id)
     assert entry is not None and entry.status is Status.DELIVERED
     assert entry.contact is not None and entry.contact.id != conversation["contact_id"]
+
+
+def test_a_job_delivers_the_messages_that_came_after_its_own_and_lets_the_lane_go_once_empty(
+    conversation, recorded, redis_client, settings, sandbox
+):
+    trips, delivering = recorded
+    first, second, third = (accept(redis_client, settings, f"SM{n}", f"burst {n}") for n in (1, 2, 3))
+
+    delivery = delivering.deliver(first)
+
+    assert (delivery.result, delivery.drained, delivery.handoffs) == (Result.CONTINUED, 2, ())
+    ledger = InboundLedger(redis_client, settings)
+    assert all(ledger.get(each).status is Status.DELIVERED for each in (first, second, third))
+    found = sandbox.api("GET", f"/conversations/{conversation['id']}").json()
+    parts = found["conversation_parts"]["conversation_parts"]
+    assert [p["body"] for p in parts if p["author"]["type"] == "lead"] == ["burst 1", "burst 2", "burst 3"]
+    assert redis_client.lrange(keys.mailbox(IDENTITY), 0, -1) == []
+    assert redis_client.exists(keys.sender_lock(IDENTITY)) == 0
+    # The lock went in the step that found the lane empty (no round trip of its own), and the
+    # later messages cost no look at the lane but the one each leave makes.
+    assert trips.commands("DEL", keys.sender_lock(IDENTITY)) == []
+    assert len(trips.commands("LRANGE", keys.mailbox(IDENTITY))) == 1
+
+
+def test_a_later_message_that_cannot_be_delivered_is_handed_off_and_the_rest_go_on(
+    conversation, recorded, redis_client, settings, sandbox
+):
+    _, delivering = recorded
+    first = accept(redis_client, settings, "SM1", "first")
+    broken = inbound_sms(provider_message_id="SM2", problem="the sender's number is unreadable")
+    raw = RawPayload(content_type="application/x-www-form-urlencoded", body="", path="/webhooks/twilio")
+    InboundLedger(redis_client, settings).accept(broken, raw)
+    third = accept(redis_client, settings, "SM3", "third")
+
+    delivery = delivering.deliver(first)
+
+    [handoff] = delivery.handoffs
+    assert handoff.inbound_id == inbound_id("twilio", "SM2") and "UnprocessableMessage" in handoff.reason
+    assert delivery.drained == 1
+    ledger = InboundLedger(redis_client, settings)
+    assert ledger.get(third).status is Status.DELIVERED
+    # The broken one stays in the lane for its own job (which fails it with the reason), unlocked.
+    assert redis_client.lrange(keys.mailbox(IDENTITY), 0, -1) == [handoff.inbound_id.encode()]
+    assert redis_client.exists(keys.sender_lock(IDENTITY)) == 0

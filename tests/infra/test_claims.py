@@ -52,6 +52,28 @@ def test_a_second_claim_of_a_key_writes_nothing(redis_client):
     assert not redis_client.exists("side")
 
 
+def test_guarded_writes_follow_only_when_the_last_write_answered_one(redis_client):
+    def first_in_line(key: str):
+        def write(pipe: redis.client.Pipeline) -> None:
+            pipe.set(key, "stored")
+            pipe.rpush("line", key)
+
+        def guarded(pipe: redis.client.Pipeline) -> None:
+            pipe.rpush("jobs", key)
+            pipe.set(f"job:{key}", "queued")
+
+        return prepare(redis_client, key, write, what="a place in line", guarded=guarded)
+
+    # Sent together, as the reader sends a webhook's messages: the guard reads each claim's own
+    # last answer, not the script's first or last.
+    assert run(redis_client, [first_in_line("a"), first_in_line("b")]) == [Outcome.ACCEPTED] * 2
+    redis_client.delete("line")
+    claim(redis_client, first_in_line("c"))
+    assert redis_client.lrange("jobs", 0, -1) == [b"a", b"c"]
+    assert [redis_client.get(f"job:{key}") for key in "abc"] == [b"queued", None, b"queued"]
+    assert [redis_client.get(key) for key in "abc"] == [b"stored"] * 3
+
+
 def test_numbered_claims_are_numbered_in_order_and_duplicates_take_no_number(redis_client):
     for key in ("a", "b", "a", "c"):
         claim(redis_client, noted(redis_client, key, key, numbered_by="seq"))

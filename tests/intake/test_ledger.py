@@ -51,6 +51,22 @@ def test_an_accepted_message_is_stored_laned_and_queued(ledger, redis_client):
     assert 0 < redis_client.ttl(keys.inbound(entry_id)) <= 14 * 86400
 
 
+def test_only_a_message_that_finds_its_senders_lane_empty_gets_a_job(ledger, redis_client):
+    # The job of the first in line delivers those behind it (`bridge.conversations.lanes`).
+    for sid in ("SM1", "SM2"):
+        assert ledger.accept(message(sid), RAW) is Outcome.ACCEPTED
+    assert ledger.accept(message("SM3", sender="+14155550124"), RAW) is Outcome.ACCEPTED
+    first, second, other = (inbound_id("twilio", sid) for sid in ("SM1", "SM2", "SM3"))
+    assert inbound_queue(redis_client).job_ids == [inbound_job_id(first), inbound_job_id(other)]
+    assert ledger.get(second).status is Status.QUEUED
+    lane = keys.mailbox("phone:+14155550123")
+    assert redis_client.lrange(lane, 0, -1) == [first.encode(), second.encode()]
+    # Once the lane is empty again, the next message is first in line.
+    redis_client.delete(lane)
+    ledger.accept(message("SM4"), RAW)
+    assert inbound_queue(redis_client).job_ids[-1] == inbound_job_id(inbound_id("twilio", "SM4"))
+
+
 def test_a_repeat_is_a_duplicate_and_creates_nothing(ledger, redis_client):
     ledger.accept(message(), RAW)
     assert ledger.accept(message(), RAW) is Outcome.DUPLICATE

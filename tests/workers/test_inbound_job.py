@@ -97,12 +97,13 @@ def test_failure_reasons_never_carry_the_full_phone_number(customer_writes, sand
 def test_a_failure_recorded_after_a_later_job_delivered_the_message_posts_nothing_again(
     customer_writes, settings, sandbox, drain, redis_client
 ):
-    # A worker dies in the first message's job. The sender's next job delivers both (the lane
-    # delivers earlier messages first); RQ then finds the dead worker's job abandoned, records
-    # its failure and retries it. That failure must not undo "delivered".
+    # A worker dies in the first message's job. RQ finds it abandoned and records its failure,
+    # which gives the message behind it a job (only the first in line had one); that job delivers
+    # both (the lane delivers earlier messages first), and RQ's retry of the dead worker's job
+    # comes after. The failure must not undo "delivered".
     for sid, text in (("SMfirst", "first"), ("SMsecond", "second")):
         assert customer_writes(text, message_id=sid).status_code == 200
-    read_stored_webhooks(redis_client, settings)  # the reader's work: the two delivery jobs are queued
+    read_stored_webhooks(redis_client, settings)  # the reader's work: the first one's job is queued
     queue = inbound_queue(redis_client)
     abandoned = queue.fetch_job(inbound_job_id(inbound_id("twilio", "SMfirst")))
     queue.remove(abandoned)  # in the dead worker's hands
@@ -115,3 +116,22 @@ def test_a_failure_recorded_after_a_later_job_delivered_the_message_posts_nothin
     assert conversation_bodies(conversation) == ["first", "second"]
     entry = InboundLedger(redis_client, settings).get(inbound_id("twilio", "SMfirst"))
     assert entry.status.value == "delivered"
+
+
+def test_the_message_behind_a_failed_one_gets_a_job_of_its_own(customer_writes, sandbox, drain, redis_client):
+    # Only the first in line gets a job (`bridge.intake.ledger`); when that job fails on its own
+    # message, nothing else would deliver the one behind it.
+    sandbox.fault(400, times=1, path_prefix="/contacts/search")
+    customer_writes("first", message_id="SMahead")
+    customer_writes("second", message_id="SMbehind")
+    drain()
+
+    assert "IntercomRejected" in failed_job(redis_client, "SMahead").meta["reason"]
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["second"]
+    behind = inbound_queue(redis_client).fetch_job(inbound_job_id(inbound_id("twilio", "SMbehind")))
+    assert behind is not None and behind.get_status() == "finished"
+    # Queued by the other message's job: not under that message's request id (its own is read
+    # from its entry for its log lines, `workers.context.request_id_of`).
+    ahead = failed_job(redis_client, "SMahead")
+    assert behind.meta.get("request_id") != ahead.meta.get("request_id")
