@@ -1,9 +1,10 @@
 """The webhook jobs: read the webhooks the web process stored as they arrived (`bridge.intake.raw`).
 
-`read_webhooks` is the reader: it takes the pending webhooks in arrival order and claims what each
-carries in the ledgers, as one atomic claim per webhook (a provider's redelivery under another
-request meets the claims of the first and adds nothing). `read_webhook` reads one webhook that
-could not be read before, for ops' replay after an upgrade.
+`read_webhooks` is the reader: it takes the pending webhooks in arrival order, a page at a time,
+and claims what they carry in the ledgers, in one atomic script a page (a provider's redelivery
+under another request meets the claims of the first and adds nothing); a page is three round
+trips, not three a webhook (issue 18). `read_webhook` reads one webhook that could not be read
+before, for ops' replay after an upgrade.
 """
 
 from __future__ import annotations
@@ -55,21 +56,28 @@ def read_pending(connection: Redis, settings: Settings, *, reader: str) -> tuple
             if store.stop_reading(reader):
                 return read, unreadable
             continue  # one arrived between the look and the release: it is ours
-        for entry_id in pending:
-            record = store.get(entry_id)
+        # The page in three round trips (records, claims, marks), not three a webhook.
+        records = store.get_many(pending)
+        inbound, statuses = InboundLedger(connection, settings), StatusLedger(connection, settings)
+        page: list[claims.Claim] = []
+        claimed: dict[str, int] = {}
+        for entry_id, record in records.items():
             if record is None:
                 store.forget(entry_id)  # past retention
                 continue
             try:
-                claimed = read_one(record, connection, settings)
+                prepared = claims_of(record, inbound, statuses, settings)
             except Unreadable as exc:
                 unreadable += 1
                 store.mark_unreadable(entry_id, reason=str(exc))
                 metrics.current().unreadable_webhook(record.provider, _kind(record))
                 log.warning("%s webhook %s cannot be read: %s", record.provider, entry_id, mask(str(exc)))
             else:
-                read += 1
-                store.mark_read(entry_id, claimed=claimed)
+                page += prepared
+                claimed[entry_id] = len(prepared)
+        claims.run(connection, page)  # one script, in arrival order: a lane's order is theirs
+        store.mark_all_read(claimed)
+        read += len(claimed)
 
 
 @measured_job
@@ -93,9 +101,20 @@ def read_webhook(*, webhook_id: str) -> dict[str, str]:
 
 def read_one(record: RawWebhook, connection: Redis, settings: Settings) -> int:
     """Parse `record` and claim its messages and reports (each once: the ledgers dedupe by the
-    provider's ids); how many claims were made. `Unreadable` when this bridge cannot read it: any
-    error of the parser counts, so that a parser bug lists the webhook instead of stopping every
-    webhook behind it."""
+    provider's ids); how many claims were made. `Unreadable` when this bridge cannot read it."""
+    prepared = claims_of(
+        record, InboundLedger(connection, settings), StatusLedger(connection, settings), settings
+    )
+    claims.run(connection, prepared)
+    return len(prepared)
+
+
+def claims_of(
+    record: RawWebhook, inbound: InboundLedger, statuses: StatusLedger, settings: Settings
+) -> list[claims.Claim]:
+    """The claims of what `record` carries, prepared (`bridge.infra.claims`), not made.
+    `Unreadable` when this bridge cannot read it: any error of the parser counts, so that a
+    parser bug lists the webhook instead of stopping every webhook behind it."""
     adapter = ADAPTERS.get(record.provider)
     if adapter is None:
         raise Unreadable(f"no provider {record.provider!r} in this bridge")
@@ -112,11 +131,8 @@ def read_one(record: RawWebhook, connection: Redis, settings: Settings) -> int:
             raise Unreadable(str(exc) or type(exc).__name__) from exc
         if not record.verified:  # let through by BRIDGE_SIGNATURE_MODE=log-only: media never fetched
             content = content.unverified()
-        ledger, statuses = InboundLedger(connection, settings), StatusLedger(connection, settings)
-        claimed = [ledger.claim(message, record.raw) for message in content.messages]
-        claimed += [statuses.claim(report) for report in content.statuses]
-        claims.run(connection, claimed)
-    return len(claimed)
+        prepared = [inbound.claim(message, record.raw) for message in content.messages]
+        return prepared + [statuses.claim(report) for report in content.statuses]
 
 
 def _kind(record: RawWebhook) -> WebhookKind:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,7 +44,7 @@ from bridge.core.settings import Settings
 from bridge.infra import keys
 from bridge.infra.batching import Command
 from bridge.infra.claims import Tally, recorded
-from bridge.infra.connection import read_hash
+from bridge.infra.connection import hash_text, read_hash
 from bridge.infra.queueing import enqueue_reader, enqueue_webhook, inbound_queue, reader_job_id
 from bridge.intake.ledger import RawPayload
 from bridge.providers.base import WebhookRequest
@@ -244,21 +245,18 @@ class RawWebhookStore:
         return bool(self._release(keys=[keys.WEBHOOKS_PENDING, keys.WEBHOOKS_READER], args=[reader]))
 
     def get(self, entry_id: str) -> RawWebhook | None:
-        fields = read_hash(self._redis, keys.webhook(entry_id))
-        if not fields or "provider" not in fields:
-            return None
-        read_at = fields.get("read_at")
-        return RawWebhook(
-            webhook_id=entry_id,
-            provider=fields.get("provider", ""),
-            raw=RawPayload(**{name: fields.get(name, "") for name in _RAW_FIELDS}),
-            received_at=datetime.fromisoformat(fields.get("received_at") or datetime.now(UTC).isoformat()),
-            seq=int(fields.get("seq") or 0),
-            verified=fields.get("verified") == "1",
-            reason=fields.get("reason", ""),
-            read_at=float(read_at) if read_at else None,
-            request_id=fields.get("request_id") or None,
-        )
+        return _record(entry_id, read_hash(self._redis, keys.webhook(entry_id)))
+
+    def get_many(self, entry_ids: Sequence[str]) -> dict[str, RawWebhook | None]:
+        """`get` for each of `entry_ids`, in one round trip (the reader's page of them)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id in entry_ids:
+                pipe.hgetall(keys.webhook(entry_id))
+            answers = pipe.execute()
+        return {
+            entry_id: _record(entry_id, hash_text(answer))
+            for entry_id, answer in zip(entry_ids, answers, strict=True)
+        }
 
     def mark_read(self, entry_id: str, *, claimed: int) -> None:
         """Read, and what it carried claimed: off the pending set; a replay has nothing to do.
@@ -266,12 +264,18 @@ class RawWebhookStore:
         The body goes: the ledger entries it became keep the raw payload for as long, and Redis
         would otherwise hold every webhook twice for the whole retention. What stays (the
         provider, the times, `read_at`) is what dedupes an identical retry and answers a replay."""
+        self.mark_all_read({entry_id: claimed})
+
+    def mark_all_read(self, claimed: Mapping[str, int]) -> None:
+        """`mark_read` for each webhook and its count of claims, in one transaction."""
+        if not claimed:
+            return
+        read_at = f"{time.time():.6f}"
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                keys.webhook(entry_id), mapping={"read_at": f"{time.time():.6f}", "claimed": str(claimed)}
-            )
-            pipe.hdel(keys.webhook(entry_id), "reason", "body")
-            pipe.zrem(keys.WEBHOOKS_PENDING, entry_id)
+            for entry_id, count in claimed.items():
+                pipe.hset(keys.webhook(entry_id), mapping={"read_at": read_at, "claimed": str(count)})
+                pipe.hdel(keys.webhook(entry_id), "reason", "body")
+            pipe.zrem(keys.WEBHOOKS_PENDING, *claimed)
             pipe.execute()
 
     def mark_unreadable(self, entry_id: str, *, reason: str) -> None:
@@ -287,6 +291,23 @@ class RawWebhookStore:
     def forget(self, entry_id: str) -> None:
         """A pending id whose record expired: nothing left to read."""
         self._redis.zrem(keys.WEBHOOKS_PENDING, entry_id)
+
+
+def _record(entry_id: str, fields: Mapping[str, str]) -> RawWebhook | None:
+    if not fields or "provider" not in fields:
+        return None
+    read_at = fields.get("read_at")
+    return RawWebhook(
+        webhook_id=entry_id,
+        provider=fields.get("provider", ""),
+        raw=RawPayload(**{name: fields.get(name, "") for name in _RAW_FIELDS}),
+        received_at=datetime.fromisoformat(fields.get("received_at") or datetime.now(UTC).isoformat()),
+        seq=int(fields.get("seq") or 0),
+        verified=fields.get("verified") == "1",
+        reason=fields.get("reason", ""),
+        read_at=float(read_at) if read_at else None,
+        request_id=fields.get("request_id") or None,
+    )
 
 
 def _text(value: bytes | str) -> str:
