@@ -28,6 +28,7 @@ from rq.registry import StartedJobRegistry
 from rq.worker.base import BaseWorker
 
 from bridge.core.context import job_context, sane_request_id
+from bridge.core.cookies import NoCookies
 from bridge.core.logs import mask
 from bridge.core.settings import Settings, get_settings
 from bridge.core.tls import tls_context
@@ -126,7 +127,9 @@ class SharedClients:
         limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
         return cls(
             intercom=intercom_http(settings, pool_size=pool_size),
-            providers=httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context(), limits=limits),
+            providers=httpx.Client(
+                timeout=PROVIDER_TIMEOUT, verify=tls_context(), limits=limits, cookies=NoCookies()
+            ),
         )
 
     def close(self) -> None:
@@ -185,7 +188,7 @@ class JobSetup:
         """The HTTP client for the providers' APIs."""
         if self._shared is not None:
             return self._shared.providers
-        return self.open(httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context()))
+        return self.open(httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context(), cookies=NoCookies()))
 
 
 @contextmanager

@@ -29,6 +29,7 @@ import httpx
 from redis import Redis
 
 from bridge.core import metrics
+from bridge.core.cookies import NoCookies
 from bridge.core.errors import (
     ConversationPending,
     IntercomConflict,
@@ -122,6 +123,7 @@ def intercom_http(
         transport=transport,
         verify=tls_context(),
         limits=limits,
+        cookies=NoCookies(),
     )
 
 

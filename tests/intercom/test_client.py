@@ -69,6 +69,22 @@ def test_every_request_carries_the_token_and_the_pinned_version():
     assert str(seen[0].url) == "https://api.intercom.test/me"
 
 
+def test_a_cookie_an_answer_sets_is_never_sent_back():
+    # Each call stands alone, authenticated by its headers (`bridge.core.cookies`).
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200, json={"type": "admin", "id": "1"}, headers={"Set-Cookie": "session=abc; Path=/"}
+        )
+
+    client = client_for(handler)
+    client.me()
+    client.me()
+    assert [request.headers.get("Cookie") for request in seen] == [None, None]
+
+
 def test_a_429_waits_until_the_rate_limit_window_resets():
     clock = Clock()
     answers = iter(
