@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bridge.conversations import delivery as delivery_module
 from bridge.conversations.delivery import Result
 from bridge.conversations.threads import ThreadStore
 from bridge.infra import keys
@@ -176,4 +177,19 @@ def test_a_later_message_that_cannot_be_delivered_is_handed_off_and_the_rest_go_
     assert ledger.get(third).status is Status.DELIVERED
     # The broken one stays in the lane for its own job (which fails it with the reason), unlocked.
     assert redis_client.lrange(keys.mailbox(IDENTITY), 0, -1) == [handoff.inbound_id.encode()]
+    assert redis_client.exists(keys.sender_lock(IDENTITY)) == 0
+
+
+def test_a_drain_that_runs_long_hands_the_rest_of_the_lane_to_a_job_of_its_own(
+    conversation, recorded, redis_client, settings, monkeypatch
+):
+    _, delivering = recorded
+    first, second, third = (accept(redis_client, settings, f"SM{n}", f"burst {n}") for n in (1, 2, 3))
+    monkeypatch.setattr(delivery_module, "DRAIN_SECONDS", -1.0)  # any drain has run long
+
+    delivery = delivering.deliver(first)
+
+    assert delivery.drained == 0
+    assert [handoff.inbound_id for handoff in delivery.handoffs] == [second]
+    assert redis_client.lrange(keys.mailbox(IDENTITY), 0, -1) == [second.encode(), third.encode()]
     assert redis_client.exists(keys.sender_lock(IDENTITY)) == 0

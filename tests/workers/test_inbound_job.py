@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from rq.exceptions import AbandonedJobError
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from bridge.infra.queueing import inbound_job_id, inbound_queue
 from bridge.intake.ledger import InboundLedger, inbound_id
@@ -135,3 +135,18 @@ def test_the_message_behind_a_failed_one_gets_a_job_of_its_own(customer_writes, 
     # from its entry for its log lines, `workers.context.request_id_of`).
     ahead = failed_job(redis_client, "SMahead")
     assert behind.meta.get("request_id") != ahead.meta.get("request_id")
+
+
+def test_a_customers_burst_is_delivered_in_order_by_one_job(customer_writes, sandbox, drain, redis_client):
+    for n in (1, 2, 3):
+        customer_writes(f"burst {n}", message_id=f"SMburst{n}")
+    drain()
+
+    [conversation] = sandbox.conversations()
+    assert conversation_bodies(conversation) == ["burst 1", "burst 2", "burst 3"]
+    finished = FinishedJobRegistry(queue=inbound_queue(redis_client)).get_job_ids()
+    assert [job_id for job_id in finished if job_id.startswith("in-")] == [
+        inbound_job_id(inbound_id("twilio", "SMburst1"))
+    ]
+    job = inbound_queue(redis_client).fetch_job(inbound_job_id(inbound_id("twilio", "SMburst1")))
+    assert job.return_value()["drained"] == "2"
