@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.core.settings import Settings
 from bridge.dev.simulators import SIMULATORS, SimulatedMessage, SimulatedRequest
@@ -329,3 +330,25 @@ class RoundTrips:
 
 def _command(args: tuple[Any, ...]) -> tuple[str, ...]:
     return tuple(a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in args)
+
+
+# An Intercom contact search answered 200, as the metrics label it.
+SEARCHED = {"method": "POST", "endpoint": "/contacts/search", "status": "200"}
+
+
+class Samples:
+    """One scrape, parsed by prometheus-client's own parser: value by sample name and labels."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._values = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def __call__(self, name: str, **labels: str) -> float:
+        return self._values.get((name, frozenset(labels.items())), 0.0)
+
+    def names(self) -> set[str]:
+        return {name for name, _ in self._values}

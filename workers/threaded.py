@@ -24,6 +24,9 @@ Crash isolation, without a process per job:
   of resident memory, the threads finish their jobs, take no more, and the process replaces
   itself (`restart_process`: the same pid, so a supervisor or platform sees nothing happen).
 
+The jobs' metrics go to one held sink the main thread stores once a second (and when the
+process stops), not one round trip a job (`bridge.infra.metrics.share_job_metrics`).
+
 Idle threads cost little: each waits in RQ's blocking dequeue as long as the forking worker
 does (`worker_ttl - 15` s, its heartbeat on each side), and a stopping process wakes them at
 once through a key of its own that every thread's BLPOP also watches (`WakeableQueue`). They
@@ -60,6 +63,7 @@ from rq.worker.base import BaseWorker, WorkerStatus
 
 from bridge.core.settings import Settings
 from bridge.infra import keys
+from bridge.infra.metrics import PROCESS_FLUSH_SECONDS, RedisSink, share_job_metrics
 from bridge.infra.queueing import QUEUES
 from bridge.infra.worker_timings import worker_timings
 from workers.context import JobContextSimpleWorker
@@ -335,6 +339,16 @@ class ThreadPool:
                 signal.signal(signum, handler)
 
     def _run(self, burst: bool) -> Outcome:
+        # The jobs' counts go to one sink, stored from here (`share_job_metrics`).
+        job_metrics = share_job_metrics(self.connection)
+        try:
+            return self._work(burst, job_metrics)
+        finally:
+            share_job_metrics(None)
+            if job_metrics is not None:
+                job_metrics.flush()
+
+    def _work(self, burst: bool, job_metrics: RedisSink | None) -> Outcome:
         # The scheduler moves delayed retries back onto the queue: one per process, started here
         # rather than from a thread (it forks its own process). The worker stops it on teardown.
         self.workers[0]._start_scheduler(burst, "WARNING")
@@ -356,11 +370,15 @@ class ThreadPool:
             thread.start()
         next_beat = time.monotonic() + self.job_monitoring_interval
         next_maintenance = time.monotonic() + self.maintenance_interval
+        next_flush = time.monotonic() + PROCESS_FLUSH_SECONDS
         while any(thread.is_alive() for thread in threads):
             time.sleep(MONITOR_SECONDS)
             if self._stopping and not self._woken:
                 self._wake()
             now = time.monotonic()
+            if job_metrics is not None and now >= next_flush:
+                job_metrics.flush()
+                next_flush = now + PROCESS_FLUSH_SECONDS
             if now >= next_maintenance and not self._stopping:
                 self.maintain()
                 next_maintenance = time.monotonic() + self.maintenance_interval

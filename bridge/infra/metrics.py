@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
@@ -58,19 +59,20 @@ class RedisSink:
         self._redis = redis_client
         self._tallies: dict[tuple[str, WebhookKind, WebhookOutcome, WebhookOutcome], Tally] = {}
         self._held: dict[tuple[str, str], float] | None = {} if held else None
+        self._lock = threading.Lock()  # a process's job threads may share one held sink
 
     def add(self, increments: Sequence[Increment]) -> None:
-        sums = self._held if self._held is not None else {}
-        for spec, values, amount in increments:
-            field = (hash_key(spec), series_field(values))
-            sums[field] = sums.get(field, 0.0) + amount
         if self._held is None:
-            self._store(sums)
+            self._store(_summed({}, increments))
+            return
+        with self._lock:
+            _summed(self._held, increments)
 
     def flush(self) -> None:
         """Store what was held (nothing when not `held`)."""
-        if self._held:
-            sums, self._held = self._held, {}
+        with self._lock:
+            sums, self._held = self._held, ({} if self._held is not None else None)
+        if sums:
             self._store(sums)
 
     def _store(self, sums: dict[tuple[str, str], float]) -> None:
@@ -98,6 +100,35 @@ class RedisSink:
                 if_duplicate=series_field((provider, kind.value, if_duplicate.value)),
             )
         return tally
+
+
+def _summed(
+    sums: dict[tuple[str, str], float], increments: Sequence[Increment]
+) -> dict[tuple[str, str], float]:
+    for spec, values, amount in increments:
+        field = (hash_key(spec), series_field(values))
+        sums[field] = sums.get(field, 0.0) + amount
+    return sums
+
+
+# The held sink every job of this process records into, when the process keeps several jobs in
+# flight (`workers.threaded`): stored every `PROCESS_FLUSH_SECONDS` by the process's main thread
+# rather than at each job's end. None: each job holds and stores its own (the forking worker's
+# jobs run in processes that end with them).
+_process_sink: RedisSink | None = None
+PROCESS_FLUSH_SECONDS = 1.0
+
+
+def share_job_metrics(redis_client: Redis | None) -> RedisSink | None:
+    """Make every job of this process record into one held sink on `redis_client` (None: each
+    job its own again); the sink, for its owner to `flush` now and then and when it stops.
+
+    A job's counts were one round trip and eight to ten HINCRBYFLOATs at its end; a threaded
+    process pays them once a second instead. A process killed loses up to that second's counts
+    (a forking worker's killed job loses its own)."""
+    global _process_sink
+    _process_sink = RedisSink(redis_client, held=True) if redis_client is not None else None
+    return _process_sink
 
 
 def redis_metrics(redis_client: Redis | None) -> Metrics:
@@ -130,12 +161,14 @@ def measured_job(function: Callable[P, R]) -> Callable[P, R]:
 
     What the job records (its Intercom calls, its deliveries, its own duration) is held and
     stored when it ends, in one round trip: one per event was about a tenth of a threaded
-    worker's CPU in issue 18's drain. A worker killed mid-job loses that job's counts."""
+    worker's CPU in issue 18's drain. A worker killed mid-job loses that job's counts. In a
+    process whose jobs share a sink (`share_job_metrics`), its owner stores them."""
 
     @functools.wraps(function)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         job = get_current_job()
-        sink = RedisSink(job.connection, held=True) if job is not None else None
+        shared = _process_sink
+        sink = shared or (RedisSink(job.connection, held=True) if job is not None else None)
         recorder = Metrics(sink)
         queue = str(job.origin) if job is not None else ""
         with metrics.scoped(recorder):
@@ -147,7 +180,7 @@ def measured_job(function: Callable[P, R]) -> Callable[P, R]:
                 return result
             finally:
                 recorder.job(queue, outcome, time.perf_counter() - started)
-                if sink is not None:
+                if sink is not None and sink is not shared:
                     sink.flush()
 
     return run

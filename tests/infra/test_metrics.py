@@ -11,7 +11,6 @@ import contextlib
 import httpx
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue, get_current_job
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -30,30 +29,11 @@ from bridge.ops.metrics_export import render
 from bridge.providers.twilio.adapter import TwilioAdapter
 from bridge.providers.whatsapp import WhatsAppAdapter
 from tests.conftest import TEST_INTERCOM_TOKEN, TEST_TWILIO_TOKEN
-from tests.helpers import conversation_bodies, signed_twilio
+from tests.helpers import SEARCHED, Samples, conversation_bodies, signed_twilio
 from tests.providers.support import NO_WAIT, answer, graph_error, replies, send_with
 
 CUSTOMER, BUSINESS = "+14155550123", "+14155550100"
 INBOUND = {"provider": "twilio", "kind": "inbound"}
-SEARCHED = {"method": "POST", "endpoint": "/contacts/search", "status": "200"}
-
-
-class Samples:
-    """One scrape, parsed by prometheus-client's own parser: value by sample name and labels."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._values = {
-            (sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-        }
-
-    def __call__(self, name: str, **labels: str) -> float:
-        return self._values.get((name, frozenset(labels.items())), 0.0)
-
-    def names(self) -> set[str]:
-        return {name for name, _ in self._values}
 
 
 def scrape(http: httpx.Client, bridge) -> Samples:

@@ -17,11 +17,15 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
+from bridge.core import metrics
 from bridge.core.settings import reset_settings_cache
 from bridge.infra import keys
+from bridge.infra.metrics import measured_job
 from bridge.infra.queueing import INBOUND_QUEUE
+from bridge.ops.metrics_export import render
 from tests.chaos_support import wait_for, worker_pool
-from tests.helpers import conversation_bodies, signed_twilio
+from tests.helpers import SEARCHED, Samples, conversation_bodies, signed_twilio
+from workers import threaded
 from workers.runner import run_worker
 from workers.threaded import Outcome, ThreadPool
 
@@ -72,6 +76,15 @@ def expiry_before_and_after_heartbeats(wait: float) -> list[float]:
     kept_for = first - time.time()
     time.sleep(wait)
     return [kept_for, execution_expiry() - first]
+
+
+@measured_job
+def call_intercom_once() -> float:
+    """A job that records one Intercom call; what Redis holds of those calls while it runs."""
+    metrics.current().intercom_request("POST", "/contacts/search", "200", 0.1)
+    job = get_current_job()
+    assert job is not None
+    return Samples(render(job.connection).decode())("bridge_intercom_requests_total", **SEARCHED)
 
 
 def enqueue(client: redis.Redis, function: str, *args: object, timeout: int = 60) -> Job:
@@ -275,3 +288,23 @@ def test_sigterm_stops_an_idle_process_promptly(monkeypatch, bridge_env, redis_c
         # Idle threads wait 45 s for work: the process wakes them rather than wait that out.
         assert worker.process.wait(20) == 0, worker.log()
     assert [w for w in Worker.all(connection=redis_client) if w.pid == worker.pid] == []
+
+
+def test_the_processs_jobs_store_their_counts_together_from_its_main_thread(
+    settings, redis_client, monkeypatch
+):
+    monkeypatch.setattr(threaded, "PROCESS_FLUSH_SECONDS", 3600.0)  # only the flush at the end
+    jobs = [enqueue(redis_client, "call_intercom_once") for _ in range(6)]
+    before = redis_client.info("commandstats").get("cmdstat_hincrbyfloat", {}).get("calls", 0)
+
+    run_worker(redis_client, burst=True, concurrency=2)
+
+    after = Samples(render(redis_client).decode())
+    assert after("bridge_intercom_requests_total", **SEARCHED) == 6
+    assert after("bridge_job_duration_seconds_count", queue=INBOUND_QUEUE, outcome="succeeded") == 6
+    # One store a series (calls; their time's bucket and sum; the jobs' bucket and sum), not one
+    # a job: five, where each job stored its own five before; RQ's own statistics add one a job
+    # (the worker's total_working_time).
+    stores = redis_client.info("commandstats")["cmdstat_hincrbyfloat"]["calls"] - before
+    assert stores == 5 + len(jobs)
+    assert [job.return_value() for job in jobs] == [0] * 6  # stored when the process stopped
