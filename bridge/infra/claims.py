@@ -43,9 +43,8 @@ class Outcome(StrEnum):
 # its writes and the writes, each its argument count and then its arguments. A count of 0 is a
 # guard, followed by how many arguments it covers: those run only when the write before the
 # guard answered 1 (`prepare`'s `guarded`). A numbered claim stores its number as the claimed
-# hash's `seq` field. Answers each claim's number, 0 for a
-# duplicate. The keys are not declared (a Redis Cluster would refuse them; the bridge and RQ use
-# one Redis).
+# hash's `seq` field. Answers each claim's number, 0 for a duplicate. The keys are not declared
+# (a Redis Cluster would refuse them; the bridge and RQ use one Redis).
 _CLAIM = """
 local answers = {}
 local anything_new = false
