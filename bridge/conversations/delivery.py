@@ -224,7 +224,8 @@ class Deliverer:
         """Deliver the lane's messages that came after ours, in order, while it holds any and the
         job has time (`DRAIN_SECONDS`); how many. Those left in the lane are handed off."""
         started, drained = time.monotonic(), 0
-        left = {own}  # in the lane for a job of their own: not ours to deliver
+        # In the lane for a job of their own (ours, and earlier ones handed off): not ours to deliver.
+        left = {own, *(handoff.inbound_id for handoff in self._handoffs)}
         while later := [queued for queued in waiting if queued not in left]:
             if time.monotonic() - started > DRAIN_SECONDS:
                 self._handoffs.append(Handoff(later[0], reason="the job's drain of the lane ran long"))

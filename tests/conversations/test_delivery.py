@@ -193,3 +193,21 @@ def test_a_drain_that_runs_long_hands_the_rest_of_the_lane_to_a_job_of_its_own(
     assert [handoff.inbound_id for handoff in delivery.handoffs] == [second]
     assert redis_client.lrange(keys.mailbox(IDENTITY), 0, -1) == [second.encode(), third.encode()]
     assert redis_client.exists(keys.sender_lock(IDENTITY)) == 0
+
+
+def test_an_earlier_message_handed_off_is_not_tried_again_by_the_same_job(
+    conversation, recorded, redis_client, settings, sandbox
+):
+    _, delivering = recorded
+    broken = inbound_sms(provider_message_id="SM1", problem="the sender's number is unreadable")
+    raw = RawPayload(content_type="application/x-www-form-urlencoded", body="", path="/webhooks/twilio")
+    InboundLedger(redis_client, settings).accept(broken, raw)
+    second, third = (accept(redis_client, settings, f"SM{n}", f"later {n}") for n in (2, 3))
+
+    delivery = delivering.deliver(second)  # the broken one is earlier in the lane
+
+    assert [handoff.inbound_id for handoff in delivery.handoffs] == [inbound_id("twilio", "SM1")]
+    assert (
+        delivery.drained == 1 and InboundLedger(redis_client, settings).get(third).status is Status.DELIVERED
+    )
+    assert redis_client.exists(keys.sender_lock(IDENTITY)) == 0
