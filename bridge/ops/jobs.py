@@ -170,10 +170,10 @@ class FailedJobs:
     def show(self, job_id: str, *, reveal: bool = False) -> dict[str, Any] | None:
         """Everything about one job (failed or not), the normalized message included; every party
         masked, media URLs without their query and the raw payload left out unless `reveal`. None
-        when there is no such job."""
+        when there is no such job, nor a message it would be the job of."""
         job = self._job(job_id)
         if job is None:
-            return None
+            return self._laned(job_id, reveal=reveal)
         record = self._record(job)
         row = self._row(record)
         result = job.latest_result()
@@ -201,6 +201,27 @@ class FailedJobs:
         else:
             detail["record"] = None
         return detail
+
+    def _laned(self, job_id: str, *, reveal: bool) -> dict[str, Any] | None:
+        """A message that never had a job of its own (`in-{id}` names none): only the first in
+        its sender's lane is queued, and that job delivers those behind it
+        (`bridge.conversations.lanes`). What the ledger says of it, so that an operator looking it
+        up by its job's id finds it."""
+        if _type(job_id) is not INBOUND_JOB or not job_id.startswith(INBOUND_JOB.prefix):
+            return None
+        entry = self._inbound.get(job_id.removeprefix(INBOUND_JOB.prefix))
+        if entry is None:
+            return None
+        return {
+            "id": job_id,
+            "kind": JobKind.INBOUND.value,
+            "provider": entry.message.provider,
+            "party": masked_identity(entry.message.sender),
+            "state": entry.status.value,
+            "job": "none of its own: delivered in its sender's lane by the job of the message ahead of it",
+            "reason": entry.error or None,
+            "record": _inbound_detail(entry, reveal=reveal),
+        }
 
     # --- replaying ---
 

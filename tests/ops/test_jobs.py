@@ -21,8 +21,8 @@ from bridge.cli.main import main
 from bridge.core.logs import mask_number
 from bridge.core.settings import reset_settings_cache
 from bridge.infra import keys
-from bridge.infra.queueing import inbound_queue, outbound_queue
-from bridge.intake.ledger import InboundLedger
+from bridge.infra.queueing import inbound_job_id, inbound_queue, outbound_queue
+from bridge.intake.ledger import InboundLedger, inbound_id
 from bridge.ops.jobs import parse_since
 from bridge.outreach.store import OutreachStore
 from tests.helpers import api_message, conversation_bodies, post_message, signed_twilio
@@ -119,6 +119,26 @@ def test_ten_failed_messages_are_listed_with_reasons_and_one_replay_delivers_eac
     assert ": not_failed:" in by_id.output
     drain()
     assert bodies_by_customer(sandbox) == written  # still each once
+
+
+def test_a_message_delivered_by_the_job_ahead_of_it_is_found_by_its_jobs_id(
+    bridge, settings, sandbox, drain, http
+):
+    # Only the first in a sender's lane is queued; `jobs show` of the second still answers.
+    for sid, text in (("SMahead", "ahead"), ("SMbehind", "behind")):
+        request = signed_twilio(
+            bridge.url, settings, sender=CUSTOMERS[0], recipient=BUSINESS, text=text, message_id=sid
+        )
+        assert request.send(http).status_code == 200
+    drain()
+
+    shown = cli("jobs", "show", inbound_job_id(inbound_id("twilio", "SMbehind")))
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.output)
+    assert detail["state"] == "delivered" and detail["job"].startswith("none of its own")
+    assert detail["record"]["message"]["text"] == "behind"
+    assert CUSTOMERS[0] not in shown.output
+    assert cli("jobs", "show", inbound_job_id(inbound_id("twilio", "SMnever"))).exit_code == 1
 
 
 def test_the_admin_api_answers_what_the_cli_prints(bridge, settings, sandbox, drain, http, redis_client):
