@@ -113,6 +113,13 @@ def request_id_of(job: Job) -> str | None:
     return None
 
 
+def provider_client(limits: httpx.Limits | None = None) -> httpx.Client:
+    """A client for the providers' APIs: the process's TLS context, no cookies (each call is
+    authenticated by its headers: `bridge.core.cookies`), httpx's own pool limits unless given."""
+    limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    return httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context(), cookies=NoCookies(), limits=limits)
+
+
 @dataclass(frozen=True)
 class SharedClients:
     """HTTP clients a threaded worker process opens once and its concurrent jobs share
@@ -127,9 +134,7 @@ class SharedClients:
         limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
         return cls(
             intercom=intercom_http(settings, pool_size=pool_size),
-            providers=httpx.Client(
-                timeout=PROVIDER_TIMEOUT, verify=tls_context(), limits=limits, cookies=NoCookies()
-            ),
+            providers=provider_client(limits),
         )
 
     def close(self) -> None:
@@ -188,7 +193,7 @@ class JobSetup:
         """The HTTP client for the providers' APIs."""
         if self._shared is not None:
             return self._shared.providers
-        return self.open(httpx.Client(timeout=PROVIDER_TIMEOUT, verify=tls_context(), cookies=NoCookies()))
+        return self.open(provider_client())
 
 
 @contextmanager

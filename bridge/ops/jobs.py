@@ -207,7 +207,7 @@ class FailedJobs:
         its sender's lane is queued, and that job delivers those behind it
         (`bridge.conversations.lanes`). What the ledger says of it, so that an operator looking it
         up by its job's id finds it."""
-        if _type(job_id) is not INBOUND_JOB or not job_id.startswith(INBOUND_JOB.prefix):
+        if job_type_of(job_id) is not INBOUND_JOB:
             return None
         entry = self._inbound.get(job_id.removeprefix(INBOUND_JOB.prefix))
         if entry is None:
