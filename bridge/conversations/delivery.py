@@ -230,8 +230,7 @@ class Deliverer:
             if time.monotonic() - started > DRAIN_SECONDS:
                 self._handoffs.append(Handoff(later[0], reason="the job's drain of the lane ran long"))
                 break
-            lane.keep_alive()
-            handoff = self._deliver_waiting(later[0], lane, leave=False)
+            handoff = self._deliver_waiting(later[0], lane, leave=False)  # `pass_on` kept the lock alive
             if handoff is None:
                 waiting = lane.pass_on(later[0], writes=self._take_pending())
                 drained += 1

@@ -32,11 +32,16 @@ from bridge.infra import keys
 from bridge.infra.connection import list_text, read_list
 from bridge.infra.worker_timings import WORKER_TTL_SECONDS
 
-# What waits in the lane, and the lock released when that is nothing, in one step (`pass_on`).
+# What waits in the lane, in one step with the lock: released when that is nothing, its timeout
+# restarted (ARGV[2] ms) for the next message when not (`pass_on`).
 _LOOK_OR_RELEASE = """
 local waiting = redis.call('LRANGE', KEYS[1], 0, -1)
-if #waiting == 0 and ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('DEL', KEYS[2])
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) == ARGV[1] then
+  if #waiting == 0 then
+    redis.call('DEL', KEYS[2])
+  else
+    redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  end
 end
 return waiting
 """
@@ -49,10 +54,11 @@ class SenderLane:
         self._redis = redis_client
         self._identity = identity_key
         self._wait = worker_ttl  # 60 s by default
+        self._timeout = 2 * worker_ttl  # the lock's
         self._held = False
         self._lock = redis_client.lock(
             keys.sender_lock(identity_key),
-            timeout=2 * worker_ttl,
+            timeout=self._timeout,
             blocking_timeout=self._wait,
             thread_local=False,
         )
@@ -133,14 +139,16 @@ class SenderLane:
     ) -> list[str]:
         """`leave` (inside `held`), answering what still waits in the lane; when nothing does, the
         lock goes in the same step, so the next message stored finds the lane empty and gets a
-        job (`bridge.intake.ledger`): none is left behind a lock about to go."""
+        job (`bridge.intake.ledger`): none is left behind a lock about to go. Otherwise the lock's
+        timeout starts again, as `keep_alive` would, for the message the caller delivers next."""
         token = self._lock.local.token if self._held else None
         with self._redis.pipeline() as pipe:
             for write in writes:
                 write(pipe)
             if inbound_id is not None:
                 pipe.lrem(keys.mailbox(self._identity), 0, inbound_id)
-            pipe.eval(_LOOK_OR_RELEASE, 2, keys.mailbox(self._identity), self._lock.name, token or "")
+            mailbox, timeout_ms = keys.mailbox(self._identity), int(self._timeout * 1000)
+            pipe.eval(_LOOK_OR_RELEASE, 2, mailbox, self._lock.name, token or "", timeout_ms)
             waiting = list_text(pipe.execute()[-1])
         if not waiting:
             self._held = False
